@@ -574,13 +574,18 @@ class GroupNorm(_Elementwise):
 
 @dataclass(frozen=True)
 class Scale(_Elementwise):
-    """Per-channel multiply (Caffe's Scale layer), optionally followed by a per-channel add."""
+    """Per-channel multiply (Caffe's Scale layer), optionally followed by a per-channel add.
+
+    With ``factor`` set, the multiplier is that constant (Inception-ResNet's residual scaling)
+    and has no parameters; otherwise it is learnt, one per channel."""
 
     kind: ClassVar[str] = "scale"
     bias: bool = False
+    factor: float | None = None
 
     def params(self, in_shapes):
-        return in_shapes[0][0] * (2 if self.bias else 1)
+        learnt = 0 if self.factor is not None else 1
+        return in_shapes[0][0] * (learnt + (1 if self.bias else 0))
 
     def ops(self, in_shapes):
         return elems(in_shapes[0]) * (2 if self.bias else 1)

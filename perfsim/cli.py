@@ -1,0 +1,158 @@
+"""The ``perfsim`` command line: the only place that prints or picks an exit code.
+
+Exit codes: 0 success; 2 a user error (one clean message on stderr, no traceback); 1 a bug
+(Python's own traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+
+import pandas as pd
+
+from perfsim import __version__
+from perfsim.errors import PerfsimError
+from perfsim.ir.ops import user_attributes
+from perfsim.lecture import lecture_table
+from perfsim.stats import layer_table, totals
+from perfsim.workload import load_workload
+from perfsim.zoo import workload_family, workload_names
+
+FORMATS = ("table", "csv", "json", "md")
+LIST_COLUMNS = ("layer", "inputs", "in_shape", "out_shape", "kernel", "stride",
+                "receptive_field")
+
+
+def _input_shape(text: str) -> tuple[int, int, int]:
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"expected C,H,W such as 3,224,224, got {text!r}")
+    return shape  # type: ignore[return-value]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _shape_text(value) -> str:
+    if isinstance(value, list):
+        if value and isinstance(value[0], str):
+            return ",".join(value)
+        return "x".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists shown as ``3x224x224`` (shapes) or ``a,b`` (inputs) for text formats."""
+    frame = frame.copy()
+    for column in LIST_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].map(_shape_text)
+    return frame
+
+
+def _render(frame: pd.DataFrame, fmt: str) -> str:
+    if fmt == "csv":
+        return _flat(frame).to_csv(index=False)
+    if fmt == "md":
+        return _flat(frame).to_markdown(index=False, floatfmt="g") + "\n"
+    return _flat(frame).to_string(index=False) + "\n"
+
+
+def cmd_show(args: argparse.Namespace) -> str:
+    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
+    if args.view == "lecture":
+        frame = lecture_table(network)
+        sums = {"MACs": int(frame["MACs"].sum()), "Parameter": int(frame["Parameter"].sum())}
+        if args.format == "json":
+            return json.dumps({"network": network.name, "batch": network.batch,
+                               "view": "lecture", "layers": frame.to_dict("records"),
+                               "totals": sums}, indent=1, default=int) + "\n"
+        body = _render(frame, args.format)
+    else:
+        frame = layer_table(network)
+        sums = totals(network)
+        if args.format == "json":
+            layers = frame.rename(columns={"layer": "name"}).to_dict("records")
+            for record, layer in zip(layers, network.layers):
+                record["attributes"] = user_attributes(layer.op)
+            return json.dumps({"network": network.name, "batch": network.batch,
+                               "description": network.description, "source": network.source,
+                               "layers": layers, "totals": sums}, indent=1, default=int) + "\n"
+        body = _render(frame.drop(columns=["category"]), args.format)
+    if args.format == "csv":
+        return body
+    line = ", ".join(f"{k} {v:,}" for k, v in sums.items())
+    return f"{body}\n{network.name} at batch {network.batch}: {line}\n"
+
+
+def hw_config_names() -> list[str]:
+    """Names of the hardware configs shipped in ``hw_configs/``."""
+    try:
+        folder = resources.files("perfsim.hw_configs")
+    except ModuleNotFoundError:
+        return []
+    return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def cmd_list(args: argparse.Namespace) -> str:
+    names, hw = workload_names(), hw_config_names()
+    if args.format == "json":
+        return json.dumps({"workloads": names, "hw": hw}, indent=1) + "\n"
+    frame = pd.DataFrame({"workload": names, "family": [workload_family(n) for n in names]})
+    text = _render(frame, "md" if args.format == "md" else "table")
+    return f"{text}\nhardware configs: {', '.join(hw) or '(none shipped yet)'}\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfsim", description="Performance simulator for neural-network accelerators.")
+    parser.add_argument("--version", action="version", version=f"perfsim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    show = sub.add_parser(
+        "show", help="per-layer statistics of a network",
+        description="Per-layer statistics of a zoo network or a network file: MACs, params, "
+                    "element counts, receptive field (canonical view), or the lecture's table.")
+    show.add_argument("network", help="zoo name (see `perfsim list`) or a network YAML file")
+    show.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    show.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    show.add_argument("--view", choices=("canonical", "lecture"), default="canonical",
+                      help="canonical statistics or the lecture's table conventions")
+    show.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
+                      help="rebuild a zoo network at another input size")
+    show.set_defaults(run=cmd_show)
+
+    lst = sub.add_parser("list", help="the workloads and hardware configs perfsim ships",
+                         description="List the zoo's workloads and the shipped hardware configs.")
+    lst.add_argument("--format", choices=("table", "json", "md"), default="table")
+    lst.set_defaults(run=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        text = args.run(args)
+    except PerfsimError as err:
+        print(f"perfsim: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `perfsim show ... | head` is not an error
+        sys.stderr.close()
+    return 0
