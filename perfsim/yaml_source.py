@@ -65,7 +65,11 @@ def load_yaml(path: str | Path, error: type[PerfsimError]) -> YamlDoc:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
-        raise error(f"{path}:{line}: invalid YAML: {err.problem or err.context}") from None
+        context = ""
+        if err.context and err.context_mark and err.problem:
+            context = f" ({err.context} at line {err.context_mark.line + 1})"
+        raise error(f"{path}:{line}: invalid YAML: {err.problem or err.context}{context}") \
+            from None
     except yaml.YAMLError as err:
         raise error(f"{path}: invalid YAML: {err}") from None
     finally:

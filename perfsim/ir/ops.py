@@ -696,6 +696,10 @@ class _Recurrent(Op):
         n, _, t = in_shapes[0]
         return t * self.gates * self.hidden_size * (n + self.hidden_size)
 
+    def window(self, in_shape):
+        """The last step's output depends on the whole sequence."""
+        return (1, in_shape[2])
+
     def ops(self, in_shapes):
         bias_adds = 2 * self.gates if self.bias else 0
         return in_shapes[0][2] * self.hidden_size * (bias_adds + self.elem_ops_per_unit)
