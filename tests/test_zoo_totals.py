@@ -69,3 +69,20 @@ def test_macs_scale_with_batch_and_params_do_not(name):
     one, eight = totals(load_workload(name)), totals(load_workload(name, batch=8))
     assert eight["macs"] == 8 * one["macs"] and eight["ops"] == 8 * one["ops"]
     assert eight["params"] == one["params"]
+
+
+def test_mobilenet_v1_mac_shares_match_the_paper_table_2():
+    # Howard et al. 2017, Table 2 (resource per layer type): Conv 1x1 94.86% of Mult-Adds,
+    # Conv DW 3x3 3.06%, Fully Connected 0.18%. (Its "Conv 3x3 1.19%" row is an erratum: the
+    # first layer's 112*112*32*27 = 10.8M MACs are 1.91% of 568.7M, and the rows then sum to
+    # 100%.)
+    frame = load_workload("mobilenet_v1").to_frame()
+    total = frame["macs"].sum()
+    conv = frame[frame["op"] == "conv"]
+    depthwise = conv[conv["groups"] > 1]
+    pointwise = conv[(conv["groups"] == 1) & (conv["kernel"].map(tuple) == (1, 1))]
+    assert round(100 * depthwise["macs"].sum() / total, 2) == 3.06
+    assert round(100 * pointwise["macs"].sum() / total, 2) == 94.86
+    assert round(100 * frame[frame["op"] == "fc"]["macs"].sum() / total, 2) == 0.18
+    first = conv.iloc[0]
+    assert first["macs"] == 112 * 112 * 32 * 27
