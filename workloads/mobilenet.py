@@ -1,5 +1,9 @@
 """MobileNet V1 (Howard et al. 2017) and V2 (Sandler et al. 2018), width 1.0, 224 input.
 
+V1 is the paper's Table 1 (1.0 MobileNet-224): a full 3x3/2 conv, then depthwise-separable
+blocks ``(out_channels, stride)`` (depthwise 3x3 with the stride, pointwise 1x1), every conv
+followed by BN and ReLU, no conv bias; global average pool and an FC with bias.
+
 V2 follows torchvision's inverted-residual table ``[t, c, n, s]``: expansion ``t``, output
 channels ``c``, ``n`` repeats, stride ``s`` on the first repeat.
 """
@@ -7,6 +11,19 @@ channels ``c``, ``n`` repeats, stride ``s`` on the first repeat.
 from __future__ import annotations
 
 from perfsim.ir import Network, NetworkBuilder
+
+# MobileNet V1 depthwise-separable blocks (Table 1), (out_channels, stride).
+V1_BLOCKS = (
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
 
 # MobileNet V2 inverted residual settings (torchvision), [t, c, n, s].
 V2_BLOCKS = (
@@ -18,6 +35,19 @@ V2_BLOCKS = (
     (6, 160, 3, 2),
     (6, 320, 1, 1),
 )
+
+
+def mobilenet_v1(input_shape=(3, 224, 224)) -> Network:
+    """1.0 MobileNet-224 from :data:`V1_BLOCKS`."""
+    b = NetworkBuilder("mobilenet_v1", input_shape, description="MobileNet V1 1.0-224")
+    x = b.conv_bn(b.input, 32, 3, stride=2, name="conv1")
+    for i, (c, s) in enumerate(V1_BLOCKS, start=1):
+        x = b.conv_bn(x, b.channels(x), 3, stride=s, groups=b.channels(x), name=f"block{i}/dw")
+        x = b.conv_bn(x, c, 1, name=f"block{i}/pw")
+    x = b.add("global_avg_pool", x, name="pool")
+    x = b.add("fc", x, out_features=1000, name="fc")
+    b.add("softmax", x, name="prob")
+    return b.build()
 
 
 def mobilenet_v2(input_shape=(3, 224, 224)) -> Network:
@@ -47,5 +77,6 @@ def mobilenet_v2(input_shape=(3, 224, 224)) -> Network:
 
 
 NETWORKS = {
+    "mobilenet_v1": mobilenet_v1,
     "mobilenet_v2": mobilenet_v2,
 }
