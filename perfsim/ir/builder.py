@@ -60,9 +60,9 @@ class NetworkBuilder:
 
     def conv_bn(self, x: str, out_channels: int, kernel, *, name: str, stride=1,
                 padding=None, groups: int = 1, dilation=1, bn: bool = True,
-                act: str | None = "relu", bias: bool | None = None) -> str:
+                bn_eps: float = 1e-5, act: str | None = "relu", bias: bool | None = None) -> str:
         """The ubiquitous conv -> batch norm -> activation, named ``name``, ``name/bn`` and
-        ``name/<act>``. ``padding`` defaults to "same" for odd kernels (``(F - 1) // 2`` per
+        ``name/<act>`` (``bn_eps`` is the batch norm's epsilon). ``padding`` defaults to "same" for odd kernels (``(F - 1) // 2`` per
         side, dilated); ``bias`` defaults to ``not bn``; ``act=None`` leaves it linear."""
         fy, fx = (kernel, kernel) if isinstance(kernel, int) else kernel
         dy, dx = (dilation, dilation) if isinstance(dilation, int) else dilation
@@ -72,7 +72,7 @@ class NetworkBuilder:
                      padding=padding, groups=groups, dilation=(dy, dx),
                      bias=(not bn) if bias is None else bias, name=name)
         if bn:
-            x = self.add("batch_norm", x, name=f"{name}/bn")
+            x = self.add("batch_norm", x, eps=bn_eps, name=f"{name}/bn")
         if act is not None:
             x = self.add(act, x, name=f"{name}/{act}")
         return x
