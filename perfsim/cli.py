@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from importlib import resources
 
 import pandas as pd
+import yaml
 
 from perfsim import __version__
+from perfsim.config import load_hw, resolve_hw_path, shipped_config_names, to_document
 from perfsim.errors import PerfsimError
 from perfsim.ir.ops import user_attributes
 from perfsim.lecture import lecture_table
@@ -98,22 +99,22 @@ def cmd_show(args: argparse.Namespace) -> str:
     return f"{body}\n{network.name} at batch {network.batch}: {line}\n"
 
 
-def hw_config_names() -> list[str]:
-    """Names of the hardware configs shipped in ``hw_configs/``."""
-    try:
-        folder = resources.files("perfsim.hw_configs")
-    except ModuleNotFoundError:
-        return []
-    return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
 def cmd_list(args: argparse.Namespace) -> str:
-    names, hw = workload_names(), hw_config_names()
+    names, hw = workload_names(), shipped_config_names()
     if args.format == "json":
         return json.dumps({"workloads": names, "hw": hw}, indent=1) + "\n"
     frame = pd.DataFrame({"workload": names, "family": [workload_family(n) for n in names]})
     text = _render(frame, "md" if args.format == "md" else "table")
     return f"{text}\nhardware configs: {', '.join(hw) or '(none shipped yet)'}\n"
+
+
+def cmd_validate(args: argparse.Namespace) -> str:
+    path = resolve_hw_path(args.hw)
+    hw = load_hw(path)
+    if args.format == "json":
+        return json.dumps({"file": str(path), "config": to_document(hw),
+                           "summary": hw.summary()}, indent=1) + "\n"
+    return f"# {path}: valid\n" + yaml.safe_dump(to_document(hw), sort_keys=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
                          description="List the zoo's workloads and the shipped hardware configs.")
     lst.add_argument("--format", choices=("table", "json", "md"), default="table")
     lst.set_defaults(run=cmd_list)
+
+    validate = sub.add_parser(
+        "validate", help="check a hardware config and print it normalised",
+        description="Load a hardware config strictly; print the normalised config, or every "
+                    "problem as file:line: key.path: problem.")
+    validate.add_argument("hw", help="a hardware YAML file or a shipped config name")
+    validate.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    validate.set_defaults(run=cmd_validate)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Shipped accelerator descriptions (YAML), installed as ``perfsim.hw_configs``."""
