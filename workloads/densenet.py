@@ -54,10 +54,7 @@ def densenet(name: str, input_shape=(3, 224, 224)) -> Network:
     growth, init_features, blocks = VARIANTS[name]
     b = NetworkBuilder(name, input_shape, description=f"DenseNet-BC {name[8:]}, growth "
                        f"{growth}, torchvision layout")
-    x = b.add("conv", b.input, out_channels=init_features, kernel=7, stride=2, padding=3,
-              bias=False, name="conv0")
-    x = b.add("batch_norm", x, name="norm0")
-    x = b.add("relu", x, name="relu0")
+    x = b.conv_bn(b.input, init_features, 7, stride=2, name="conv0")
     x = b.add("max_pool", x, kernel=3, stride=2, padding=1, name="pool0")
     for i, layers in enumerate(blocks, start=1):
         x = dense_block(b, x, layers, growth, i)

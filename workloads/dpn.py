@@ -62,10 +62,7 @@ def dpn(name: str, input_shape=(3, 224, 224)) -> Network:
     """DPN ``name`` from :data:`VARIANTS`."""
     init_features, k_r, groups, k_sec, inc_sec = VARIANTS[name]
     b = NetworkBuilder(name, input_shape, description=f"DPN-{name[3:]} (Cadene/timm layout)")
-    x = b.add("conv", b.input, out_channels=init_features, kernel=7, stride=2, padding=3,
-              bias=False, name="conv1_1")
-    x = b.add("batch_norm", x, eps=BN_EPS, name="conv1_1/bn")
-    x = b.add("relu", x, name="conv1_1/relu")
+    x = b.conv_bn(b.input, init_features, 7, stride=2, bn_eps=BN_EPS, name="conv1_1")
     paths = (b.add("max_pool", x, kernel=3, stride=2, padding=1, name="conv1_pool"),)
     for i, (blocks, inc) in enumerate(zip(k_sec, inc_sec)):
         bw = 256 * 2 ** i

@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 from perfsim.ir import Network, NetworkBuilder
 
+BN_EPS = 1e-3  # torchvision's BasicConv2d
+
 # Paper Table 1: (module, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj)
 INCEPTION = (
     ("3a", 64, 96, 128, 16, 32, 32),
@@ -58,16 +60,6 @@ TORCHVISION = Variant("torchvision GoogLeNet: BN, 3x3 in the 5x5 branch", bn=Tru
                       lrn=False, kernel5=3, pool4=2, global_pool=True, dropout=0.2)
 
 
-def conv(b: NetworkBuilder, x: str, out_channels: int, kernel: int, name: str,
-         variant: Variant, stride: int = 1) -> str:
-    """Same-padded conv ``name`` with ReLU, batch norm between them in the BN variant."""
-    x = b.add("conv", x, out_channels=out_channels, kernel=kernel, stride=stride,
-              padding=kernel // 2, bias=not variant.bn, name=name)
-    if variant.bn:
-        x = b.add("batch_norm", x, eps=1e-3, name=f"{name}/bn")
-    return b.add("relu", x, name=f"{name}/relu")
-
-
 def max_pool(b: NetworkBuilder, x: str, stage: int, kernel: int = 3) -> str:
     """Ceil-mode stride-2 max pool ``pool<stage>/<k>x<k>_s2``."""
     return b.add("max_pool", x, kernel=kernel, stride=2, ceil_mode=True,
@@ -78,25 +70,27 @@ def inception(b: NetworkBuilder, x: str, row, variant: Variant) -> str:
     """One inception module from a row of :data:`INCEPTION`."""
     module, c1, c3r, c3, c5r, c5, pool_proj = row
     p = f"inception_{module}"
-    branch1 = conv(b, x, c1, 1, f"{p}/1x1", variant)
-    branch3 = conv(b, x, c3r, 1, f"{p}/3x3_reduce", variant)
-    branch3 = conv(b, branch3, c3, 3, f"{p}/3x3", variant)
-    branch5 = conv(b, x, c5r, 1, f"{p}/5x5_reduce", variant)
-    branch5 = conv(b, branch5, c5, variant.kernel5, f"{p}/5x5", variant)
+    conv = partial(b.conv_bn, bn=variant.bn, bn_eps=BN_EPS)
+    branch1 = conv(x, c1, 1, name=f"{p}/1x1")
+    branch3 = conv(x, c3r, 1, name=f"{p}/3x3_reduce")
+    branch3 = conv(branch3, c3, 3, name=f"{p}/3x3")
+    branch5 = conv(x, c5r, 1, name=f"{p}/5x5_reduce")
+    branch5 = conv(branch5, c5, variant.kernel5, name=f"{p}/5x5")
     pool = b.add("max_pool", x, kernel=3, stride=1, padding=1, ceil_mode=True, name=f"{p}/pool")
-    pool = conv(b, pool, pool_proj, 1, f"{p}/pool_proj", variant)
+    pool = conv(pool, pool_proj, 1, name=f"{p}/pool_proj")
     return b.add("concat", branch1, branch3, branch5, pool, name=f"{p}/output")
 
 
 def googlenet(name: str, variant: Variant, input_shape=(3, 224, 224)) -> Network:
     """GoogLeNet in ``variant``'s layout, without the auxiliary classifiers."""
     b = NetworkBuilder(name, input_shape, description=variant.description)
-    x = conv(b, b.input, 64, 7, "conv1/7x7_s2", variant, stride=2)
+    conv = partial(b.conv_bn, bn=variant.bn, bn_eps=BN_EPS)
+    x = conv(b.input, 64, 7, stride=2, name="conv1/7x7_s2")
     x = max_pool(b, x, 1)
     if variant.lrn:
         x = b.add("lrn", x, size=5, alpha=1e-4, beta=0.75, name="pool1/norm1")
-    x = conv(b, x, 64, 1, "conv2/3x3_reduce", variant)
-    x = conv(b, x, 192, 3, "conv2/3x3", variant)
+    x = conv(x, 64, 1, name="conv2/3x3_reduce")
+    x = conv(x, 192, 3, name="conv2/3x3")
     if variant.lrn:
         x = b.add("lrn", x, size=5, alpha=1e-4, beta=0.75, name="conv2/norm2")
     x = max_pool(b, x, 2)

@@ -106,25 +106,14 @@ MIXED = (
 )
 
 
-def basic_conv(b: NetworkBuilder, x: str, out_channels: int, kernel, name: str, stride: int = 1,
-               padding=None) -> str:
-    """torchvision's BasicConv2d: conv (no bias) -> batch norm -> ReLU; ``padding`` defaults to
-    same for stride 1 and none for stride 2."""
-    fy, fx = (kernel, kernel) if isinstance(kernel, int) else kernel
-    if padding is None:
-        padding = (fy // 2, fx // 2) if stride == 1 else 0
-    x = b.add("conv", x, out_channels=out_channels, kernel=(fy, fx), stride=stride,
-              padding=padding, bias=False, name=name)
-    x = b.add("batch_norm", x, eps=BN_EPS, name=f"{name}/bn")
-    return b.add("relu", x, name=f"{name}/relu")
-
-
 def step(b: NetworkBuilder, x: str, spec, prefix: str) -> str:
     """One step of a branch: a conv, a pool or a fork."""
     kind, name, *rest = spec
     if kind == "conv":
         out_channels, kernel, stride = rest
-        return basic_conv(b, x, out_channels, kernel, f"{prefix}/{name}", stride)
+        return b.conv_bn(x, out_channels, kernel, stride=stride,
+                         padding=None if stride == 1 else 0, bn_eps=BN_EPS,
+                         name=f"{prefix}/{name}")
     if kind == "fork":
         parts = [step(b, x, s, prefix) for s in rest[0]]
         return b.add("concat", *parts, name=f"{prefix}/{name}")
@@ -154,7 +143,8 @@ def inception_v3(input_shape=(3, 299, 299)) -> Network:
             x = b.add("max_pool", x, kernel=3, stride=2, name=row)
         else:
             name, out_channels, kernel, stride, padding = row
-            x = basic_conv(b, x, out_channels, kernel, name, stride, padding)
+            x = b.conv_bn(x, out_channels, kernel, stride=stride, padding=padding,
+                          bn_eps=BN_EPS, name=name)
     for prefix, branches in MIXED:
         x = mixed(b, x, prefix, branches)
     x = b.add("global_avg_pool", x, name="avgpool")

@@ -175,23 +175,14 @@ VARIANTS = {
 }
 
 
-def basic_conv(b: NetworkBuilder, x: str, conv: Conv, name: str) -> str:
-    """``conv`` as conv (no bias) -> batch norm (eps 1e-3) -> ReLU."""
-    fy, fx = (conv.kernel, conv.kernel) if isinstance(conv.kernel, int) else conv.kernel
-    padding = ((fy - 1) // 2, (fx - 1) // 2) if conv.padding == "same" else 0
-    x = b.add("conv", x, out_channels=conv.out_channels, kernel=(fy, fx), stride=conv.stride,
-              padding=padding, bias=False, name=name)
-    x = b.add("batch_norm", x, eps=BN_EPS, name=f"{name}/bn")
-    return b.add("relu", x, name=f"{name}/relu")
-
-
 def step(b: NetworkBuilder, x: str, layer, name: str) -> str:
     """One conv or pool named ``name``."""
     if layer == MAX:
         return b.add("max_pool", x, kernel=3, stride=2, name=name)
     if layer == AVG:
         return b.add("avg_pool", x, kernel=3, stride=1, padding=1, name=name)
-    return basic_conv(b, x, layer, name)
+    return b.conv_bn(x, layer.out_channels, layer.kernel, stride=layer.stride,
+                     padding=None if layer.padding == "same" else 0, bn_eps=BN_EPS, name=name)
 
 
 def mixed(b: NetworkBuilder, x: str, branches, name: str) -> str:
@@ -203,7 +194,7 @@ def mixed(b: NetworkBuilder, x: str, branches, name: str) -> str:
         for j, layer in enumerate(branch):
             prefix = f"{name}/branch{i}" + (f".{j}" if len(branch) > 1 else "")
             if isinstance(layer, Fork):
-                outputs += [basic_conv(b, y, conv, f"{prefix}{chr(ord('a') + k)}")
+                outputs += [step(b, y, conv, f"{prefix}{chr(ord('a') + k)}")
                             for k, conv in enumerate(layer)]
                 break
             y = step(b, y, layer, prefix)

@@ -32,9 +32,7 @@ def vgg(name: str, input_shape=(3, 224, 224)) -> Network:
     x = b.input
     for stage, (width, depth) in enumerate(zip(STAGE_WIDTHS, depths), start=1):
         for i in range(1, depth + 1):
-            x = b.add("conv", x, out_channels=width, kernel=3, padding=1,
-                      name=f"conv{stage}_{i}")
-            x = b.add("relu", x, name=f"relu{stage}_{i}")
+            x = b.conv_bn(x, width, 3, bn=False, name=f"conv{stage}_{i}")
         x = b.add("max_pool", x, kernel=2, stride=2, name=f"pool{stage}")
     x = b.add("flatten", x, name="flatten")
     for i in (6, 7):

@@ -32,14 +32,14 @@ BLOCKS = (
 EXIT_WIDTHS = (1536, 2048)
 
 
-def separable_conv(b: NetworkBuilder, x: str, out_channels: int, name: str) -> str:
-    """Depthwise 3x3 ``{name}/depthwise`` -> pointwise 1x1 ``{name}/pointwise`` -> BN."""
+def separable_conv(b: NetworkBuilder, x: str, out_channels: int, name: str,
+                   act: str | None = None) -> str:
+    """Depthwise 3x3 ``{name}/depthwise`` -> pointwise 1x1 ``{name}/pointwise`` -> BN
+    (-> ``act``)."""
     c = b.channels(x)
     x = b.add("conv", x, out_channels=c, kernel=3, padding=1, groups=c, bias=False,
               name=f"{name}/depthwise")
-    x = b.add("conv", x, out_channels=out_channels, kernel=1, bias=False,
-              name=f"{name}/pointwise")
-    return b.add("batch_norm", x, eps=BN_EPS, name=f"{name}/bn")
+    return b.conv_bn(x, out_channels, 1, act=act, bn_eps=BN_EPS, name=f"{name}/pointwise")
 
 
 def block(b: NetworkBuilder, x: str, widths, stride: int, start_with_relu: bool,
@@ -54,9 +54,8 @@ def block(b: NetworkBuilder, x: str, widths, stride: int, start_with_relu: bool,
     if stride != 1:
         y = b.add("max_pool", y, kernel=3, stride=stride, padding=1, name=f"{name}/pool")
     if stride != 1 or b.channels(x) != widths[-1]:
-        x = b.add("conv", x, out_channels=widths[-1], kernel=1, stride=stride, bias=False,
-                  name=f"{name}/skip")
-        x = b.add("batch_norm", x, eps=BN_EPS, name=f"{name}/skip/bn")
+        x = b.conv_bn(x, widths[-1], 1, stride=stride, act=None, bn_eps=BN_EPS,
+                      name=f"{name}/skip")
     return b.add("add", y, x, name=f"{name}/add")
 
 
@@ -65,18 +64,15 @@ def xception(input_shape=(3, 299, 299)) -> Network:
     b = NetworkBuilder("xception", input_shape, description="Xception (Keras / Cadene layout)")
     x = b.input
     for i, (out_channels, stride) in enumerate(((32, 2), (64, 1)), start=1):
-        x = b.add("conv", x, out_channels=out_channels, kernel=3, stride=stride, bias=False,
-                  name=f"conv{i}")
-        x = b.add("batch_norm", x, eps=BN_EPS, name=f"conv{i}/bn")
-        x = b.add("relu", x, name=f"conv{i}/relu")
+        x = b.conv_bn(x, out_channels, 3, stride=stride, padding=0, bn_eps=BN_EPS,
+                      name=f"conv{i}")
     n = 0
     for widths, stride, repeats in BLOCKS:
         for _ in range(repeats):
             n += 1
             x = block(b, x, widths, stride, n > 1, f"block{n}")
     for i, width in enumerate(EXIT_WIDTHS, start=3):
-        x = separable_conv(b, x, width, f"conv{i}")
-        x = b.add("relu", x, name=f"conv{i}/relu")
+        x = separable_conv(b, x, width, f"conv{i}", act="relu")
     x = b.add("global_avg_pool", x, name="avgpool")
     x = b.add("flatten", x, name="flatten")
     x = b.add("fc", x, out_features=1000, name="last_linear")
