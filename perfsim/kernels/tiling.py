@@ -1,0 +1,369 @@
+"""DRAM traffic of a tiling, and the search for the best tiling (Numba), with their ``_ref``
+specifications.
+
+**Conv loop nests** (:data:`perfsim.lowering.CONV_FIELDS`) are tiled at the SRAM level into
+tiles of ``tB x tG x tK x tC x tOY x tOX`` (filters whole). The tile loops form three
+classes by which operands they index: ``K`` (weights W, outputs O), ``C`` (W, inputs I) and
+``P = B, OY, OX`` (I, O); all three index ``G``. With one buffer (double buffered) per operand,
+an operand's tile is reloaded whenever a loop it does not index runs inside the innermost loop
+it does index, so only the innermost class matters:
+
+* innermost ``P``: W fetched once; I ``nK`` times; O revisited ``nC`` times;
+* innermost ``K``: W ``nP`` times; I once; O ``nC`` times;
+* innermost ``C``: W ``nP`` times; I ``nK`` times; O once (accumulated in place).
+
+A revisited output tile spills its partial sums (accumulator precision) and reads them back:
+``nC - 1`` extra writes and reads of every output. Input tiles carry their halos exactly: a
+tile of ``t`` output rows starting at ``y0`` reads rows ``[y0*S - pad, (y0+t-1)*S - pad +
+(F-1)*D + 1)`` clipped to the map (padding is never fetched); neighbouring tiles re-fetch
+their overlap.
+
+**Stream nests** read every input and write every output once; tiles are channel groups
+(``tG``), optionally split into ``nS`` spatial chunks.
+
+**Time of a tiling.** With ``n`` tiles, loads ``L``, stores ``S`` (one DRAM channel) and
+compute ``C`` (the engine, or SRAM bandwidth if slower) overlapped by double buffering, a
+pipeline of equal tiles takes ``(L + S + C)/n + (n - 1)/n * max(L + S, C)`` plus one DRAM
+latency: the first load and the last store are exposed, the rest overlaps. It never beats
+``max(L + S, C)``, the roofline.
+
+The search minimises cycles, then DRAM bytes, over tile sizes ``ceil(D / 2^i)`` of every
+dimension and the three innermost classes, keeping tiles that fit SRAM double buffered.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# conv dims (perfsim.lowering.CONV_FIELDS)
+B, G, K, C, OY, OX, IY, IX, FY, FX, SY, SX, DY, DX, PT, PL, BIAS, STEPS = range(18)
+# stream dims (perfsim.lowering.STREAM_FIELDS)
+SB, SG, SIN, SOUT, SW = range(5)
+# precision and placement: [activation_bytes, weight_bytes, accumulator_bytes, input_in_dram,
+# output_to_dram]
+ACT, WGT, ACC, IN_DRAM, OUT_DRAM = range(5)
+# capacities in bytes: [shared, ifmap, filter, ofmap]; shared < 0 means split buffers
+CAP_SHARED, CAP_I, CAP_W, CAP_O = range(4)
+# machine: [compute_cycles, engine_sram_bytes, sram_bytes_per_cycle, dram_bytes_per_cycle,
+# dram_latency_cycles]
+M_COMPUTE, M_ENGINE_SRAM, M_SRAM_BW, M_DRAM_BW, M_LATENCY = range(5)
+INNER_K, INNER_C, INNER_P = 0, 1, 2
+# result fields
+(R_CYCLES, R_DRAM_READ_W, R_DRAM_READ_I, R_DRAM_READ_O, R_DRAM_WRITE, R_WS_BYTES, R_TILES,
+ R_T0, R_T1, R_T2, R_T3, R_T4, R_T5, R_INNER) = range(14)
+RESULT_SIZE = 14
+
+
+@njit(cache=True)
+def halo_sum(out_len: int, tile: int, stride: int, extent: int, pad: int, in_len: int):
+    """(sum over tiles of input rows fetched, rows of the largest tile) along one axis."""
+    total = 0
+    largest = 0
+    for y0 in range(0, out_len, tile):
+        t = min(tile, out_len - y0)
+        lo = y0 * stride - pad
+        hi = (y0 + t - 1) * stride - pad + extent
+        rows = min(hi, in_len) - max(lo, 0)
+        if rows > 0:
+            total += rows
+            largest = max(largest, rows)
+    return total, largest
+
+
+@njit(cache=True)
+def conv_traffic(dims, tiles, inner: int, prec):
+    """DRAM bytes of one tiling: (weights read, inputs read, partial sums read, bytes written,
+    working set in bytes per operand I, W, O double buffered, tile count)."""
+    b, g, k, c = dims[B], dims[G], dims[K], dims[C]
+    n_b = -(-b // tiles[0])
+    n_g = -(-g // tiles[1])
+    n_k = -(-k // tiles[2])
+    n_c = -(-c // tiles[3])
+    n_oy = -(-dims[OY] // tiles[4])
+    n_ox = -(-dims[OX] // tiles[5])
+    n_p = n_b * n_oy * n_ox
+    ext_y = (dims[FY] - 1) * dims[DY] + 1
+    ext_x = (dims[FX] - 1) * dims[DX] + 1
+    rows_sum, rows_max = halo_sum(dims[OY], tiles[4], dims[SY], ext_y, dims[PT], dims[IY])
+    cols_sum, cols_max = halo_sum(dims[OX], tiles[5], dims[SX], ext_x, dims[PL], dims[IX])
+    per_kc = dims[FY] * dims[FX]
+    weights = g * (k * c * per_kc + k * dims[BIAS])
+    inputs = b * g * c * rows_sum * cols_sum
+    outputs = b * g * k * dims[OY] * dims[OX]
+    r_w = 1 if inner == INNER_P else n_p
+    r_i = 1 if inner == INNER_K else n_k
+    r_o = 1 if inner == INNER_C else n_c
+    read_w = r_w * weights * prec[WGT]
+    read_i = r_i * inputs * prec[ACT] if prec[IN_DRAM] else 0
+    spill = (r_o - 1) * outputs * prec[ACC] if prec[OUT_DRAM] else 0
+    write = outputs * prec[ACT] + spill if prec[OUT_DRAM] else 0
+    tile_i = tiles[0] * tiles[1] * tiles[3] * rows_max * cols_max
+    tile_w = tiles[1] * (tiles[2] * tiles[3] * per_kc + tiles[2] * dims[BIAS])
+    tile_o = tiles[0] * tiles[1] * tiles[2] * tiles[4] * tiles[5]
+    ws_i = 2 * tile_i * prec[ACT] if prec[IN_DRAM] else 0
+    ws_w = 2 * tile_w * prec[WGT]
+    ws_o = 2 * tile_o * prec[ACC]
+    n_tiles = n_p * n_g * n_k * n_c
+    return read_w, read_i, spill, write, ws_i, ws_w, ws_o, n_tiles
+
+
+@njit(cache=True)
+def fits(ws_i, ws_w, ws_o, caps) -> bool:
+    if caps[CAP_SHARED] >= 0:
+        return ws_i + ws_w + ws_o <= caps[CAP_SHARED]
+    return ws_i <= caps[CAP_I] and ws_w <= caps[CAP_W] and ws_o <= caps[CAP_O]
+
+
+@njit(cache=True)
+def pipeline_cycles(read_bytes, write_bytes, n_tiles, machine) -> float:
+    """Cycles of ``n_tiles`` equal tiles overlapped by double buffering (module docstring)."""
+    transfer = (read_bytes + write_bytes) / machine[M_DRAM_BW]
+    sram = (machine[M_ENGINE_SRAM] + read_bytes + write_bytes) / machine[M_SRAM_BW]
+    busy = max(machine[M_COMPUTE], sram)
+    cycles = (transfer + busy) / n_tiles + (n_tiles - 1) / n_tiles * max(transfer, busy)
+    if read_bytes + write_bytes > 0:
+        cycles += machine[M_LATENCY]
+    return np.round(cycles, 6)  # ranks ties alike whatever the order of float operations
+
+
+@njit(cache=True)
+def candidates(size: int):
+    """Tile sizes ``ceil(size / 2^i)``, ascending, without repeats."""
+    out = np.empty(64, dtype=np.int64)
+    n = 0
+    parts = 1
+    last = -1
+    while True:
+        t = -(-size // parts)
+        if t != last:
+            out[n] = t
+            n += 1
+            last = t
+        if t == 1:
+            break
+        parts *= 2
+    return out[:n][::-1].copy()
+
+
+@njit(cache=True)
+def search_conv(dims, prec, caps, machine):
+    """The best tiling of a conv nest: a result array (``R_*`` fields); ``R_TILES`` is 0
+    when no tiling fits."""
+    best = np.zeros(RESULT_SIZE)
+    best[R_CYCLES] = np.inf
+    cands = [candidates(dims[B]), candidates(dims[G]), candidates(dims[K]),
+             candidates(dims[C]), candidates(dims[OY]), candidates(dims[OX])]
+    tiles = np.ones(6, dtype=np.int64)
+    best_bytes = np.inf
+    for t_g in cands[1]:
+        tiles[1] = t_g
+        for t_k in cands[2]:
+            tiles[2] = t_k
+            for t_c in cands[3]:
+                tiles[3] = t_c
+                for t_b in cands[0]:
+                    tiles[0] = t_b
+                    for t_oy in cands[4]:
+                        tiles[4] = t_oy
+                        for t_ox in cands[5]:
+                            tiles[5] = t_ox
+                            fitted = False
+                            for inner in range(3):
+                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic(
+                                    dims, tiles, inner, prec)
+                                if not fits(ws_i, ws_w, ws_o, caps):
+                                    continue
+                                fitted = True
+                                read = r_w + r_i + r_o
+                                cycles = pipeline_cycles(read, wr, n, machine)
+                                moved = read + wr
+                                if cycles < best[R_CYCLES] or (cycles == best[R_CYCLES]
+                                                               and moved < best_bytes):
+                                    best_bytes = moved
+                                    best[R_CYCLES] = cycles
+                                    best[R_DRAM_READ_W] = r_w
+                                    best[R_DRAM_READ_I] = r_i
+                                    best[R_DRAM_READ_O] = r_o
+                                    best[R_DRAM_WRITE] = wr
+                                    best[R_WS_BYTES] = ws_i + ws_w + ws_o
+                                    best[R_TILES] = n
+                                    for d in range(6):
+                                        best[R_T0 + d] = tiles[d]
+                                    best[R_INNER] = inner
+                            if not fitted:
+                                break  # larger tiles of this dimension need more SRAM
+    return best
+
+
+@njit(cache=True)
+def stream_traffic(dims, t_g: int, n_s: int, prec):
+    """Stream nest: (inputs read, constants read, bytes written, working set, tiles)."""
+    b, g = dims[SB], dims[SG]
+    read_i = b * g * dims[SIN] * prec[ACT] if prec[IN_DRAM] else 0
+    read_w = g * dims[SW] * prec[WGT]
+    write = b * g * dims[SOUT] * prec[ACT] if prec[OUT_DRAM] else 0
+    tile_in = t_g * -(-dims[SIN] // n_s)
+    tile_out = t_g * -(-dims[SOUT] // n_s)
+    ws = 2 * (tile_in * prec[ACT] if prec[IN_DRAM] else 0) + 2 * t_g * dims[SW] * prec[WGT] \
+        + 2 * tile_out * prec[ACT]
+    n_tiles = b * -(-g // t_g) * n_s
+    return read_i, read_w, write, ws, n_tiles
+
+
+@njit(cache=True)
+def search_stream(dims, prec, caps, machine):
+    """The best tiling of a stream nest (result fields as :func:`search_conv`; ``R_T1`` is
+    the channel tile, ``R_T5`` the number of spatial chunks)."""
+    best = np.zeros(RESULT_SIZE)
+    best[R_CYCLES] = np.inf
+    capacity = caps[CAP_SHARED] if caps[CAP_SHARED] >= 0 else min(caps[CAP_I], caps[CAP_O])
+    largest = max(dims[SIN], dims[SOUT])
+    for t_g in candidates(dims[SG]):
+        n_s = 1
+        while n_s <= largest:
+            r_i, r_w, wr, ws, n = stream_traffic(dims, t_g, n_s, prec)
+            if ws <= capacity:
+                cycles = pipeline_cycles(r_i + r_w, wr, n, machine)
+                if cycles < best[R_CYCLES]:
+                    best[R_CYCLES] = cycles
+                    best[R_DRAM_READ_W] = r_w
+                    best[R_DRAM_READ_I] = r_i
+                    best[R_DRAM_READ_O] = 0
+                    best[R_DRAM_WRITE] = wr
+                    best[R_WS_BYTES] = ws
+                    best[R_TILES] = n
+                    best[R_T1] = t_g
+                    best[R_T5] = n_s
+            n_s *= 2
+    return best
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def conv_traffic_ref(dims, tiles, inner: int, prec):
+    """The specification of :func:`conv_traffic`: enumerate the tiles in loop order, keep one
+    resident tile per operand, and count every fetch, spill and write-back."""
+    d = dict(zip(("B", "G", "K", "C", "OY", "OX", "IY", "IX", "FY", "FX", "SY", "SX", "DY",
+                  "DX", "PT", "PL", "BIAS", "STEPS"), (int(v) for v in dims)))
+    t_b, t_g, t_k, t_c, t_oy, t_ox = (int(v) for v in tiles)
+
+    def spans(total, tile):
+        return [(s, min(tile, total - s)) for s in range(0, total, tile)]
+
+    def in_rows(start, count, stride, extent, pad, size):
+        lo = start * stride - pad
+        hi = (start + count - 1) * stride - pad + extent
+        return max(0, min(hi, size) - max(lo, 0))
+
+    ext_y = (d["FY"] - 1) * d["DY"] + 1
+    ext_x = (d["FX"] - 1) * d["DX"] + 1
+    p_loops = [(b, y, x) for b in spans(d["B"], t_b) for y in spans(d["OY"], t_oy)
+               for x in spans(d["OX"], t_ox)]
+    k_loops, c_loops = spans(d["K"], t_k), spans(d["C"], t_c)
+    classes = {INNER_K: ("P", "C", "K"), INNER_C: ("P", "K", "C"), INNER_P: ("K", "C", "P")}
+    order = classes[inner]
+    loops = {"P": p_loops, "K": k_loops, "C": c_loops}
+    resident = {"W": None, "I": None, "O": None}
+    visits: dict = {}
+    read_w = read_i = spill = write = 0
+    n_tiles = 0
+    for gs in spans(d["G"], t_g):
+        for a in loops[order[0]]:
+            for m in loops[order[1]]:
+                for z in loops[order[2]]:
+                    it = dict(zip(order, (a, m, z)))
+                    (bs, ys, xs), ks, cs = it["P"], it["K"], it["C"]
+                    n_tiles += 1
+                    w_tile = (gs, ks, cs)
+                    if resident["W"] != w_tile:
+                        resident["W"] = w_tile
+                        read_w += gs[1] * (ks[1] * cs[1] * d["FY"] * d["FX"]
+                                           + (ks[1] * d["BIAS"] if cs[0] == 0 else 0))
+                    i_tile = (gs, cs, bs, ys, xs)
+                    if resident["I"] != i_tile:
+                        resident["I"] = i_tile
+                        read_i += (gs[1] * cs[1] * bs[1]
+                                   * in_rows(ys[0], ys[1], d["SY"], ext_y, d["PT"], d["IY"])
+                                   * in_rows(xs[0], xs[1], d["SX"], ext_x, d["PL"], d["IX"]))
+                    o_tile = (gs, ks, bs, ys, xs)
+                    if resident["O"] != o_tile:
+                        resident["O"] = o_tile
+                        size = gs[1] * ks[1] * bs[1] * ys[1] * xs[1]
+                        seen = visits.get(o_tile, 0)
+                        if seen:
+                            spill += size  # read back the partial sums written last visit
+                        visits[o_tile] = seen + 1
+    outputs = d["B"] * d["G"] * d["K"] * d["OY"] * d["OX"]
+    # Each revisit of an output tile first wrote its partial sums out, then reads them back.
+    read_w_bytes = read_w * prec[WGT]
+    read_i_bytes = read_i * prec[ACT] if prec[IN_DRAM] else 0
+    spill_bytes = spill * prec[ACC] if prec[OUT_DRAM] else 0
+    write_bytes = outputs * prec[ACT] + spill_bytes if prec[OUT_DRAM] else 0
+    rows_max = max(in_rows(y, n, d["SY"], ext_y, d["PT"], d["IY"])
+                   for y, n in spans(d["OY"], t_oy))
+    cols_max = max(in_rows(x, n, d["SX"], ext_x, d["PL"], d["IX"])
+                   for x, n in spans(d["OX"], t_ox))
+    ws_i = 2 * t_b * t_g * t_c * rows_max * cols_max * prec[ACT] if prec[IN_DRAM] else 0
+    ws_w = 2 * t_g * (t_k * t_c * d["FY"] * d["FX"] + t_k * d["BIAS"]) * prec[WGT]
+    ws_o = 2 * t_b * t_g * t_k * t_oy * t_ox * prec[ACC]
+    return read_w_bytes, read_i_bytes, spill_bytes, write_bytes, ws_i, ws_w, ws_o, n_tiles
+
+
+def search_conv_ref(dims, prec, caps, machine):
+    """The specification of :func:`search_conv`: every candidate tiling, kept if it fits,
+    ranked by (cycles, DRAM bytes), first found on ties."""
+    def cands(size):
+        return sorted({math.ceil(size / 2 ** i) for i in range(size.bit_length() + 1)})
+
+    best = None
+    for t_g in cands(int(dims[G])):
+        for t_k in cands(int(dims[K])):
+            for t_c in cands(int(dims[C])):
+                for t_b in cands(int(dims[B])):
+                    for t_oy in cands(int(dims[OY])):
+                        for t_ox in cands(int(dims[OX])):
+                            tiles = (t_b, t_g, t_k, t_c, t_oy, t_ox)
+                            for inner in range(3):
+                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(
+                                    dims, tiles, inner, prec)
+                                if caps[CAP_SHARED] >= 0:
+                                    ok = ws_i + ws_w + ws_o <= caps[CAP_SHARED]
+                                else:
+                                    ok = (ws_i <= caps[CAP_I] and ws_w <= caps[CAP_W]
+                                          and ws_o <= caps[CAP_O])
+                                if not ok:
+                                    continue
+                                cycles = pipeline_cycles_ref(r_w + r_i + r_o, wr, n, machine)
+                                key = (cycles, r_w + r_i + r_o + wr)
+                                if best is None or key < best[0]:
+                                    best = (key, (r_w, r_i, r_o, wr, ws_i + ws_w + ws_o, n,
+                                                  *tiles, inner))
+    result = np.zeros(RESULT_SIZE)
+    if best is None:
+        result[R_CYCLES] = np.inf
+        return result
+    result[R_CYCLES] = best[0][0]
+    result[R_DRAM_READ_W:] = best[1]
+    return result
+
+
+def pipeline_cycles_ref(read_bytes, write_bytes, n_tiles, machine) -> float:
+    """The specification of :func:`pipeline_cycles`: walk ``n`` equal tiles through load,
+    compute and store stages with double buffers and add up the time."""
+    load = read_bytes / machine[M_DRAM_BW] / n_tiles
+    store = write_bytes / machine[M_DRAM_BW] / n_tiles
+    sram = (machine[M_ENGINE_SRAM] + read_bytes + write_bytes) / machine[M_SRAM_BW]
+    compute = max(machine[M_COMPUTE], sram) / n_tiles
+    # The first tile's load is exposed; then each step moves one tile's bytes (next load,
+    # previous store) on the DRAM channel while the engine computes one tile.
+    time = load
+    for _ in range(n_tiles - 1):
+        time += max(load + store, compute)
+    time += compute + store
+    if read_bytes + write_bytes > 0:
+        time += machine[M_LATENCY]
+    return round(time, 6)
