@@ -17,3 +17,7 @@ class WorkloadError(PerfsimError):
 
 class ConfigError(PerfsimError):
     """A malformed or inconsistent hardware description."""
+
+
+class InfeasibleError(PerfsimError):
+    """A layer that cannot be run on the accelerator (nothing fits, or no engine can)."""

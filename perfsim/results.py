@@ -1,0 +1,140 @@
+"""Result types of a simulation: one row per layer, totals, a summary, JSON and DataFrames."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from perfsim.hw import HwConfig
+
+BOUNDS = ("compute", "utilization", "memory", "none")
+"""A layer's limit; ``none`` only for views, which do no work."""
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """One layer's cost (DESIGN section 6 columns; bytes, cycles, picojoules)."""
+
+    layer: str
+    op: str
+    engine: str
+    out_shape: list
+    kernel: list
+    groups: int
+    macs: int
+    ops: int
+    params: int
+    in_bytes: int
+    out_bytes: int
+    weight_bytes: int
+    in_location: str
+    out_location: str
+    dram_read_bytes: int
+    dram_write_bytes: int
+    sram_read_bytes: int
+    sram_write_bytes: int
+    compute_cycles: int
+    memory_cycles: int
+    total_cycles: int
+    stall_cycles: int
+    utilization: float
+    macs_per_dram_byte: float | None
+    bound: str
+    reason: str
+    energy_pj: float | None
+    tiling: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A whole network on one accelerator: per-layer rows, totals and the run's options."""
+
+    network: str
+    hw: HwConfig
+    batch: int
+    fidelity: str
+    layers: tuple[LayerResult, ...]
+    options: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One tidy row per layer, with ``workload, hw, batch, fidelity`` columns."""
+        frame = pd.DataFrame([dataclasses.asdict(r) for r in self.layers])
+        frame.insert(0, "workload", self.network)
+        frame.insert(1, "hw", self.hw.name)
+        frame.insert(2, "batch", self.batch)
+        frame.insert(3, "fidelity", self.fidelity)
+        return frame
+
+    @property
+    def totals(self) -> dict:
+        """Network totals: cycles, time_ms at the clock, MACs, MACs per cycle, utilisation
+        of all engines' peak, DRAM and SRAM bytes, energy (None without energy figures)."""
+        cycles = sum(r.total_cycles for r in self.layers)
+        macs = sum(r.macs for r in self.layers)
+        dram = sum(r.dram_read_bytes + r.dram_write_bytes for r in self.layers)
+        energy = (sum(r.energy_pj for r in self.layers)  # type: ignore[misc]
+                  if self.hw.energy_pj is not None else None)
+        return {
+            "cycles": cycles,
+            "time_ms": cycles / (self.hw.clock_ghz * 1e9) * 1e3,
+            "macs": macs,
+            "ops": sum(r.ops for r in self.layers),
+            "params": sum(r.params for r in self.layers),
+            "macs_per_cycle": macs / cycles if cycles else 0.0,
+            "utilization": macs / (cycles * self.hw.peak_macs_per_cycle) if cycles else 0.0,
+            "dram_bytes": dram,
+            "dram_read_bytes": sum(r.dram_read_bytes for r in self.layers),
+            "dram_write_bytes": sum(r.dram_write_bytes for r in self.layers),
+            "sram_bytes": sum(r.sram_read_bytes + r.sram_write_bytes for r in self.layers),
+            "energy_pj": energy,
+            "layers": len(self.layers),
+        }
+
+    def summary(self) -> list[str]:
+        """Three lines for a reader: the total, where the cycles go by bound, and the layers
+        that dominate time with their reasons."""
+        t = self.totals
+        cycles = t["cycles"] or 1
+        macs = t["macs"] or 1
+        line1 = (f"{self.network} on {self.hw.name}, batch {self.batch}: {t['time_ms']:.3f} ms "
+                 f"({t['cycles']:,} cycles at {self.hw.clock_ghz:g} GHz), "
+                 f"{t['macs_per_cycle']:,.0f} MAC/cycle = {t['utilization']:.1%} of peak, "
+                 f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB")
+        shares = []
+        for bound in ("compute", "utilization", "memory"):
+            rows = [r for r in self.layers if r.bound == bound]
+            if rows:
+                shares.append(f"{bound}-bound layers take "
+                              f"{sum(r.total_cycles for r in rows) / cycles:.0%} of cycles "
+                              f"for {sum(r.macs for r in rows) / macs:.0%} of MACs")
+        line2 = "; ".join(shares)
+        top = sorted(self.layers, key=lambda r: -r.total_cycles)[:3]
+        line3 = "slowest: " + "; ".join(
+            f"{r.layer} {r.total_cycles / cycles:.0%} ({r.reason})" for r in top)
+        return [line1, line2, line3]
+
+    def to_dict(self) -> dict:
+        """The JSON document of ``perfsim run --format json``."""
+        return {
+            "network": self.network,
+            "hw": self.hw.name,
+            "batch": self.batch,
+            "fidelity": self.fidelity,
+            "hw_summary": self.hw.summary(),
+            "options": self.options,
+            "layers": [_finite(dataclasses.asdict(r)) for r in self.layers],
+            "totals": self.totals,
+            "summary": self.summary(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+
+def _finite(row: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items()}

@@ -1,0 +1,1 @@
+"""Schedules: the analytic fast path (the default, used by sweeps)."""

@@ -1,0 +1,176 @@
+"""The analytic schedule: every layer costed alone, in network order (DESIGN section 4).
+
+For each layer: lower it, place its tensors (:mod:`perfsim.residency`), and on every engine
+that can run it compute the cycles, the engine's SRAM accesses and the best tiling
+(:mod:`perfsim.tiling`); keep the engine that finishes soonest (or the pinned one). The
+layer's time is the tiling's overlapped pipeline time, so it is never below its roofline:
+``total_cycles >= max(compute_cycles, DRAM bytes / DRAM bytes per cycle)``.
+
+The bound comes from the numbers: ``memory`` when moving the bytes (DRAM or SRAM) takes at
+least as long as computing; otherwise ``utilization`` when the engine does less than half the
+work its busy cycles could, else ``compute``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+from perfsim.engine_model import can_run, compute_cycles, engine_sram_bytes, gemm
+from perfsim.errors import InfeasibleError
+from perfsim.hw import Engine, HwConfig, MatrixEngine
+from perfsim.ir.network import Layer, Network
+from perfsim.ir.ops import elems
+from perfsim.lowering import LoopNest, lower
+from perfsim.residency import Placement, plan
+from perfsim.results import LayerResult
+from perfsim.tiling import Tiling, plan_tiling
+
+WELL_USED = 0.5
+"""An engine doing at least this share of the work its busy cycles allow is well used."""
+
+
+def schedule(network: Network, hw: HwConfig, *, residency: str = "auto",
+             pin: Mapping[str, str] | None = None) -> list[LayerResult]:
+    """Cost every layer of ``network`` on ``hw``."""
+    pin = dict(pin or {})
+    for engine_name in pin.values():
+        hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
+    placements = plan(network, hw, residency)
+    return [_layer(network, layer, hw, placements[layer.name], pin) for layer in network.layers]
+
+
+def _layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+           pin: dict[str, str]) -> LayerResult:
+    nest = lower(network, layer)
+    in_shapes = network.in_shapes(layer)
+    p = hw.precision
+    in_elems = network.batch * sum(elems(s) for s in in_shapes)
+    weights = layer.op.weight_elems(in_shapes)
+    base = dict(
+        layer=layer.name, op=layer.op.kind, out_shape=list(network.out_shapes[layer.name][0]),
+        kernel=list(layer.op.kernel), groups=layer.op.groups, macs=nest.macs, ops=nest.ops,
+        params=layer.op.params(in_shapes), in_bytes=in_elems * p.activation_bytes,
+        out_bytes=network.batch * sum(elems(s) for s in network.out_shapes[layer.name])
+        * p.activation_bytes,
+        weight_bytes=weights * p.weight_bytes, in_location=placement.input_location,
+        out_location=placement.output_location)
+    if nest.shape == "view":
+        what = "network input, in DRAM" if not layer.inputs else "a view of its input"
+        return LayerResult(**base, engine="-", dram_read_bytes=0, dram_write_bytes=0,
+                           sram_read_bytes=0, sram_write_bytes=0, compute_cycles=0,
+                           memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
+                           macs_per_dram_byte=None, bound="none",
+                           reason=f"none: {what}, no data moved",
+                           energy_pj=0.0 if hw.energy_pj else None, tiling="-")
+    engines = _candidates(layer, hw, pin)
+    best = None
+    errors = []
+    for engine in engines:
+        cycles = compute_cycles(engine, nest)
+        reads, writes = engine_sram_bytes(engine, nest, p, in_elems, weights)
+        try:
+            tiling = plan_tiling(layer.name, nest, hw, placement, cycles, reads + writes)
+        except InfeasibleError as err:
+            errors.append(err)
+            continue
+        total = math.ceil(tiling.cycles)
+        if best is None or total < best[0]:
+            best = (total, engine, cycles, reads, writes, tiling)
+    if best is None:
+        raise errors[0]
+    total, engine, cycles, reads, writes, tiling = best
+    return _row(base, nest, hw, engine, total, cycles, reads, writes, tiling)
+
+
+def _candidates(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:
+    kind = layer.op.kind
+    if kind in pin:
+        engine = hw.engine(pin[kind])
+        if not can_run(engine, kind):
+            raise InfeasibleError(f"layer '{layer.name}': op {kind} is pinned to engine "
+                                  f"'{engine.name}', a {engine.kind} engine, which cannot run "
+                                  f"it")
+        return [engine]
+    engines = [e for e in hw.engines if can_run(e, kind)]
+    if not engines:
+        raise InfeasibleError(f"layer '{layer.name}': accelerator '{hw.name}' has no engine "
+                              f"that can run op {kind} (a matrix engine runs conv, fc, rnn "
+                              f"and lstm; add a vector engine for the rest)")
+    return engines
+
+
+def _energy(hw: HwConfig, work: int, sram_bytes: int, dram_bytes: int) -> float:
+    e = hw.energy_pj
+    return work * e.mac + sram_bytes * e.sram_byte + dram_bytes * e.dram_byte  # type: ignore
+
+
+def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
+         cycles: int, reads: int, writes: int, tiling: Tiling) -> LayerResult:
+    dram_read, dram_write = tiling.dram_read_bytes, tiling.dram_write_bytes
+    dram_bytes = dram_read + dram_write
+    sram_read, sram_write = reads + dram_write, writes + dram_read
+    dram_cycles = dram_bytes / hw.dram_bytes_per_cycle
+    sram_cycles = (sram_read + sram_write) / hw.sram.bandwidth_bytes_per_cycle
+    memory_cycles = math.ceil(max(dram_cycles, sram_cycles))
+    work = nest.macs if isinstance(engine, MatrixEngine) else nest.macs + nest.ops
+    peak = engine.peak_macs_per_cycle
+    efficiency = work / (cycles * peak) if cycles else 0.0
+    intensity = nest.macs / dram_bytes if dram_bytes else math.inf
+    balance = peak / hw.dram_bytes_per_cycle
+    if max(dram_cycles, sram_cycles) >= cycles:
+        bound = "memory"
+        if dram_cycles >= sram_cycles:
+            reason = (f"memory: DRAM {dram_cycles:,.0f} cycles >= compute {cycles:,} "
+                      f"({_intensity(intensity)} < machine balance {balance:,.0f} MAC/B; "
+                      f"{_dominant(tiling, nest)})")
+        else:
+            reason = (f"memory: SRAM {sram_cycles:,.0f} cycles >= compute {cycles:,} "
+                      f"({sram_read + sram_write:,} B at "
+                      f"{hw.sram.bandwidth_bytes_per_cycle:g} B/cycle)")
+    elif efficiency < WELL_USED:
+        bound = "utilization"
+        reason = f"utilization: {_shape_waste(engine, nest, efficiency)}"
+    else:
+        bound = "compute"
+        reason = (f"compute: {engine.name} {efficiency:.0%} used, "
+                  f"{_intensity(intensity)} >= balance {balance:,.0f} MAC/B")
+    return LayerResult(
+        **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
+        sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,
+        memory_cycles=memory_cycles, total_cycles=total, stall_cycles=total - cycles,
+        utilization=work / (total * peak) if total else 0.0,
+        macs_per_dram_byte=intensity if dram_bytes else None, bound=bound, reason=reason,
+        energy_pj=_energy(hw, nest.macs + nest.ops, sram_read + sram_write, dram_bytes)
+        if hw.energy_pj else None,
+        tiling=f"{engine.name}: {tiling.describe()}")
+
+
+def _intensity(value: float) -> str:
+    return "no DRAM traffic" if math.isinf(value) else f"{value:,.1f} MAC/B"
+
+
+def _dominant(tiling: Tiling, nest: LoopNest) -> str:
+    """The operand that moves the most DRAM bytes, and how often it is fetched."""
+    parts = {"weights": tiling.dram_read_weight_bytes, "inputs": tiling.dram_read_input_bytes,
+             "partial sums": tiling.dram_read_partial_bytes,
+             "outputs": tiling.dram_write_bytes}
+    name = max(parts, key=parts.get)  # type: ignore[arg-type]
+    mb = parts[name] / 1e6
+    if name == "weights" and nest.shape == "conv":
+        reuse = nest.macs / parts[name] if parts[name] else 0
+        return f"weights {mb:,.2f} MB read, {reuse:,.1f} MAC per weight byte"
+    return f"{name} {mb:,.2f} MB"
+
+
+def _shape_waste(engine: Engine, nest: LoopNest, efficiency: float) -> str:
+    if isinstance(engine, MatrixEngine):
+        g = gemm(nest)
+        mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
+                  "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),
+                  "input_stationary": ("C*FY*FX", g.t_red, "Np", g.np_)}[engine.dataflow]
+        return (f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: "
+                f"{mapped[0]}={mapped[1]:,} on {engine.rows} rows, {mapped[2]}={mapped[3]:,} "
+                f"on {engine.cols} columns, {g.repeats:,} GEMM(s) one after another")
+    return (f"{efficiency:.1%} of {engine.name}'s {engine.lanes} lanes used "
+            f"({nest.outputs:,} outputs)")

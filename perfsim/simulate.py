@@ -1,0 +1,39 @@
+"""``simulate``: one network on one accelerator. No file I/O, no printing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from perfsim.config import load_hw
+from perfsim.errors import PerfsimError
+from perfsim.hw import HwConfig
+from perfsim.ir.network import Network
+from perfsim.residency import RESIDENCY_MODES
+from perfsim.results import RunResult
+from perfsim.schedule.analytic import schedule
+from perfsim.workload import load_workload
+
+FIDELITIES = ("analytic",)
+
+
+def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
+             batch: int | None = None, *, fidelity: str = "analytic",
+             residency: str = "auto", pin: Mapping[str, str] | None = None) -> RunResult:
+    """Cost ``workload`` (a Network, zoo name or network file) on ``hw`` (a config, shipped
+    name or YAML path) at ``batch`` (default: the network's own).
+
+    ``residency`` is ``auto`` (activations stay in SRAM when they fit) or ``dram``; ``pin``
+    maps op kinds to engine names (``{"conv": "mxu"}``) instead of the fastest engine."""
+    if fidelity not in FIDELITIES:
+        raise PerfsimError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}")
+    if residency not in RESIDENCY_MODES:
+        raise PerfsimError(f"residency must be one of {', '.join(RESIDENCY_MODES)}, got "
+                           f"{residency!r}")
+    network = workload if isinstance(workload, Network) else load_workload(workload)
+    if batch is not None:
+        network = network.with_batch(batch)
+    config = hw if isinstance(hw, HwConfig) else load_hw(hw)
+    layers = schedule(network, config, residency=residency, pin=pin)
+    return RunResult(network.name, config, network.batch, fidelity, tuple(layers),
+                     {"residency": residency, "pin": dict(pin or {})})

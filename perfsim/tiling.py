@@ -1,0 +1,108 @@
+"""Tiling search per layer and engine: the Python side of :mod:`perfsim.kernels.tiling`.
+
+Packs a loop nest, the precision, where the operands live, the SRAM left for tiles and the
+machine's rates into arrays, runs the Numba search, and caches the answer by all of those, so
+repeated layers (and repeated sweep points) cost nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from perfsim.errors import InfeasibleError
+from perfsim.hw import HwConfig
+from perfsim.kernels import tiling as k
+from perfsim.lowering import LoopNest
+from perfsim.residency import Placement
+
+INNERMOST = ("K", "C", "P")
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """The chosen tiling of one layer on one engine and its DRAM traffic (bytes).
+
+    ``tiles`` are ``(tB, tG, tK, tC, tOY, tOX)`` for conv nests and ``(tG, chunks)`` for
+    stream nests; ``innermost`` names the innermost tile-loop class (``K``, ``C`` or ``P``;
+    ``-`` for streams); ``cycles`` is the overlapped time of the layer (before rounding)."""
+
+    tiles: tuple[int, ...]
+    innermost: str
+    tile_count: int
+    dram_read_weight_bytes: int
+    dram_read_input_bytes: int
+    dram_read_partial_bytes: int
+    dram_write_bytes: int
+    working_set_bytes: int
+    cycles: float
+
+    @property
+    def dram_read_bytes(self) -> int:
+        return (self.dram_read_weight_bytes + self.dram_read_input_bytes
+                + self.dram_read_partial_bytes)
+
+    def describe(self) -> str:
+        if self.innermost == "-":
+            return f"{self.tile_count} tiles of {self.tiles[0]} channels / {self.tiles[1]}"
+        names = ("B", "G", "K", "C", "OY", "OX")
+        return (" ".join(f"{n}{t}" for n, t in zip(names, self.tiles))
+                + f" inner {self.innermost}")
+
+
+def capacities(hw: HwConfig, resident_bytes: int) -> np.ndarray:
+    """[shared, ifmap, filter, ofmap] bytes free for tiles (shared < 0: split buffers)."""
+    split = hw.sram.split_bytes
+    if split is None:
+        return np.array([hw.sram.size_bytes - resident_bytes, -1, -1, -1], dtype=np.float64)
+    return np.array([-1, split[0] - resident_bytes, split[1], split[2]], dtype=np.float64)
+
+
+@lru_cache(maxsize=65536)
+def _search(shape: str, dims: tuple, prec: tuple, caps: tuple, machine: tuple) -> tuple:
+    args = (np.array(dims, dtype=np.int64), np.array(prec, dtype=np.int64),
+            np.array(caps, dtype=np.float64), np.array(machine, dtype=np.float64))
+    result = k.search_conv(*args) if shape == "conv" else k.search_stream(*args)
+    return tuple(float(v) for v in result)
+
+
+def plan_tiling(layer_name: str, nest: LoopNest, hw: HwConfig, placement: Placement,
+                compute_cycles: int, engine_sram_bytes: int) -> Tiling:
+    """The best tiling, or :class:`InfeasibleError` naming the layer and the bytes."""
+    p = hw.precision
+    prec = (p.activation_bytes, p.weight_bytes, p.accumulator_bytes,
+            int(placement.input_location == "dram"), int(placement.output_location == "dram"))
+    caps = capacities(hw, placement.resident_bytes)
+    machine = (float(compute_cycles), float(engine_sram_bytes),
+               float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
+               float(hw.dram_latency_cycles))
+    r = _search(nest.shape, nest.dims, prec, tuple(caps), machine)
+    if r[k.R_TILES] == 0:
+        raise InfeasibleError(_infeasible(layer_name, nest, prec, caps, placement))
+    if nest.shape == "conv":
+        tiles = tuple(int(v) for v in r[k.R_T0:k.R_T5 + 1])
+        inner = INNERMOST[int(r[k.R_INNER])]
+    else:
+        tiles, inner = (int(r[k.R_T1]), int(r[k.R_T5])), "-"
+    return Tiling(tiles, inner, int(r[k.R_TILES]), int(r[k.R_DRAM_READ_W]),
+                  int(r[k.R_DRAM_READ_I]), int(r[k.R_DRAM_READ_O]), int(r[k.R_DRAM_WRITE]),
+                  int(r[k.R_WS_BYTES]), r[k.R_CYCLES])
+
+
+def _infeasible(layer_name, nest, prec, caps, placement) -> str:
+    dims = np.array(nest.dims, dtype=np.int64)
+    if nest.shape == "conv":
+        *_, ws_i, ws_w, ws_o, _ = k.conv_traffic(dims, np.ones(6, dtype=np.int64), 0,
+                                                 np.array(prec, dtype=np.int64))
+        need = f"{ws_i + ws_w + ws_o:,} bytes (inputs {ws_i:,}, weights {ws_w:,}, " \
+               f"outputs {ws_o:,})"
+    else:
+        need = f"{k.stream_traffic(dims, 1, max(dims[k.SIN], dims[k.SOUT]), np.array(prec))[3]:,} bytes"
+    free = (f"{int(caps[0]):,} bytes free" if caps[0] >= 0 else
+            f"{int(caps[1]):,} / {int(caps[2]):,} / {int(caps[3]):,} bytes free in the ifmap / "
+            f"filter / ofmap buffers")
+    return (f"layer '{layer_name}' does not fit in SRAM: its smallest tiles need {need} "
+            f"double buffered, {free} ({placement.resident_bytes:,} bytes hold resident "
+            f"activations); use a larger SRAM or residency 'dram'")
