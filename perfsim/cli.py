@@ -18,6 +18,8 @@ from perfsim.config import load_hw, resolve_hw_path, shipped_config_names, to_do
 from perfsim.errors import PerfsimError
 from perfsim.ir.ops import user_attributes
 from perfsim.lecture import lecture_table
+from perfsim.run_files import save_run
+from perfsim.simulate import simulate
 from perfsim.stats import layer_table, totals
 from perfsim.workload import load_workload
 from perfsim.zoo import workload_family, workload_names
@@ -108,6 +110,46 @@ def cmd_list(args: argparse.Namespace) -> str:
     return f"{text}\nhardware configs: {', '.join(hw) or '(none shipped yet)'}\n"
 
 
+RUN_COLUMNS = ["layer", "op", "engine", "macs", "compute_cycles", "memory_cycles",
+               "total_cycles", "stall_cycles", "utilization", "macs_per_dram_byte", "dram_bytes",
+               "bound", "reason"]
+
+
+def _pins(items: list[str]) -> dict[str, str]:
+    pins = {}
+    for item in items:
+        op, sep, engine = item.partition("=")
+        if not sep or not op or not engine:
+            raise PerfsimError(f"--pin takes OP=ENGINE (e.g. conv=mxu), got {item!r}")
+        pins[op] = engine
+    return pins
+
+
+def cmd_run(args: argparse.Namespace) -> str:
+    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
+    hw_path = resolve_hw_path(args.hw)
+    hw = load_hw(hw_path)
+    result = simulate(network, hw, residency=args.residency, pin=_pins(args.pin))
+    if args.out:
+        save_run(result, args.out, hw_path=hw_path, source=network.source or network.name,
+                 command=args.argv)
+    if args.format == "json":
+        return result.to_json() + "\n"
+    frame = result.to_frame()
+    frame["dram_bytes"] = frame["dram_read_bytes"] + frame["dram_write_bytes"]
+    if args.format == "csv":
+        return _render(frame, "csv")
+    view = frame[RUN_COLUMNS].copy()
+    view["utilization"] = (100 * view["utilization"]).map("{:.1f}%".format)
+    view["macs_per_dram_byte"] = view["macs_per_dram_byte"].map(
+        lambda v: "-" if v is None or v != v else f"{v:,.1f}")
+    totals = result.totals
+    lines = [f"{k}: {v:,.4g}" if isinstance(v, float) else f"{k}: {v:,}" if v is not None
+             else f"{k}: -" for k, v in totals.items()]
+    body = _render(view, args.format)
+    return body + "\ntotals: " + ", ".join(lines) + "\n\n" + "\n".join(result.summary()) + "\n"
+
+
 def cmd_validate(args: argparse.Namespace) -> str:
     path = resolve_hw_path(args.hw)
     hw = load_hw(path)
@@ -141,6 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--format", choices=("table", "json", "md"), default="table")
     lst.set_defaults(run=cmd_list)
 
+    run = sub.add_parser(
+        "run", help="simulate a network on an accelerator",
+        description="Cost every layer of a network on a hardware config: cycles, traffic per "
+                    "memory level, utilisation, and what bounds each layer.")
+    run.add_argument("network", help="zoo name (see `perfsim list`) or a network YAML file")
+    run.add_argument("--hw", required=True,
+                     help="hardware config: a YAML path or a shipped name (see `perfsim list`)")
+    run.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    run.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    run.add_argument("--out", metavar="DIR",
+                     help="also write layers.csv, layers.parquet and run.json there")
+    run.add_argument("--residency", choices=("auto", "dram"), default="auto",
+                     help="keep activations in SRAM between layers when they fit (auto) or "
+                          "always spill them to DRAM")
+    run.add_argument("--pin", action="append", default=[], metavar="OP=ENGINE",
+                     help="run every layer of op kind OP on ENGINE (repeatable)")
+    run.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
+                     help="rebuild a zoo network at another input size")
+    run.set_defaults(run=cmd_run, argv=None)
+
     validate = sub.add_parser(
         "validate", help="check a hardware config and print it normalised",
         description="Load a hardware config strictly; print the normalised config, or every "
@@ -154,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if hasattr(args, "argv"):
+        args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]
     try:
         text = args.run(args)
     except PerfsimError as err:

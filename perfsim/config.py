@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 from perfsim.errors import ConfigError
 from perfsim.hw import (DATAFLOWS, Dram, Energy, HwConfig, MatrixEngine, Precision, Sram,
                         VectorEngine)
-from perfsim.yaml_source import KeyPath, YamlDoc, load_yaml
+from perfsim.yaml_source import KeyPath, YamlDoc, format_path, load_yaml
 from perfsim.zoo import suggest
 
 
@@ -80,6 +81,7 @@ SCHEMA: Section = {
     "energy_pj": ENERGY,
 }
 OPTIONAL_SECTIONS = {("energy_pj",)}
+ENGINE_KINDS: dict[str, Section] = {"matrix": MATRIX, "vector": VECTOR}
 
 
 class _Checker:
@@ -89,8 +91,15 @@ class _Checker:
         self.doc = doc
         self.problems: list[tuple[int, str]] = []
 
-    def problem(self, path: KeyPath, text: str) -> None:
-        self.problems.append((self.doc.line(path), f"{self.doc.where(path)}: {text}"))
+    def problem(self, path: KeyPath, text: str, line: int | None = None) -> None:
+        line = self.doc.line(path) if line is None else line
+        self.problems.append((line, f"{self.doc.path}:{line}: {format_path(path)}: {text}"))
+
+    def unknown_keys(self, value: dict, valid: list[str], path: KeyPath) -> None:
+        for key in value:
+            if key not in valid:
+                self.problem(path + (key,), f"unknown key{suggest(key, valid)} "
+                                            f"(valid: {', '.join(valid)})")
 
     def section(self, value, schema: Section, path: KeyPath) -> dict | None:
         if not isinstance(value, dict):
@@ -98,19 +107,16 @@ class _Checker:
                                f"got {type(value).__name__}")
             return None
         out = {}
-        for key in value:
-            if key not in schema:
-                self.problem(path + (key,), f"unknown key{suggest(key, list(schema))} "
-                                            f"(valid: {', '.join(schema)})")
+        self.unknown_keys(value, list(schema), path)
         for key, spec in schema.items():
             sub = path + (key,)
-            if key not in value:
+            if key not in value:  # reported at the key path, on the line of its section
                 if isinstance(spec, Key) and spec.required:
-                    self.problem(path, f"missing key '{key}'")
+                    self.problem(sub, "required key is missing")
                 elif isinstance(spec, Key):
                     out[key] = spec.default
                 elif sub not in OPTIONAL_SECTIONS:
-                    self.problem(path, f"missing section '{key}'")
+                    self.problem(sub, "required section is missing")
                 continue
             if isinstance(spec, Key):
                 out[key] = self.scalar(value[key], spec, sub)
@@ -125,14 +131,29 @@ class _Checker:
             self.problem(path, "expected a non-empty list of engines")
             return None
         out = []
+        first_of: dict[str, int] = {}
         for i, entry in enumerate(value):
-            kind = entry.get("kind") if isinstance(entry, dict) else None
-            schema = {"matrix": MATRIX, "vector": VECTOR}.get(kind)  # type: ignore[arg-type]
-            if schema is None:
-                self.problem(path + (i, "kind") if isinstance(entry, dict) else path + (i,),
-                             f"engine kind must be 'matrix' or 'vector', got {kind!r}")
+            if not isinstance(entry, dict):
+                self.problem(path + (i,), f"expected an engine (a mapping with keys name, "
+                                          f"kind, ...), got {type(entry).__name__}")
                 continue
-            out.append(self.section(entry, schema, path + (i,)))
+            kind = entry.get("kind")
+            if "kind" not in entry:  # a typo'd `kind` still gets its "did you mean"
+                self.unknown_keys(entry, list({**MATRIX, **VECTOR}), path + (i,))
+                self.problem(path + (i, "kind"), "required key is missing (matrix or vector)")
+                continue
+            if not isinstance(kind, str) or kind not in ENGINE_KINDS:
+                self.problem(path + (i, "kind"), "engine kind must be 'matrix' or 'vector', got "
+                             f"{kind!r}{suggest(str(kind), list(ENGINE_KINDS))}")
+                continue
+            out.append(self.section(entry, ENGINE_KINDS[kind], path + (i,)))
+            name = entry.get("name")
+            if isinstance(name, str) and name in first_of:
+                first = self.doc.line(path + (first_of[name], "name"))
+                self.problem(path + (i, "name"),
+                             f"duplicate engine name '{name}' (first at line {first})")
+            elif isinstance(name, str):
+                first_of[name] = i
         return out
 
     def scalar(self, value, spec: Key, path: KeyPath):
@@ -140,8 +161,15 @@ class _Checker:
               if spec.type is float else
               isinstance(value, spec.type) and not isinstance(value, bool))
         if not ok:
+            hint = ""
+            if spec.type is float and isinstance(value, str) and _is_number_text(value):
+                hint = " (text, not a number: write it unquoted, and an exponent with a " \
+                       "decimal point, 1.0e3 rather than 1e3)"
             self.problem(path, f"expected {'a number' if spec.type is float else spec.type.__name__}"
-                               f", got {value!r}")
+                               f", got {value!r}{hint}")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(path, f"must be a finite number, got {value!r}")
             return None
         if spec.choices and value not in spec.choices:
             self.problem(path, f"must be one of {', '.join(map(str, spec.choices))}, got "
@@ -151,6 +179,14 @@ class _Checker:
         if spec.minimum is not None and value < spec.minimum:
             self.problem(path, f"must be >= {spec.minimum}, got {value!r}")
         return value
+
+
+def _is_number_text(text: str) -> bool:
+    """Whether YAML text such as ``1e3`` or a quoted ``"34"`` reads as a finite number."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _build(data: dict) -> HwConfig:
@@ -168,20 +204,24 @@ def _build(data: dict) -> HwConfig:
 def parse_config(doc: YamlDoc) -> HwConfig:
     """Validate a parsed document against :data:`SCHEMA` and build the config."""
     checker = _Checker(doc)
+    for path, line, first in doc.duplicates:
+        checker.problem(path, f"duplicate key '{path[-1]}' (first at line {first})", line)
     data = checker.section(doc.data, SCHEMA, ())
     if not checker.problems:
         try:
             return _build(data)  # type: ignore[arg-type]
         except ConfigError as err:  # cross-field rules of the dataclasses
-            checker.problem(_blame(str(err)), str(err))
+            checker.problem(*_blame(str(err)))
     problems = [text for _, text in sorted(checker.problems)]
     raise ConfigError(f"{len(problems)} problem(s) in {doc.path}:\n" + "\n".join(problems))
 
 
-def _blame(message: str) -> KeyPath:
-    """The key path a dataclass message starts with (``memory.sram: ...``)."""
-    head = message.split(":", 1)[0].split(" ")[0]
-    return tuple(head.split(".")) if "." in head else ()
+def _blame(message: str) -> tuple[KeyPath, str]:
+    """The key path a dataclass message starts with (``memory.sram: ...``) and the rest."""
+    head, _, rest = message.partition(":")
+    if "." in head and " " not in head and rest:
+        return tuple(head.split(".")), rest.strip()
+    return (), message
 
 
 def shipped_config_names() -> list[str]:
@@ -205,7 +245,8 @@ def resolve_hw_path(name_or_path: str | Path) -> Path:
 
 def load_hw(name_or_path: str | Path) -> HwConfig:
     """Load and validate a hardware config by path or shipped name."""
-    return parse_config(load_yaml(resolve_hw_path(name_or_path), ConfigError))
+    return parse_config(load_yaml(resolve_hw_path(name_or_path), ConfigError,
+                                  collect_duplicates=True))
 
 
 def file_sha256(path: str | Path) -> str:

@@ -8,6 +8,7 @@ cycle) from the properties, which convert once, in one place.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,8 +28,8 @@ def _positive_int(value, what: str) -> None:
 
 
 def _positive_number(value, what: str) -> None:
-    _check(isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0,
-           f"{what} must be a positive number, got {value!r}")
+    _check(isinstance(value, (int, float)) and not isinstance(value, bool)
+           and 0 < value < math.inf, f"{what} must be a positive finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,8 @@ class Dram:
 
     def __post_init__(self):
         _positive_number(self.bandwidth_gb_per_s, "memory.dram.bandwidth_gb_per_s")
-        _check(isinstance(self.latency_ns, (int, float)) and self.latency_ns >= 0,
-               "memory.dram.latency_ns must be >= 0")
+        _check(isinstance(self.latency_ns, (int, float)) and 0 <= self.latency_ns < math.inf,
+               "memory.dram.latency_ns must be >= 0 and finite")
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,8 @@ class Energy:
     def __post_init__(self):
         for name in ("mac", "sram_byte", "dram_byte"):
             value = getattr(self, name)
-            _check(isinstance(value, (int, float)) and value >= 0,
-                   f"energy_pj.{name} must be >= 0")
+            _check(isinstance(value, (int, float)) and 0 <= value < math.inf,
+                   f"energy_pj.{name} must be >= 0 and finite")
 
 
 @dataclass(frozen=True)

@@ -95,23 +95,35 @@ class RunResult:
         }
 
     def summary(self) -> list[str]:
-        """Three lines for a reader: the total, where the cycles go by bound, and the layers
-        that dominate time with their reasons."""
+        """Three lines for a reader: the totals and where the cycles go by bound; MACs against
+        cycles by kind of layer; the layers that dominate time, with their reasons."""
         t = self.totals
         cycles = t["cycles"] or 1
         macs = t["macs"] or 1
-        line1 = (f"{self.network} on {self.hw.name}, batch {self.batch}: {t['time_ms']:.3f} ms "
-                 f"({t['cycles']:,} cycles at {self.hw.clock_ghz:g} GHz), "
-                 f"{t['macs_per_cycle']:,.0f} MAC/cycle = {t['utilization']:.1%} of peak, "
-                 f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB")
         shares = []
         for bound in ("compute", "utilization", "memory"):
             rows = [r for r in self.layers if r.bound == bound]
             if rows:
-                shares.append(f"{bound}-bound layers take "
-                              f"{sum(r.total_cycles for r in rows) / cycles:.0%} of cycles "
-                              f"for {sum(r.macs for r in rows) / macs:.0%} of MACs")
-        line2 = "; ".join(shares)
+                shares.append(f"{bound}-bound {sum(r.total_cycles for r in rows) / cycles:.0%}")
+        line1 = (f"{self.network} on {self.hw.name}, batch {self.batch}: {t['time_ms']:.3f} ms "
+                 f"({t['cycles']:,} cycles at {self.hw.clock_ghz:g} GHz), "
+                 f"{t['macs_per_cycle']:,.0f} MAC/cycle = {t['utilization']:.1%} of peak, "
+                 f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB; cycles: {', '.join(shares)}")
+        kinds: dict[str, list[LayerResult]] = {}
+        for r in self.layers:
+            if r.engine != "-":
+                kinds.setdefault(layer_kind(r), []).append(r)
+        parts = []
+        for kind, rows in sorted(kinds.items(), key=lambda kv: -sum(r.total_cycles
+                                                                     for r in kv[1])):
+            engines = "/".join(sorted({r.engine for r in rows}))
+            bounds = {}
+            for r in rows:
+                bounds[r.bound] = bounds.get(r.bound, 0) + r.total_cycles
+            parts.append(f"{kind} {sum(r.macs for r in rows) / macs:.0%} of MACs in "
+                         f"{sum(r.total_cycles for r in rows) / cycles:.0%} of cycles "
+                         f"({engines}, mostly {max(bounds, key=bounds.get)}-bound)")
+        line2 = "by kind: " + "; ".join(parts)
         top = sorted(self.layers, key=lambda r: -r.total_cycles)[:3]
         line3 = "slowest: " + "; ".join(
             f"{r.layer} {r.total_cycles / cycles:.0%} ({r.reason})" for r in top)
@@ -133,6 +145,18 @@ class RunResult:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
+
+
+def layer_kind(row: LayerResult) -> str:
+    """A reader's name for a layer's kind: depthwise, grouped, 1x1 or spatial conv, fc, or
+    the op itself."""
+    if row.op == "conv":
+        if row.groups > 1:
+            return "depthwise conv" if row.groups == row.out_shape[0] else "grouped conv"
+        return "1x1 conv" if row.kernel == [1, 1] else "conv"
+    if row.op in ("fc", "rnn", "lstm"):
+        return row.op
+    return "other (element-wise, pooling, ...)"
 
 
 def _finite(row: dict) -> dict:

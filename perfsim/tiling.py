@@ -18,7 +18,6 @@ from perfsim.kernels import tiling as k
 from perfsim.lowering import LoopNest
 from perfsim.residency import Placement
 
-INNERMOST = ("K", "C", "P")
 
 
 @dataclass(frozen=True)
@@ -26,11 +25,11 @@ class Tiling:
     """The chosen tiling of one layer on one engine and its DRAM traffic (bytes).
 
     ``tiles`` are ``(tB, tG, tK, tC, tOY, tOX)`` for conv nests and ``(tG, chunks)`` for
-    stream nests; ``innermost`` names the innermost tile-loop class (``K``, ``C`` or ``P``;
+    stream nests; ``order`` names the tile-loop classes outermost first (``KCP`` ...;
     ``-`` for streams); ``cycles`` is the overlapped time of the layer (before rounding)."""
 
     tiles: tuple[int, ...]
-    innermost: str
+    order: str
     tile_count: int
     dram_read_weight_bytes: int
     dram_read_input_bytes: int
@@ -45,11 +44,11 @@ class Tiling:
                 + self.dram_read_partial_bytes)
 
     def describe(self) -> str:
-        if self.innermost == "-":
+        if self.order == "-":
             return f"{self.tile_count} tiles of {self.tiles[0]} channels / {self.tiles[1]}"
         names = ("B", "G", "K", "C", "OY", "OX")
         return (" ".join(f"{n}{t}" for n, t in zip(names, self.tiles))
-                + f" inner {self.innermost}")
+                + f" order {self.order}")
 
 
 def capacities(hw: HwConfig, resident_bytes: int) -> np.ndarray:
@@ -83,7 +82,7 @@ def plan_tiling(layer_name: str, nest: LoopNest, hw: HwConfig, placement: Placem
         raise InfeasibleError(_infeasible(layer_name, nest, prec, caps, placement))
     if nest.shape == "conv":
         tiles = tuple(int(v) for v in r[k.R_T0:k.R_T5 + 1])
-        inner = INNERMOST[int(r[k.R_INNER])]
+        inner = k.ORDER_NAMES[int(r[k.R_ORDER])]
     else:
         tiles, inner = (int(r[k.R_T1]), int(r[k.R_T5])), "-"
     return Tiling(tiles, inner, int(r[k.R_TILES]), int(r[k.R_DRAM_READ_W]),

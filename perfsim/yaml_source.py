@@ -33,6 +33,8 @@ class YamlDoc:
     path: str
     data: Any
     lines: dict[KeyPath, int] = field(repr=False)
+    #: repeated keys as (key path, line of the repeat, line of the first), when collected
+    duplicates: tuple[tuple[KeyPath, int, int], ...] = field(default=(), repr=False)
 
     def line(self, path: KeyPath) -> int:
         """1-based line of ``path``, or of its nearest recorded ancestor."""
@@ -46,8 +48,13 @@ class YamlDoc:
         return f"{self.path}:{self.line(path)}: {format_path(tuple(path))}"
 
 
-def load_yaml(path: str | Path, error: type[PerfsimError]) -> YamlDoc:
-    """Read ``path`` strictly; any problem raises ``error`` with ``file:line``."""
+def load_yaml(path: str | Path, error: type[PerfsimError],
+              collect_duplicates: bool = False) -> YamlDoc:
+    """Read ``path`` strictly; any problem raises ``error`` with ``file:line``.
+
+    A repeated key raises too, unless ``collect_duplicates``: then the first value is kept and
+    the repeats are listed in :attr:`YamlDoc.duplicates`, for the caller to report together
+    with its own problems."""
     path = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -61,7 +68,8 @@ def load_yaml(path: str | Path, error: type[PerfsimError]) -> YamlDoc:
         if node is None:
             raise error(f"{path}:1: the file is empty")
         lines: dict[KeyPath, int] = {}
-        data = _convert(loader, node, (), lines, path, error)
+        duplicates: list | None = [] if collect_duplicates else None
+        data = _convert(loader, node, (), lines, path, error, duplicates)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
@@ -74,11 +82,12 @@ def load_yaml(path: str | Path, error: type[PerfsimError]) -> YamlDoc:
         raise error(f"{path}: invalid YAML: {err}") from None
     finally:
         loader.dispose()
-    return YamlDoc(path, data, lines)
+    return YamlDoc(path, data, lines, tuple(duplicates or ()))
 
 
 def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
-             lines: dict[KeyPath, int], file: str, error: type[PerfsimError]) -> Any:
+             lines: dict[KeyPath, int], file: str, error: type[PerfsimError],
+             duplicates: list | None = None) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -89,12 +98,17 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
             if not isinstance(key, str):
                 raise error(f"{file}:{line}: {format_path(path)}: key {key!r} is not a string")
             if key in out:
-                raise error(f"{file}:{line}: {format_path(path + (key,))}: duplicate key "
-                            f"'{key}' (first at line {lines[path + (key,)]})")
+                first = lines[path + (key,)]
+                if duplicates is None:
+                    raise error(f"{file}:{line}: {format_path(path + (key,))}: duplicate key "
+                                f"'{key}' (first at line {first})")
+                duplicates.append((path + (key,), line, first))
+                continue
             lines[path + (key,)] = line
-            out[key] = _convert(loader, value_node, path + (key,), lines, file, error)
+            out[key] = _convert(loader, value_node, path + (key,), lines, file, error,
+                                duplicates)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(loader, item, path + (i,), lines, file, error)
+        return [_convert(loader, item, path + (i,), lines, file, error, duplicates)
                 for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)

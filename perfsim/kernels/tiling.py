@@ -4,9 +4,11 @@ specifications.
 **Conv loop nests** (:data:`perfsim.lowering.CONV_FIELDS`) are tiled at the SRAM level into
 tiles of ``tB x tG x tK x tC x tOY x tOX`` (filters whole). The tile loops form three
 classes by which operands they index: ``K`` (weights W, outputs O), ``C`` (W, inputs I) and
-``P = B, OY, OX`` (I, O); all three index ``G``. With one buffer (double buffered) per operand,
-an operand's tile is reloaded whenever a loop it does not index runs inside the innermost loop
-it does index, so only the innermost class matters:
+``P = B, OY, OX`` (I, O); all three index ``G``, so ``G`` is outermost and changes nothing.
+The classes run in one of six orders. With one buffer (double buffered) per operand, an
+operand's tile stays while the loops inside its innermost relevant loop (of more than one
+trip) run, and is re-fetched once per iteration of every loop it does not index outside it.
+For the common case of many trips everywhere, only the innermost class matters:
 
 * innermost ``P``: W fetched once; I ``nK`` times; O revisited ``nC`` times;
 * innermost ``K``: W ``nP`` times; I once; O ``nC`` times;
@@ -28,7 +30,7 @@ latency: the first load and the last store are exposed, the rest overlaps. It ne
 ``max(L + S, C)``, the roofline.
 
 The search minimises cycles, then DRAM bytes, over tile sizes ``ceil(D / 2^i)`` of every
-dimension and the three innermost classes, keeping tiles that fit SRAM double buffered.
+dimension and the six loop orders, keeping tiles that fit SRAM double buffered.
 """
 
 from __future__ import annotations
@@ -50,10 +52,17 @@ CAP_SHARED, CAP_I, CAP_W, CAP_O = range(4)
 # machine: [compute_cycles, engine_sram_bytes, sram_bytes_per_cycle, dram_bytes_per_cycle,
 # dram_latency_cycles]
 M_COMPUTE, M_ENGINE_SRAM, M_SRAM_BW, M_DRAM_BW, M_LATENCY = range(5)
-INNER_K, INNER_C, INNER_P = 0, 1, 2
+CLASS_K, CLASS_C, CLASS_P = 0, 1, 2
+ORDERS = np.array([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]],
+                  dtype=np.int64)
+"""The six orders of the loop classes, outermost first (``ORDERS[i]`` is order ``i``)."""
+ORDER_NAMES = tuple("".join("KCP"[c] for c in order) for order in ORDERS)
+# Which classes each operand is indexed by: W (K, C), I (C, P), O (K, P).
+RELEVANT = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=np.int64)
+OPERAND_W, OPERAND_I, OPERAND_O = 0, 1, 2
 # result fields
 (R_CYCLES, R_DRAM_READ_W, R_DRAM_READ_I, R_DRAM_READ_O, R_DRAM_WRITE, R_WS_BYTES, R_TILES,
- R_T0, R_T1, R_T2, R_T3, R_T4, R_T5, R_INNER) = range(14)
+ R_T0, R_T1, R_T2, R_T3, R_T4, R_T5, R_ORDER) = range(14)
 RESULT_SIZE = 14
 
 
@@ -74,7 +83,26 @@ def halo_sum(out_len: int, tile: int, stride: int, extent: int, pad: int, in_len
 
 
 @njit(cache=True)
-def conv_traffic(dims, tiles, inner: int, prec):
+def fetches(order: int, operand: int, trips) -> int:
+    """How many times an operand's tiles are fetched per distinct tile: the product of the
+    trips of the loops it does not index outside its innermost indexing loop (of more than
+    one trip)."""
+    classes = ORDERS[order]
+    innermost = -1
+    for i in range(3):
+        c = classes[i]
+        if RELEVANT[operand, c] and trips[c] > 1:
+            innermost = i
+    factor = 1
+    for i in range(innermost):
+        c = classes[i]
+        if not RELEVANT[operand, c]:
+            factor *= trips[c]
+    return factor
+
+
+@njit(cache=True)
+def conv_traffic(dims, tiles, order: int, prec):
     """DRAM bytes of one tiling: (weights read, inputs read, partial sums read, bytes written,
     working set in bytes per operand I, W, O double buffered, tile count)."""
     b, g, k, c = dims[B], dims[G], dims[K], dims[C]
@@ -93,9 +121,10 @@ def conv_traffic(dims, tiles, inner: int, prec):
     weights = g * (k * c * per_kc + k * dims[BIAS])
     inputs = b * g * c * rows_sum * cols_sum
     outputs = b * g * k * dims[OY] * dims[OX]
-    r_w = 1 if inner == INNER_P else n_p
-    r_i = 1 if inner == INNER_K else n_k
-    r_o = 1 if inner == INNER_C else n_c
+    trips = np.array([n_k, n_c, n_p], dtype=np.int64)
+    r_w = fetches(order, OPERAND_W, trips)
+    r_i = fetches(order, OPERAND_I, trips)
+    r_o = fetches(order, OPERAND_O, trips)
     read_w = r_w * weights * prec[WGT]
     read_i = r_i * inputs * prec[ACT] if prec[IN_DRAM] else 0
     spill = (r_o - 1) * outputs * prec[ACC] if prec[OUT_DRAM] else 0
@@ -171,9 +200,9 @@ def search_conv(dims, prec, caps, machine):
                         for t_ox in cands[5]:
                             tiles[5] = t_ox
                             fitted = False
-                            for inner in range(3):
+                            for order in range(6):
                                 r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic(
-                                    dims, tiles, inner, prec)
+                                    dims, tiles, order, prec)
                                 if not fits(ws_i, ws_w, ws_o, caps):
                                     continue
                                 fitted = True
@@ -192,7 +221,7 @@ def search_conv(dims, prec, caps, machine):
                                     best[R_TILES] = n
                                     for d in range(6):
                                         best[R_T0 + d] = tiles[d]
-                                    best[R_INNER] = inner
+                                    best[R_ORDER] = order
                             if not fitted:
                                 break  # larger tiles of this dimension need more SRAM
     return best
@@ -244,7 +273,7 @@ def search_stream(dims, prec, caps, machine):
 # ----------------------------------------------------------------------------- references
 
 
-def conv_traffic_ref(dims, tiles, inner: int, prec):
+def conv_traffic_ref(dims, tiles, order: int, prec):
     """The specification of :func:`conv_traffic`: enumerate the tiles in loop order, keep one
     resident tile per operand, and count every fetch, spill and write-back."""
     d = dict(zip(("B", "G", "K", "C", "OY", "OX", "IY", "IX", "FY", "FX", "SY", "SX", "DY",
@@ -264,8 +293,7 @@ def conv_traffic_ref(dims, tiles, inner: int, prec):
     p_loops = [(b, y, x) for b in spans(d["B"], t_b) for y in spans(d["OY"], t_oy)
                for x in spans(d["OX"], t_ox)]
     k_loops, c_loops = spans(d["K"], t_k), spans(d["C"], t_c)
-    classes = {INNER_K: ("P", "C", "K"), INNER_C: ("P", "K", "C"), INNER_P: ("K", "C", "P")}
-    order = classes[inner]
+    order = [("K", "C", "P")[c] for c in ORDERS[order]]
     loops = {"P": p_loops, "K": k_loops, "C": c_loops}
     resident = {"W": None, "I": None, "O": None}
     visits: dict = {}
@@ -327,9 +355,9 @@ def search_conv_ref(dims, prec, caps, machine):
                     for t_oy in cands(int(dims[OY])):
                         for t_ox in cands(int(dims[OX])):
                             tiles = (t_b, t_g, t_k, t_c, t_oy, t_ox)
-                            for inner in range(3):
+                            for order in range(6):
                                 r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(
-                                    dims, tiles, inner, prec)
+                                    dims, tiles, order, prec)
                                 if caps[CAP_SHARED] >= 0:
                                     ok = ws_i + ws_w + ws_o <= caps[CAP_SHARED]
                                 else:
@@ -341,7 +369,7 @@ def search_conv_ref(dims, prec, caps, machine):
                                 key = (cycles, r_w + r_i + r_o + wr)
                                 if best is None or key < best[0]:
                                     best = (key, (r_w, r_i, r_o, wr, ws_i + ws_w + ws_o, n,
-                                                  *tiles, inner))
+                                                  *tiles, order))
     result = np.zeros(RESULT_SIZE)
     if best is None:
         result[R_CYCLES] = np.inf

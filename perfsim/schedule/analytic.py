@@ -13,6 +13,7 @@ work its busy cycles could, else ``compute``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Mapping
 
@@ -66,6 +67,7 @@ def _layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
     engines = _candidates(layer, hw, pin)
     best = None
     errors = []
+    options = []
     for engine in engines:
         cycles = compute_cycles(engine, nest)
         reads, writes = engine_sram_bytes(engine, nest, p, in_elems, weights)
@@ -75,12 +77,19 @@ def _layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
             errors.append(err)
             continue
         total = math.ceil(tiling.cycles)
+        options.append((total, engine, cycles))
         if best is None or total < best[0]:
             best = (total, engine, cycles, reads, writes, tiling)
     if best is None:
         raise errors[0]
     total, engine, cycles, reads, writes, tiling = best
-    return _row(base, nest, hw, engine, total, cycles, reads, writes, tiling)
+    row = _row(base, nest, hw, engine, total, cycles, reads, writes, tiling)
+    others = [f"on {e.name} {t:,} cycles, {nest.macs / (c * e.peak_macs_per_cycle):.1%} of "
+              f"its array used" for t, e, c in options
+              if e is not engine and isinstance(e, MatrixEngine) and c]
+    if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
+        row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
+    return row
 
 
 def _candidates(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:
@@ -118,11 +127,12 @@ def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
     efficiency = work / (cycles * peak) if cycles else 0.0
     intensity = nest.macs / dram_bytes if dram_bytes else math.inf
     balance = peak / hw.dram_bytes_per_cycle
+    per_byte = _per_byte(nest, dram_bytes)
     if max(dram_cycles, sram_cycles) >= cycles:
         bound = "memory"
         if dram_cycles >= sram_cycles:
             reason = (f"memory: DRAM {dram_cycles:,.0f} cycles >= compute {cycles:,} "
-                      f"({_intensity(intensity)} < machine balance {balance:,.0f} MAC/B; "
+                      f"({per_byte}, machine balance {balance:,.0f} MAC/B; "
                       f"{_dominant(tiling, nest)})")
         else:
             reason = (f"memory: SRAM {sram_cycles:,.0f} cycles >= compute {cycles:,} "
@@ -133,8 +143,7 @@ def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
         reason = f"utilization: {_shape_waste(engine, nest, efficiency)}"
     else:
         bound = "compute"
-        reason = (f"compute: {engine.name} {efficiency:.0%} used, "
-                  f"{_intensity(intensity)} >= balance {balance:,.0f} MAC/B")
+        reason = f"compute: {engine.name} {efficiency:.0%} used ({per_byte})"
     return LayerResult(
         **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
         sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,
@@ -146,8 +155,13 @@ def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
         tiling=f"{engine.name}: {tiling.describe()}")
 
 
-def _intensity(value: float) -> str:
-    return "no DRAM traffic" if math.isinf(value) else f"{value:,.1f} MAC/B"
+def _per_byte(nest: LoopNest, dram_bytes: int) -> str:
+    """Arithmetic per DRAM byte: MACs for weight layers, other ops for the rest."""
+    if not dram_bytes:
+        return "no DRAM traffic"
+    if nest.macs:
+        return f"{nest.macs / dram_bytes:,.1f} MAC/B"
+    return f"{nest.ops / dram_bytes:,.1f} ops/B"
 
 
 def _dominant(tiling: Tiling, nest: LoopNest) -> str:
