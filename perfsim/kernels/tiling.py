@@ -15,10 +15,10 @@ For the common case of many trips everywhere, only the innermost class matters:
 * innermost ``C``: W ``nP`` times; I ``nK`` times; O once (accumulated in place).
 
 A revisited output tile spills its partial sums (accumulator precision) and reads them back:
-``nC - 1`` extra writes and reads of every output. Input tiles carry their halos exactly: a
-tile of ``t`` output rows starting at ``y0`` reads rows ``[y0*S - pad, (y0+t-1)*S - pad +
-(F-1)*D + 1)`` clipped to the map (padding is never fetched); neighbouring tiles re-fetch
-their overlap.
+``nC - 1`` extra writes and reads of every output. Input tiles carry their halos exactly: a tile
+of output rows reads the input rows its windows touch (a contiguous span, or every row a
+stride or dilation reaches), clipped to the map (padding is never fetched); neighbouring
+tiles re-fetch their overlap.
 
 **Stream nests** read every input and write every output once; tiles are channel groups
 (``tG``), optionally split into ``nS`` spatial chunks.
@@ -67,18 +67,33 @@ RESULT_SIZE = 14
 
 
 @njit(cache=True)
-def halo_sum(out_len: int, tile: int, stride: int, extent: int, pad: int, in_len: int):
+def rows_touched(start: int, count: int, stride: int, kernel: int, dilation: int, pad: int,
+                 in_len: int) -> int:
+    """Input rows (or columns) that output rows ``[start, start + count)`` read: a
+    contiguous span unless the stride or dilation skips rows."""
+    if dilation == 1 and stride <= kernel:
+        lo = start * stride - pad
+        hi = (start + count - 1) * stride - pad + kernel
+        return max(0, min(hi, in_len) - max(lo, 0))
+    mask = np.zeros(in_len, dtype=np.bool_)
+    for y in range(start, start + count):
+        for f in range(kernel):
+            r = y * stride - pad + f * dilation
+            if 0 <= r < in_len:
+                mask[r] = True
+    return int(mask.sum())
+
+
+@njit(cache=True)
+def halo_sum(out_len: int, tile: int, stride: int, kernel: int, dilation: int, pad: int,
+             in_len: int):
     """(sum over tiles of input rows fetched, rows of the largest tile) along one axis."""
     total = 0
     largest = 0
     for y0 in range(0, out_len, tile):
-        t = min(tile, out_len - y0)
-        lo = y0 * stride - pad
-        hi = (y0 + t - 1) * stride - pad + extent
-        rows = min(hi, in_len) - max(lo, 0)
-        if rows > 0:
-            total += rows
-            largest = max(largest, rows)
+        rows = rows_touched(y0, min(tile, out_len - y0), stride, kernel, dilation, pad, in_len)
+        total += rows
+        largest = max(largest, rows)
     return total, largest
 
 
@@ -105,6 +120,15 @@ def fetches(order: int, operand: int, trips) -> int:
 def conv_traffic(dims, tiles, order: int, prec):
     """DRAM bytes of one tiling: (weights read, inputs read, partial sums read, bytes written,
     working set in bytes per operand I, W, O double buffered, tile count)."""
+    rows_sum, rows_max = halo_sum(dims[OY], tiles[4], dims[SY], dims[FY], dims[DY], dims[PT],
+                                  dims[IY])
+    cols_sum, cols_max = halo_sum(dims[OX], tiles[5], dims[SX], dims[FX], dims[DX], dims[PL],
+                                  dims[IX])
+    return _traffic(dims, tiles, order, prec, rows_sum, rows_max, cols_sum, cols_max)
+
+
+@njit(cache=True)
+def _traffic(dims, tiles, order, prec, rows_sum, rows_max, cols_sum, cols_max):
     b, g, k, c = dims[B], dims[G], dims[K], dims[C]
     n_b = -(-b // tiles[0])
     n_g = -(-g // tiles[1])
@@ -113,10 +137,6 @@ def conv_traffic(dims, tiles, order: int, prec):
     n_oy = -(-dims[OY] // tiles[4])
     n_ox = -(-dims[OX] // tiles[5])
     n_p = n_b * n_oy * n_ox
-    ext_y = (dims[FY] - 1) * dims[DY] + 1
-    ext_x = (dims[FX] - 1) * dims[DX] + 1
-    rows_sum, rows_max = halo_sum(dims[OY], tiles[4], dims[SY], ext_y, dims[PT], dims[IY])
-    cols_sum, cols_max = halo_sum(dims[OX], tiles[5], dims[SX], ext_x, dims[PL], dims[IX])
     per_kc = dims[FY] * dims[FX]
     weights = g * (k * c * per_kc + k * dims[BIAS])
     inputs = b * g * c * rows_sum * cols_sum
@@ -187,6 +207,14 @@ def search_conv(dims, prec, caps, machine):
              candidates(dims[C]), candidates(dims[OY]), candidates(dims[OX])]
     tiles = np.ones(6, dtype=np.int64)
     best_bytes = np.inf
+    halos_y = np.empty((len(cands[4]), 2), dtype=np.int64)
+    for i in range(len(cands[4])):
+        halos_y[i, 0], halos_y[i, 1] = halo_sum(dims[OY], cands[4][i], dims[SY], dims[FY],
+                                                dims[DY], dims[PT], dims[IY])
+    halos_x = np.empty((len(cands[5]), 2), dtype=np.int64)
+    for i in range(len(cands[5])):
+        halos_x[i, 0], halos_x[i, 1] = halo_sum(dims[OX], cands[5][i], dims[SX], dims[FX],
+                                                dims[DX], dims[PL], dims[IX])
     for t_g in cands[1]:
         tiles[1] = t_g
         for t_k in cands[2]:
@@ -195,14 +223,15 @@ def search_conv(dims, prec, caps, machine):
                 tiles[3] = t_c
                 for t_b in cands[0]:
                     tiles[0] = t_b
-                    for t_oy in cands[4]:
-                        tiles[4] = t_oy
-                        for t_ox in cands[5]:
-                            tiles[5] = t_ox
+                    for i_oy in range(len(cands[4])):
+                        tiles[4] = cands[4][i_oy]
+                        for i_ox in range(len(cands[5])):
+                            tiles[5] = cands[5][i_ox]
                             fitted = False
                             for order in range(6):
-                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic(
-                                    dims, tiles, order, prec)
+                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = _traffic(
+                                    dims, tiles, order, prec, halos_y[i_oy, 0],
+                                    halos_y[i_oy, 1], halos_x[i_ox, 0], halos_x[i_ox, 1])
                                 if not fits(ws_i, ws_w, ws_o, caps):
                                     continue
                                 fitted = True
@@ -283,13 +312,10 @@ def conv_traffic_ref(dims, tiles, order: int, prec):
     def spans(total, tile):
         return [(s, min(tile, total - s)) for s in range(0, total, tile)]
 
-    def in_rows(start, count, stride, extent, pad, size):
-        lo = start * stride - pad
-        hi = (start + count - 1) * stride - pad + extent
-        return max(0, min(hi, size) - max(lo, 0))
+    def in_rows(start, count, stride, kernel, dilation, pad, size):
+        return len({y * stride - pad + f * dilation for y in range(start, start + count)
+                    for f in range(kernel)} & set(range(size)))
 
-    ext_y = (d["FY"] - 1) * d["DY"] + 1
-    ext_x = (d["FX"] - 1) * d["DX"] + 1
     p_loops = [(b, y, x) for b in spans(d["B"], t_b) for y in spans(d["OY"], t_oy)
                for x in spans(d["OX"], t_ox)]
     k_loops, c_loops = spans(d["K"], t_k), spans(d["C"], t_c)
@@ -315,8 +341,10 @@ def conv_traffic_ref(dims, tiles, order: int, prec):
                     if resident["I"] != i_tile:
                         resident["I"] = i_tile
                         read_i += (gs[1] * cs[1] * bs[1]
-                                   * in_rows(ys[0], ys[1], d["SY"], ext_y, d["PT"], d["IY"])
-                                   * in_rows(xs[0], xs[1], d["SX"], ext_x, d["PL"], d["IX"]))
+                                   * in_rows(ys[0], ys[1], d["SY"], d["FY"], d["DY"], d["PT"],
+                                             d["IY"])
+                                   * in_rows(xs[0], xs[1], d["SX"], d["FX"], d["DX"], d["PL"],
+                                             d["IX"]))
                     o_tile = (gs, ks, bs, ys, xs)
                     if resident["O"] != o_tile:
                         resident["O"] = o_tile
@@ -331,9 +359,9 @@ def conv_traffic_ref(dims, tiles, order: int, prec):
     read_i_bytes = read_i * prec[ACT] if prec[IN_DRAM] else 0
     spill_bytes = spill * prec[ACC] if prec[OUT_DRAM] else 0
     write_bytes = outputs * prec[ACT] + spill_bytes if prec[OUT_DRAM] else 0
-    rows_max = max(in_rows(y, n, d["SY"], ext_y, d["PT"], d["IY"])
+    rows_max = max(in_rows(y, n, d["SY"], d["FY"], d["DY"], d["PT"], d["IY"])
                    for y, n in spans(d["OY"], t_oy))
-    cols_max = max(in_rows(x, n, d["SX"], ext_x, d["PL"], d["IX"])
+    cols_max = max(in_rows(x, n, d["SX"], d["FX"], d["DX"], d["PL"], d["IX"])
                    for x, n in spans(d["OX"], t_ox))
     ws_i = 2 * t_b * t_g * t_c * rows_max * cols_max * prec[ACT] if prec[IN_DRAM] else 0
     ws_w = 2 * t_g * (t_k * t_c * d["FY"] * d["FX"] + t_k * d["BIAS"]) * prec[WGT]
