@@ -1,11 +1,14 @@
 """perfsim: a performance simulator for neural-network accelerators."""
 
-from perfsim.errors import ConfigError, PerfsimError, WorkloadError
+__version__ = "0.1.0"  # before the imports: perfsim.run_files reads it
+
+from perfsim.errors import ConfigError, InfeasibleError, PerfsimError, WorkloadError
 from perfsim.ir import Layer, Network, NetworkBuilder
 from perfsim.stats import layer_table, totals
+from perfsim.config import load_hw
+from perfsim.simulate import simulate
 from perfsim.workload import load_workload
 
-__version__ = "0.1.0"
-
-__all__ = ["ConfigError", "Layer", "Network", "NetworkBuilder", "PerfsimError",
-           "WorkloadError", "layer_table", "load_workload", "totals", "__version__"]
+__all__ = ["ConfigError", "InfeasibleError", "Layer", "Network", "NetworkBuilder",
+           "PerfsimError", "WorkloadError", "layer_table", "load_hw", "load_workload",
+           "simulate", "totals", "__version__"]
