@@ -71,7 +71,7 @@ def _render(frame: pd.DataFrame, fmt: str) -> str:
         return _flat(frame).to_csv(index=False)
     if fmt == "md":
         return _flat(frame).to_markdown(index=False, floatfmt="g") + "\n"
-    return _flat(frame).to_string(index=False) + "\n"
+    return _flat(frame).to_markdown(index=False, tablefmt="simple", floatfmt="g") + "\n"
 
 
 def cmd_show(args: argparse.Namespace) -> str:
