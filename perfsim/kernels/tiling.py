@@ -62,8 +62,8 @@ RELEVANT = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1]], dtype=np.int64)
 OPERAND_W, OPERAND_I, OPERAND_O = 0, 1, 2
 # result fields
 (R_CYCLES, R_DRAM_READ_W, R_DRAM_READ_I, R_DRAM_READ_O, R_DRAM_WRITE, R_WS_BYTES, R_TILES,
- R_T0, R_T1, R_T2, R_T3, R_T4, R_T5, R_ORDER) = range(14)
-RESULT_SIZE = 14
+ R_T0, R_T1, R_T2, R_T3, R_T4, R_T5, R_ORDER, R_MOVED) = range(15)
+RESULT_SIZE = 15
 
 
 @njit(cache=True)
@@ -98,21 +98,21 @@ def halo_sum(out_len: int, tile: int, stride: int, kernel: int, dilation: int, p
 
 
 @njit(cache=True)
-def fetches(order: int, operand: int, trips) -> int:
+def fetches(order: int, operand: int, n_k: int, n_c: int, n_p: int) -> int:
     """How many times an operand's tiles are fetched per distinct tile: the product of the
     trips of the loops it does not index outside its innermost indexing loop (of more than
     one trip)."""
-    classes = ORDERS[order]
     innermost = -1
     for i in range(3):
-        c = classes[i]
-        if RELEVANT[operand, c] and trips[c] > 1:
+        c = ORDERS[order, i]
+        trips = n_k if c == CLASS_K else (n_c if c == CLASS_C else n_p)
+        if RELEVANT[operand, c] and trips > 1:
             innermost = i
     factor = 1
     for i in range(innermost):
-        c = classes[i]
+        c = ORDERS[order, i]
         if not RELEVANT[operand, c]:
-            factor *= trips[c]
+            factor *= n_k if c == CLASS_K else (n_c if c == CLASS_C else n_p)
     return factor
 
 
@@ -141,10 +141,9 @@ def _traffic(dims, tiles, order, prec, rows_sum, rows_max, cols_sum, cols_max):
     weights = g * (k * c * per_kc + k * dims[BIAS])
     inputs = b * g * c * rows_sum * cols_sum
     outputs = b * g * k * dims[OY] * dims[OX]
-    trips = np.array([n_k, n_c, n_p], dtype=np.int64)
-    r_w = fetches(order, OPERAND_W, trips)
-    r_i = fetches(order, OPERAND_I, trips)
-    r_o = fetches(order, OPERAND_O, trips)
+    r_w = fetches(order, OPERAND_W, n_k, n_c, n_p)
+    r_i = fetches(order, OPERAND_I, n_k, n_c, n_p)
+    r_o = fetches(order, OPERAND_O, n_k, n_c, n_p)
     read_w = r_w * weights * prec[WGT]
     read_i = r_i * inputs * prec[ACT] if prec[IN_DRAM] else 0
     spill = (r_o - 1) * outputs * prec[ACC] if prec[OUT_DRAM] else 0
@@ -198,60 +197,68 @@ def candidates(size: int):
 
 
 @njit(cache=True)
+def _best_order(dims, tiles, prec, caps, machine, halo_y, halo_x, best) -> bool:
+    """Try the six loop orders of one tiling, updating ``best``; False if it does not fit."""
+    fitted = False
+    for order in range(6):
+        r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = _traffic(dims, tiles, order, prec, halo_y[0],
+                                                          halo_y[1], halo_x[0], halo_x[1])
+        if not fits(ws_i, ws_w, ws_o, caps):
+            continue
+        fitted = True
+        read = r_w + r_i + r_o
+        cycles = pipeline_cycles(read, wr, n, machine)
+        moved = read + wr
+        if cycles < best[R_CYCLES] or (cycles == best[R_CYCLES] and moved < best[R_MOVED]):
+            best[R_CYCLES] = cycles
+            best[R_DRAM_READ_W] = r_w
+            best[R_DRAM_READ_I] = r_i
+            best[R_DRAM_READ_O] = r_o
+            best[R_DRAM_WRITE] = wr
+            best[R_WS_BYTES] = ws_i + ws_w + ws_o
+            best[R_TILES] = n
+            for d in range(6):
+                best[R_T0 + d] = tiles[d]
+            best[R_ORDER] = order
+            best[R_MOVED] = moved
+    return fitted
+
+
+@njit(cache=True)
 def search_conv(dims, prec, caps, machine):
     """The best tiling of a conv nest: a result array (``R_*`` fields); ``R_TILES`` is 0
     when no tiling fits."""
     best = np.zeros(RESULT_SIZE)
     best[R_CYCLES] = np.inf
-    cands = [candidates(dims[B]), candidates(dims[G]), candidates(dims[K]),
-             candidates(dims[C]), candidates(dims[OY]), candidates(dims[OX])]
+    cands = np.zeros((6, 64), dtype=np.int64)
+    counts = np.zeros(6, dtype=np.int64)
+    for d, field in enumerate((B, G, K, C, OY, OX)):
+        values = candidates(dims[field])
+        counts[d] = len(values)
+        cands[d, :len(values)] = values
     tiles = np.ones(6, dtype=np.int64)
-    best_bytes = np.inf
-    halos_y = np.empty((len(cands[4]), 2), dtype=np.int64)
-    for i in range(len(cands[4])):
-        halos_y[i, 0], halos_y[i, 1] = halo_sum(dims[OY], cands[4][i], dims[SY], dims[FY],
-                                                dims[DY], dims[PT], dims[IY])
-    halos_x = np.empty((len(cands[5]), 2), dtype=np.int64)
-    for i in range(len(cands[5])):
-        halos_x[i, 0], halos_x[i, 1] = halo_sum(dims[OX], cands[5][i], dims[SX], dims[FX],
-                                                dims[DX], dims[PL], dims[IX])
-    for t_g in cands[1]:
-        tiles[1] = t_g
-        for t_k in cands[2]:
-            tiles[2] = t_k
-            for t_c in cands[3]:
-                tiles[3] = t_c
-                for t_b in cands[0]:
-                    tiles[0] = t_b
-                    for i_oy in range(len(cands[4])):
-                        tiles[4] = cands[4][i_oy]
-                        for i_ox in range(len(cands[5])):
-                            tiles[5] = cands[5][i_ox]
-                            fitted = False
-                            for order in range(6):
-                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = _traffic(
-                                    dims, tiles, order, prec, halos_y[i_oy, 0],
-                                    halos_y[i_oy, 1], halos_x[i_ox, 0], halos_x[i_ox, 1])
-                                if not fits(ws_i, ws_w, ws_o, caps):
-                                    continue
-                                fitted = True
-                                read = r_w + r_i + r_o
-                                cycles = pipeline_cycles(read, wr, n, machine)
-                                moved = read + wr
-                                if cycles < best[R_CYCLES] or (cycles == best[R_CYCLES]
-                                                               and moved < best_bytes):
-                                    best_bytes = moved
-                                    best[R_CYCLES] = cycles
-                                    best[R_DRAM_READ_W] = r_w
-                                    best[R_DRAM_READ_I] = r_i
-                                    best[R_DRAM_READ_O] = r_o
-                                    best[R_DRAM_WRITE] = wr
-                                    best[R_WS_BYTES] = ws_i + ws_w + ws_o
-                                    best[R_TILES] = n
-                                    for d in range(6):
-                                        best[R_T0 + d] = tiles[d]
-                                    best[R_ORDER] = order
-                            if not fitted:
+    best[R_MOVED] = np.inf
+    halos = np.empty((2, 64, 2), dtype=np.int64)  # per axis (y, x) and candidate
+    for i in range(counts[4]):
+        halos[0, i, 0], halos[0, i, 1] = halo_sum(dims[OY], cands[4, i], dims[SY], dims[FY],
+                                                  dims[DY], dims[PT], dims[IY])
+    for i in range(counts[5]):
+        halos[1, i, 0], halos[1, i, 1] = halo_sum(dims[OX], cands[5, i], dims[SX], dims[FX],
+                                                  dims[DX], dims[PL], dims[IX])
+    for i_g in range(counts[1]):
+        tiles[1] = cands[1, i_g]
+        for i_k in range(counts[2]):
+            tiles[2] = cands[2, i_k]
+            for i_c in range(counts[3]):
+                tiles[3] = cands[3, i_c]
+                for i_b in range(counts[0]):
+                    tiles[0] = cands[0, i_b]
+                    for i_oy in range(counts[4]):
+                        tiles[4] = cands[4, i_oy]
+                        for i_ox in range(counts[5]):
+                            tiles[5] = cands[5, i_ox]
+                            if not _best_order(dims, tiles, prec, caps, machine, halos[0, i_oy],
+                                               halos[1, i_ox], best):
                                 break  # larger tiles of this dimension need more SRAM
     return best
 
@@ -403,7 +410,8 @@ def search_conv_ref(dims, prec, caps, machine):
         result[R_CYCLES] = np.inf
         return result
     result[R_CYCLES] = best[0][0]
-    result[R_DRAM_READ_W:] = best[1]
+    result[R_DRAM_READ_W:R_MOVED] = best[1]
+    result[R_MOVED] = best[0][1]
     return result
 
 
