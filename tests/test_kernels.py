@@ -116,6 +116,28 @@ def test_vector_cycles_equals_reference(lanes, outputs, work, steps, latency):
         vector_cycles_ref(lanes, outputs, work, steps, latency)
 
 
+@pytest.mark.parametrize("dims", [(1, 4, 9, 9, 2), (2, 3, 10, 1, 0), (3, 5, 7, 28, 1)])
+def test_stream_traffic_equals_reference_on_every_tiling(dims):
+    d = np.array(dims, dtype=np.int64)
+    for prec in PRECISIONS:
+        p = np.array(prec, dtype=np.int64)
+        for t_g in range(1, dims[1] + 1):
+            for n_s in range(1, max(dims[2], dims[3]) + 1):
+                assert tuple(int(v) for v in k.stream_traffic(d, t_g, n_s, p)) == \
+                    tuple(int(v) for v in k.stream_traffic_ref(d, t_g, n_s, p))
+
+
+@pytest.mark.parametrize("dims", [(1, 16, 196, 196, 2), (2, 100, 1, 1, 0), (1, 3, 49, 1, 0)])
+@pytest.mark.parametrize("capacity", [64.0, 5000.0, 1e9])
+def test_stream_search_equals_reference(dims, capacity):
+    d = np.array(dims, dtype=np.int64)
+    prec = np.array((1, 1, 4, 1, 0), dtype=np.int64)
+    caps = np.array([capacity, -1, -1, -1])
+    machine = np.array([500.0, 8000.0, 128.0, 30.0, 100.0])
+    assert list(k.search_stream(d, prec, caps, machine)) == \
+        list(k.search_stream_ref(d, prec, caps, machine))
+
+
 def test_candidates_are_balanced_splits():
     assert list(k.candidates(13)) == [1, 2, 4, 7, 13]
     assert list(k.candidates(1)) == [1]

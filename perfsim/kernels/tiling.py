@@ -431,3 +431,54 @@ def pipeline_cycles_ref(read_bytes, write_bytes, n_tiles, machine) -> float:
     if read_bytes + write_bytes > 0:
         time += machine[M_LATENCY]
     return round(time, 6)
+
+
+def stream_traffic_ref(dims, t_g: int, n_s: int, prec):
+    """The specification of :func:`stream_traffic`: visit every (sample, channel tile, chunk),
+    add up the elements it reads and writes, and keep the largest tile's working set."""
+    b, g, per_in, per_out, per_w = (int(v) for v in dims)
+    act, wgt = int(prec[ACT]), int(prec[WGT])
+
+    def chunks(total):
+        size = -(-total // n_s)
+        return [min(size, max(0, total - i * size)) for i in range(n_s)]
+
+    ins, outs = chunks(per_in), chunks(per_out)
+    read_i = read_w = write = tiles = largest = 0
+    for sample in range(b):
+        for g0 in range(0, g, t_g):
+            channels = min(t_g, g - g0)
+            if sample == 0:
+                read_w += channels * per_w * wgt  # constants once per layer
+            largest = max(largest, 2 * (channels * ins[0] * act if prec[IN_DRAM] else 0)
+                          + 2 * channels * per_w * wgt + 2 * channels * outs[0] * act)
+            for chunk_in, chunk_out in zip(ins, outs):
+                tiles += 1
+                read_i += channels * chunk_in * act if prec[IN_DRAM] else 0
+                write += channels * chunk_out * act if prec[OUT_DRAM] else 0
+    return read_i, read_w, write, largest, tiles
+
+
+def search_stream_ref(dims, prec, caps, machine):
+    """The specification of :func:`search_stream`: every channel tile ``ceil(G / 2^i)`` and
+    every power-of-two chunk count, kept if it fits, ranked by cycles, first found on ties."""
+    capacity = caps[CAP_SHARED] if caps[CAP_SHARED] >= 0 else min(caps[CAP_I], caps[CAP_O])
+    groups, largest = int(dims[SG]), max(int(dims[SIN]), int(dims[SOUT]))
+    best = None
+    for t_g in sorted({math.ceil(groups / 2 ** i) for i in range(groups.bit_length() + 1)}):
+        n_s = 1
+        while n_s <= largest:
+            r_i, r_w, wr, ws, n = stream_traffic_ref(dims, t_g, n_s, prec)
+            if ws <= capacity:
+                cycles = pipeline_cycles_ref(r_i + r_w, wr, n, machine)
+                if best is None or cycles < best[0]:
+                    best = (cycles, r_w, r_i, wr, ws, n, t_g, n_s)
+            n_s *= 2
+    result = np.zeros(RESULT_SIZE)
+    if best is None:
+        result[R_CYCLES] = np.inf
+        return result
+    cycles, r_w, r_i, wr, ws, n, t_g, n_s = best
+    result[[R_CYCLES, R_DRAM_READ_W, R_DRAM_READ_I, R_DRAM_WRITE, R_WS_BYTES, R_TILES, R_T1,
+            R_T5]] = (cycles, r_w, r_i, wr, ws, n, t_g, n_s)
+    return result
