@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,9 +41,12 @@ def test_quick_start_is_exactly_two_commands():
 
 
 @pytest.mark.parametrize("command", perfsim_commands())
-def test_readme_command_runs(command):
+def test_readme_command_runs(command, tmp_path):
+    # Run in a scratch copy of the folders the examples name, so --out writes nothing here.
+    for folder in ("workloads", "hw_configs"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
     args = shlex.split(command)[1:]
-    result = subprocess.run([sys.executable, "-m", "perfsim", *args], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "perfsim", *args], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
