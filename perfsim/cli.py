@@ -107,7 +107,7 @@ def cmd_list(args: argparse.Namespace) -> str:
         return json.dumps({"workloads": names, "hw": hw}, indent=1) + "\n"
     frame = pd.DataFrame({"workload": names, "family": [workload_family(n) for n in names]})
     text = _render(frame, "md" if args.format == "md" else "table")
-    return f"{text}\nhardware configs: {', '.join(hw) or '(none shipped yet)'}\n"
+    return f"{text}\nhardware configs: {', '.join(hw)}\n"
 
 
 RUN_COLUMNS = ["layer", "op", "engine", "macs", "compute_cycles", "memory_cycles",
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run every layer of op kind OP on ENGINE (repeatable)")
     run.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
                      help="rebuild a zoo network at another input size")
-    run.set_defaults(run=cmd_run, argv=None)
+    run.set_defaults(run=cmd_run)
 
     validate = sub.add_parser(
         "validate", help="check a hardware config and print it normalised",
@@ -216,8 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
-    if hasattr(args, "argv"):
-        args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]
+    args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]  # for provenance
     try:
         text = args.run(args)
     except PerfsimError as err:

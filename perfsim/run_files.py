@@ -10,6 +10,7 @@ from pathlib import Path
 
 from perfsim import __version__
 from perfsim.config import file_sha256, to_document
+from perfsim.errors import PerfsimError
 from perfsim.results import RunResult
 from perfsim.storage import write_atomic, write_text_atomic
 
@@ -31,14 +32,19 @@ def provenance(result: RunResult, hw_path: str | Path, source: str, command: lis
 
 def save_run(result: RunResult, out_dir: str | Path, *, hw_path: str | Path, source: str,
              command: list[str]) -> None:
-    """Write the run's three files into ``out_dir`` (created if needed)."""
-    out = Path(out_dir)
+    """Write the run's three files into ``out_dir`` (created if needed); a directory that
+    cannot be written is a :class:`PerfsimError`."""
+    try:
+        _write(result, Path(out_dir), provenance(result, hw_path, source, command))
+    except OSError as err:
+        raise PerfsimError(f"cannot write the run to {out_dir}: {err.strerror or err}") \
+            from None
+
+
+def _write(result: RunResult, out: Path, origin: dict) -> None:
     frame = result.to_frame()
     write_atomic(out / "layers.csv", lambda tmp: frame.to_csv(tmp, index=False))
-    parquet = frame.copy()
-    for column in ("out_shape", "kernel"):
-        parquet[column] = parquet[column].map(lambda v: [int(x) for x in v])
-    write_atomic(out / "layers.parquet", lambda tmp: parquet.to_parquet(tmp, index=False))
+    write_atomic(out / "layers.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
     document = result.to_dict()
-    document["provenance"] = provenance(result, hw_path, source, command)
+    document["provenance"] = origin
     write_text_atomic(out / "run.json", json.dumps(document, indent=1) + "\n")

@@ -119,3 +119,11 @@ def test_infeasible_tiling_exits_2_naming_the_layer(tmp_path):
 def test_run_help(tmp_path):
     result = perfsim("run", "--help", cwd=tmp_path)
     assert result.returncode == 0 and "--residency" in result.stdout
+
+
+def test_unwritable_out_dir_is_a_user_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = perfsim("run", "lenet5", "--hw", "edge_npu", "--out", blocker / "run", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write the run to" in result.stderr
