@@ -122,7 +122,7 @@ def test_input_shape_rebuilds_a_zoo_network(tmp_path):
     assert data["totals"]["macs"] == reference_networks()["squeezenet1_0"]["macs_at_227"]
 
 
-@pytest.mark.parametrize("command", [[], ["show"], ["list"]])
+@pytest.mark.parametrize("command", [[], ["show"], ["list"], ["run"], ["validate"]])
 def test_help_on_every_command(tmp_path, command):
     result = perfsim(*command, "--help", cwd=tmp_path)
     assert result.returncode == 0 and "usage:" in result.stdout
