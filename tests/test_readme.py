@@ -52,7 +52,10 @@ def test_readme_command_runs(command, tmp_path):
     assert result.stdout.strip()
 
 
-def test_readme_python_snippet_runs():
+def test_readme_python_snippet_runs(tmp_path):
     (snippet,) = [b for b in blocks("python") if "load_workload" in b]
-    subprocess.run([sys.executable, "-c", snippet], cwd=ROOT, check=True, timeout=300,
-                   capture_output=True)
+    # From outside the checkout, whose perfsim/ folder would shadow the installed package.
+    result = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, timeout=300,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "depthwise conv" in result.stdout
