@@ -16,6 +16,8 @@ import yaml
 from perfsim import __version__
 from perfsim.config import load_hw, resolve_hw_path, shipped_config_names, to_document
 from perfsim.errors import PerfsimError
+from perfsim.exporters.timeloop import export_timeloop
+from perfsim.importers.scalesim import SCALESIM_PINS, is_scalesim_config
 from perfsim.ir.ops import user_attributes
 from perfsim.lecture import lecture_table
 from perfsim.run_files import save_run
@@ -129,7 +131,10 @@ def cmd_run(args: argparse.Namespace) -> str:
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
     hw_path = resolve_hw_path(args.hw)
     hw = load_hw(hw_path)
-    result = simulate(network, hw, residency=args.residency, pin=_pins(args.pin))
+    pins = _pins(args.pin)
+    if is_scalesim_config(hw_path):  # SCALE-Sim runs every GEMM on its array
+        pins = {**SCALESIM_PINS, **pins}
+    result = simulate(network, hw, residency=args.residency, pin=pins)
     if args.out:
         save_run(result, args.out, hw_path=hw_path, source=network.source or network.name,
                  command=args.argv)
@@ -157,6 +162,12 @@ def cmd_validate(args: argparse.Namespace) -> str:
         return json.dumps({"file": str(path), "config": to_document(hw),
                            "summary": hw.summary()}, indent=1) + "\n"
     return f"# {path}: valid\n" + yaml.safe_dump(to_document(hw), sort_keys=False)
+
+
+def cmd_export(args: argparse.Namespace) -> str:
+    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
+    paths = export_timeloop(network, args.destination)
+    return f"wrote {len(paths)} Timeloop problem file(s) to {args.destination}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
                      help="rebuild a zoo network at another input size")
     run.set_defaults(run=cmd_run)
+
+    export = sub.add_parser(
+        "export", help="write a network in another tool's format",
+        description="Write a network for another tool: one Timeloop v0.4 problem file per conv "
+                    "and fc layer (--format timeloop, DESTINATION a directory).")
+    export.add_argument("network", help="zoo name or a network file")
+    export.add_argument("destination", help="output directory (timeloop)")
+    export.add_argument("--format", choices=("timeloop",), default="timeloop")
+    export.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    export.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
+                        help="rebuild a zoo network at another input size")
+    export.set_defaults(run=cmd_export)
 
     validate = sub.add_parser(
         "validate", help="check a hardware config and print it normalised",

@@ -21,6 +21,7 @@ from pathlib import Path
 from perfsim.errors import ConfigError
 from perfsim.hw import (DATAFLOWS, Dram, Energy, HwConfig, MatrixEngine, Precision, Sram,
                         VectorEngine)
+from perfsim.importers.scalesim import is_scalesim_config, load_scalesim_config
 from perfsim.yaml_source import KeyPath, YamlDoc, format_path, load_yaml
 from perfsim.zoo import suggest
 
@@ -244,9 +245,12 @@ def resolve_hw_path(name_or_path: str | Path) -> Path:
 
 
 def load_hw(name_or_path: str | Path) -> HwConfig:
-    """Load and validate a hardware config by path or shipped name."""
-    return parse_config(load_yaml(resolve_hw_path(name_or_path), ConfigError,
-                                  collect_duplicates=True))
+    """Load and validate a hardware config by path or shipped name; a SCALE-Sim ``.cfg``
+    file is read as one (:mod:`perfsim.importers.scalesim`)."""
+    path = resolve_hw_path(name_or_path)
+    if is_scalesim_config(path):
+        return load_scalesim_config(path)
+    return parse_config(load_yaml(path, ConfigError, collect_duplicates=True))
 
 
 def file_sha256(path: str | Path) -> str:

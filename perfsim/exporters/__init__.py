@@ -1,0 +1,1 @@
+"""Writers that turn a :class:`~perfsim.ir.network.Network` into other tools' formats."""
