@@ -77,7 +77,8 @@ def _render(frame: pd.DataFrame, fmt: str) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> str:
-    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
+    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
+                            allow_unsupported=args.allow_unsupported)
     if args.view == "lecture":
         frame = lecture_table(network)
         sums = {"MACs": int(frame["MACs"].sum()), "Parameter": int(frame["Parameter"].sum())}
@@ -128,7 +129,8 @@ def _pins(items: list[str]) -> dict[str, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> str:
-    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
+    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
+                            allow_unsupported=args.allow_unsupported)
     hw_path = resolve_hw_path(args.hw)
     hw = load_hw(hw_path)
     pins = _pins(args.pin)
@@ -166,8 +168,12 @@ def cmd_validate(args: argparse.Namespace) -> str:
 
 def cmd_export(args: argparse.Namespace) -> str:
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
-    paths = export_timeloop(network, args.destination)
-    return f"wrote {len(paths)} Timeloop problem file(s) to {args.destination}\n"
+    if args.format == "timeloop":
+        paths = export_timeloop(network, args.destination)
+        return f"wrote {len(paths)} Timeloop problem file(s) to {args.destination}\n"
+    from perfsim.exporters.onnx_model import export_onnx  # onnx is slow to import
+    export_onnx(network, args.destination)
+    return f"wrote {network.name} ({len(network.layers)} layers) to {args.destination}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--view", choices=("canonical", "lecture"), default="canonical",
                       help="canonical statistics or the lecture's table conventions")
     show.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
-                      help="rebuild a zoo network at another input size")
+                      help="rebuild a zoo network at another input size, or set an ONNX "
+                           "model's dynamic input dimensions")
+    show.add_argument("--allow-unsupported", action="store_true",
+                      help="import ONNX ops perfsim cannot map as flagged zero-cost placeholders")
     show.set_defaults(run=cmd_show)
 
     lst = sub.add_parser("list", help="the workloads and hardware configs perfsim ships",
@@ -211,16 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pin", action="append", default=[], metavar="OP=ENGINE",
                      help="run every layer of op kind OP on ENGINE (repeatable)")
     run.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
-                     help="rebuild a zoo network at another input size")
+                     help="rebuild a zoo network at another input size, or set an ONNX "
+                          "model's dynamic input dimensions")
+    run.add_argument("--allow-unsupported", action="store_true",
+                     help="import ONNX ops perfsim cannot map as flagged zero-cost placeholders")
     run.set_defaults(run=cmd_run)
 
     export = sub.add_parser(
-        "export", help="write a network in another tool's format",
-        description="Write a network for another tool: one Timeloop v0.4 problem file per conv "
-                    "and fc layer (--format timeloop, DESTINATION a directory).")
-    export.add_argument("network", help="zoo name or a network file")
-    export.add_argument("destination", help="output directory (timeloop)")
-    export.add_argument("--format", choices=("timeloop",), default="timeloop")
+        "export", help="write a network as ONNX or as Timeloop problems",
+        description="Write a network for another tool: a shape-only ONNX model (--format onnx, "
+                    "DESTINATION a .onnx file; valid under onnx.checker, weights as shapes), "
+                    "or one Timeloop v0.4 problem file per conv and fc layer (--format "
+                    "timeloop, DESTINATION a directory).")
+    export.add_argument("network", help="zoo name, network file or ONNX model")
+    export.add_argument("destination", help="the .onnx file, or the Timeloop directory")
+    export.add_argument("--format", choices=("onnx", "timeloop"), default="onnx")
     export.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
     export.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
                         help="rebuild a zoo network at another input size")

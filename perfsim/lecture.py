@@ -19,7 +19,7 @@ reproduce ``refs/alexnet_seed_table.csv`` exactly (``refs/networks.md`` section 
   (elements, not bytes).
 
 Layers that do nothing at inference and only relabel memory (dropout, flatten, reshape) have
-no row, as in the lecture.
+no row, as in the lecture; nor do placeholders for unsupported ONNX ops, which are not costed.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ ROW_TYPE = {
     "max_pool": "Pool", "avg_pool": "Pool", "global_max_pool": "Pool",
     "global_avg_pool": "Pool", "spp": "Pool",
     "add": "Elem", "mul": "Elem", "max": "Elem", "scale": "Elem", "offset": "Elem",
-    "rnn": "Recr", "lstm": "Recr",
+    "rnn": "Recr", "lstm": "Recr", "gru": "Recr",
     "concat": "Rear", "split": "Rear", "channel_shuffle": "Rear", "shift": "Rear",
     "space_to_depth": "Rear", "depth_to_space": "Rear", "upsample": "Rear",
 }
-"""Row type per op; ops missing here (dropout, flatten, reshape) get no row."""
+"""Row type per op; ops missing here (dropout, flatten, reshape, placeholder) get no row."""
 
 
 def lecture_table(network: Network) -> pd.DataFrame:

@@ -11,9 +11,9 @@ Every op of the IR lowers to one of three shapes of work:
   math, activations, normalisation, global pooling, concat/split and the other
   rearrangements, up-sampling. ``G`` channel groups of ``in_per_group`` / ``out_per_group``
   elements; inputs that broadcast (an SE gate ``[C, 1, 1]``) count as per-group constants.
-* ``view``: dropout, flatten and reshape, which relabel a tensor in place at inference, and
-  the network input, which is in DRAM when the network starts: no cycles and no traffic, and
-  the result row says so.
+* ``view``: dropout, flatten and reshape, which relabel a tensor in place at inference, the
+  network input, which is in DRAM when the network starts, and placeholders for ONNX ops
+  perfsim cannot map (not costed): no cycles and no traffic, and the result row says so.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 from perfsim.ir.network import Layer, Network
 from perfsim.ir.ops import Conv, FullyConnected, _Pool, _Recurrent, elems
 
-VIEW_OPS = ("input", "dropout", "flatten", "reshape")
-MATRIX_OPS = ("conv", "fc", "rnn", "lstm")
+VIEW_OPS = ("input", "dropout", "flatten", "reshape", "placeholder")
+MATRIX_OPS = ("conv", "fc", "rnn", "lstm", "gru")
 """Ops a matrix engine runs (as GEMMs); a vector engine runs every op that is not a view."""
 
 # Index of each field in :meth:`LoopNest.as_array` (the kernels' view).

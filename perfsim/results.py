@@ -154,7 +154,7 @@ def layer_kind(row: LayerResult) -> str:
         if row.groups > 1:
             return "depthwise conv" if row.groups == row.out_shape[0] else "grouped conv"
         return "1x1 conv" if row.kernel == [1, 1] else "conv"
-    if row.op in ("fc", "rnn", "lstm"):
+    if row.op in ("fc", "rnn", "lstm", "gru"):
         return row.op
     return "other (element-wise, pooling, ...)"
 

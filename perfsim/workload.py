@@ -6,28 +6,44 @@ from pathlib import Path
 
 from perfsim.errors import WorkloadError
 from perfsim.importers.network_file import SUFFIXES, load_network_file
+from perfsim.importers.scalesim import load_scalesim_topology
 from perfsim.ir.network import Network
 from perfsim.ir.ops import Shape
 from perfsim.zoo import build_workload
+
+ONNX_SUFFIX = ".onnx"
+"""ONNX models, read by :mod:`perfsim.importers.onnx_model` (imported on use: onnx is slow to
+load)."""
 
 
 def is_network_file(name_or_path: str | Path) -> bool:
     """Whether the argument names a file rather than a zoo network."""
     text = str(name_or_path)
-    return text.endswith(SUFFIXES) or "/" in text or Path(text).is_file()
+    return (text.endswith((*SUFFIXES, ONNX_SUFFIX, ".csv")) or "/" in text
+            or Path(text).is_file())
 
 
 def load_workload(name_or_path: str | Path, batch: int = 1,
-                  input_shape: Shape | None = None) -> Network:
-    """A network by zoo name (``"mobilenet_v1"``) or network-file path, at ``batch``.
+                  input_shape: Shape | None = None, allow_unsupported: bool = False) -> Network:
+    """A network by zoo name (``"mobilenet_v1"``), network-file path, ONNX model (``.onnx``)
+    or SCALE-Sim topology (``.csv``), at ``batch``.
 
-    ``input_shape`` ``(C, H, W)`` rebuilds a zoo network at another input size. Raises
-    :class:`~perfsim.errors.WorkloadError` for an unknown name or a malformed file."""
+    ``input_shape`` ``(C, H, W)`` rebuilds a zoo network at another input size, or sets the
+    dynamic dimensions of an ONNX model's input; ``allow_unsupported`` imports ONNX ops perfsim
+    cannot map as zero-cost placeholders. Raises :class:`~perfsim.errors.WorkloadError` for an
+    unknown name or a malformed file."""
+    if str(name_or_path).endswith(ONNX_SUFFIX):
+        from perfsim.importers.onnx_model import load_onnx
+        return load_onnx(name_or_path, input_shape, allow_unsupported).with_batch(batch)
+    if allow_unsupported:
+        raise WorkloadError("--allow-unsupported applies to ONNX models (.onnx files)")
     if is_network_file(name_or_path):
         if input_shape is not None:
-            raise WorkloadError("--input-shape applies to zoo networks; a network file sets "
-                                "its own input shape")
-        network = load_network_file(name_or_path)
+            raise WorkloadError("--input-shape applies to zoo networks and ONNX models; a "
+                                "network file sets its own input shape")
+        is_topology = str(name_or_path).lower().endswith(".csv")
+        network = (load_scalesim_topology(name_or_path) if is_topology
+                   else load_network_file(name_or_path))
     else:
         network = build_workload(str(name_or_path), input_shape)
     return network.with_batch(batch)

@@ -127,3 +127,27 @@ def test_unwritable_out_dir_is_a_user_error(tmp_path):
     result = perfsim("run", "lenet5", "--hw", "edge_npu", "--out", blocker / "run", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot write the run to" in result.stderr
+
+
+def test_run_a_scalesim_topology_on_a_scalesim_config(tmp_path):
+    topology = tmp_path / "net.csv"
+    topology.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                        "Channels, Num Filter, Strides,\nConv1, 227, 227, 11, 11, 3, 96, 4,\n")
+    config = tmp_path / "scale.cfg"
+    config.write_text("[general]\nrun_name = t\n\n[architecture_presets]\nArrayHeight: 32\n"
+                      "ArrayWidth: 32\nIfmapSramSzkB: 64\nFilterSramSzkB: 64\nOfmapSramSzkB: 64\n"
+                      "Dataflow: os\nBandwidth: 10\n\n[run_presets]\nInterfaceBandwidth: CALC\n")
+    result = perfsim("run", topology, "--hw", config, "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    conv = next(r for r in json.loads(result.stdout)["layers"] if r["layer"] == "Conv1")
+    # DESIGN 4.1, output stationary on 32x32: Np = 55*55 = 3025 -> 95 row folds, K = 96 -> 3
+    # column folds, T_red = 363: 285 folds of 363 + 32 + 32 - 2 = 425 cycles.
+    assert conv["engine"] == "array" and conv["compute_cycles"] == 285 * 425
+    assert conv["total_cycles"] == conv["compute_cycles"]
+
+
+def test_export_onnx_then_show_it(tmp_path):
+    model = tmp_path / "m.onnx"
+    assert perfsim("export", "mobilenet_v2", model, cwd=tmp_path).returncode == 0
+    shown = json.loads(perfsim("show", model, "--format", "json", cwd=tmp_path).stdout)
+    assert shown["totals"]["params"] == 3504872 and shown["totals"]["macs"] == 300774272

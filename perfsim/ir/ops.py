@@ -723,6 +723,17 @@ class LSTM(_Recurrent):
     elem_ops_per_unit: ClassVar[int] = 19
 
 
+@dataclass(frozen=True)
+class GRU(_Recurrent):
+    """GRU (3 gates: update, reset, candidate), as PyTorch and ONNX's ``linear_before_reset``.
+    Per unit and step: 2 sigmoids and a tanh (3 ops each), the reset gate times the hidden
+    term (1 op), h' = n + z*(h - n) (3 ops): 13 ops beside the bias adds."""
+
+    kind: ClassVar[str] = "gru"
+    gates: ClassVar[int] = 3
+    elem_ops_per_unit: ClassVar[int] = 13
+
+
 # --------------------------------------------------------------------------- rearrangement
 
 
@@ -910,11 +921,37 @@ class Shift(Op):
         return self.kernel_size
 
 
+@dataclass(frozen=True)
+class Placeholder(Op):
+    """An ONNX node perfsim cannot map (imported with ``allow_unsupported``): it passes its
+    output shape on so the rest of the graph imports, and costs nothing (no parameters, MACs,
+    ops or data movement). Reports flag it as not costed."""
+
+    kind: ClassVar[str] = "placeholder"
+    category: ClassVar[str] = "rearrangement"
+    min_inputs: ClassVar[int] = 0
+    max_inputs: ClassVar[int | None] = None
+    onnx_op: str = ""
+    shape: Shape = (1, 1, 1)
+
+    def __post_init__(self):
+        if not isinstance(self.onnx_op, str) or not self.onnx_op:
+            raise ValueError(f"onnx_op must be a non-empty string, got {self.onnx_op!r}")
+        if not (isinstance(self.shape, (tuple, list)) and len(self.shape) == 3):
+            raise ValueError(f"shape must be [C, H, W], got {self.shape!r}")
+        for d in self.shape:
+            _positive(d, "every dimension of shape")
+        object.__setattr__(self, "shape", tuple(self.shape))
+
+    def out_shapes(self, in_shapes):
+        return (self.shape,)
+
+
 OPS: dict[str, type[Op]] = {cls.kind: cls for cls in (
     Input, Conv, FullyConnected, LRN, MaxPool, AvgPool, GlobalMaxPool, GlobalAvgPool,
     SpatialPyramidPool, Upsample, Relu, Relu6, LeakyRelu, PRelu, Sigmoid, Tanh, BatchNorm,
-    GroupNorm, Scale, Offset, Softmax, Dropout, Add, Mul, Max, RNN, LSTM, Concat, Split,
-    Reshape, Flatten, SpaceToDepth, DepthToSpace, ChannelShuffle, Shift)}
+    GroupNorm, Scale, Offset, Softmax, Dropout, Add, Mul, Max, RNN, LSTM, GRU, Concat, Split,
+    Reshape, Flatten, SpaceToDepth, DepthToSpace, ChannelShuffle, Shift, Placeholder)}
 """Every op name to its class: the closed op set."""
 
 # The attribute names users write (in network files) for fields whose Python names avoid a

@@ -22,7 +22,7 @@ from perfsim.errors import InfeasibleError
 from perfsim.hw import Engine, HwConfig, MatrixEngine
 from perfsim.ir.network import Layer, Network
 from perfsim.ir.ops import elems
-from perfsim.lowering import LoopNest, lower
+from perfsim.lowering import MATRIX_OPS, LoopNest, lower
 from perfsim.residency import Placement, plan
 from perfsim.results import LayerResult
 from perfsim.tiling import Tiling, plan_tiling
@@ -58,11 +58,13 @@ def _layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
         out_location=placement.output_location)
     if nest.shape == "view":
         what = "network input, in DRAM" if not layer.inputs else "a view of its input"
+        reason = (f"not costed: unsupported ONNX op {layer.op.onnx_op}"
+                  if layer.op.kind == "placeholder" else f"none: {what}, no data moved")
         return LayerResult(**base, engine="-", dram_read_bytes=0, dram_write_bytes=0,
                            sram_read_bytes=0, sram_write_bytes=0, compute_cycles=0,
                            memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
                            macs_per_dram_byte=None, bound="none",
-                           reason=f"none: {what}, no data moved",
+                           reason=reason,
                            energy_pj=0.0 if hw.energy_pj else None, tiling="-")
     engines = _candidates(layer, hw, pin)
     best = None
@@ -104,8 +106,8 @@ def _candidates(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]
     engines = [e for e in hw.engines if can_run(e, kind)]
     if not engines:
         raise InfeasibleError(f"layer '{layer.name}': accelerator '{hw.name}' has no engine "
-                              f"that can run op {kind} (a matrix engine runs conv, fc, rnn "
-                              f"and lstm; add a vector engine for the rest)")
+                              f"that can run op {kind} (a matrix engine runs "
+                              f"{', '.join(MATRIX_OPS)}; add a vector engine for the rest)")
     return engines
 
 
