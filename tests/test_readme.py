@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -40,16 +38,20 @@ def test_quick_start_is_exactly_two_commands():
     assert lines[1] == 'pip install ".[test]" && pytest'
 
 
-@pytest.mark.parametrize("command", perfsim_commands())
-def test_readme_command_runs(command, tmp_path):
-    # Run in a scratch copy of the folders the examples name, so --out writes nothing here.
+def test_readme_commands_run_in_order(tmp_path):
+    """Every `perfsim ...` command of the README, in order, in one scratch copy of the folders
+    the examples name (later commands read files earlier ones write; --out writes nothing
+    into the checkout)."""
     for folder in ("workloads", "hw_configs"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
-    args = shlex.split(command)[1:]
-    result = subprocess.run([sys.executable, "-m", "perfsim", *args], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip()
+    commands = perfsim_commands()
+    assert len(commands) >= 15
+    for command in commands:
+        args = shlex.split(command)[1:]
+        result = subprocess.run([sys.executable, "-m", "perfsim", *args], cwd=tmp_path,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+        assert result.stdout.strip(), command
 
 
 def test_readme_python_snippet_runs(tmp_path):
