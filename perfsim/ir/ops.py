@@ -88,6 +88,15 @@ def _positive(value, what: str) -> None:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
 
 
+def _as_shape(value) -> Shape:
+    """``[C, H, W]`` of positive integers as a tuple."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 3):
+        raise ValueError(f"shape must be [C, H, W], got {value!r}")
+    for d in value:
+        _positive(d, "every dimension of shape")
+    return tuple(value)  # type: ignore[return-value]
+
+
 def _single(in_shapes: tuple[Shape, ...]) -> Shape:
     return in_shapes[0]
 
@@ -176,11 +185,7 @@ class Input(Op):
     shape: Shape = (3, 224, 224)
 
     def __post_init__(self):
-        if not (isinstance(self.shape, (tuple, list)) and len(self.shape) == 3):
-            raise ValueError(f"shape must be [C, H, W], got {self.shape!r}")
-        for d in self.shape:
-            _positive(d, "every dimension of shape")
-        object.__setattr__(self, "shape", tuple(self.shape))
+        object.__setattr__(self, "shape", _as_shape(self.shape))
 
     def out_shapes(self, in_shapes):
         return (self.shape,)
@@ -804,11 +809,7 @@ class Reshape(Op):
     shape: Shape = (1, 1, 1)
 
     def __post_init__(self):
-        if not (isinstance(self.shape, (tuple, list)) and len(self.shape) == 3):
-            raise ValueError(f"shape must be [C, H, W], got {self.shape!r}")
-        for d in self.shape:
-            _positive(d, "every dimension of shape")
-        object.__setattr__(self, "shape", tuple(self.shape))
+        object.__setattr__(self, "shape", _as_shape(self.shape))
 
     def out_shapes(self, in_shapes):
         n = elems(_single(in_shapes))
@@ -937,11 +938,7 @@ class Placeholder(Op):
     def __post_init__(self):
         if not isinstance(self.onnx_op, str) or not self.onnx_op:
             raise ValueError(f"onnx_op must be a non-empty string, got {self.onnx_op!r}")
-        if not (isinstance(self.shape, (tuple, list)) and len(self.shape) == 3):
-            raise ValueError(f"shape must be [C, H, W], got {self.shape!r}")
-        for d in self.shape:
-            _positive(d, "every dimension of shape")
-        object.__setattr__(self, "shape", tuple(self.shape))
+        object.__setattr__(self, "shape", _as_shape(self.shape))
 
     def out_shapes(self, in_shapes):
         return (self.shape,)
