@@ -176,6 +176,20 @@ def cmd_export(args: argparse.Namespace) -> str:
     return f"wrote {network.name} ({len(network.layers)} layers) to {args.destination}\n"
 
 
+def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool = True) -> None:
+    """The arguments every command that loads a network takes."""
+    parser.add_argument("network", help="zoo name (see `perfsim list`), network YAML file, "
+                                        "ONNX model or SCALE-Sim topology CSV")
+    parser.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    parser.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
+                        help="rebuild a zoo network at another input size, or set an ONNX "
+                             "model's dynamic input dimensions")
+    if allow_unsupported:
+        parser.add_argument("--allow-unsupported", action="store_true",
+                            help="import ONNX ops perfsim cannot map as flagged zero-cost "
+                                 "placeholders")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfsim", description="Performance simulator for neural-network accelerators.")
@@ -186,16 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
         "show", help="per-layer statistics of a network",
         description="Per-layer statistics of a zoo network or a network file: MACs, params, "
                     "element counts, receptive field (canonical view), or the lecture's table.")
-    show.add_argument("network", help="zoo name (see `perfsim list`) or a network YAML file")
-    show.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+    _network_arguments(show)
     show.add_argument("--format", choices=FORMATS, default="table", help="output format")
     show.add_argument("--view", choices=("canonical", "lecture"), default="canonical",
                       help="canonical statistics or the lecture's table conventions")
-    show.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
-                      help="rebuild a zoo network at another input size, or set an ONNX "
-                           "model's dynamic input dimensions")
-    show.add_argument("--allow-unsupported", action="store_true",
-                      help="import ONNX ops perfsim cannot map as flagged zero-cost placeholders")
     show.set_defaults(run=cmd_show)
 
     lst = sub.add_parser("list", help="the workloads and hardware configs perfsim ships",
@@ -207,10 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="simulate a network on an accelerator",
         description="Cost every layer of a network on a hardware config: cycles, traffic per "
                     "memory level, utilisation, and what bounds each layer.")
-    run.add_argument("network", help="zoo name (see `perfsim list`) or a network YAML file")
+    _network_arguments(run)
     run.add_argument("--hw", required=True,
-                     help="hardware config: a YAML path or a shipped name (see `perfsim list`)")
-    run.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
+                     help="hardware config: a YAML path, a shipped name (see `perfsim list`) "
+                          "or a SCALE-Sim .cfg file")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format")
     run.add_argument("--out", metavar="DIR",
                      help="also write layers.csv, layers.parquet and run.json there")
@@ -219,11 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "always spill them to DRAM")
     run.add_argument("--pin", action="append", default=[], metavar="OP=ENGINE",
                      help="run every layer of op kind OP on ENGINE (repeatable)")
-    run.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
-                     help="rebuild a zoo network at another input size, or set an ONNX "
-                          "model's dynamic input dimensions")
-    run.add_argument("--allow-unsupported", action="store_true",
-                     help="import ONNX ops perfsim cannot map as flagged zero-cost placeholders")
     run.set_defaults(run=cmd_run)
 
     export = sub.add_parser(
@@ -232,12 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "DESTINATION a .onnx file; valid under onnx.checker, weights as shapes), "
                     "or one Timeloop v0.4 problem file per conv and fc layer (--format "
                     "timeloop, DESTINATION a directory).")
-    export.add_argument("network", help="zoo name, network file or ONNX model")
+    _network_arguments(export, allow_unsupported=False)
     export.add_argument("destination", help="the .onnx file, or the Timeloop directory")
     export.add_argument("--format", choices=("onnx", "timeloop"), default="onnx")
-    export.add_argument("--batch", type=_positive_int, default=1, help="batch size (default 1)")
-    export.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
-                        help="rebuild a zoo network at another input size")
     export.set_defaults(run=cmd_export)
 
     validate = sub.add_parser(
