@@ -8,7 +8,8 @@ from perfsim.stats import layer_table, totals
 from perfsim.config import load_hw
 from perfsim.simulate import simulate
 from perfsim.workload import load_workload
+from perfsim.sweeps import sweep
 
 __all__ = ["ConfigError", "InfeasibleError", "Layer", "Network", "NetworkBuilder",
            "PerfsimError", "WorkloadError", "layer_table", "load_hw", "load_workload",
-           "simulate", "totals", "__version__"]
+           "simulate", "sweep", "totals", "__version__"]

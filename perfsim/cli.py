@@ -20,8 +20,10 @@ from perfsim.exporters.timeloop import export_timeloop
 from perfsim.importers.scalesim import SCALESIM_PINS, is_scalesim_config
 from perfsim.ir.ops import user_attributes
 from perfsim.lecture import lecture_table
+from perfsim.results import EVENT_COLUMNS
 from perfsim.run_files import save_run
-from perfsim.simulate import simulate
+from perfsim.schedule.event import OVERLAPS
+from perfsim.simulate import FIDELITIES, simulate
 from perfsim.stats import layer_table, totals
 from perfsim.workload import load_workload
 from perfsim.zoo import workload_family, workload_names
@@ -136,17 +138,25 @@ def cmd_run(args: argparse.Namespace) -> str:
     pins = _pins(args.pin)
     if is_scalesim_config(hw_path):  # SCALE-Sim runs every GEMM on its array
         pins = {**SCALESIM_PINS, **pins}
-    result = simulate(network, hw, residency=args.residency, pin=pins)
-    if args.out:
-        save_run(result, args.out, hw_path=hw_path, source=network.source or network.name,
+    if args.overlap is not None and args.fidelity != "event":
+        raise PerfsimError("--overlap applies to the event schedule: add --fidelity event")
+    result = simulate(network, hw, residency=args.residency, pin=pins,
+                      fidelity=args.fidelity, overlap=args.overlap or "graph")
+    run_dir = args.out or args.report  # --report alone saves the run beside its report
+    if run_dir:
+        save_run(result, run_dir, hw_path=hw_path, source=network.source or network.name,
                  command=args.argv)
+    if args.report:
+        from perfsim.report import load_run, write_run_report  # matplotlib is slow to import
+        write_run_report(load_run(run_dir), args.report)
     if args.format == "json":
         return result.to_json() + "\n"
     frame = result.to_frame()
     frame["dram_bytes"] = frame["dram_read_bytes"] + frame["dram_write_bytes"]
     if args.format == "csv":
         return _render(frame, "csv")
-    view = frame[RUN_COLUMNS].copy()
+    columns = RUN_COLUMNS[:3] + [c for c in EVENT_COLUMNS if c in frame] + RUN_COLUMNS[3:]
+    view = frame[columns].copy()
     view["utilization"] = (100 * view["utilization"]).map("{:.1f}%".format)
     view["macs_per_dram_byte"] = view["macs_per_dram_byte"].map(
         lambda v: "-" if v is None or v != v else f"{v:,.1f}")
@@ -154,7 +164,10 @@ def cmd_run(args: argparse.Namespace) -> str:
     lines = [f"{k}: {v:,.4g}" if isinstance(v, float) else f"{k}: {v:,}" if v is not None
              else f"{k}: -" for k, v in totals.items()]
     body = _render(view, args.format)
-    return body + "\ntotals: " + ", ".join(lines) + "\n\n" + "\n".join(result.summary()) + "\n"
+    written = f"\nreport: {args.report}/report.html, {args.report}/report.md\n" \
+        if args.report else ""
+    return (body + "\ntotals: " + ", ".join(lines) + "\n\n" + "\n".join(result.summary())
+            + "\n" + written)
 
 
 def cmd_validate(args: argparse.Namespace) -> str:
@@ -174,6 +187,75 @@ def cmd_export(args: argparse.Namespace) -> str:
     from perfsim.exporters.onnx_model import export_onnx  # onnx is slow to import
     export_onnx(network, args.destination)
     return f"wrote {network.name} ({len(network.layers)} layers) to {args.destination}\n"
+
+
+def cmd_sweep(args: argparse.Namespace) -> str:
+    from tqdm import tqdm
+
+    from perfsim.sweeps import Progress, sweep
+    from perfsim.sweeps.spec import load_spec
+
+    spec = load_spec(args.spec)
+    executor = args.scheduler or ("serial" if args.workers == 1 else args.workers)
+    bar = tqdm(unit="point", disable=not sys.stderr.isatty(), dynamic_ncols=True)
+    parts = [0]
+
+    def progress(event: Progress) -> None:
+        bar.total = event.total
+        bar.update(event.done - bar.n)
+        while args.verbose and event.parts > parts[0]:
+            parts[0] += 1
+            print(f"perfsim: sweep: part {parts[0]} written, {event.done} of "
+                  f"{event.total} rows done", file=sys.stderr, flush=True)
+
+    with bar:
+        frame = sweep(list(spec.workloads), spec.hw, points=list(spec.points),
+                      batch=list(spec.batch), residency=spec.residency, executor=executor,
+                      out=args.out, per_layer=args.per_layer, part_rows=args.part_rows,
+                      progress=progress)
+    totals = pd.read_parquet(f"{args.out}/sweep.parquet", columns=["status"])
+    ok = int((totals["status"] == "ok").sum())
+    files = "sweep.parquet, sweep.csv"
+    if args.per_layer:
+        files += f", layers.parquet, layers.csv ({len(frame)} layer rows)"
+    return (f"{spec.path}: {len(spec.points)} point(s) x {len(spec.workloads)} workload(s) x "
+            f"{len(spec.batch)} batch(es) = {len(totals)} rows ({ok} ok, "
+            f"{len(totals) - ok} infeasible); wrote {files} to {args.out}\n")
+
+
+def cmd_report(args: argparse.Namespace) -> str:
+    from perfsim.report import load_run, write_run_report  # matplotlib is slow to import
+
+    run = load_run(args.run_dir)
+    out = args.out or args.run_dir
+    paths = write_run_report(run, out)
+    summary = "\n".join(run.document.get("summary", []))
+    return (f"{summary}\n\nwrote {paths[0]} (self-contained) and {paths[1]} "
+            f"with {len(paths) - 2} PNG figure(s)\n")
+
+
+def cmd_compare(args: argparse.Namespace) -> str:
+    from perfsim.report import load_run  # matplotlib is slow to import
+    from perfsim.report.compare import (compare_layers, compare_totals, run_labels,
+                                        write_compare_report)
+
+    if len(args.run_dirs) < 2:
+        raise PerfsimError("compare needs at least two run directories")
+    runs = [load_run(path) for path in args.run_dirs]
+    labels = run_labels(runs)
+    frames = dict(zip(labels, (run.layers for run in runs)))
+    table = compare_totals(frames, dict(zip(labels, (run.hw_summary for run in runs))))
+    written = ""
+    if args.out:
+        paths = write_compare_report(runs, args.out)
+        written = (f"\nwrote {paths[0]} (self-contained) and {paths[1]} with "
+                   f"{len(paths) - 2} PNG figure(s)\n")
+    if args.format == "json":
+        layers = compare_layers(frames)
+        return json.dumps({"runs": json.loads(table.to_json(orient="records")),
+                           "layers": json.loads(layers.to_json(orient="records"))},
+                          indent=1) + "\n"
+    return _render(table, args.format) + written
 
 
 def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool = True) -> None:
@@ -221,13 +303,53 @@ def build_parser() -> argparse.ArgumentParser:
                           "or a SCALE-Sim .cfg file")
     run.add_argument("--format", choices=FORMATS, default="table", help="output format")
     run.add_argument("--out", metavar="DIR",
-                     help="also write layers.csv, layers.parquet and run.json there")
+                     help="also write layers.csv, layers.parquet and run.json there (event "
+                          "runs add timeline.csv, trace.json for Perfetto and gantt.png)")
+    run.add_argument("--fidelity", choices=FIDELITIES, default="analytic",
+                     help="analytic: every layer costed alone (default, fast); event: a simpy "
+                          "schedule of tiles on the DRAM channel, engines and SRAM, with a "
+                          "timeline")
+    run.add_argument("--overlap", choices=OVERLAPS, default=None,
+                     help="event schedule only: none (layer after layer), layer (prefetch "
+                          "the next layer's weights, stream vector work behind its producer) "
+                          "or graph (also run independent branches in parallel; default)")
     run.add_argument("--residency", choices=("auto", "dram"), default="auto",
                      help="keep activations in SRAM between layers when they fit (auto) or "
                           "always spill them to DRAM")
     run.add_argument("--pin", action="append", default=[], metavar="OP=ENGINE",
                      help="run every layer of op kind OP on ENGINE (repeatable)")
+    run.add_argument("--report", metavar="DIR",
+                     help="also write a report there (report.html, self-contained, and "
+                          "report.md with PNGs); the run's files go there too unless --out "
+                          "is given")
     run.set_defaults(run=cmd_run)
+
+    report = sub.add_parser(
+        "report", help="write the HTML and Markdown report of a saved run",
+        description="Read a run saved with `perfsim run ... --out RUN_DIR` and write "
+                    "report.html (self-contained: figures embedded, no external files) and "
+                    "report.md with its PNG figures: summary, roofline, cycles per layer, "
+                    "MACs against cycles by kind of layer, engine use, the timeline of event "
+                    "runs, the per-layer table and the run's provenance.")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by "
+                                                            "`perfsim run ... --out`")
+    report.add_argument("--out", metavar="DIR", help="where to write the report "
+                                                     "(default: RUN_DIR)")
+    report.set_defaults(run=cmd_report)
+
+    compare = sub.add_parser(
+        "compare", help="compare saved runs side by side",
+        description="Compare runs saved with `perfsim run ... --out` (two accelerators, two "
+                    "batch sizes, two networks): totals with ratios to the first run, and "
+                    "cycles per layer when the runs share layer names. Prints the totals; "
+                    "with --out also writes compare.html (self-contained) and compare.md "
+                    "with PNG figures.")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                         help="two or more run directories; ratios are to the first")
+    compare.add_argument("--out", metavar="DIR", help="write compare.html, compare.md and "
+                                                      "PNGs there")
+    compare.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    compare.set_defaults(run=cmd_compare)
 
     export = sub.add_parser(
         "export", help="write a network as ONNX or as Timeloop problems",
@@ -247,6 +369,30 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("hw", help="a hardware YAML file or a shipped config name")
     validate.add_argument("--format", choices=("yaml", "json"), default="yaml")
     validate.set_defaults(run=cmd_validate)
+
+    sweep = sub.add_parser(
+        "sweep", help="evaluate a grid of hardware variants on workloads",
+        description="Run a sweep spec (YAML: workloads, hw, grid or points, optional mode, "
+                    "batch, residency) in parallel. Rows stream to Parquet parts in --out as "
+                    "they finish; running the same command again resumes where a killed run "
+                    "stopped. The final table is DIR/sweep.parquet and DIR/sweep.csv.")
+    sweep.add_argument("spec", help="the sweep spec, a YAML file")
+    sweep.add_argument("--out", required=True, metavar="DIR",
+                       help="directory for the parts, the manifest and the final table")
+    sweep.add_argument("--workers", type=_positive_int, metavar="N",
+                       help="local worker processes (default: every core; 1: in this process)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on a Dask cluster instead, by its scheduler's address "
+                            "(tcp://host:8786)")
+    sweep.add_argument("--per-layer", action="store_true",
+                       help="also write per-layer rows (DIR/layers.parquet, DIR/layers.csv)")
+    sweep.add_argument("--part-rows", type=_positive_int, default=2000, metavar="N",
+                       help="rows per Parquet part at most (default 2000; a part is also "
+                            "written every 10 s)")
+    sweep.add_argument("--verbose", action="store_true",
+                       help="print a line on stderr per Parquet part written (for logs, "
+                            "where the progress bar is off)")
+    sweep.set_defaults(run=cmd_sweep)
     return parser
 
 

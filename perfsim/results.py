@@ -47,11 +47,22 @@ class LayerResult:
     reason: str
     energy_pj: float | None
     tiling: str
+    start_cycle: int | None = None
+    """Event schedule only: the cycle the layer starts (claims its SRAM) and ends at."""
+    end_cycle: int | None = None
+
+
+EVENT_COLUMNS = ("start_cycle", "end_cycle")
+"""Row fields only the event schedule fills."""
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """A whole network on one accelerator: per-layer rows, totals and the run's options."""
+    """A whole network on one accelerator: per-layer rows, totals and the run's options.
+
+    Event runs also carry the ``timeline`` (:data:`perfsim.schedule.event.TIMELINE_COLUMNS`)
+    and ``overlap_cycles``: the network's cycles at each overlap level up to the one run
+    (``none`` is the analytic sum of layers), from which the summary reads the speed-ups."""
 
     network: str
     hw: HwConfig
@@ -59,10 +70,21 @@ class RunResult:
     fidelity: str
     layers: tuple[LayerResult, ...]
     options: dict = field(default_factory=dict)
+    timeline: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    overlap_cycles: dict = field(default_factory=dict)
+
+    def _rows(self) -> list[dict]:
+        rows = [dataclasses.asdict(r) for r in self.layers]
+        if self.fidelity == "analytic":
+            for row in rows:
+                for name in EVENT_COLUMNS:
+                    del row[name]
+        return rows
 
     def to_frame(self) -> pd.DataFrame:
-        """One tidy row per layer, with ``workload, hw, batch, fidelity`` columns."""
-        frame = pd.DataFrame([dataclasses.asdict(r) for r in self.layers])
+        """One tidy row per layer, with ``workload, hw, batch, fidelity`` columns (and
+        ``start_cycle, end_cycle`` in event runs)."""
+        frame = pd.DataFrame(self._rows())
         frame.insert(0, "workload", self.network)
         frame.insert(1, "hw", self.hw.name)
         frame.insert(2, "batch", self.batch)
@@ -71,9 +93,13 @@ class RunResult:
 
     @property
     def totals(self) -> dict:
-        """Network totals: cycles, time_ms at the clock, MACs, MACs per cycle, utilisation
-        of all engines' peak, DRAM and SRAM bytes, energy (None without energy figures)."""
-        cycles = sum(r.total_cycles for r in self.layers)
+        """Network totals: cycles (the sum of layers; in event runs the last layer's end),
+        time_ms at the clock, MACs, MACs per cycle, utilisation of all engines' peak, DRAM
+        and SRAM bytes, energy (None without energy figures)."""
+        if self.fidelity == "event":
+            cycles = max((r.end_cycle or 0 for r in self.layers), default=0)
+        else:
+            cycles = sum(r.total_cycles for r in self.layers)
         macs = sum(r.macs for r in self.layers)
         dram = sum(r.dram_read_bytes + r.dram_write_bytes for r in self.layers)
         energy = (sum(r.energy_pj for r in self.layers)  # type: ignore[misc]
@@ -96,9 +122,13 @@ class RunResult:
 
     def summary(self) -> list[str]:
         """Three lines for a reader: the totals and where the cycles go by bound; MACs against
-        cycles by kind of layer; the layers that dominate time, with their reasons."""
+        cycles by kind of layer; the layers that dominate time, with their reasons. Event runs
+        add a fourth: what overlapping layers and running branches in parallel saved.
+
+        Shares of cycles are of the layers' cycles added up (in event runs layers overlap,
+        so that sum exceeds the network's cycles)."""
         t = self.totals
-        cycles = t["cycles"] or 1
+        cycles = sum(r.total_cycles for r in self.layers) or 1
         macs = t["macs"] or 1
         shares = []
         for bound in ("compute", "utilization", "memory"):
@@ -127,7 +157,23 @@ class RunResult:
         top = sorted(self.layers, key=lambda r: -r.total_cycles)[:3]
         line3 = "slowest: " + "; ".join(
             f"{r.layer} {r.total_cycles / cycles:.0%} ({r.reason})" for r in top)
-        return [line1, line2, line3]
+        if self.fidelity != "event":
+            return [line1, line2, line3]
+        return [line1, line2, line3, self._overlap_line()]
+
+    def _overlap_line(self) -> str:
+        levels = self.overlap_cycles
+        none = levels["none"]
+        parts = [f"event schedule, overlap {self.options.get('overlap')}: "
+                 f"{self.totals['cycles']:,} cycles against {none:,} layer by layer"]
+        if "layer" in levels:
+            parts.append(f"overlapping neighbouring layers (prefetch, vector work beside the "
+                         f"matrix engine) {none / levels['layer']:.2f}x "
+                         f"({levels['layer']:,} cycles)")
+        if "graph" in levels:
+            parts.append(f"then parallel branches {levels['layer'] / levels['graph']:.2f}x "
+                         f"({levels['graph']:,} cycles)")
+        return "; ".join(parts)
 
     def to_dict(self) -> dict:
         """The JSON document of ``perfsim run --format json``."""
@@ -138,8 +184,9 @@ class RunResult:
             "fidelity": self.fidelity,
             "hw_summary": self.hw.summary(),
             "options": self.options,
-            "layers": [_finite(dataclasses.asdict(r)) for r in self.layers],
+            "layers": [_finite(r) for r in self._rows()],
             "totals": self.totals,
+            **({"overlap_cycles": self.overlap_cycles} if self.fidelity == "event" else {}),
             "summary": self.summary(),
         }
 

@@ -1,5 +1,6 @@
-"""A run on disk: ``layers.csv``, ``layers.parquet`` and ``run.json`` (with provenance), each
-written atomically."""
+"""A run on disk: ``layers.csv``, ``layers.parquet`` and ``run.json`` (with provenance); an
+event run adds ``timeline.csv``, ``trace.json`` (Chrome trace events, for Perfetto) and
+``gantt.png``. Each file is written atomically."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from perfsim import __version__
 from perfsim.config import file_sha256, to_document
 from perfsim.errors import PerfsimError
+from perfsim.exporters.chrome_trace import chrome_trace
 from perfsim.results import RunResult
 from perfsim.storage import write_atomic, write_text_atomic
 
@@ -47,4 +49,13 @@ def _write(result: RunResult, out: Path, origin: dict) -> None:
     write_atomic(out / "layers.parquet", lambda tmp: frame.to_parquet(tmp, index=False))
     document = result.to_dict()
     document["provenance"] = origin
+    if result.timeline is not None:
+        from perfsim.report.timeline import gantt_figure  # matplotlib is slow to import
+
+        timeline = result.timeline
+        write_atomic(out / "timeline.csv", lambda tmp: timeline.to_csv(tmp, index=False))
+        write_text_atomic(out / "trace.json", json.dumps(chrome_trace(result)) + "\n")
+        figure = gantt_figure(timeline, frame, clock_ghz=result.hw.clock_ghz)
+        write_atomic(out / "gantt.png",
+                     lambda tmp: figure.savefig(tmp, format="png", dpi=120))
     write_text_atomic(out / "run.json", json.dumps(document, indent=1) + "\n")

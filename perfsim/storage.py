@@ -7,6 +7,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # reading the umask sets it: put it back at once (at import, one thread)
+_FILE_MODE = 0o666 & ~_UMASK
+"""mkstemp makes files private (0600); results get the usual permissions instead."""
+
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over
@@ -15,6 +20,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _FILE_MODE)
     try:
         write(Path(tmp))
         os.replace(tmp, path)

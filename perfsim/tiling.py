@@ -59,11 +59,21 @@ def capacities(hw: HwConfig, resident_bytes: int) -> np.ndarray:
     return np.array([-1, split[0] - resident_bytes, split[1], split[2]], dtype=np.float64)
 
 
+@lru_cache(maxsize=256)
+def _conv_table(dims: tuple, prec: tuple) -> np.ndarray:
+    """Every tiling's traffic, by layer and precision (a few hundred kB at most): shared by
+    every SRAM size, array and bandwidth a sweep tries."""
+    return k.conv_table(np.array(dims, dtype=np.int64), np.array(prec, dtype=np.int64))
+
+
 @lru_cache(maxsize=65536)
 def _search(shape: str, dims: tuple, prec: tuple, caps: tuple, machine: tuple) -> tuple:
     args = (np.array(dims, dtype=np.int64), np.array(prec, dtype=np.int64),
             np.array(caps, dtype=np.float64), np.array(machine, dtype=np.float64))
-    result = k.search_conv(*args) if shape == "conv" else k.search_stream(*args)
+    if shape == "conv":  # equal to k.search_conv(*args), in a fraction of the time
+        result = k.rank_conv(_conv_table(dims, prec), *args)
+    else:
+        result = k.search_stream(*args)
     return tuple(float(v) for v in result)
 
 
@@ -73,11 +83,11 @@ def plan_tiling(layer_name: str, nest: LoopNest, hw: HwConfig, placement: Placem
     p = hw.precision
     prec = (p.activation_bytes, p.weight_bytes, p.accumulator_bytes,
             int(placement.input_location == "dram"), int(placement.output_location == "dram"))
-    caps = capacities(hw, placement.resident_bytes)
+    caps = tuple(capacities(hw, placement.resident_bytes).tolist())  # floats hash fast
     machine = (float(compute_cycles), float(engine_sram_bytes),
                float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
                float(hw.dram_latency_cycles))
-    r = _search(nest.shape, nest.dims, prec, tuple(caps), machine)
+    r = _search(nest.shape, nest.dims, prec, caps, machine)
     if r[k.R_TILES] == 0:
         raise InfeasibleError(_infeasible(layer_name, nest, prec, caps, placement))
     if nest.shape == "conv":

@@ -65,6 +65,24 @@ def test_conv_search_equals_reference(name, capacity):
     assert list(fast) == list(ref)
 
 
+@pytest.mark.parametrize("name", sorted(SMALL_LAYERS))
+@pytest.mark.parametrize("prec", PRECISIONS)
+def test_conv_table_equals_reference_and_its_ranking_equals_the_search(name, prec):
+    """The split search (table once, ranking per machine) is the search, for shared and
+    split buffers, every capacity from nothing fits to everything fits."""
+    dims = np.array(SMALL_LAYERS[name], dtype=np.int64)
+    p = np.array(prec, dtype=np.int64)
+    table = k.conv_table(dims, p)
+    assert table.tolist() == k.conv_table_ref(dims, p).tolist()
+    for caps in ([10.0, -1, -1, -1], [200.0, -1, -1, -1], [1000.0, -1, -1, -1],
+                 [1e9, -1, -1, -1], [-1, 60.0, 40.0, 100.0]):
+        for machine in ([300.0, 5000.0, 64.0, 4.0, 20.0], [10.0, 0.0, 1024.0, 0.5, 0.0]):
+            args = (dims, p, np.array(caps), np.array(machine))
+            fast = k.rank_conv(table, *args)
+            assert list(fast) == list(k.search_conv(*args)), (caps, machine)
+            assert list(fast) == list(k.rank_conv_ref(table, *args)), (caps, machine)
+
+
 def test_split_buffers_constrain_each_operand():
     dims = np.array(SMALL_LAYERS["3x3 pad 1"], dtype=np.int64)
     prec = np.array((1, 1, 4, 1, 1), dtype=np.int64)

@@ -42,7 +42,7 @@ def test_readme_commands_run_in_order(tmp_path):
     """Every `perfsim ...` command of the README, in order, in one scratch copy of the folders
     the examples name (later commands read files earlier ones write; --out writes nothing
     into the checkout)."""
-    for folder in ("workloads", "hw_configs"):
+    for folder in ("workloads", "hw_configs", "scripts"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     commands = perfsim_commands()
     assert len(commands) >= 15

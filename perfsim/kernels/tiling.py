@@ -30,7 +30,10 @@ latency: the first load and the last store are exposed, the rest overlaps. It ne
 ``max(L + S, C)``, the roofline.
 
 The search minimises cycles, then DRAM bytes, over tile sizes ``ceil(D / 2^i)`` of every
-dimension and the six loop orders, keeping tiles that fit SRAM double buffered.
+dimension and the six loop orders, keeping tiles that fit SRAM double buffered. Sweeps split
+it in two (:func:`conv_table`, :func:`rank_conv`): the traffic of every tiling depends on the
+layer and the precision only, so it is computed once, and each new SRAM size, array or DRAM
+bandwidth only ranks the table again.
 """
 
 from __future__ import annotations
@@ -263,6 +266,106 @@ def search_conv(dims, prec, caps, machine):
     return best
 
 
+# conv table columns (conv_table): bytes moved by the tiling's best loop order, tile count,
+# working set per operand (I, W, O; double buffered), that order, the six tile sizes
+TB_MOVED, TB_TILES, TB_WS_I, TB_WS_W, TB_WS_O, TB_ORDER, TB_T0 = range(7)
+TABLE_SIZE = 12
+
+
+@njit(cache=True)
+def conv_table(dims, prec):
+    """Every tiling :func:`search_conv` tries, in its order, with the loop order that moves
+    the fewest DRAM bytes (the first on ties): one row of ``TB_*`` fields per tiling.
+
+    The table depends on the layer and the precision only, never on the SRAM or the machine:
+    a tiling's working set and tile count do not depend on the loop order, and its cycles
+    (:func:`pipeline_cycles`) grow with the bytes it moves, so the order ranked first by
+    (cycles, bytes) is the one with the fewest bytes whatever the capacities and rates.
+    :func:`rank_conv` then picks the tiling for a machine in one pass."""
+    cands = np.zeros((6, 64), dtype=np.int64)
+    counts = np.zeros(6, dtype=np.int64)
+    for d, field in enumerate((B, G, K, C, OY, OX)):
+        values = candidates(dims[field])
+        counts[d] = len(values)
+        cands[d, :len(values)] = values
+    halos = np.empty((2, 64, 2), dtype=np.int64)
+    for i in range(counts[4]):
+        halos[0, i, 0], halos[0, i, 1] = halo_sum(dims[OY], cands[4, i], dims[SY], dims[FY],
+                                                  dims[DY], dims[PT], dims[IY])
+    for i in range(counts[5]):
+        halos[1, i, 0], halos[1, i, 1] = halo_sum(dims[OX], cands[5, i], dims[SX], dims[FX],
+                                                  dims[DX], dims[PL], dims[IX])
+    table = np.empty((counts[0] * counts[1] * counts[2] * counts[3] * counts[4] * counts[5],
+                      TABLE_SIZE), dtype=np.int64)
+    tiles = np.ones(6, dtype=np.int64)
+    row = 0
+    for i_g in range(counts[1]):
+        tiles[1] = cands[1, i_g]
+        for i_k in range(counts[2]):
+            tiles[2] = cands[2, i_k]
+            for i_c in range(counts[3]):
+                tiles[3] = cands[3, i_c]
+                for i_b in range(counts[0]):
+                    tiles[0] = cands[0, i_b]
+                    for i_oy in range(counts[4]):
+                        tiles[4] = cands[4, i_oy]
+                        for i_ox in range(counts[5]):
+                            tiles[5] = cands[5, i_ox]
+                            best_moved = -1
+                            for order in range(6):
+                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = _traffic(
+                                    dims, tiles, order, prec, halos[0, i_oy, 0],
+                                    halos[0, i_oy, 1], halos[1, i_ox, 0], halos[1, i_ox, 1])
+                                moved = r_w + r_i + r_o + wr
+                                if best_moved < 0 or moved < best_moved:
+                                    best_moved = moved
+                                    table[row, TB_MOVED] = moved
+                                    table[row, TB_TILES] = n
+                                    table[row, TB_WS_I] = ws_i
+                                    table[row, TB_WS_W] = ws_w
+                                    table[row, TB_WS_O] = ws_o
+                                    table[row, TB_ORDER] = order
+                            for d in range(6):
+                                table[row, TB_T0 + d] = tiles[d]
+                            row += 1
+    return table
+
+
+@njit(cache=True)
+def rank_conv(table, dims, prec, caps, machine):
+    """The best tiling of a :func:`conv_table` for capacities ``caps`` and ``machine``: the
+    same result array as :func:`search_conv` (the first fitting row of least (cycles, bytes)
+    in the search's order)."""
+    best = np.zeros(RESULT_SIZE)
+    best[R_CYCLES] = np.inf
+    best[R_MOVED] = np.inf
+    chosen = -1
+    for row in range(table.shape[0]):
+        if not fits(table[row, TB_WS_I], table[row, TB_WS_W], table[row, TB_WS_O], caps):
+            continue
+        moved = table[row, TB_MOVED]
+        cycles = pipeline_cycles(moved, 0, table[row, TB_TILES], machine)
+        if cycles < best[R_CYCLES] or (cycles == best[R_CYCLES] and moved < best[R_MOVED]):
+            best[R_CYCLES] = cycles
+            best[R_MOVED] = moved
+            chosen = row
+    if chosen < 0:
+        return best
+    tiles = table[chosen, TB_T0:TB_T0 + 6].copy()
+    order = table[chosen, TB_ORDER]
+    r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic(dims, tiles, order, prec)
+    best[R_DRAM_READ_W] = r_w
+    best[R_DRAM_READ_I] = r_i
+    best[R_DRAM_READ_O] = r_o
+    best[R_DRAM_WRITE] = wr
+    best[R_WS_BYTES] = ws_i + ws_w + ws_o
+    best[R_TILES] = n
+    for d in range(6):
+        best[R_T0 + d] = tiles[d]
+    best[R_ORDER] = order
+    return best
+
+
 @njit(cache=True)
 def stream_traffic(dims, t_g: int, n_s: int, prec):
     """Stream nest: (inputs read, constants read, bytes written, working set, tiles)."""
@@ -412,6 +515,59 @@ def search_conv_ref(dims, prec, caps, machine):
     result[R_CYCLES] = best[0][0]
     result[R_DRAM_READ_W:R_MOVED] = best[1]
     result[R_MOVED] = best[0][1]
+    return result
+
+
+def conv_table_ref(dims, prec):
+    """The specification of :func:`conv_table`: per tiling in :func:`search_conv_ref`'s
+    order, the six loop orders by :func:`conv_traffic_ref`, keeping the first that moves the
+    fewest bytes."""
+    def cands(size):
+        return sorted({math.ceil(size / 2 ** i) for i in range(size.bit_length() + 1)})
+
+    rows = []
+    for t_g in cands(int(dims[G])):
+        for t_k in cands(int(dims[K])):
+            for t_c in cands(int(dims[C])):
+                for t_b in cands(int(dims[B])):
+                    for t_oy in cands(int(dims[OY])):
+                        for t_ox in cands(int(dims[OX])):
+                            tiles = (t_b, t_g, t_k, t_c, t_oy, t_ox)
+                            best = None
+                            for order in range(6):
+                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(
+                                    dims, tiles, order, prec)
+                                row = (r_w + r_i + r_o + wr, n, ws_i, ws_w, ws_o, order, *tiles)
+                                if best is None or row[0] < best[0]:
+                                    best = row
+                            rows.append(best)
+    return np.array(rows, dtype=np.int64)
+
+
+def rank_conv_ref(table, dims, prec, caps, machine):
+    """The specification of :func:`rank_conv`: rank the fitting rows by (cycles, bytes), the
+    first on ties, and cost the winner with :func:`conv_traffic_ref`."""
+    best = None
+    for row in table:
+        ws = row[TB_WS_I:TB_WS_O + 1]
+        if caps[CAP_SHARED] >= 0:
+            ok = ws.sum() <= caps[CAP_SHARED]
+        else:
+            ok = ws[0] <= caps[CAP_I] and ws[1] <= caps[CAP_W] and ws[2] <= caps[CAP_O]
+        if ok:
+            key = (pipeline_cycles_ref(int(row[TB_MOVED]), 0, int(row[TB_TILES]), machine),
+                   int(row[TB_MOVED]))
+            if best is None or key < best[0]:
+                best = (key, row)
+    result = np.zeros(RESULT_SIZE)
+    if best is None:
+        result[R_CYCLES] = result[R_MOVED] = np.inf
+        return result
+    (cycles, moved), row = best
+    tiles = tuple(int(v) for v in row[TB_T0:TB_T0 + 6])
+    r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(dims, tiles, int(row[TB_ORDER]),
+                                                              prec)
+    result[:] = (cycles, r_w, r_i, r_o, wr, ws_i + ws_w + ws_o, n, *tiles, row[TB_ORDER], moved)
     return result
 
 

@@ -37,14 +37,64 @@ def schedule(network: Network, hw: HwConfig, *, residency: str = "auto",
     pin = dict(pin or {})
     for engine_name in pin.values():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
-    placements = plan(network, hw, residency)
+    placements = _placements(network, hw, residency)
     return [_layer(network, layer, hw, placements[layer.name], pin) for layer in network.layers]
+
+
+LAYER_CACHE_ENTRIES = 8_000
+"""Layer results kept for reuse (a few kB each); the cache starts over when full."""
+_layer_cache: dict[tuple, LayerResult] = {}
+_placement_cache: dict[tuple, dict[str, Placement]] = {}
+_nest_cache: dict[tuple, LoopNest] = {}
+
+
+def _placements(network: Network, hw: HwConfig, residency: str) -> dict[str, Placement]:
+    """:func:`perfsim.residency.plan`, cached by the network and the parts of the config it
+    reads (the SRAM and the precision): sweep points that change the array, the clock or
+    the DRAM keep their placements."""
+    key = (network, residency, hw.sram, hw.precision)
+    placements = _placement_cache.get(key)
+    if placements is None:
+        if len(_placement_cache) >= 64:
+            _placement_cache.clear()
+        placements = _placement_cache[key] = plan(network, hw, residency)
+    return placements
+
+
+def _lowered(network: Network, layer: Layer, in_shapes: tuple) -> LoopNest:
+    """:func:`perfsim.lowering.lower`, cached by what it reads: the layer, its shapes and
+    the batch (no hardware)."""
+    key = (layer, network.batch, in_shapes, network.out_shapes[layer.name])
+    nest = _nest_cache.get(key)
+    if nest is None:
+        if len(_nest_cache) >= LAYER_CACHE_ENTRIES:
+            _nest_cache.clear()
+        nest = _nest_cache[key] = lower(network, layer)
+    return nest
 
 
 def _layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
            pin: dict[str, str]) -> LayerResult:
-    nest = lower(network, layer)
+    """One layer's cost, cached by exactly what it depends on: the layer, its shapes and
+    batch, its placement, the engines that can run it (and a pin), the precision, memories,
+    clock and energies. A sweep point that changes only the array reuses every vector-engine
+    layer of the point before."""
+    kind = layer.op.kind
+    key = (layer, network.batch, network.in_shapes(layer), network.out_shapes[layer.name],
+           placement, tuple(e for e in hw.engines if can_run(e, kind)), pin.get(kind),
+           hw.precision, hw.sram, hw.dram, hw.clock_ghz, hw.energy_pj)
+    row = _layer_cache.get(key)
+    if row is None:
+        if len(_layer_cache) >= LAYER_CACHE_ENTRIES:
+            _layer_cache.clear()
+        row = _layer_cache[key] = _cost(network, layer, hw, placement, pin)
+    return row
+
+
+def _cost(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+          pin: dict[str, str]) -> LayerResult:
     in_shapes = network.in_shapes(layer)
+    nest = _lowered(network, layer, in_shapes)
     p = hw.precision
     in_elems = network.batch * sum(elems(s) for s in in_shapes)
     weights = layer.op.weight_elems(in_shapes)

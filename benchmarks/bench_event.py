@@ -1,0 +1,88 @@
+"""Event-schedule benchmarks (issue 5): wall time of ``--fidelity event`` end to end, and what
+overlap and parallel branches are worth.
+
+    python benchmarks/bench_event.py
+
+1. ``perfsim run resnet50 --hw matrix_engine.yaml --fidelity event`` end to end, as a
+   subprocess (interpreter start, imports, Numba cache load, analytic pass, the event
+   simulations: ``graph`` also runs ``layer`` to report the speed-ups), best and worst of a
+   few runs; and ``simulate(...)`` alone in a warm process per overlap level.
+2. GoogLeNet on ``hetero``: cycles at each overlap level, the share of the run during which
+   both engines compute at once (from the timeline), and the events simulated.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from perfsim import simulate
+from perfsim.schedule.event import OVERLAPS
+
+
+def end_to_end(args: list[str], repeats: int = 3) -> list[float]:
+    times = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "perfsim", *args], cwd=scratch, check=True,
+                           stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def warm(network: str, hw: str, overlap: str, repeats: int = 5) -> float:
+    simulate(network, hw, fidelity="event", overlap=overlap)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        simulate(network, hw, fidelity="event", overlap=overlap)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def both_engines_busy(timeline, a: str, b: str) -> int:
+    """Cycles during which engines ``a`` and ``b`` both compute."""
+    def spans(name):
+        rows = timeline[(timeline["resource"] == name) & (timeline["kind"] == "compute")]
+        return rows[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy()
+    left, right = spans(a), spans(b)
+    total, j = 0, 0
+    for s, e in left:
+        while j < len(right) and right[j][1] <= s:
+            j += 1
+        k = j
+        while k < len(right) and right[k][0] < e:
+            total += min(e, right[k][1]) - max(s, right[k][0])
+            k += 1
+    return int(total)
+
+
+def main() -> None:
+    times = end_to_end(["run", "resnet50", "--hw", "matrix_engine.yaml", "--fidelity", "event"])
+    print(f"perfsim run resnet50 --hw matrix_engine.yaml --fidelity event: "
+          f"{min(times):.2f}-{max(times):.2f} s end to end ({len(times)} runs)")
+    for level in OVERLAPS:
+        print(f"  simulate(resnet50, matrix_engine, event, overlap={level}) warm: "
+              f"{warm('resnet50', 'matrix_engine', level) * 1e3:.0f} ms")
+    cycles = {}
+    for level in OVERLAPS:
+        result = simulate("googlenet", "hetero", fidelity="event", overlap=level)
+        cycles[level] = result.totals["cycles"]
+        together = both_engines_busy(result.timeline, "mxu", "vpu")
+        print(f"googlenet on hetero, overlap {level}: {cycles[level]:,} cycles; both engines "
+              f"compute during {together:,} cycles ({together / cycles[level]:.1%}); "
+              f"{len(result.timeline):,} timeline events")
+    print(f"  speed-up over --overlap none: layer {cycles['none'] / cycles['layer']:.3f}x, "
+          f"graph {cycles['none'] / cycles['graph']:.3f}x")
+    engines = result.to_frame()
+    on = engines[engines["engine"] != "-"].groupby("engine")["macs"].sum()
+    print("  graph: MACs per engine " + ", ".join(f"{e} {m / on.sum():.0%}"
+                                                 for e, m in on.items()))
+
+
+if __name__ == "__main__":
+    main()

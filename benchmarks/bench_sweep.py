@@ -1,0 +1,103 @@
+"""Benchmark: full ResNet-50 evaluations per second in a hardware sweep, and the peak memory
+of a long sweep (the whole process tree).
+
+    python benchmarks/bench_sweep.py rate [--workers 2] [--points 216]
+    python benchmarks/bench_sweep.py memory [--points 100000] [--workload alexnet]
+
+``rate``: a grid over array size, SRAM size and DRAM bandwidth on ``matrix_engine`` (every
+point a new hardware configuration, so nothing is served from a previous point's tiling
+searches), ResNet-50 at batch 1, through ``perfsim.sweep`` with local processes; prints the
+points per second of the sweep, the pool's start included. ``memory``: a sweep of that many
+points into a temporary directory (``--out``), sampling the resident memory of this process
+and all its children every 0.5 s; prints the peaks of the summed RSS (which counts the pages
+forked workers share with the parent once per process) and of the summed PSS (shared pages
+split between their processes: the tree's real footprint).
+Targets (issue 7): >= 100 ResNet-50 evaluations per second on 2 cores; 100,000 points with a
+peak RSS under 1 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+import perfsim
+
+
+def grid(points: int) -> dict:
+    """A rows x SRAM x bandwidth grid of at least ``points`` points (square arrays)."""
+    rows = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]
+    sram = [256, 512, 1024, 2048, 4096, 8192, 16384, 32768]
+    bandwidth = [5, 10, 20, 30, 50, 100, 200, 400, 800]
+    n_bw = 1
+    while len(rows) * len(sram) * n_bw < points:
+        n_bw += 1
+    values = [round(5 * 1.01 ** i, 3) for i in range(n_bw)] if n_bw > len(bandwidth) \
+        else bandwidth[:n_bw]
+    return {"engines.mxu.rows": rows, "memory.sram.size_kib": sram,
+            "memory.dram.bandwidth_gb_per_s": values}
+
+
+def rate(workers: int, points: int) -> None:
+    g = grid(points)
+    g["engines.mxu.rows"] = g["engines.mxu.rows"][:6]
+    total = len(g["engines.mxu.rows"]) * len(g["memory.sram.size_kib"]) * len(
+        g["memory.dram.bandwidth_gb_per_s"])
+    start = time.perf_counter()
+    frame = perfsim.sweep("resnet50", "matrix_engine", grid=g, executor=workers)
+    seconds = time.perf_counter() - start
+    print(f"resnet50: {total} hardware points ({(frame['status'] == 'ok').sum()} ok) with "
+          f"{workers} worker(s) in {seconds:.2f} s: {total / seconds:.1f} evaluations/s")
+
+
+def memory(points: int, workload: str, workers: int) -> None:
+    g = grid(points)
+    me = psutil.Process()
+    peak = [0, 0]  # sum of RSS (counts pages forked workers share with the parent twice), PSS
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            try:
+                info = [p.memory_full_info() for p in (me, *me.children(recursive=True))]
+                peak[0] = max(peak[0], sum(i.rss for i in info))
+                peak[1] = max(peak[1], sum(i.pss for i in info))
+            except psutil.Error:
+                pass
+            stop.wait(0.5)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        frame = perfsim.sweep(workload, "matrix_engine", grid=g, executor=workers, out=out)
+        parts = len(list((Path(out) / "parts").glob("totals-*.parquet")))
+    seconds = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    print(f"{workload}: {len(frame):,} points with {workers} worker(s) in {seconds:.0f} s "
+          f"({len(frame) / seconds:.0f}/s), {parts} part files; peak memory of the process "
+          f"tree: RSS summed {peak[0] / 2**20:,.0f} MiB, PSS summed {peak[1] / 2**20:,.0f} "
+          f"MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=("rate", "memory"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--points", type=int)
+    parser.add_argument("--workload", default="alexnet")
+    args = parser.parse_args()
+    if args.what == "rate":
+        rate(args.workers, args.points or 432)
+    else:
+        memory(args.points or 100_000, args.workload, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The Gantt chart of an event run: what each engine and the DRAM channel did, and when.
+
+Takes the timeline of :func:`perfsim.schedule.event.simulate_events` (``timeline.csv`` of a
+saved event run: ``resource, kind, layer, tile, tiles, start_cycle, end_cycle``) and,
+optionally, the run's per-layer frame to colour compute by kind of layer.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from perfsim.report.plots import KIND_COLORS, count_text, run_label
+from perfsim.report.tables import layer_kinds
+
+TRANSFER_COLORS = {"load": "#4c72b0", "store": "#dd8452", "prefetch": "#55a868"}
+"""DRAM channel work by kind: a layer's own loads and stores, and prefetched weights."""
+
+
+def gantt_figure(timeline: pd.DataFrame, layers: pd.DataFrame | None = None, *,
+                 clock_ghz: float | None = None,
+                 window: tuple[float, float] | None = None) -> Figure:
+    """One row per resource (the DRAM channel on top, then each engine), a bar per piece of
+    work from ``start_cycle`` to ``end_cycle``. Engine bars are coloured by the kind of
+    layer when ``layers`` (the run's frame) is given; transfers by load, store or prefetch.
+    ``window`` (cycles) zooms in; ``clock_ghz`` adds a time axis in microseconds."""
+    if window is not None:
+        lo, hi = window
+        timeline = timeline[(timeline["end_cycle"] > lo) & (timeline["start_cycle"] < hi)]
+    resources = ["dram"] + sorted(set(timeline["resource"]) - {"dram"})
+    fig = Figure(figsize=(12, 1.2 + 0.9 * len(resources)), layout="constrained")
+    ax = fig.add_subplot()
+    kind_of = {}
+    if layers is not None and not layers.empty:
+        kind_of = dict(zip(layers["layer"], layer_kinds(layers)))
+    used: dict[str, str] = {}
+    for row_index, resource in enumerate(resources):
+        rows = timeline[timeline["resource"] == resource]
+        if resource == "dram":
+            colors = rows["kind"].map(TRANSFER_COLORS).fillna("#7f7f7f")
+            for kind in rows["kind"].unique():
+                used[f"DRAM {kind}"] = TRANSFER_COLORS.get(kind, "#7f7f7f")
+        else:
+            kinds = rows["layer"].map(kind_of).fillna("compute")
+            colors = kinds.map(KIND_COLORS).fillna("#1f77b4")
+            for kind in kinds.unique():
+                used[f"compute: {kind}"] = KIND_COLORS.get(kind, "#1f77b4")
+        y = len(resources) - 1 - row_index
+        spans = list(zip(rows["start_cycle"], rows["end_cycle"] - rows["start_cycle"]))
+        ax.broken_barh(spans, (y - 0.38, 0.76), facecolors=list(colors), linewidth=0)
+    ax.set_yticks(range(len(resources)), [r if r != "dram" else "DRAM channel"
+                                          for r in reversed(resources)])
+    ax.set_ylim(-0.6, len(resources) - 0.4)
+    ax.set_ylabel("resource")
+    ax.set_xlabel("cycle")
+    ax.xaxis.set_major_formatter(count_text)
+    if window is not None:
+        ax.set_xlim(*window)
+    elif not timeline.empty:
+        ax.set_xlim(0, timeline["end_cycle"].max())
+    if clock_ghz:
+        top = ax.secondary_xaxis("top", functions=(lambda c: c / (clock_ghz * 1e3),
+                                                   lambda us: us * clock_ghz * 1e3))
+        top.set_xlabel("time (µs)")
+    title = "Event schedule: engines and DRAM over time"
+    if layers is not None and run_label(layers):
+        title += f" ({run_label(layers)})"
+    if window is not None:
+        title += f", cycles {count_text(window[0])}–{count_text(window[1])}"
+    ax.set_title(title)
+    ax.legend(handles=[Patch(color=c, label=k) for k, c in used.items()],
+              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def busiest_window(timeline: pd.DataFrame, span_cycles: float) -> tuple[float, float]:
+    """A window of ``span_cycles`` starting where the most engines (not the DRAM channel)
+    first work at once: the place to zoom in to see layers running in parallel."""
+    work = timeline[timeline["resource"] != "dram"]
+    if work.empty:
+        return (0.0, span_cycles)
+    events = sorted([(s, 1) for s in work["start_cycle"]] + [(e, -1) for e in work["end_cycle"]])
+    active = best = 0
+    start = 0.0
+    for cycle, step in events:
+        active += step
+        if active > best:
+            best, start = active, cycle
+    return (max(0.0, start - span_cycles / 4), max(0.0, start - span_cycles / 4) + span_cycles)

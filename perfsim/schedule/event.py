@@ -1,0 +1,480 @@
+"""The event schedule (DESIGN section 5): tiles as simpy processes on shared resources.
+
+Every layer keeps the engine, tiling and traffic the analytic schedule chose for it
+(:mod:`perfsim.schedule.analytic`); this schedule decides *when* its work happens. The
+resources are one DRAM channel (a :class:`simpy.PriorityResource` that every transfer
+holds while it moves its bytes at the configured bandwidth, after the configured latency),
+one :class:`simpy.Resource` per engine, and the SRAM's tile space as a
+:class:`simpy.Container` of bytes that a running layer holds its double-buffered working set
+in.
+
+**A layer** of ``n`` equal tiles, each loading ``L``, storing ``S`` and keeping its engine
+busy ``c`` cycles (compute, or the engine's SRAM traffic at the SRAM bandwidth if slower),
+runs as the analytic pipeline does, one step at a time:
+
+* prologue: the DRAM latency, then the first tile's load;
+* ``n - 1`` steps: the engine computes tile ``i`` while the channel loads tile ``i + 1`` and
+  stores an earlier tile's outputs (``L + S``); a step ends when both are done, because
+  with two buffers per operand neither side can run further ahead;
+* epilogue: the last tile's compute, then its store.
+
+Alone, that is ``latency + L + (n - 1) max(L + S, c) + c + S``: exactly the analytic
+pipeline time (:func:`perfsim.kernels.tiling.pipeline_cycles`). Every layer ends on a whole
+cycle, as analytic rows are whole cycles.
+
+**Coalescing.** The ``n - 1`` steps are equal, so runs of them are coalesced: at most
+:data:`MAX_CHUNKS` chunks per layer, each of ``m`` consecutive steps, holding the channel for
+``m (L + S)`` and the engine for ``m c``. Alone, ``m max(L + S, c)`` is what ``m`` separate
+steps take, so coalescing never changes an uncontended layer's cycles (a test checks it);
+under contention it makes transfers coarser (another layer waits for a whole chunk), which
+bounds the events per layer by ``3 * MAX_CHUNKS + 4`` whatever the number of tiles.
+
+**Overlap** (``overlap``), each level adding to the one before:
+
+* ``none``: layers run one at a time in network order. Nothing contends, so every layer
+  takes exactly its analytic cycles.
+* ``layer``: neighbouring layers overlap. The next layer's first weight tile is prefetched
+  (at low priority on the channel) while the current layer runs, when the SRAM has room;
+  and a layer that only streams over its producer's output (activations, normalisation,
+  element-wise math, local pooling, ...: :data:`PIPELINED_OPS`) runs tile by tile behind
+  its producer, so the vector engine works while the matrix engine goes on. Each such chain
+  runs as a group; groups run one after another.
+* ``graph``: any layer runs as soon as its inputs are ready and its engine and SRAM allow,
+  so independent branches (Inception modules, ResNeXt and DPN paths, fire expands) run
+  concurrently on different engines, and time-share one engine chunk by chunk.
+
+A pipelined consumer loads its tile ``j`` once every producer has computed the same share
+``(j + 1) / n`` of its own tiles: a model of tile order, not an exact map of which output
+tile feeds which input tile. The SRAM tile space is the SRAM less the most activation bytes
+the residency plan ever keeps resident; a layer whose working set is larger takes all of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import pandas as pd
+import simpy
+
+from perfsim.errors import InfeasibleError
+from perfsim.hw import HwConfig
+from perfsim.ir.network import Layer, Network, parse_ref
+from perfsim.lowering import VIEW_OPS, lower
+from perfsim.residency import Placement
+from perfsim.results import LayerResult
+from perfsim.schedule.analytic import _candidates as candidate_engines
+from perfsim.schedule.analytic import _layer as cost_layer
+from perfsim.tiling import plan_tiling
+
+OVERLAPS = ("none", "layer", "graph")
+MAX_CHUNKS = 16
+"""Steady pipeline steps of one layer are coalesced into at most this many events."""
+PIPELINED_OPS = frozenset({
+    "relu", "relu6", "leaky_relu", "prelu", "sigmoid", "tanh", "batch_norm", "scale",
+    "offset", "add", "mul", "max", "lrn", "max_pool", "avg_pool", "shift", "channel_shuffle",
+    "concat", "split", "upsample"})
+"""Ops whose output tile needs only the matching part of their inputs, so they can run tile
+by tile behind their producers (reductions such as softmax and global pooling cannot)."""
+TIMELINE_COLUMNS = ("resource", "kind", "layer", "tile", "tiles", "start_cycle", "end_cycle")
+"""Columns of the timeline: the resource (``dram`` or an engine), the kind of work
+(``load``, ``store``, ``prefetch``, ``compute``), the layer, the first tile of the
+coalesced run and how many tiles it covers, and the cycles it starts and ends at."""
+
+
+@dataclass(frozen=True)
+class TileWork:
+    """One layer's work in the units the event schedule moves: ``tiles`` equal tiles, each
+    loading for ``load_cycles``, storing for ``store_cycles`` and keeping ``engine`` busy
+    for ``busy_cycles`` (all at the configured rates); ``weight_load_cycles`` of each load
+    move its ``weight_tile_bytes`` of weights (prefetchable); ``latency_cycles`` is exposed
+    once if any byte moves; ``working_set_bytes`` is the double-buffered tile space."""
+
+    layer: str
+    engine: str
+    tiles: int
+    load_cycles: float
+    store_cycles: float
+    busy_cycles: float
+    weight_load_cycles: float
+    latency_cycles: int
+    working_set_bytes: int
+    weight_tile_bytes: int
+
+    @property
+    def moves_bytes(self) -> bool:
+        return self.load_cycles > 0 or self.store_cycles > 0
+
+    def alone_cycles(self) -> int:
+        """Cycles of the layer with nothing else running (the analytic pipeline time)."""
+        if self.tiles == 0:
+            return 0
+        step = max(self.load_cycles + self.store_cycles, self.busy_cycles)
+        time = (self.load_cycles + (self.tiles - 1) * step + self.busy_cycles
+                + self.store_cycles + (self.latency_cycles if self.moves_bytes else 0))
+        return math.ceil(round(time, 6))
+
+
+@dataclass(frozen=True)
+class EventSchedule:
+    """The outcome of one event simulation: the rows with their cycles, start and end, the
+    timeline (:data:`TIMELINE_COLUMNS`) and the makespan in cycles."""
+
+    layers: tuple[LayerResult, ...]
+    timeline: pd.DataFrame
+    cycles: int
+
+
+def tile_work(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+              row: LayerResult) -> TileWork:
+    """The tiles of ``layer`` as the analytic schedule planned them (``row``)."""
+    nest = lower(network, layer)
+    if nest.shape == "view":
+        return TileWork(layer.name, "-", 0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)
+    engine_sram = (row.sram_read_bytes + row.sram_write_bytes - row.dram_read_bytes
+                   - row.dram_write_bytes)
+    tiling = plan_tiling(layer.name, nest, hw, placement, row.compute_cycles, engine_sram)
+    n = tiling.tile_count
+    per_byte = 1.0 / hw.dram_bytes_per_cycle
+    read, write = tiling.dram_read_bytes, tiling.dram_write_bytes
+    # As perfsim.kernels.tiling.pipeline_cycles: the engine is busy computing, or moving its
+    # own and the DMA's bytes through SRAM if that is slower.
+    sram_cycles = (engine_sram + read + write) / hw.sram.bandwidth_bytes_per_cycle
+    busy = max(float(row.compute_cycles), sram_cycles)
+    return TileWork(layer.name, row.engine, n, read * per_byte / n, write * per_byte / n,
+                    busy / n, tiling.dram_read_weight_bytes * per_byte / n,
+                    hw.dram_latency_cycles, tiling.working_set_bytes,
+                    -(-tiling.dram_read_weight_bytes // n))
+
+
+def simulate_events(network: Network, hw: HwConfig, rows: list[LayerResult],
+                    placements: dict[str, Placement], overlap: str, *,
+                    pin: Mapping[str, str] | None = None,
+                    max_chunks: int = MAX_CHUNKS) -> EventSchedule:
+    """Run the event schedule of ``network`` with the analytic ``rows`` and ``placements``
+    (and the analytic ``pin``); ``max_chunks`` bounds the events per layer (see
+    *Coalescing* above)."""
+    if overlap not in OVERLAPS:
+        raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
+    choices = []
+    for layer, row in zip(network.layers, rows):
+        placement = placements[layer.name]
+        options = [(row, tile_work(network, layer, hw, placement, row))]
+        if overlap == "graph" and row.engine != "-":
+            options += _other_engines(network, layer, hw, placement, row, dict(pin or {}))
+        choices.append(options)
+    resident = max((p.resident_bytes for p in placements.values()), default=0)
+    run = _Simulation(network, hw, choices, overlap, max_chunks,
+                      tile_space_bytes=max(1, hw.sram.size_bytes - resident))
+    run.env.run()
+    stuck = [r.work.layer for r in run.runs if not r.done.triggered]
+    if stuck or run.sram.level != run.sram.capacity:  # a bug: report it, never a wrong result
+        raise RuntimeError(f"event schedule of {network.name} on {hw.name} (overlap "
+                           f"{overlap}) stopped with layers unfinished: {stuck[:5]} and "
+                           f"{run.sram.capacity - run.sram.level} SRAM bytes held")
+    out = []
+    for layer_run in run.runs:
+        row = layer_run.row
+        start, end = layer_run.start_cycle, layer_run.end_cycle
+        # Its own time: the span less the waits for a producer's tiles (a pipelined layer
+        # spans its producer's run but works only part of it).
+        total = end - start - math.floor(round(layer_run.waited, 6))
+        # The same work over a longer (or equal) span: utilisation scales down with it.
+        utilization = row.utilization * row.total_cycles / total if total else 0.0
+        out.append(dataclasses.replace(
+            row, total_cycles=total, stall_cycles=max(0, total - row.compute_cycles),
+            utilization=utilization, start_cycle=start, end_cycle=end))
+    timeline = pd.DataFrame(run.timeline, columns=list(TIMELINE_COLUMNS))
+    cycles = max((r.end_cycle for r in out), default=0)
+    return EventSchedule(tuple(out), timeline, cycles)
+
+
+def _other_engines(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+                   row: LayerResult, pin: dict[str, str]) -> list[tuple[LayerResult, TileWork]]:
+    """The layer costed on each other engine that can run it, where its tiles fit and it
+    moves no more DRAM bytes than on its own engine (the channel is everyone's: more bytes
+    would slow the layers beside it)."""
+    options = []
+    dram_bytes = row.dram_read_bytes + row.dram_write_bytes
+    for engine in candidate_engines(layer, hw, pin):
+        if engine.name == row.engine:
+            continue
+        try:
+            other = cost_layer(network, layer, hw, placement, {layer.op.kind: engine.name})
+        except InfeasibleError:
+            continue
+        if other.dram_read_bytes + other.dram_write_bytes <= dram_bytes:
+            options.append((other, tile_work(network, layer, hw, placement, other)))
+    return options
+
+
+class _LayerRun:
+    """The mutable state of one layer during a simulation: ``options`` are its (row, work)
+    on each engine that can run it, the analytic choice first; ``row`` and ``work`` are the
+    one it runs with."""
+
+    def __init__(self, env: simpy.Environment, options: list[tuple[LayerResult, TileWork]],
+                 index: int):
+        self.options = options
+        self.row, self.work = options[0]
+        self.index = index  # network order: the priority of its requests
+        self.started = env.event()
+        self.done = env.event()
+        self.changed = env.event()
+        self.tiles_done = 0
+        self.start_cycle = 0
+        self.end_cycle = 0
+        self.prefetched: simpy.Event | None = None  # the prefetch of the first weight tile
+        self.prefetched_cycles = 0.0  # its transfer time
+        self.prefetch_moving = False  # its bytes are on the channel (it can't be revoked)
+        self.prefetch_bytes = 0  # SRAM the prefetch holds until the layer claims its own
+        self.waited = 0.0  # cycles spent after its start waiting for producers' tiles
+
+
+class _Simulation:
+    def __init__(self, network: Network, hw: HwConfig,
+                 choices: list[list[tuple[LayerResult, TileWork]]], overlap: str,
+                 max_chunks: int, tile_space_bytes: int):
+        self.env = env = simpy.Environment()
+        self.overlap = overlap
+        self.max_chunks = max_chunks
+        self.dram = simpy.PriorityResource(env, capacity=1)
+        self.engines = {e.name: simpy.PriorityResource(env, capacity=1) for e in hw.engines}
+        self.sram = simpy.Container(env, capacity=tile_space_bytes, init=tile_space_bytes)
+        self.timeline: list[tuple] = []
+        self.runs = [_LayerRun(env, options, i) for i, options in enumerate(choices)]
+        # When each engine would be free of the work assigned to it so far (an estimate
+        # from the layers' cycles alone, for choosing engines).
+        self.committed = {e.name: 0.0 for e in hw.engines}
+        by_name = {r.work.layer: r for r in self.runs}
+        # Views alias their input: a consumer of a view depends on what the view reads.
+        source: dict[str, list[_LayerRun]] = {}
+        self.producers: dict[str, list[_LayerRun]] = {}
+        for layer in network.layers:
+            producers = []
+            for ref in layer.inputs:
+                name = parse_ref(ref)[0]
+                producers.extend(source.get(name, [by_name[name]]))
+            self.producers[layer.name] = list(dict.fromkeys(producers))
+            if layer.op.kind in VIEW_OPS and layer.inputs:
+                source[layer.name] = self.producers[layer.name]
+        self.pipelined = {layer.name: overlap != "none" and layer.op.kind in PIPELINED_OPS
+                          and bool(self.producers[layer.name])
+                          for layer in network.layers}
+        env.process(self._drive())
+
+    # --------------------------------------------------------------------- network order
+
+    def _drive(self):
+        """Start the layers as the overlap level allows."""
+        env = self.env
+        if self.overlap == "graph":
+            # A layer that does not stream behind another prefetches once its producers run.
+            for run in self.runs:
+                producers = self.producers[run.work.layer]
+                if run.work.tiles and producers and not self.pipelined[run.work.layer]:
+                    env.process(self._prefetch(env.all_of([p.started for p in producers]),
+                                               run))
+            for run in self.runs:
+                env.process(self._layer(run))
+            yield env.all_of([r.done for r in self.runs])
+            return
+        groups = self._groups()
+        heads = [next((r for r in g if r.work.tiles), None) for g in groups]
+        for i, group in enumerate(groups):
+            for run in group:
+                env.process(self._layer(run))
+            following = next((h for h in heads[i + 1:] if h is not None), None)
+            if self.overlap == "layer" and following is not None:
+                env.process(self._prefetch(env.all_of([r.started for r in group]), following))
+            yield env.all_of([r.done for r in group])
+
+    def _groups(self) -> list[list[_LayerRun]]:
+        """Layers in network order as groups that run together: one layer each, except that
+        with ``layer`` overlap a pipelined layer reading from the group joins it."""
+        groups: list[list[_LayerRun]] = []
+        for run in self.runs:
+            name = run.work.layer
+            if (groups and self.pipelined[name]
+                    and any(p in groups[-1] for p in self.producers[name])):
+                groups[-1].append(run)
+            else:
+                groups.append([run])
+        return groups
+
+    def _prefetch(self, trigger: simpy.Event, after: _LayerRun):
+        """Prefetch ``after``'s first weight tile once ``trigger`` fires (its producers, or
+        its group's layers, have started), if SRAM has room then.
+
+        A prefetch never waits for space. A layer that needs space takes back the space of
+        prefetches still queued for the channel (:meth:`_revoke_prefetches`); one that has
+        moved its bytes keeps them: ``after``'s producers run, so it starts, and gives the
+        space back before it claims its own, without waiting in the SRAM queue."""
+        yield trigger
+        nbytes = after.work.weight_tile_bytes
+        if (not nbytes or after.started.triggered or after.prefetched is not None
+                or self.sram.get_queue or self.sram.level < nbytes):
+            return
+        # The space is free and nobody queues for it, so the get succeeds at once: book it
+        # to ``after`` now, before any other process runs.
+        space = self.sram.get(nbytes)
+        after.prefetch_bytes = nbytes
+        after.prefetched = finished = self.env.event()
+        after.prefetched_cycles = after.work.weight_load_cycles
+        yield space
+        yield self.env.timeout(after.work.latency_cycles)  # the request, off the channel
+        with self.dram.request(priority=len(self.runs) + after.index) as req:
+            yield req
+            if after.prefetched is finished:  # not revoked while it queued
+                after.prefetch_moving = True
+                start = self.env.now
+                yield self.env.timeout(after.work.weight_load_cycles)
+                self._record("dram", "prefetch", after.work.layer, 0, 1, start)
+        finished.succeed()
+
+    def _revoke_prefetches(self):
+        """Give back the SRAM of prefetches still waiting for the channel: their layers
+        load those weights themselves."""
+        for run in self.runs:
+            if run.prefetch_bytes and not run.prefetch_moving:
+                nbytes, run.prefetch_bytes = run.prefetch_bytes, 0
+                run.prefetched, run.prefetched_cycles = None, 0.0
+                yield self.sram.put(nbytes)
+
+    # --------------------------------------------------------------------------- a layer
+
+    def _layer(self, run: _LayerRun):
+        env, work = self.env, run.work
+        producers = self.producers[work.layer]
+        pipelined = self.pipelined[work.layer]
+        yield env.all_of([p.started if pipelined else p.done for p in producers])
+        self._choose_engine(run)
+        work = run.work
+        claim = min(work.working_set_bytes, self.sram.capacity) if work.tiles else 0
+        yield from self._release_prefetch_space(run)
+        if claim:
+            if self.sram.level < claim:
+                yield from self._revoke_prefetches()
+            yield self.sram.get(claim)
+        yield from self._to_whole_cycle()
+        run.start_cycle = round(env.now)
+        run.started.succeed()
+        if work.tiles:
+            yield from self._tiles(run, producers if pipelined else [])
+        yield from self._release_prefetch_space(run)
+        if claim:
+            yield self.sram.put(claim)
+        yield from self._to_whole_cycle()
+        run.end_cycle = round(env.now)
+        run.done.succeed()
+
+    def _choose_engine(self, run: _LayerRun) -> None:
+        """Give a ready layer the engine that would finish it first: after the engine time
+        of the work already given to it, the layer's own cycles (the analytic choice when
+        they tie); ``graph`` only offers more than one."""
+        now = self.env.now
+
+        def finish(option: tuple[LayerResult, TileWork]) -> float:
+            row, _ = option
+            return max(now, self.committed.get(row.engine, now)) + row.total_cycles
+
+        run.row, run.work = min(run.options, key=finish)
+        if run.row.engine in self.committed:
+            busy = run.work.busy_cycles * run.work.tiles
+            self.committed[run.row.engine] = max(now, self.committed[run.row.engine]) + busy
+
+    def _release_prefetch_space(self, run: _LayerRun):
+        """The prefetched tile's SRAM becomes part of the layer's own working set."""
+        if run.prefetch_bytes:
+            nbytes, run.prefetch_bytes = run.prefetch_bytes, 0
+            yield self.sram.put(nbytes)
+
+    def _to_whole_cycle(self):
+        """Layers start and end on whole cycles, as analytic rows count whole cycles."""
+        whole = math.ceil(round(self.env.now, 6))
+        if whole > self.env.now:
+            yield self.env.timeout(whole - self.env.now)
+
+    def _tiles(self, run: _LayerRun, producers: list[_LayerRun]):
+        env, w = self.env, run.work
+        n = w.tiles
+        # Prologue: the latency and the first tile's load, less what was prefetched.
+        yield from self._wait_for(run, producers, 1 / n)
+        first = w.load_cycles
+        if run.prefetched is not None:
+            yield run.prefetched
+            # The engine chosen later may tile differently: count what its first tile needs.
+            first -= min(run.prefetched_cycles, w.weight_load_cycles)
+        if first > 1e-9 or (w.moves_bytes and run.prefetched is None):
+            yield env.timeout(w.latency_cycles)
+            yield from self._transfer(run, [("load", first)], 0, 1)
+        step = 1
+        for size in _chunk_sizes(n - 1, self.max_chunks):
+            last = step + size - 1  # loads tiles step..last, computes tiles step-1..last-1
+            yield from self._wait_for(run, producers, (last + 1) / n)
+            transfer = env.process(self._transfer(run, [("load", size * w.load_cycles),
+                                                        ("store", size * w.store_cycles)],
+                                                  step, size))
+            compute = env.process(self._compute(run, size * w.busy_cycles, step - 1, size))
+            yield transfer & compute
+            self._progress(run, last)
+            step = last + 1
+        # Epilogue: the last tile's compute and store.
+        yield from self._compute(run, w.busy_cycles, n - 1, 1)
+        self._progress(run, n)
+        yield from self._transfer(run, [("store", w.store_cycles)], n - 1, 1)
+
+    def _wait_for(self, run: _LayerRun, producers: list[_LayerRun], share: float):
+        """Wait until every producer has computed ``share`` of its tiles."""
+        since = self.env.now
+        for p in producers:
+            need = min(p.work.tiles, math.ceil(share * p.work.tiles - 1e-9))
+            while p.tiles_done < need and not p.done.triggered:
+                yield p.changed | p.done
+        run.waited += self.env.now - since
+
+    def _progress(self, run: _LayerRun, tiles_done: int) -> None:
+        run.tiles_done = tiles_done
+        changed, run.changed = run.changed, self.env.event()
+        changed.succeed()
+
+    def _transfer(self, run: _LayerRun, parts: list[tuple[str, float]], tile: int,
+                  tiles: int):
+        """Hold the DRAM channel for ``parts`` (kind, cycles) one after another."""
+        if sum(c for _, c in parts) <= 1e-9:
+            return
+        work = run.work
+        with self.dram.request(priority=run.index) as req:
+            yield req
+            for kind, cycles in parts:
+                if cycles > 0:
+                    start = self.env.now
+                    yield self.env.timeout(cycles)
+                    self._record("dram", kind, work.layer, tile, tiles, start)
+
+    def _compute(self, run: _LayerRun, cycles: float, tile: int, tiles: int):
+        if cycles <= 0:
+            return
+        work = run.work
+        with self.engines[work.engine].request(priority=run.index) as req:
+            yield req
+            start = self.env.now
+            yield self.env.timeout(cycles)
+            self._record(work.engine, "compute", work.layer, tile, tiles, start)
+
+    def _record(self, resource: str, kind: str, layer: str, tile: int, tiles: int,
+                start: float) -> None:
+        self.timeline.append((resource, kind, layer, tile, tiles, round(start),
+                              round(self.env.now)))
+
+
+def _chunk_sizes(steps: int, chunks: int) -> list[int]:
+    """``steps`` split into at most ``chunks`` runs whose sizes differ by at most one."""
+    count = min(steps, chunks)
+    if count <= 0:
+        return []
+    base, extra = divmod(steps, count)
+    return [base + 1] * extra + [base] * (count - extra)
+

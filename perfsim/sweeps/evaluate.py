@@ -1,0 +1,128 @@
+"""One sweep task, evaluated: a hardware point, a workload and a batch become one row of
+totals (and optionally the run's per-layer rows).
+
+This is what the executors run, in this process or in a worker: it loads nothing but the
+workload (once per process and batch) and never writes files. An infeasible point (a layer
+that fits nowhere, or values that are invalid together) is a row with ``status`` and
+``reason``, not an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from perfsim.errors import ConfigError, InfeasibleError
+from perfsim.hw import HwConfig
+from perfsim.ir.network import Network
+from perfsim.simulate import simulate
+from perfsim.sweeps.space import Point, variant
+from perfsim.workload import load_workload
+
+STATUSES = ("ok", "infeasible")
+
+TOTAL_COLUMNS: dict[str, str] = {
+    "cycles": "Int64", "time_ms": "float64", "macs": "Int64", "ops": "Int64",
+    "macs_per_cycle": "float64", "utilization": "float64", "peak_macs_per_cycle": "Int64",
+    "dram_bytes": "Int64", "dram_read_bytes": "Int64", "dram_write_bytes": "Int64",
+    "sram_bytes": "Int64", "sram_size_bytes": "Int64", "dram_bytes_per_cycle": "float64",
+    "energy_pj": "float64", "compute_bound_cycles": "Int64",
+    "utilization_bound_cycles": "Int64", "memory_bound_cycles": "Int64",
+}
+"""Totals per row and their dtypes (nullable: an infeasible point has none). ``sram_bytes``
+is SRAM traffic (read + written), ``sram_size_bytes`` the SRAM's capacity; ``*_bound_cycles``
+sum the cycles of the layers each bound limits."""
+
+Workload = str | Path | Network
+
+
+@dataclass(frozen=True)
+class Task:
+    """One row to compute: the ``index``-th point of the sweep on ``workload`` at ``batch``;
+    ``point_id`` is its stable identity (:func:`point_id`)."""
+
+    index: int
+    point_id: str
+    point: Point
+    workload: Workload
+    batch: int
+
+
+def workload_label(workload: Workload) -> str:
+    """The name a workload goes by in rows: a network's name, else the text given."""
+    return workload.name if isinstance(workload, Network) else str(workload)
+
+
+def point_id(point: Point, workload: Workload, batch: int) -> str:
+    """A stable hash (hex, 16 digits) of a point's parameters, workload and batch: the same
+    in every process and run, independent of the order the parameters are given in."""
+    text = json.dumps({"point": point, "workload": workload_label(workload), "batch": batch},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=64)
+def _network(workload: str, batch: int) -> Network:
+    return load_workload(workload, batch=batch)
+
+
+def _batched(workload: Workload, batch: int) -> Network:
+    if isinstance(workload, Network):
+        return workload.with_batch(batch)
+    return _network(str(workload), batch)
+
+
+def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
+             residency: str = "auto") -> tuple[dict, list[dict]]:
+    """The totals row of ``task`` on its variant of ``hw`` and, with ``per_layer``, the rows
+    of its layers (each carrying the point's identity and parameters)."""
+    row: dict = {"point_id": task.point_id, "point": task.index,
+                 "workload": workload_label(task.workload), "batch": task.batch,
+                 **task.point, "hw": hw.name}
+    try:
+        config = variant(hw, task.point)
+        run = simulate(_batched(task.workload, task.batch), config, residency=residency)
+    except (InfeasibleError, ConfigError) as err:
+        return {**row, "status": "infeasible", "reason": str(err)}, []
+    t = run.totals
+    by_bound = {bound: 0 for bound in ("compute", "utilization", "memory")}
+    for layer in run.layers:
+        if layer.bound in by_bound:
+            by_bound[layer.bound] += layer.total_cycles
+    row.update(status="ok", reason="", cycles=t["cycles"], time_ms=t["time_ms"],
+               macs=t["macs"], ops=t["ops"], macs_per_cycle=t["macs_per_cycle"],
+               utilization=t["utilization"], peak_macs_per_cycle=config.peak_macs_per_cycle,
+               dram_bytes=t["dram_bytes"], dram_read_bytes=t["dram_read_bytes"],
+               dram_write_bytes=t["dram_write_bytes"], sram_bytes=t["sram_bytes"],
+               sram_size_bytes=config.sram.size_bytes,
+               dram_bytes_per_cycle=config.dram_bytes_per_cycle, energy_pj=t["energy_pj"],
+               **{f"{bound}_bound_cycles": cycles for bound, cycles in by_bound.items()})
+    if not per_layer:
+        return row, []
+    identity = {"point_id": task.point_id, "point": task.index, **task.point}
+    layers = [{**identity, **record} for record in run.to_frame().to_dict("records")]
+    return row, layers
+
+
+def evaluate_chunk(hw: HwConfig, tasks: list[Task], per_layer: bool = False,
+                   residency: str = "auto") -> list[tuple[dict, list[dict]]]:
+    """:func:`evaluate` over a chunk of tasks (the unit an executor ships to a worker)."""
+    return [evaluate(hw, task, per_layer, residency) for task in tasks]
+
+
+def totals_frame(rows: list[dict] | pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
+    """Totals rows (dicts, or a frame of them) as a DataFrame with a fixed column order and
+    dtypes, so parts written at different times (all infeasible, or none) concatenate to the
+    same table."""
+    head = ["point_id", "point", "workload", "batch", *parameters, "hw", "status", "reason"]
+    columns = [*head, *TOTAL_COLUMNS]
+    frame = (rows.reindex(columns=columns) if isinstance(rows, pd.DataFrame)
+             else pd.DataFrame(rows, columns=columns))
+    return frame.astype({"point": "int64", "batch": "int64", "status": "string",
+                         "reason": "string", "workload": "string", "hw": "string",
+                         "point_id": "string", **TOTAL_COLUMNS})

@@ -1,0 +1,148 @@
+"""The parameter space of a sweep: key paths into a hardware config, grids of values, and the
+variants they make.
+
+A key path addresses a config field as the YAML does, engines by name:
+``engines.mxu.rows``, ``memory.sram.size_kib``, ``memory.dram.bandwidth_gb_per_s``,
+``clock_ghz``, ``precision.weight_bytes``. A variant is built from the config's normalised
+document (:func:`perfsim.config.to_document`) with the values set, then revalidated by the
+config module's own checker and builder (:func:`perfsim.config.parse_config`), so a sweep
+accepts exactly what a hardware file accepts; no YAML text is generated.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Mapping, Sequence
+
+from perfsim.config import parse_config, to_document
+from perfsim.errors import ConfigError
+from perfsim.hw import HwConfig
+from perfsim.yaml_source import YamlDoc
+from perfsim.zoo import suggest
+
+Point = dict[str, object]
+"""One hardware point: key path -> value."""
+
+MODES = ("product", "zip")
+FIXED_KEYS = ("schema_version", "name", "kind")
+"""Fields a sweep does not vary: the schema version, the config's name and engines' kinds
+and names (an engine is addressed by its name)."""
+
+
+def key_paths(hw: HwConfig) -> list[str]:
+    """Every key path a sweep may vary on ``hw``, in document order."""
+    paths: list[str] = []
+
+    def walk(value, prefix: str) -> None:
+        for key, sub in value.items():
+            if key in FIXED_KEYS:
+                continue
+            path = f"{prefix}{key}"
+            if isinstance(sub, dict):
+                walk(sub, path + ".")
+            elif key == "engines":
+                for engine in sub:
+                    walk({k: v for k, v in engine.items() if k != "name"},
+                         f"engines.{engine['name']}.")
+            else:
+                paths.append(path)
+
+    document = to_document(hw)
+    walk(document, "")
+    if hw.sram.split_bytes is None:  # the optional split buffers may be set by a sweep too
+        paths += [f"memory.sram.{k}" for k in ("ifmap_kib", "filter_kib", "ofmap_kib")]
+    return paths
+
+
+def check_key_path(hw: HwConfig, path: str) -> None:
+    """A :class:`ConfigError` naming the valid key paths (and the closest) unless ``path``
+    addresses a field of ``hw``."""
+    valid = key_paths(hw)
+    if path not in valid:
+        raise ConfigError(f"unknown key path '{path}' for {hw.name}{suggest(path, valid)} "
+                          f"(valid: {', '.join(valid)})")
+
+
+def variant(hw: HwConfig, point: Mapping[str, object]) -> HwConfig:
+    """``hw`` with the values of ``point`` set and the whole config revalidated; a
+    :class:`ConfigError` names the key path and the problem."""
+    document = copy.deepcopy(to_document(hw))
+    engines = {e["name"]: e for e in document["engines"]}
+    for path, value in point.items():
+        check_key_path(hw, path)
+        parts = path.split(".")
+        if parts[0] == "engines":
+            engines[parts[1]][parts[2]] = value
+            continue
+        section = document
+        for part in parts[:-1]:
+            section = section.setdefault(part, {})
+        section[parts[-1]] = value
+    marker = "<sweep point>"
+    try:
+        return parse_config(YamlDoc(marker, document, {}))
+    except ConfigError as err:
+        problems = [line.replace(f"{marker}:1: ", "", 1)
+                    for line in str(err).splitlines()[1:]]
+        for i, engine in enumerate(document["engines"]):  # engines by name, as in key paths
+            problems = [p.replace(f"engines[{i}]", f"engines.{engine['name']}")
+                        for p in problems]
+        raise ConfigError("; ".join(problems)) from None
+
+
+def points_of(grid: Mapping[str, Sequence] | None = None,
+              points: Sequence[Mapping[str, object]] | None = None,
+              mode: str = "product") -> list[Point]:
+    """The hardware points of a ``grid`` (key path -> values, crossed by ``mode``: every
+    combination for ``product``, the i-th values together for ``zip``) or an explicit list
+    of ``points``; neither: the config as it is (one point, no parameters)."""
+    if grid is not None and points is not None:
+        raise ConfigError("give one of grid (key path -> values) and points (a list of {key "
+                          "path: value} mappings), not both")
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}"
+                          f"{suggest(str(mode), list(MODES))}")
+    if grid is None and points is None:
+        return [{}]
+    if points is not None:
+        if not points or not all(isinstance(p, Mapping) for p in points):
+            raise ConfigError("points must be a non-empty list of {key path: value} mappings")
+        return [dict(p) for p in points]
+    assert grid is not None
+    if not grid:
+        raise ConfigError("grid must name at least one key path")
+    for path, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ConfigError(f"grid.{path}: expected a non-empty list of values, got "
+                              f"{values!r}")
+    keys = list(grid)
+    if mode == "zip":
+        lengths = {k: len(v) for k, v in grid.items()}
+        if len(set(lengths.values())) > 1:
+            raise ConfigError(f"mode zip needs lists of one length, got "
+                              f"{', '.join(f'{k}: {n}' for k, n in lengths.items())}")
+        return [dict(zip(keys, values)) for values in zip(*grid.values())]
+    return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+
+
+def check_values(hw: HwConfig, points: Sequence[Point]) -> None:
+    """Every key path exists, and every value is valid on its own (set alone on ``hw``): a
+    :class:`ConfigError` naming the point, the key path and the problem. Combinations that are
+    invalid together are left to the sweep, which records them as infeasible points."""
+    checked: set[tuple[str, str]] = set()
+    for index, point in enumerate(points):
+        for path, value in point.items():
+            check_key_path(hw, path)
+            if (path, repr(value)) in checked:
+                continue
+            checked.add((path, repr(value)))
+            try:
+                variant(hw, {path: value})
+            except ConfigError as err:
+                if str(err).startswith(f"{path}:"):  # not a rule between fields (memory.sram:)
+                    raise ConfigError(f"point {index} ({_describe(point)}): {err}") from None
+
+
+def _describe(point: Mapping[str, object]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in point.items())

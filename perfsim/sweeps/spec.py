@@ -1,0 +1,167 @@
+"""Sweep spec files (YAML), read strictly: every problem is one ``file:line: key.path:
+problem`` message, as for hardware configs.
+
+::
+
+    workloads: [mobilenet_v1, resnet50]    # zoo names or network files
+    hw: matrix_engine                      # shipped name or path (relative to the spec)
+    grid:                                  # key path -> values; or `points:` a list of
+      engines.mxu.rows: [32, 64, 128]      #   {key path: value} mappings
+      memory.dram.bandwidth_gb_per_s: [10, 30, 100]
+    mode: product                          # optional: product (default) or zip
+                                           # (neither grid nor points: the config as is)
+    batch: 1                               # optional: an int or a list of ints
+    residency: auto                        # optional: auto (default) or dram
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfsim.config import load_hw
+from perfsim.errors import ConfigError, PerfsimError
+from perfsim.hw import HwConfig
+from perfsim.residency import RESIDENCY_MODES
+from perfsim.sweeps.space import MODES, Point, check_key_path, points_of, variant
+from perfsim.workload import load_workload
+from perfsim.yaml_source import YamlDoc, load_yaml
+from perfsim.zoo import suggest
+
+KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "residency")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated spec: what :func:`perfsim.sweeps.sweep` takes."""
+
+    path: str
+    workloads: tuple[str, ...]
+    hw: HwConfig
+    points: tuple[Point, ...]
+    batch: tuple[int, ...]
+    residency: str
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a spec file; a :class:`ConfigError` names ``file:line: key.path``."""
+    doc = load_yaml(path, ConfigError)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{doc.where(())}: expected a mapping with keys {', '.join(KEYS)}")
+    for key in data:
+        if key not in KEYS:
+            _fail(doc, (key,), f"unknown key{suggest(key, list(KEYS))} (valid: "
+                               f"{', '.join(KEYS)})")
+    for key in ("workloads", "hw"):
+        if key not in data:
+            _fail(doc, (), f"required key '{key}' is missing")
+    if "grid" in data and "points" in data:
+        _fail(doc, ("points",), "give one of grid (key path -> list of values) and points (a "
+                                "list of {key path: value} mappings), not both")
+    base = Path(path).parent
+    workloads = _workloads(doc, base)
+    hw = _hw(doc, base)
+    mode = data.get("mode", "product")
+    if mode not in MODES:
+        _fail(doc, ("mode",), f"must be one of {', '.join(MODES)}, got {mode!r}"
+                              f"{suggest(str(mode), list(MODES))}")
+    residency = data.get("residency", "auto")
+    if residency not in RESIDENCY_MODES:
+        _fail(doc, ("residency",), f"must be one of {', '.join(RESIDENCY_MODES)}, got "
+                                   f"{residency!r}")
+    points = (_grid(doc, hw, mode) if "grid" in data else
+              _points(doc, hw) if "points" in data else [{}])
+    return SweepSpec(doc.path, tuple(workloads), hw, tuple(points), _batch(doc), residency)
+
+
+def _fail(doc: YamlDoc, path: tuple, problem: str):
+    raise ConfigError(f"{doc.where(path)}: {problem}")
+
+
+def _workloads(doc: YamlDoc, base: Path) -> list[str]:
+    items = doc.data["workloads"]
+    if isinstance(items, str):
+        items = [items]
+    if not isinstance(items, list) or not items:
+        _fail(doc, ("workloads",), "expected a non-empty list of workload names or files")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            _fail(doc, ("workloads", i), f"expected a workload name or file, got {item!r}")
+        name = str(base / item) if (base / item).is_file() else item
+        try:
+            load_workload(name)
+        except PerfsimError as err:
+            _fail(doc, ("workloads", i), str(err))
+        out.append(name)
+    if len(set(out)) != len(out):
+        _fail(doc, ("workloads",), f"lists a workload twice: {', '.join(out)}")
+    return out
+
+
+def _hw(doc: YamlDoc, base: Path) -> HwConfig:
+    name = doc.data["hw"]
+    if not isinstance(name, str):
+        _fail(doc, ("hw",), f"expected a shipped config name or a path, got {name!r}")
+    try:
+        return load_hw(base / name if (base / name).is_file() else name)
+    except ConfigError as err:
+        _fail(doc, ("hw",), str(err))
+    raise AssertionError  # unreachable: _fail raises
+
+
+def _value(doc: YamlDoc, hw: HwConfig, where: tuple, path: str, value) -> None:
+    try:
+        variant(hw, {path: value})
+    except ConfigError as err:
+        if str(err).startswith(f"{path}:"):  # a rule between fields makes infeasible rows
+            _fail(doc, where, str(err))
+
+
+def _grid(doc: YamlDoc, hw: HwConfig, mode: str) -> list[Point]:
+    grid = doc.data["grid"]
+    if not isinstance(grid, dict) or not grid:
+        _fail(doc, ("grid",), "expected a mapping of key paths to lists of values")
+    for path, values in grid.items():
+        try:
+            check_key_path(hw, path)
+        except ConfigError as err:
+            _fail(doc, ("grid", path), str(err))
+        if not isinstance(values, list) or not values:
+            _fail(doc, ("grid", path), f"expected a non-empty list of values, got {values!r}")
+        for i, value in enumerate(values):
+            _value(doc, hw, ("grid", path, i), path, value)
+    try:
+        return points_of(grid=grid, mode=mode)
+    except ConfigError as err:
+        _fail(doc, ("mode",) if "mode" in doc.data else ("grid",), str(err))
+    raise AssertionError
+
+
+def _points(doc: YamlDoc, hw: HwConfig) -> list[Point]:
+    points = doc.data["points"]
+    if not isinstance(points, list) or not points:
+        _fail(doc, ("points",), "expected a non-empty list of {key path: value} mappings")
+    for i, point in enumerate(points):
+        if not isinstance(point, dict) or not point:
+            _fail(doc, ("points", i), f"expected a {{key path: value}} mapping, got {point!r}")
+        for path, value in point.items():
+            try:
+                check_key_path(hw, path)
+            except ConfigError as err:
+                _fail(doc, ("points", i, path), str(err))
+            _value(doc, hw, ("points", i, path), path, value)
+    return [dict(p) for p in points]
+
+
+def _batch(doc: YamlDoc) -> tuple[int, ...]:
+    batch = doc.data.get("batch", 1)
+    values = batch if isinstance(batch, list) else [batch]
+    for i, b in enumerate(values):
+        if not isinstance(b, int) or isinstance(b, bool) or b < 1:
+            where = ("batch", i) if isinstance(batch, list) else ("batch",)
+            _fail(doc, where, f"expected a positive integer, got {b!r}")
+    if not values or len(set(values)) != len(values):
+        _fail(doc, ("batch",), f"expected an int or a list of distinct ints, got {batch!r}")
+    return tuple(values)

@@ -1,0 +1,218 @@
+"""The event schedule against the analytic one (DESIGN section 5), and its own invariants:
+bytes and work conserved on every resource, one thing at a time per resource, coalescing
+that changes nothing alone, contention that only ever adds cycles."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from perfsim import NetworkBuilder, load_hw, simulate
+from perfsim.exporters.chrome_trace import chrome_trace
+from perfsim.hw import VectorEngine
+from perfsim.residency import plan
+from perfsim.schedule.analytic import schedule
+from perfsim.schedule.event import OVERLAPS, simulate_events, tile_work
+from perfsim.workload import load_workload
+from perfsim.zoo import workload_names
+
+CONFIGS = ("matrix_engine", "hetero", "vector_engine", "tpu_v1", "eyeriss", "edge_npu")
+# Every zoo network on two configs with two engines each, and a branchy and a plain network
+# on every shipped config.
+CASES = ([(n, "matrix_engine") for n in workload_names()]
+         + [(n, "hetero") for n in workload_names()]
+         + [(n, hw) for n in ("googlenet", "mobilenet_v2", "resnext50_32x4d", "squeezenet1_0")
+            for hw in CONFIGS if hw not in ("matrix_engine", "hetero")])
+
+
+@pytest.mark.parametrize("network,hw", CASES)
+def test_event_schedule_contract(network, hw):
+    analytic = simulate(network, hw)
+    alone = simulate(network, hw, fidelity="event", overlap="none")
+    graph = simulate(network, hw, fidelity="event", overlap="graph")
+    # Layer after layer nothing contends: every layer takes exactly its analytic cycles,
+    # back to back.
+    assert [r.total_cycles for r in alone.layers] == [r.total_cycles for r in analytic.layers]
+    assert alone.totals["cycles"] == analytic.totals["cycles"]
+    assert [r.start_cycle for r in alone.layers[1:]] == [r.end_cycle for r in alone.layers[:-1]]
+    # Overlap never costs time, and never beats the whole network's roofline. (A graph run
+    # also runs the layer level, for the speed-ups its summary reports.)
+    levels = graph.overlap_cycles
+    assert set(levels) == set(OVERLAPS) and levels["graph"] == graph.totals["cycles"]
+    assert levels["none"] == alone.totals["cycles"]
+    t = analytic.totals
+    roofline = max(t["macs"] / alone.hw.peak_macs_per_cycle,
+                   t["dram_bytes"] / alone.hw.dram_bytes_per_cycle)
+    for level in ("layer", "graph"):
+        assert levels[level] <= levels["none"], level
+        assert levels[level] >= math.floor(roofline), level
+
+
+def test_overlap_levels_are_runs_of_their_own():
+    graph = simulate("resnext50_32x4d", "hetero", fidelity="event", overlap="graph")
+    layer = simulate("resnext50_32x4d", "hetero", fidelity="event", overlap="layer")
+    assert graph.overlap_cycles["layer"] == layer.totals["cycles"]
+    assert layer.overlap_cycles == {k: graph.overlap_cycles[k] for k in ("none", "layer")}
+
+
+def test_tile_work_alone_is_the_analytic_pipeline_time():
+    hw = load_hw("matrix_engine")
+    net = load_workload("resnet50")
+    placements = plan(net, hw)
+    for layer, row in zip(net.layers, schedule(net, hw)):
+        work = tile_work(net, layer, hw, placements[layer.name], row)
+        assert work.alone_cycles() == row.total_cycles, layer.name
+
+
+@pytest.mark.parametrize("network,hw", [("googlenet", "hetero"), ("mobilenet_v1", "edge_npu"),
+                                        ("alexnet", "tpu_v1")])
+def test_coalescing_does_not_change_an_uncontended_layer(network, hw):
+    net = load_workload(network)
+    config = load_hw(hw)
+    rows = schedule(net, config)
+    placements = plan(net, config)
+    one = simulate_events(net, config, rows, placements, "none", max_chunks=1)
+    many = simulate_events(net, config, rows, placements, "none", max_chunks=1000)
+    assert [r.total_cycles for r in one.layers] == [r.total_cycles for r in many.layers]
+    assert [r.total_cycles for r in one.layers] == [r.total_cycles for r in rows]
+    # ... while the uncoalesced run really has more events.
+    assert len(many.timeline) > len(one.timeline)
+
+
+@pytest.mark.parametrize("level", OVERLAPS)
+@pytest.mark.parametrize("network,hw", [("googlenet", "hetero"), ("resnet50", "matrix_engine"),
+                                        ("mobilenet_v1", "vector_engine")])
+def test_timeline_conserves_work_and_never_double_books(network, hw, level):
+    result = simulate(network, hw, fidelity="event", overlap=level)
+    timeline = result.timeline
+    frame = result.to_frame()
+    assert list(timeline.columns) == ["resource", "kind", "layer", "tile", "tiles",
+                                      "start_cycle", "end_cycle"]
+    for resource, rows in timeline.groupby("resource"):
+        rows = rows.sort_values("start_cycle")
+        # A resource does one thing at a time.
+        assert (rows["start_cycle"].to_numpy()[1:] >= rows["end_cycle"].to_numpy()[:-1]).all()
+        assert (rows["end_cycle"] >= rows["start_cycle"]).all()
+    # Every DRAM byte crosses the channel once, at its bandwidth (each event rounds to a whole
+    # cycle at each end, hence the slack). With graph overlap a prefetched weight tile may
+    # serve an engine that tiles differently, so only the other levels are exact.
+    dram = timeline[timeline["resource"] == "dram"]
+    moved = (dram["end_cycle"] - dram["start_cycle"]).sum()
+    expected = (frame["dram_read_bytes"] + frame["dram_write_bytes"]).sum() \
+        / result.hw.dram_bytes_per_cycle
+    if level != "graph":
+        assert moved == pytest.approx(expected, abs=len(dram) + 1)
+    # Every layer's work is done on the engine its row names, all of it.
+    compute = timeline[timeline["kind"] == "compute"]
+    assert (compute["resource"] == compute["layer"].map(
+        dict(zip(frame["layer"], frame["engine"])))).all()
+    spans = compute["end_cycle"] - compute["start_cycle"]
+    busy = spans.groupby(compute["layer"]).sum()
+    pieces = compute.groupby("layer").size()
+    costed = frame[frame["engine"] != "-"].set_index("layer")
+    for name, row in costed.iterrows():
+        if row["compute_cycles"]:  # at least its compute cycles, give or take the rounding
+            assert busy[name] >= row["compute_cycles"] - pieces[name], name
+    # Layers start after their inputs start, and end within the run.
+    assert (frame["start_cycle"] <= frame["end_cycle"]).all()
+    assert frame["end_cycle"].max() == result.totals["cycles"]
+
+
+def _two_pool_branches():
+    b = NetworkBuilder("two_pools", (64, 112, 112))
+    x = b.add("input", name="data")
+    left = b.add("max_pool", x, kernel=3, stride=1, padding=1, name="left")
+    right = b.add("avg_pool", x, kernel=3, stride=1, padding=1, name="right")
+    b.add("concat", left, right, name="joined")
+    return b.build()
+
+
+def _two_vector_engines():
+    hw = load_hw("vector_engine")
+    lanes = hw.engines[0].lanes
+    return dataclasses.replace(hw, name="two_vpus", engines=(
+        VectorEngine(name="vpu0", lanes=lanes, pipeline_latency_cycles=8),
+        VectorEngine(name="vpu1", lanes=lanes, pipeline_latency_cycles=8)))
+
+
+def test_branches_run_in_parallel_and_contend_for_dram():
+    network, hw = _two_pool_branches(), _two_vector_engines()
+    analytic = simulate(network, hw, residency="dram")
+    graph = simulate(network, hw, residency="dram", fidelity="event", overlap="graph")
+    a = analytic.to_frame().set_index("layer")
+    g = graph.to_frame().set_index("layer")
+    # The two pools run on the two engines at the same time ...
+    assert {g.loc["left", "engine"], g.loc["right", "engine"]} == {"vpu0", "vpu1"}
+    assert g.loc["left", "start_cycle"] < g.loc["right", "end_cycle"]
+    assert g.loc["right", "start_cycle"] < g.loc["left", "end_cycle"]
+    # ... and both are DRAM-bound, so sharing the channel makes each slower than alone ...
+    assert (a.loc[["left", "right"], "bound"] == "memory").all()
+    for name in ("left", "right"):
+        assert g.loc[name, "total_cycles"] > a.loc[name, "total_cycles"]
+    # ... and the whole is still held to the channel: no faster than its bytes allow.
+    dram_cycles = analytic.totals["dram_bytes"] / hw.dram_bytes_per_cycle
+    assert graph.totals["cycles"] >= dram_cycles
+    assert graph.totals["cycles"] < analytic.totals["cycles"]
+
+
+def test_googlenet_on_hetero_runs_branches_concurrently():
+    result = simulate("googlenet", "hetero", fidelity="event", overlap="graph")
+    compute = result.timeline[result.timeline["kind"] == "compute"]
+    mxu = compute[compute["resource"] == "mxu"]
+    vpu = compute[compute["resource"] == "vpu"]
+    assert len(mxu) and len(vpu)
+    # Cycles during which both engines compute, from the interval lists.
+    both = 0
+    j = 0
+    vpu_spans = vpu[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy()
+    for s, e in mxu[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy():
+        while j < len(vpu_spans) and vpu_spans[j][1] <= s:
+            j += 1
+        k = j
+        while k < len(vpu_spans) and vpu_spans[k][0] < e:
+            both += min(e, vpu_spans[k][1]) - max(s, vpu_spans[k][0])
+            k += 1
+    assert both > 0.1 * result.totals["cycles"]
+    # Layers of one inception module overlap in time.
+    frame = result.to_frame().set_index("layer")
+    module = frame[frame.index.str.startswith("inception_3a/") & (frame["engine"] != "-")]
+    spans = sorted(zip(module["start_cycle"], module["end_cycle"]))
+    assert any(s2 < e1 for (s1, e1), (s2, e2) in zip(spans, spans[1:]))
+    lines = result.summary()
+    assert lines[3].startswith("event schedule, overlap graph")
+    assert "parallel branches" in lines[3]
+
+
+def test_chrome_trace_is_well_formed():
+    result = simulate("squeezenet1_0", "hetero", fidelity="event")
+    trace = json.loads(json.dumps(chrome_trace(result)))
+    events = trace["traceEvents"]
+    names = {e["args"]["name"] for e in events if e.get("name") == "thread_name"}
+    assert names == {"DRAM channel", "engine mxu", "engine vpu"}
+    complete = [e for e in events if e["ph"] == "X"]
+    assert len(complete) == len(result.timeline)
+    for e in complete:
+        assert {"name", "cat", "ts", "dur", "pid", "tid"} <= set(e)
+        assert e["dur"] >= 0 and e["ts"] >= 0
+    by_tid = pd.DataFrame(complete).sort_values(["tid", "ts"])
+    for _, rows in by_tid.groupby("tid"):
+        assert (rows["ts"].to_numpy()[1:] + 1e-9
+                >= (rows["ts"] + rows["dur"]).to_numpy()[:-1]).all()
+    begins = [e for e in events if e["ph"] == "b"]
+    ends = {e["id"]: e for e in events if e["ph"] == "e"}
+    assert begins and all(ends[b["id"]]["ts"] >= b["ts"] for b in begins)
+    # Microseconds at the clock: the last event ends at the run's cycles.
+    last = max(e["ts"] + e["dur"] for e in complete)
+    assert last == pytest.approx(result.totals["cycles"] / (result.hw.clock_ghz * 1e3),
+                                 rel=1e-6)
+
+
+def test_event_runs_are_deterministic():
+    a = simulate("inception_v3", "hetero", fidelity="event")
+    b = simulate("inception_v3", "hetero", fidelity="event")
+    assert a.to_frame().equals(b.to_frame())
+    assert a.timeline.equals(b.timeline)

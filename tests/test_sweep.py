@@ -1,0 +1,212 @@
+"""Sweeps: key paths and variants, rows and statuses, executors against the serial reference,
+the resumable directory (including a real SIGKILL of ``perfsim sweep``) and spec errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+import perfsim
+from perfsim import ConfigError, load_hw, simulate
+from perfsim.sweeps.space import key_paths, points_of, variant
+from perfsim.sweeps.store import SweepError
+
+HW = load_hw("matrix_engine")
+GRID = {"engines.mxu.rows": [32, 128], "memory.dram.bandwidth_gb_per_s": [10, 30]}
+
+
+def test_key_paths_address_fields_as_in_yaml_with_engines_by_name():
+    paths = key_paths(HW)
+    for path in ("engines.mxu.rows", "engines.mxu.cols", "engines.vpu.lanes", "clock_ghz",
+                 "memory.sram.size_kib", "memory.dram.bandwidth_gb_per_s",
+                 "precision.weight_bytes", "energy_pj.dram_byte"):
+        assert path in paths
+    config = variant(HW, {"engines.mxu.rows": 64, "memory.sram.size_kib": 1024,
+                          "clock_ghz": 0.5})
+    assert config.engine("mxu").rows == 64 and config.engine("mxu").cols == 128
+    assert config.sram.size_kib == 1024 and config.clock_ghz == 0.5
+    assert config.engine("vpu") == HW.engine("vpu")
+
+
+def test_unknown_key_path_names_the_valid_ones_and_the_closest():
+    with pytest.raises(ConfigError) as err:
+        perfsim.sweep("alexnet", HW, grid={"engines.mxu.rowz": [8]}, executor="serial")
+    text = str(err.value)
+    assert "engines.mxu.rowz" in text and "did you mean: engines.mxu.rows" in text
+    assert "valid: " in text and "memory.dram.bandwidth_gb_per_s" in text
+
+
+def test_invalid_value_names_key_path_and_point():
+    with pytest.raises(ConfigError) as err:
+        perfsim.sweep("alexnet", HW, grid={"engines.mxu.rows": [32, -4]}, executor="serial")
+    assert "point 1" in str(err.value) and "engines.mxu.rows" in str(err.value)
+    assert "must be > 0" in str(err.value)
+    with pytest.raises(ConfigError, match="engines.mxu.rows: expected int"):
+        variant(HW, {"engines.mxu.rows": 2.5})
+
+
+def test_product_and_zip_modes():
+    assert len(points_of(GRID)) == 4
+    assert points_of(GRID, mode="zip") == [
+        {"engines.mxu.rows": 32, "memory.dram.bandwidth_gb_per_s": 10},
+        {"engines.mxu.rows": 128, "memory.dram.bandwidth_gb_per_s": 30}]
+    with pytest.raises(ConfigError, match="one length"):
+        points_of({"clock_ghz": [1.0], "engines.mxu.rows": [8, 16]}, mode="zip")
+
+
+def test_rows_are_tidy_and_equal_simulate_on_the_variant():
+    frame = perfsim.sweep(["alexnet", "mobilenet_v1"], HW, grid=GRID, executor="serial")
+    assert len(frame) == 8 and (frame["status"] == "ok").all()
+    assert list(frame["workload"][:2]) == ["alexnet", "mobilenet_v1"]
+    assert frame["point_id"].is_unique
+    row = frame[(frame["workload"] == "mobilenet_v1") & (frame["engines.mxu.rows"] == 32)
+                & (frame["memory.dram.bandwidth_gb_per_s"] == 10)].iloc[0]
+    config = variant(HW, {"engines.mxu.rows": 32, "memory.dram.bandwidth_gb_per_s": 10})
+    totals = simulate("mobilenet_v1", config).totals
+    for column in ("cycles", "macs", "dram_bytes", "sram_bytes"):
+        assert row[column] == totals[column]
+    assert row["energy_pj"] == pytest.approx(totals["energy_pj"])
+    assert row["peak_macs_per_cycle"] == 32 * 128 + 128
+    assert row["sram_size_bytes"] == 8192 * 1024
+    bound = row[["compute_bound_cycles", "utilization_bound_cycles", "memory_bound_cycles"]]
+    assert bound.sum() == row["cycles"]
+
+
+def test_infeasible_points_are_rows_with_a_reason():
+    frame = perfsim.sweep("alexnet", HW, points=[
+        {"memory.sram.size_kib": 0.1}, {"memory.sram.ifmap_kib": 64},
+        {"memory.sram.size_kib": 8192}], executor="serial")
+    assert list(frame["status"]) == ["infeasible", "infeasible", "ok"]
+    assert "does not fit in SRAM" in frame["reason"][0]
+    assert "give all of ifmap_kib, filter_kib, ofmap_kib" in frame["reason"][1]
+    assert pd.isna(frame["cycles"][0]) and frame["cycles"][2] > 0
+
+
+def test_batch_list_gives_a_row_per_batch():
+    frame = perfsim.sweep("alexnet", HW, points=[{"clock_ghz": 1.0}], batch=[1, 4],
+                          executor="serial")
+    assert list(frame["batch"]) == [1, 4]
+    assert frame["macs"][1] == 4 * frame["macs"][0]
+
+
+def test_per_layer_rows_add_up_to_the_totals():
+    totals = perfsim.sweep("alexnet", HW, grid={"engines.mxu.rows": [32, 64]},
+                           executor="serial")
+    layers = perfsim.sweep("alexnet", HW, grid={"engines.mxu.rows": [32, 64]},
+                           executor="serial", per_layer=True)
+    assert {"layer", "bound", "engines.mxu.rows", "point_id"} <= set(layers.columns)
+    sums = layers.groupby("point_id", sort=False)["total_cycles"].sum()
+    assert list(sums.index) == list(totals["point_id"])
+    assert list(sums) == list(totals["cycles"])
+
+
+def test_processes_equal_serial():
+    serial = perfsim.sweep(["alexnet", "mobilenet_v1"], HW, grid=GRID, executor="serial")
+    parallel = perfsim.sweep(["alexnet", "mobilenet_v1"], HW, grid=GRID, executor=2,
+                             chunk_tasks=1)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_out_dir_resumes_and_refuses_another_sweep(tmp_path):
+    out = tmp_path / "sweep"
+    reference = perfsim.sweep("alexnet", HW, grid=GRID, executor="serial")
+    first = perfsim.sweep("alexnet", HW, grid=GRID, executor="serial", out=out, part_rows=1)
+    pd.testing.assert_frame_equal(first, reference)
+    parts = sorted((out / "parts").glob("totals-*.parquet"))
+    assert len(parts) == 4
+    parts[0].unlink()  # as if the run had been killed before this part
+    events = []
+    again = perfsim.sweep("alexnet", HW, grid=GRID, executor="serial", out=out,
+                          progress=events.append)
+    assert events[0].skipped == 3 and events[-1].done == 4
+    pd.testing.assert_frame_equal(again, reference)
+    on_disk = pd.read_parquet(out / "sweep.parquet")
+    pd.testing.assert_frame_equal(on_disk, reference)
+    assert len(pd.read_csv(out / "sweep.csv")) == 4
+    with pytest.raises(SweepError, match="holds a different sweep .*points"):
+        perfsim.sweep("alexnet", HW, grid={"engines.mxu.rows": [16]}, executor="serial",
+                      out=out)
+
+
+def _perfsim(*args, cwd, **kwargs):
+    return subprocess.run([sys.executable, "-m", "perfsim", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def _spec(tmp_path, text: str):
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.mark.parametrize("body, where", [
+    ("workloads: [alexnet]\nhw: matrix_engine\ngrid: {engines.mxu.rows: [8]}\nmdoe: zip\n",
+     "spec.yaml:4: mdoe: unknown key; did you mean: mode?"),
+    ("workloads: [alexnet]\nhw: matrix_engine\ngrid:\n  engines.mxu.rows: [8]\n"
+     "  memory.sram.sise_kib: [64]\n",
+     "spec.yaml:5: grid.memory.sram.sise_kib: unknown key path 'memory.sram.sise_kib' for "
+     "matrix_engine; did you mean: memory.sram.size_kib"),
+    ("workloads: [alexnet]\nhw: matrix_engine\ngrid:\n  engines.mxu.rows:\n    - 8\n"
+     "    - -1\n", "spec.yaml:6: grid.engines.mxu.rows[1]: engines.mxu.rows: must be > 0"),
+    ("workloads: [alexnett]\nhw: matrix_engine\ngrid: {clock_ghz: [1.0]}\n",
+     "spec.yaml:1: workloads[0]: unknown workload 'alexnett'; did you mean: alexnet"),
+    ("workloads: [alexnet]\nhw: matrix_engine\npoints:\n  - {clock_ghz: 1.0}\n"
+     "  - {clock_ghz: fast}\n", "spec.yaml:5: points[1].clock_ghz: clock_ghz: expected a "
+                                "number, got 'fast'"),
+    ("workloads: [alexnet]\nhw: matrix_engine\ngrid: {clock_ghz: [1.0]}\nbatch: [1, 0]\n",
+     "spec.yaml:4: batch[1]: expected a positive integer, got 0"),
+])
+def test_bad_spec_is_one_clean_message_and_exit_2(tmp_path, body, where):
+    spec = _spec(tmp_path, body)
+    result = _perfsim("sweep", "spec.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"perfsim: error: {where}"), result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert spec.exists() and not (tmp_path / "out").exists()
+
+
+def test_cli_sweep_killed_by_sigkill_resumes_with_every_point_once(tmp_path):
+    """Start ``perfsim sweep``, SIGKILL it once two parts are on disk (it says so on stderr
+    with --verbose), run it again: every point exactly once, equal to a serial run."""
+    grid = {"engines.mxu.rows": [16, 32, 64, 128], "memory.sram.size_kib": [512, 2048, 8192],
+            "memory.dram.bandwidth_gb_per_s": [10, 30, 100]}
+    _spec(tmp_path, f"""\
+        workloads: [mobilenet_v1]
+        hw: matrix_engine
+        grid: {grid}
+        """)
+    command = [sys.executable, "-m", "perfsim", "sweep", "spec.yaml", "--out", "out",
+               "--workers", "1", "--part-rows", "2", "--verbose"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:  # type: ignore[union-attr]
+        if "part 2 written" in line:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    parts = list((tmp_path / "out" / "parts").glob("totals-*.parquet"))
+    assert 2 <= len(parts) < 18 and not (tmp_path / "out" / "sweep.parquet").exists()
+    result = _perfsim("sweep", "spec.yaml", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "36 rows (36 ok, 0 infeasible)" in result.stdout
+    resumed = pd.read_parquet(tmp_path / "out" / "sweep.parquet")
+    reference = perfsim.sweep("mobilenet_v1", HW, grid=grid, executor="serial")
+    assert resumed["point_id"].is_unique and len(resumed) == 36
+    pd.testing.assert_frame_equal(resumed, reference)
+    csv = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert list(csv["cycles"]) == list(reference["cycles"])
+
+
+def test_readme_example_spec_runs(tmp_path):
+    result = _perfsim("sweep", os.path.join(os.path.dirname(__file__), "..", "scripts",
+                                            "sweep_small.yaml"), "--out", "small",
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(tmp_path / "small" / "sweep.csv")
+    assert len(frame) == 12 and set(frame["status"]) == {"ok"}
