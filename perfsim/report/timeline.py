@@ -14,7 +14,7 @@ from matplotlib.patches import Patch
 from perfsim.report.plots import KIND_COLORS, count_text, run_label
 from perfsim.report.tables import layer_kinds
 
-TRANSFER_COLORS = {"load": "#4c72b0", "store": "#dd8452", "prefetch": "#55a868"}
+TRANSFER_COLORS = {"load": "#2f4f4f", "store": "#bc8f8f", "prefetch": "#e6c229"}
 """DRAM channel work by kind: a layer's own loads and stores, and prefetched weights."""
 
 

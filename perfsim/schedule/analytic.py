@@ -38,7 +38,7 @@ def schedule(network: Network, hw: HwConfig, *, residency: str = "auto",
     for engine_name in pin.values():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
     placements = _placements(network, hw, residency)
-    return [_layer(network, layer, hw, placements[layer.name], pin) for layer in network.layers]
+    return [cost_layer(network, layer, hw, placements[layer.name], pin) for layer in network.layers]
 
 
 LAYER_CACHE_ENTRIES = 8_000
@@ -73,8 +73,8 @@ def _lowered(network: Network, layer: Layer, in_shapes: tuple) -> LoopNest:
     return nest
 
 
-def _layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-           pin: dict[str, str]) -> LayerResult:
+def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+               pin: dict[str, str]) -> LayerResult:
     """One layer's cost, cached by exactly what it depends on: the layer, its shapes and
     batch, its placement, the engines that can run it (and a pin), the precision, memories,
     clock and energies. A sweep point that changes only the array reuses every vector-engine
@@ -116,7 +116,7 @@ def _cost(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
                            macs_per_dram_byte=None, bound="none",
                            reason=reason,
                            energy_pj=0.0 if hw.energy_pj else None, tiling="-")
-    engines = _candidates(layer, hw, pin)
+    engines = candidate_engines(layer, hw, pin)
     best = None
     errors = []
     options = []
@@ -144,7 +144,9 @@ def _cost(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
     return row
 
 
-def _candidates(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:
+def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:
+    """The engines that may run ``layer``: the pinned one for its op kind, else every engine
+    that can; :class:`InfeasibleError` when there is none."""
     kind = layer.op.kind
     if kind in pin:
         engine = hw.engine(pin[kind])

@@ -65,8 +65,7 @@ from perfsim.ir.network import Layer, Network, parse_ref
 from perfsim.lowering import VIEW_OPS, lower
 from perfsim.residency import Placement
 from perfsim.results import LayerResult
-from perfsim.schedule.analytic import _candidates as candidate_engines
-from perfsim.schedule.analytic import _layer as cost_layer
+from perfsim.schedule.analytic import candidate_engines, cost_layer
 from perfsim.tiling import plan_tiling
 
 OVERLAPS = ("none", "layer", "graph")
