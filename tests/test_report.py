@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -23,6 +22,7 @@ from perfsim.report.compare import (compare_layers, compare_layers_figure, compa
                                     compare_totals_figure, write_compare_report)
 from perfsim.report.plots import cycles_figure, engine_figure, kind_share_figure, roofline_figure
 from perfsim.report.tables import layer_kinds, roofline_points, roofs
+from perfsim.report.timeline import gantt_figure
 from perfsim.results import layer_kind
 from perfsim.run_files import save_run
 
@@ -231,33 +231,20 @@ def test_layer_kinds_of_a_saved_frame_match_layer_kind(runs):
     assert layer_kinds(saved).tolist() == [layer_kind(r) for r in results[1].layers]
 
 
-def test_timeline_is_embedded_when_the_run_has_one(runs, tmp_path, monkeypatch):
-    """A synthetic timeline.csv in the contract's columns; the Gantt figure comes from
-    perfsim.report.timeline when it exists, else from a stand-in with its signature."""
-    run_dir = tmp_path / "run"
-    shutil.copytree(runs[0][1], run_dir)
-    pd.DataFrame({"resource": ["dram", "mxu", "dram"], "kind": ["load", "compute", "store"],
-                  "layer": ["conv1"] * 3, "tile": [0, 0, 0], "tiles": [4, 4, 4],
-                  "start_cycle": [0, 100, 900], "end_cycle": [100, 900, 950]}).to_csv(
-        run_dir / "timeline.csv", index=False)
-    seen = []
-    try:
-        import perfsim.report.timeline  # noqa: F401  (the event schedule's Gantt)
-    except ModuleNotFoundError:
-        def gantt_figure(timeline: pd.DataFrame, **_) -> Figure:
-            seen.append(timeline)
-            figure = Figure()
-            figure.add_subplot().barh(timeline["resource"], timeline["end_cycle"]
-                                      - timeline["start_cycle"], left=timeline["start_cycle"])
-            return figure
-        stand_in = ModuleType("perfsim.report.timeline")
-        stand_in.gantt_figure = gantt_figure
-        monkeypatch.setitem(sys.modules, "perfsim.report.timeline", stand_in)
-    run = load_run(run_dir)
-    assert run.timeline is not None and len(run.timeline) == 3
+def test_an_event_run_report_embeds_its_gantt_timeline(tmp_path):
+    hw_path = resolve_hw_path("hetero")
+    result = perfsim.simulate("squeezenet1_0", hw_path, fidelity="event")
+    save_run(result, tmp_path / "run", hw_path=hw_path, source="squeezenet1_0",
+             command=["perfsim", "run"])
+    run = load_run(tmp_path / "run")
+    assert run.timeline is not None and run.timeline.equals(result.timeline)
     write_run_report(run, tmp_path / "out")
     page = (tmp_path / "out" / "report.html").read_text()
     assert "<h2>Timeline</h2>" in page and len(assert_self_contained(page)) == 5
     assert (tmp_path / "out" / "report_timeline.png").is_file()
-    if seen:
-        assert list(seen[0]["kind"]) == ["load", "compute", "store"]
+    for figure in (gantt_figure(run.timeline, run.layers, clock_ghz=1.0),
+                   gantt_figure(run.timeline, window=(0, 1000))):
+        assert figure.axes and all(ax.get_xlabel() and ax.get_ylabel() for ax in figure.axes)
+    # The Gantt's rows are the DRAM channel and the engines that did work.
+    labels = [t.get_text() for t in gantt_figure(run.timeline).axes[0].get_yticklabels()]
+    assert set(labels) == {"DRAM channel"} | set(run.timeline["resource"]) - {"dram"}

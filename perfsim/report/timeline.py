@@ -38,12 +38,12 @@ def gantt_figure(timeline: pd.DataFrame, layers: pd.DataFrame | None = None, *,
     for row_index, resource in enumerate(resources):
         rows = timeline[timeline["resource"] == resource]
         if resource == "dram":
-            colors = rows["kind"].map(TRANSFER_COLORS).fillna("#7f7f7f")
+            colors = rows["kind"].map(lambda kind: TRANSFER_COLORS.get(kind, "#7f7f7f"))
             for kind in rows["kind"].unique():
                 used[f"DRAM {kind}"] = TRANSFER_COLORS.get(kind, "#7f7f7f")
         else:
-            kinds = rows["layer"].map(kind_of).fillna("compute")
-            colors = kinds.map(KIND_COLORS).fillna("#1f77b4")
+            kinds = rows["layer"].map(lambda name: kind_of.get(name, "compute"))
+            colors = kinds.map(lambda kind: KIND_COLORS.get(kind, "#1f77b4"))
             for kind in kinds.unique():
                 used[f"compute: {kind}"] = KIND_COLORS.get(kind, "#1f77b4")
         y = len(resources) - 1 - row_index
