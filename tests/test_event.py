@@ -7,9 +7,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
+from matplotlib.image import imread
 
 from perfsim import NetworkBuilder, load_hw, simulate
 from perfsim.exporters.chrome_trace import chrome_trace
@@ -220,3 +223,33 @@ def test_event_runs_are_deterministic():
     b = simulate("inception_v3", "hetero", fidelity="event")
     assert a.to_frame().equals(b.to_frame())
     assert a.timeline.equals(b.timeline)
+
+
+def test_cli_event_run_writes_timeline_trace_and_gantt(tmp_path):
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "perfsim", "run", "squeezenet1_0", "--hw",
+                           "hetero.yaml", "--fidelity", "event", "--overlap", "layer",
+                           "--out", str(out), "--format", "json"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["fidelity"] == "event" and document["options"]["overlap"] == "layer"
+    assert set(document["overlap_cycles"]) == {"none", "layer"}
+    assert document["totals"]["cycles"] == document["overlap_cycles"]["layer"]
+    assert all({"start_cycle", "end_cycle"} <= set(row) for row in document["layers"])
+    timeline = pd.read_csv(out / "timeline.csv")
+    assert len(timeline) and timeline["end_cycle"].max() == document["totals"]["cycles"]
+    trace = json.loads((out / "trace.json").read_text())
+    assert sum(e["ph"] == "X" for e in trace["traceEvents"]) == len(timeline)
+    image = imread(out / "gantt.png")
+    assert image.shape[0] > 200 and image.shape[1] > 600
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["provenance"]["options"]["overlap"] == "layer"
+
+
+def test_cli_overlap_needs_the_event_fidelity(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "perfsim", "run", "lenet5", "--hw",
+                           "hetero", "--overlap", "graph"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2
+    assert "--fidelity event" in done.stderr and "Traceback" not in done.stderr
