@@ -3,10 +3,11 @@
 Every layer keeps the engine, tiling and traffic the analytic schedule chose for it
 (:mod:`perfsim.schedule.analytic`); this schedule decides *when* its work happens. The
 resources are one DRAM channel (a :class:`simpy.PriorityResource` that every transfer
-holds while it moves its bytes at the configured bandwidth, after the configured latency),
-one :class:`simpy.Resource` per engine, and the SRAM's tile space as a
+holds while it moves its bytes at the configured bandwidth; a layer's first request waits
+the configured latency before it queues), one :class:`simpy.PriorityResource` per engine
+(requests served in network order, then first come), and the SRAM's tile space as a
 :class:`simpy.Container` of bytes that a running layer holds its double-buffered working set
-in.
+in. Prefetches queue for the channel behind every layer's own transfers.
 
 **A layer** of ``n`` equal tiles, each loading ``L``, storing ``S`` and keeping its engine
 busy ``c`` cycles (compute, or the engine's SRAM traffic at the SRAM bandwidth if slower),
@@ -41,12 +42,26 @@ bounds the events per layer by ``3 * MAX_CHUNKS + 4`` whatever the number of til
   runs as a group; groups run one after another.
 * ``graph``: any layer runs as soon as its inputs are ready and its engine and SRAM allow,
   so independent branches (Inception modules, ResNeXt and DPN paths, fire expands) run
-  concurrently on different engines, and time-share one engine chunk by chunk.
+  concurrently on different engines, and time-share one engine chunk by chunk (earlier
+  layers in network order first). A ready layer that more than one engine can run goes to
+  the one that would finish it first, counting the engine time already given to each (the
+  analytic choice on a tie), but never to one where it would move more DRAM bytes. Its row
+  is then the analytic row of that engine.
 
 A pipelined consumer loads its tile ``j`` once every producer has computed the same share
 ``(j + 1) / n`` of its own tiles: a model of tile order, not an exact map of which output
 tile feeds which input tile. The SRAM tile space is the SRAM less the most activation bytes
 the residency plan ever keeps resident; a layer whose working set is larger takes all of it.
+A prefetch takes space only if it is free at once, and a layer that needs space takes back
+that of prefetches not yet on the channel, so prefetching can never deadlock the schedule.
+
+**Rows.** A layer's ``start_cycle`` is when it holds its SRAM, its ``end_cycle`` when its
+last store is done; its ``total_cycles`` is that span less the cycles it waited for its
+producers' tiles. Bound and reason stay those of the layer alone.
+
+**Not modelled.** Buffering deeper than double (the tilings are planned for two buffers per
+operand, and a step keeps loads one tile ahead of compute), SRAM bandwidth shared between
+engines (each engine's steps include its own SRAM time), and DRAM read/write turnaround.
 """
 
 from __future__ import annotations
