@@ -63,6 +63,7 @@ SRAM: Section = {
     "ifmap_kib": Key(float, required=False, positive=True),
     "filter_kib": Key(float, required=False, positive=True),
     "ofmap_kib": Key(float, required=False, positive=True),
+    "buffers": Key(int, required=False, default=2, minimum=2),
 }
 DRAM: Section = {
     "bandwidth_gb_per_s": Key(float, positive=True),

@@ -92,17 +92,23 @@ Engine = MatrixEngine | VectorEngine
 
 @dataclass(frozen=True)
 class Sram:
-    """On-chip buffer: one shared capacity, or (SCALE-Sim style) one buffer per operand."""
+    """On-chip buffer: one shared capacity, or (SCALE-Sim style) one buffer per operand.
+    ``buffers`` is how many tiles of each operand it holds at once: 2 is double buffering
+    (the next tile loads while the current one computes), more lets loads run further ahead."""
 
     size_kib: float
     bandwidth_bytes_per_cycle: float
     ifmap_kib: float | None = None
     filter_kib: float | None = None
     ofmap_kib: float | None = None
+    buffers: int = 2
 
     def __post_init__(self):
         _positive_number(self.size_kib, "memory.sram.size_kib")
         _positive_number(self.bandwidth_bytes_per_cycle, "memory.sram.bandwidth_bytes_per_cycle")
+        _check(isinstance(self.buffers, int) and not isinstance(self.buffers, bool)
+               and self.buffers >= 2,
+               f"memory.sram.buffers must be an integer >= 2, got {self.buffers!r}")
         split = (self.ifmap_kib, self.filter_kib, self.ofmap_kib)
         _check(all(v is None for v in split) or all(v is not None for v in split),
                "memory.sram: give all of ifmap_kib, filter_kib, ofmap_kib or none")

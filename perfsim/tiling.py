@@ -83,13 +83,16 @@ def plan_tiling(layer_name: str, nest: LoopNest, hw: HwConfig, placement: Placem
     p = hw.precision
     prec = (p.activation_bytes, p.weight_bytes, p.accumulator_bytes,
             int(placement.input_location == "dram"), int(placement.output_location == "dram"))
-    caps = tuple(capacities(hw, placement.resident_bytes).tolist())  # floats hash fast
+    # The kernels fit two buffers of each tile; with more, each must fit in a share.
+    share = 2 / hw.sram.buffers
+    caps = tuple(c * share if c >= 0 else c
+                 for c in capacities(hw, placement.resident_bytes).tolist())
     machine = (float(compute_cycles), float(engine_sram_bytes),
                float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
                float(hw.dram_latency_cycles))
     r = _search(nest.shape, nest.dims, prec, caps, machine)
     if r[k.R_TILES] == 0:
-        raise InfeasibleError(_infeasible(layer_name, nest, prec, caps, placement))
+        raise InfeasibleError(_infeasible(layer_name, nest, prec, hw, placement))
     if nest.shape == "conv":
         tiles = tuple(int(v) for v in r[k.R_T0:k.R_T5 + 1])
         inner = k.ORDER_NAMES[int(r[k.R_ORDER])]
@@ -97,21 +100,26 @@ def plan_tiling(layer_name: str, nest: LoopNest, hw: HwConfig, placement: Placem
         tiles, inner = (int(r[k.R_T1]), int(r[k.R_T5])), "-"
     return Tiling(tiles, inner, int(r[k.R_TILES]), int(r[k.R_DRAM_READ_W]),
                   int(r[k.R_DRAM_READ_I]), int(r[k.R_DRAM_READ_O]), int(r[k.R_DRAM_WRITE]),
-                  int(r[k.R_WS_BYTES]), r[k.R_CYCLES])
+                  int(r[k.R_WS_BYTES]) * hw.sram.buffers // 2, r[k.R_CYCLES])
 
 
-def _infeasible(layer_name, nest, prec, caps, placement) -> str:
+def _infeasible(layer_name, nest, prec, hw: HwConfig, placement) -> str:
     dims = np.array(nest.dims, dtype=np.int64)
+    buffers = hw.sram.buffers
     if nest.shape == "conv":
         *_, ws_i, ws_w, ws_o, _ = k.conv_traffic(dims, np.ones(6, dtype=np.int64), 0,
                                                  np.array(prec, dtype=np.int64))
+        ws_i, ws_w, ws_o = (v * buffers // 2 for v in (ws_i, ws_w, ws_o))
         need = f"{ws_i + ws_w + ws_o:,} bytes (inputs {ws_i:,}, weights {ws_w:,}, " \
                f"outputs {ws_o:,})"
     else:
-        need = f"{k.stream_traffic(dims, 1, max(dims[k.SIN], dims[k.SOUT]), np.array(prec))[3]:,} bytes"
+        smallest = k.stream_traffic(dims, 1, max(dims[k.SIN], dims[k.SOUT]), np.array(prec))[3]
+        need = f"{smallest * buffers // 2:,} bytes"
+    caps = capacities(hw, placement.resident_bytes)
     free = (f"{int(caps[0]):,} bytes free" if caps[0] >= 0 else
             f"{int(caps[1]):,} / {int(caps[2]):,} / {int(caps[3]):,} bytes free in the ifmap / "
             f"filter / ofmap buffers")
+    fewer = "; or fewer memory.sram.buffers" if buffers > 2 else ""
     return (f"layer '{layer_name}' does not fit in SRAM: its smallest tiles need {need} "
-            f"double buffered, {free} ({placement.resident_bytes:,} bytes hold resident "
-            f"activations); use a larger SRAM or residency 'dram'")
+            f"with {buffers} buffers per operand, {free} ({placement.resident_bytes:,} bytes "
+            f"hold resident activations); use a larger SRAM or residency 'dram'{fewer}")

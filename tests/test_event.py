@@ -15,6 +15,7 @@ import pytest
 from matplotlib.image import imread
 
 from perfsim import NetworkBuilder, load_hw, simulate
+from perfsim.config import resolve_hw_path
 from perfsim.exporters.chrome_trace import chrome_trace
 from perfsim.hw import VectorEngine
 from perfsim.residency import plan
@@ -253,3 +254,73 @@ def test_cli_overlap_needs_the_event_fidelity(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 2
     assert "--fidelity event" in done.stderr and "Traceback" not in done.stderr
+
+
+def _with_buffers(hw_name: str, buffers: int):
+    hw = load_hw(hw_name)
+    return dataclasses.replace(hw, sram=dataclasses.replace(hw.sram, buffers=buffers))
+
+
+@pytest.mark.parametrize("buffers", [3, 4])
+@pytest.mark.parametrize("network,hw", [("googlenet", "hetero"), ("mobilenet_v1", "edge_npu"),
+                                        ("resnet50", "matrix_engine")])
+def test_deeper_buffering_keeps_the_contract(network, hw, buffers):
+    config = _with_buffers(hw, buffers)
+    analytic = simulate(network, config)
+    alone = simulate(network, config, fidelity="event", overlap="none")
+    assert [r.total_cycles for r in alone.layers] == [r.total_cycles for r in analytic.layers]
+    graph = simulate(network, config, fidelity="event", overlap="graph")
+    assert graph.overlap_cycles["layer"] <= graph.overlap_cycles["none"]
+    assert graph.overlap_cycles["graph"] <= graph.overlap_cycles["none"]
+
+
+def test_deeper_buffering_fits_smaller_tiles_in_the_same_sram():
+    net = load_workload("mobilenet_v1")
+    for buffers in (2, 4):
+        config = _with_buffers("eyeriss", buffers)
+        placements = plan(net, config)
+        rows = schedule(net, config)
+        works = {layer.name: tile_work(net, layer, config, placements[layer.name], row)
+                 for layer, row in zip(net.layers, rows)}
+        free = {name: config.sram.size_bytes - placements[name].resident_bytes
+                for name in works}
+        # Every layer's working set, all its buffers counted, fits what is free.
+        assert all(w.working_set_bytes <= free[name] for name, w in works.items())
+        if buffers == 2:
+            double = works
+    # With four buffers some layer needs more, smaller tiles to fit.
+    assert any(works[name].tiles > double[name].tiles for name in works)
+
+
+def test_deeper_buffering_lets_loads_run_ahead_of_compute():
+    b = NetworkBuilder("one_conv", (256, 28, 28))
+    b.add("conv", "input", name="conv", out_channels=256, kernel=3, padding=1)
+    network = b.build()
+
+    def loads_ahead(buffers: int) -> int:
+        """Chunk loads that start before the compute of the chunk before has ended."""
+        result = simulate(network, _with_buffers("matrix_engine", buffers), residency="dram",
+                          fidelity="event", overlap="none")
+        t = result.timeline
+        loads = t[(t["kind"] == "load") & (t["tile"] > 0)].sort_values("start_cycle")
+        computes = t[t["kind"] == "compute"].sort_values("start_cycle")
+        ahead = 0
+        for (_, load), (_, before) in zip(loads.iloc[1:].iterrows(), computes.iterrows()):
+            ahead += load["start_cycle"] < before["end_cycle"]
+        assert result.totals["cycles"] == simulate(network, _with_buffers(
+            "matrix_engine", buffers), residency="dram").totals["cycles"]
+        return ahead
+
+    assert loads_ahead(2) == 0  # double buffering: a chunk's loads wait for the compute
+    assert loads_ahead(4) > 0   # two more buffers: they start while it finishes
+
+
+def test_buffers_below_two_is_a_config_error(tmp_path):
+    text = (resolve_hw_path("matrix_engine").read_text()
+            .replace("sram: {size_kib: 8192,", "sram: {buffers: 1, size_kib: 8192,"))
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "perfsim", "validate", str(path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2
+    assert "memory.sram.buffers" in done.stderr and ">= 2" in done.stderr

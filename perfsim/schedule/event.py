@@ -6,29 +6,37 @@ resources are one DRAM channel (a :class:`simpy.PriorityResource` that every tra
 holds while it moves its bytes at the configured bandwidth; a layer's first request waits
 the configured latency before it queues), one :class:`simpy.PriorityResource` per engine
 (requests served in network order, then first come), and the SRAM's tile space as a
-:class:`simpy.Container` of bytes that a running layer holds its double-buffered working set
-in. Prefetches queue for the channel behind every layer's own transfers.
+:class:`simpy.Container` of bytes in which a running layer holds its working set (every
+buffer of every operand). Prefetches queue for the channel behind every layer's own
+transfers.
 
 **A layer** of ``n`` equal tiles, each loading ``L``, storing ``S`` and keeping its engine
 busy ``c`` cycles (compute, or the engine's SRAM traffic at the SRAM bandwidth if slower),
-runs as the analytic pipeline does, one step at a time:
+runs as the analytic pipeline does:
 
 * prologue: the DRAM latency, then the first tile's load;
 * ``n - 1`` steps: the engine computes tile ``i`` while the channel loads tile ``i + 1`` and
-  stores an earlier tile's outputs (``L + S``); a step ends when both are done, because
-  with two buffers per operand neither side can run further ahead;
+  stores an earlier tile's outputs (``L + S``). With double buffering
+  (``memory.sram.buffers: 2``) a step's loads wait until the compute before it is done,
+  since its buffers hold the tiles being computed; each further buffer lets them start one
+  tile earlier. A step's compute waits for the previous step's transfers (its inputs, and
+  room for its outputs).
 * epilogue: the last tile's compute, then its store.
 
-Alone, that is ``latency + L + (n - 1) max(L + S, c) + c + S``: exactly the analytic
-pipeline time (:func:`perfsim.kernels.tiling.pipeline_cycles`). Every layer ends on a whole
-cycle, as analytic rows are whole cycles.
+Alone, that is ``latency + L + (n - 1) max(L + S, c) + c + S`` whatever the buffers: exactly
+the analytic pipeline time (:func:`perfsim.kernels.tiling.pipeline_cycles`); deeper buffers
+help only when something else holds the channel or the engine. (They also make each tile
+smaller, since ``buffers`` copies of it must fit: :func:`perfsim.tiling.plan_tiling`.) Every
+layer ends on a whole cycle, as analytic rows are whole cycles.
 
 **Coalescing.** The ``n - 1`` steps are equal, so runs of them are coalesced: at most
 :data:`MAX_CHUNKS` chunks per layer, each of ``m`` consecutive steps, holding the channel for
-``m (L + S)`` and the engine for ``m c``. Alone, ``m max(L + S, c)`` is what ``m`` separate
-steps take, so coalescing never changes an uncontended layer's cycles (a test checks it);
-under contention it makes transfers coarser (another layer waits for a whole chunk), which
-bounds the events per layer by ``3 * MAX_CHUNKS + 4`` whatever the number of tiles.
+``m (L + S)`` and the engine for ``m c`` (a chunk's loads may begin ``buffers - 2`` tiles
+before the compute of the chunk before ends). Alone, ``m max(L + S, c)`` is what ``m``
+separate steps take, so coalescing never changes an uncontended layer's cycles (a test
+checks it); under contention it makes transfers coarser (another layer waits for a whole
+chunk), which bounds the events per layer by ``4 * MAX_CHUNKS + 4`` whatever the number of
+tiles.
 
 **Overlap** (``overlap``), each level adding to the one before:
 
@@ -59,9 +67,9 @@ that of prefetches not yet on the channel, so prefetching can never deadlock the
 last store is done; its ``total_cycles`` is that span less the cycles it waited for its
 producers' tiles. Bound and reason stay those of the layer alone.
 
-**Not modelled.** Buffering deeper than double (the tilings are planned for two buffers per
-operand, and a step keeps loads one tile ahead of compute), SRAM bandwidth shared between
-engines (each engine's steps include its own SRAM time), and DRAM read/write turnaround.
+**Not modelled.** SRAM bandwidth shared between engines (each engine's steps include its own
+SRAM time), DRAM read/write turnaround, and stores split from loads within a chunk's
+transfer when the outputs are ready (they are one transfer, as in the analytic formula).
 """
 
 from __future__ import annotations
@@ -104,7 +112,7 @@ class TileWork:
     loading for ``load_cycles``, storing for ``store_cycles`` and keeping ``engine`` busy
     for ``busy_cycles`` (all at the configured rates); ``weight_load_cycles`` of each load
     move its ``weight_tile_bytes`` of weights (prefetchable); ``latency_cycles`` is exposed
-    once if any byte moves; ``working_set_bytes`` is the double-buffered tile space."""
+    once if any byte moves; ``working_set_bytes`` is its tile space, every buffer counted."""
 
     layer: str
     engine: str
@@ -254,6 +262,7 @@ class _Simulation:
         self.env = env = simpy.Environment()
         self.overlap = overlap
         self.max_chunks = max_chunks
+        self.buffers = hw.sram.buffers
         self.dram = simpy.PriorityResource(env, capacity=1)
         self.engines = {e.name: simpy.PriorityResource(env, capacity=1) for e in hw.engines}
         self.sram = simpy.Container(env, capacity=tile_space_bytes, init=tile_space_bytes)
@@ -424,21 +433,55 @@ class _Simulation:
         if first > 1e-9 or (w.moves_bytes and run.prefetched is None):
             yield env.timeout(w.latency_cycles)
             yield from self._transfer(run, [("load", first)], 0, 1)
-        step = 1
-        for size in _chunk_sizes(n - 1, self.max_chunks):
-            last = step + size - 1  # loads tiles step..last, computes tiles step-1..last-1
-            yield from self._wait_for(run, producers, (last + 1) / n)
-            transfer = env.process(self._transfer(run, [("load", size * w.load_cycles),
-                                                        ("store", size * w.store_cycles)],
-                                                  step, size))
-            compute = env.process(self._compute(run, size * w.busy_cycles, step - 1, size))
-            yield transfer & compute
-            self._progress(run, last)
-            step = last + 1
+        # The steady steps, in chunks: chunk i's transfers load its tiles (and store the
+        # outputs of chunk i-1) while chunk i's compute works through the tiles loaded
+        # just before, as they arrive. A chunk's loads wait for their producers' tiles and
+        # until the compute before has at most `buffers - 2` tiles to go (free buffers); its
+        # compute waits for them to begin and for the previous chunk's transfers.
+        sizes = _chunk_sizes(n - 1, self.max_chunks)
+        prologue = env.event().succeed()
+        began, moved, freed, computed = [prologue], [prologue], [prologue], [prologue]
+        for _ in sizes:
+            for events in (began, moved, freed, computed):
+                events.append(env.event())
+        env.process(self._chunk_transfers(run, producers, sizes, began, moved, freed,
+                                          computed))
+        yield env.process(self._chunk_computes(run, sizes, began, moved, freed, computed))
         # Epilogue: the last tile's compute and store.
+        yield moved[-1]
         yield from self._compute(run, w.busy_cycles, n - 1, 1)
         self._progress(run, n)
         yield from self._transfer(run, [("store", w.store_cycles)], n - 1, 1)
+
+    def _chunk_transfers(self, run: _LayerRun, producers: list[_LayerRun], sizes: list[int],
+                         began: list, moved: list, freed: list, computed: list):
+        w, step = run.work, 1
+        for i, size in enumerate(sizes, start=1):
+            last = step + size - 1  # loads tiles step..last
+            yield from self._wait_for(run, producers, (last + 1) / w.tiles)
+            yield freed[i - 1]
+            began[i].succeed()
+            load, store = size * w.load_cycles, size * w.store_cycles
+            if computed[i - 1].triggered:  # the outputs to store are there: one transfer
+                yield from self._transfer(run, [("load", load), ("store", store)], step, size)
+            else:
+                yield from self._transfer(run, [("load", load)], step, size)
+                yield computed[i - 1]
+                yield from self._transfer(run, [("store", store)], step, size)
+            moved[i].succeed()
+            step = last + 1
+
+    def _chunk_computes(self, run: _LayerRun, sizes: list[int], began: list, moved: list,
+                        freed: list, computed: list):
+        w, step = run.work, 1
+        slack = self.buffers - 2  # tiles the loads may run ahead of compute, beyond one
+        for i, size in enumerate(sizes, start=1):
+            yield moved[i - 1] & began[i]
+            yield from self._compute(run, size * w.busy_cycles, step - 1, size,
+                                     freed=(freed[i], max(0, size - slack) * w.busy_cycles))
+            computed[i].succeed()
+            self._progress(run, step + size - 1)
+            step += size
 
     def _wait_for(self, run: _LayerRun, producers: list[_LayerRun], share: float):
         """Wait until every producer has computed ``share`` of its tiles."""
@@ -468,15 +511,24 @@ class _Simulation:
                     yield self.env.timeout(cycles)
                     self._record("dram", kind, work.layer, tile, tiles, start)
 
-    def _compute(self, run: _LayerRun, cycles: float, tile: int, tiles: int):
-        if cycles <= 0:
-            return
+    def _compute(self, run: _LayerRun, cycles: float, tile: int, tiles: int,
+                 freed: tuple[simpy.Event, float] | None = None):
+        """Hold the layer's engine for ``cycles``; ``freed`` = (event, cycles in) fires that
+        event that far into the work (when buffers free up), or at once."""
         work = run.work
         with self.engines[work.engine].request(priority=run.index) as req:
-            yield req
+            if cycles > 0:
+                yield req
             start = self.env.now
-            yield self.env.timeout(cycles)
-            self._record(work.engine, "compute", work.layer, tile, tiles, start)
+            first = cycles if freed is None else min(max(freed[1], 0.0), cycles)
+            if first > 0:
+                yield self.env.timeout(first)
+            if freed is not None:
+                freed[0].succeed()
+            if cycles - first > 0:
+                yield self.env.timeout(cycles - first)
+            if cycles > 0:
+                self._record(work.engine, "compute", work.layer, tile, tiles, start)
 
     def _record(self, resource: str, kind: str, layer: str, tile: int, tiles: int,
                 start: float) -> None:
