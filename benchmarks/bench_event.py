@@ -1,7 +1,7 @@
 """Event-schedule benchmarks (issue 5): wall time of ``--fidelity event`` end to end, and what
 overlap and parallel branches are worth.
 
-    python benchmarks/bench_event.py
+    python benchmarks/bench_event.py [--zoo]
 
 1. ``perfsim run resnet50 --hw matrix_engine.yaml --fidelity event`` end to end, as a
    subprocess (interpreter start, imports, Numba cache load, analytic pass, the event
@@ -9,10 +9,14 @@ overlap and parallel branches are worth.
    few runs; and ``simulate(...)`` alone in a warm process per overlap level.
 2. GoogLeNet on ``hetero``: cycles at each overlap level, the share of the run during which
    both engines compute at once (from the timeline), and the events simulated.
+3. With ``--zoo``: every zoo network on every shipped config at each overlap level, listing
+   the pairs where ``graph`` or ``layer`` takes longer than ``none`` or ``graph`` longer than
+   ``layer`` (about 1.5 minutes).
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -20,7 +24,9 @@ import tempfile
 import time
 
 from perfsim import simulate
+from perfsim.config import shipped_config_names
 from perfsim.schedule.event import OVERLAPS
+from perfsim.zoo import workload_names
 
 
 def end_to_end(args: list[str], repeats: int = 3) -> list[float]:
@@ -61,7 +67,28 @@ def both_engines_busy(timeline, a: str, b: str) -> int:
     return int(total)
 
 
+def zoo_levels() -> None:
+    pairs = slower = anomalies = 0
+    for hw in shipped_config_names():
+        for network in workload_names():
+            levels = simulate(network, hw, fidelity="event", overlap="graph").overlap_cycles
+            pairs += 1
+            if max(levels["layer"], levels["graph"]) > levels["none"]:
+                slower += 1
+                print(f"  slower than none: {network} on {hw}: {levels}")
+            if levels["graph"] > levels["layer"]:
+                anomalies += 1
+                print(f"  graph {levels['graph'] / levels['layer'] - 1:+.3%} over layer: "
+                      f"{network} on {hw}")
+    print(f"{pairs} (network, config) pairs: {slower} slower with overlap than without, "
+          f"{anomalies} slower with graph than with layer")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo", action="store_true", help="also check every zoo network on "
+                        "every shipped config")
+    zoo = parser.parse_args().zoo
     times = end_to_end(["run", "resnet50", "--hw", "matrix_engine.yaml", "--fidelity", "event"])
     print(f"perfsim run resnet50 --hw matrix_engine.yaml --fidelity event: "
           f"{min(times):.2f}-{max(times):.2f} s end to end ({len(times)} runs)")
@@ -82,6 +109,8 @@ def main() -> None:
     on = engines[engines["engine"] != "-"].groupby("engine")["macs"].sum()
     print("  graph: MACs per engine " + ", ".join(f"{e} {m / on.sum():.0%}"
                                                  for e, m in on.items()))
+    if zoo:
+        zoo_levels()
 
 
 if __name__ == "__main__":

@@ -256,6 +256,8 @@ class _LayerRun:
 
 
 class _Simulation:
+    """One network's event simulation: its resources, its layers' processes, the timeline."""
+
     def __init__(self, network: Network, hw: HwConfig,
                  choices: list[list[tuple[LayerResult, TileWork]]], overlap: str,
                  max_chunks: int, tile_space_bytes: int):
@@ -268,8 +270,8 @@ class _Simulation:
         self.sram = simpy.Container(env, capacity=tile_space_bytes, init=tile_space_bytes)
         self.timeline: list[tuple] = []
         self.runs = [_LayerRun(env, options, i) for i, options in enumerate(choices)]
-        # When each engine would be free of the work assigned to it so far (an estimate
-        # from the layers' cycles alone, for choosing engines).
+        # When each engine would be free of the engine time given to it so far (for
+        # choosing engines in graph overlap).
         self.committed = {e.name: 0.0 for e in hw.engines}
         by_name = {r.work.layer: r for r in self.runs}
         # Views alias their input: a consumer of a view depends on what the view reads.
