@@ -25,6 +25,7 @@ import time
 
 from perfsim import simulate
 from perfsim.config import shipped_config_names
+from perfsim.report.timeline import both_busy_cycles
 from perfsim.schedule.event import OVERLAPS
 from perfsim.zoo import workload_names
 
@@ -48,23 +49,6 @@ def warm(network: str, hw: str, overlap: str, repeats: int = 5) -> float:
         simulate(network, hw, fidelity="event", overlap=overlap)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def both_engines_busy(timeline, a: str, b: str) -> int:
-    """Cycles during which engines ``a`` and ``b`` both compute."""
-    def spans(name):
-        rows = timeline[(timeline["resource"] == name) & (timeline["kind"] == "compute")]
-        return rows[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy()
-    left, right = spans(a), spans(b)
-    total, j = 0, 0
-    for s, e in left:
-        while j < len(right) and right[j][1] <= s:
-            j += 1
-        k = j
-        while k < len(right) and right[k][0] < e:
-            total += min(e, right[k][1]) - max(s, right[k][0])
-            k += 1
-    return int(total)
 
 
 def zoo_levels() -> None:
@@ -99,7 +83,7 @@ def main() -> None:
     for level in OVERLAPS:
         result = simulate("googlenet", "hetero", fidelity="event", overlap=level)
         cycles[level] = result.totals["cycles"]
-        together = both_engines_busy(result.timeline, "mxu", "vpu")
+        together = both_busy_cycles(result.timeline, "mxu", "vpu")
         print(f"googlenet on hetero, overlap {level}: {cycles[level]:,} cycles; both engines "
               f"compute during {together:,} cycles ({together / cycles[level]:.1%}); "
               f"{len(result.timeline):,} timeline events")

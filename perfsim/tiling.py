@@ -70,7 +70,7 @@ def _conv_table(dims: tuple, prec: tuple) -> np.ndarray:
 def _search(shape: str, dims: tuple, prec: tuple, caps: tuple, machine: tuple) -> tuple:
     args = (np.array(dims, dtype=np.int64), np.array(prec, dtype=np.int64),
             np.array(caps, dtype=np.float64), np.array(machine, dtype=np.float64))
-    if shape == "conv":  # equal to k.search_conv(*args), in a fraction of the time
+    if shape == "conv":  # the table is shared by every capacity and machine
         result = k.rank_conv(_conv_table(dims, prec), *args)
     else:
         result = k.search_stream(*args)

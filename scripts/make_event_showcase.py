@@ -11,29 +11,12 @@ import argparse
 from pathlib import Path
 
 from perfsim import simulate
-from perfsim.report.timeline import gantt_figure
+from perfsim.report.timeline import both_busy_cycles, gantt_figure
 from perfsim.schedule.event import OVERLAPS
 from perfsim.storage import write_atomic, write_text_atomic
 
 NETWORK, HW = "googlenet", "hetero"
 MODULE = "inception_4a/"
-
-
-def both_busy_cycles(timeline, a: str, b: str) -> int:
-    """Cycles during which engines ``a`` and ``b`` both compute."""
-    def spans(name):
-        rows = timeline[(timeline["resource"] == name) & (timeline["kind"] == "compute")]
-        return rows[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy()
-    left, right = spans(a), spans(b)
-    total, j = 0, 0
-    for s, e in left:
-        while j < len(right) and right[j][1] <= s:
-            j += 1
-        k = j
-        while k < len(right) and right[k][0] < e:
-            total += min(e, right[k][1]) - max(s, right[k][0])
-            k += 1
-    return int(total)
 
 
 def save(figure, path: Path) -> None:

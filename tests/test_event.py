@@ -17,6 +17,7 @@ from matplotlib.image import imread
 from perfsim import NetworkBuilder, load_hw, simulate
 from perfsim.config import resolve_hw_path
 from perfsim.exporters.chrome_trace import chrome_trace
+from perfsim.report.timeline import both_busy_cycles
 from perfsim.hw import VectorEngine
 from perfsim.residency import plan
 from perfsim.schedule.analytic import schedule
@@ -166,20 +167,8 @@ def test_branches_run_in_parallel_and_contend_for_dram():
 def test_googlenet_on_hetero_runs_branches_concurrently():
     result = simulate("googlenet", "hetero", fidelity="event", overlap="graph")
     compute = result.timeline[result.timeline["kind"] == "compute"]
-    mxu = compute[compute["resource"] == "mxu"]
-    vpu = compute[compute["resource"] == "vpu"]
-    assert len(mxu) and len(vpu)
-    # Cycles during which both engines compute, from the interval lists.
-    both = 0
-    j = 0
-    vpu_spans = vpu[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy()
-    for s, e in mxu[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy():
-        while j < len(vpu_spans) and vpu_spans[j][1] <= s:
-            j += 1
-        k = j
-        while k < len(vpu_spans) and vpu_spans[k][0] < e:
-            both += min(e, vpu_spans[k][1]) - max(s, vpu_spans[k][0])
-            k += 1
+    assert set(compute["resource"]) == {"mxu", "vpu"}
+    both = both_busy_cycles(result.timeline, "mxu", "vpu")
     assert both > 0.1 * result.totals["cycles"]
     # Layers of one inception module overlap in time.
     frame = result.to_frame().set_index("layer")
@@ -324,3 +313,16 @@ def test_buffers_below_two_is_a_config_error(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 2
     assert "memory.sram.buffers" in done.stderr and ">= 2" in done.stderr
+
+
+def test_both_busy_cycles_counts_cycle_by_cycle():
+    rows = [("a", "compute", 0, 10), ("a", "compute", 12, 30), ("a", "load", 0, 40),
+            ("b", "compute", 5, 14), ("b", "compute", 20, 21), ("b", "compute", 29, 45)]
+    timeline = pd.DataFrame([(r, k, "x", 0, 1, s, e) for r, k, s, e in rows],
+                            columns=["resource", "kind", "layer", "tile", "tiles",
+                                     "start_cycle", "end_cycle"])
+    busy = {name: set() for name in "ab"}
+    for resource, kind, start, end in rows:
+        if kind == "compute":
+            busy[resource].update(range(start, end))
+    assert both_busy_cycles(timeline, "a", "b") == len(busy["a"] & busy["b"]) == 9

@@ -30,10 +30,11 @@ latency: the first load and the last store are exposed, the rest overlaps. It ne
 ``max(L + S, C)``, the roofline.
 
 The search minimises cycles, then DRAM bytes, over tile sizes ``ceil(D / 2^i)`` of every
-dimension and the six loop orders, keeping tiles that fit SRAM double buffered. Sweeps split
-it in two (:func:`conv_table`, :func:`rank_conv`): the traffic of every tiling depends on the
-layer and the precision only, so it is computed once, and each new SRAM size, array or DRAM
-bandwidth only ranks the table again.
+dimension and the six loop orders, keeping tiles that fit SRAM double buffered (its
+specification: :func:`search_conv_ref`). It runs in two parts (:func:`conv_table`,
+:func:`rank_conv`): the traffic of every tiling depends on the layer and the precision only,
+so it is computed once, and each new SRAM size, array or DRAM bandwidth only ranks the
+table again.
 """
 
 from __future__ import annotations
@@ -199,73 +200,6 @@ def candidates(size: int):
     return out[:n][::-1].copy()
 
 
-@njit(cache=True)
-def _best_order(dims, tiles, prec, caps, machine, halo_y, halo_x, best) -> bool:
-    """Try the six loop orders of one tiling, updating ``best``; False if it does not fit."""
-    fitted = False
-    for order in range(6):
-        r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = _traffic(dims, tiles, order, prec, halo_y[0],
-                                                          halo_y[1], halo_x[0], halo_x[1])
-        if not fits(ws_i, ws_w, ws_o, caps):
-            continue
-        fitted = True
-        read = r_w + r_i + r_o
-        cycles = pipeline_cycles(read, wr, n, machine)
-        moved = read + wr
-        if cycles < best[R_CYCLES] or (cycles == best[R_CYCLES] and moved < best[R_MOVED]):
-            best[R_CYCLES] = cycles
-            best[R_DRAM_READ_W] = r_w
-            best[R_DRAM_READ_I] = r_i
-            best[R_DRAM_READ_O] = r_o
-            best[R_DRAM_WRITE] = wr
-            best[R_WS_BYTES] = ws_i + ws_w + ws_o
-            best[R_TILES] = n
-            for d in range(6):
-                best[R_T0 + d] = tiles[d]
-            best[R_ORDER] = order
-            best[R_MOVED] = moved
-    return fitted
-
-
-@njit(cache=True)
-def search_conv(dims, prec, caps, machine):
-    """The best tiling of a conv nest: a result array (``R_*`` fields); ``R_TILES`` is 0
-    when no tiling fits."""
-    best = np.zeros(RESULT_SIZE)
-    best[R_CYCLES] = np.inf
-    cands = np.zeros((6, 64), dtype=np.int64)
-    counts = np.zeros(6, dtype=np.int64)
-    for d, field in enumerate((B, G, K, C, OY, OX)):
-        values = candidates(dims[field])
-        counts[d] = len(values)
-        cands[d, :len(values)] = values
-    tiles = np.ones(6, dtype=np.int64)
-    best[R_MOVED] = np.inf
-    halos = np.empty((2, 64, 2), dtype=np.int64)  # per axis (y, x) and candidate
-    for i in range(counts[4]):
-        halos[0, i, 0], halos[0, i, 1] = halo_sum(dims[OY], cands[4, i], dims[SY], dims[FY],
-                                                  dims[DY], dims[PT], dims[IY])
-    for i in range(counts[5]):
-        halos[1, i, 0], halos[1, i, 1] = halo_sum(dims[OX], cands[5, i], dims[SX], dims[FX],
-                                                  dims[DX], dims[PL], dims[IX])
-    for i_g in range(counts[1]):
-        tiles[1] = cands[1, i_g]
-        for i_k in range(counts[2]):
-            tiles[2] = cands[2, i_k]
-            for i_c in range(counts[3]):
-                tiles[3] = cands[3, i_c]
-                for i_b in range(counts[0]):
-                    tiles[0] = cands[0, i_b]
-                    for i_oy in range(counts[4]):
-                        tiles[4] = cands[4, i_oy]
-                        for i_ox in range(counts[5]):
-                            tiles[5] = cands[5, i_ox]
-                            if not _best_order(dims, tiles, prec, caps, machine, halos[0, i_oy],
-                                               halos[1, i_ox], best):
-                                break  # larger tiles of this dimension need more SRAM
-    return best
-
-
 # conv table columns (conv_table): bytes moved by the tiling's best loop order, tile count,
 # working set per operand (I, W, O; double buffered), that order, the six tile sizes
 TB_MOVED, TB_TILES, TB_WS_I, TB_WS_W, TB_WS_O, TB_ORDER, TB_T0 = range(7)
@@ -274,7 +208,7 @@ TABLE_SIZE = 12
 
 @njit(cache=True)
 def conv_table(dims, prec):
-    """Every tiling :func:`search_conv` tries, in its order, with the loop order that moves
+    """Every tiling :func:`search_conv_ref` tries, in its order, with the loop order that moves
     the fewest DRAM bytes (the first on ties): one row of ``TB_*`` fields per tiling.
 
     The table depends on the layer and the precision only, never on the SRAM or the machine:
@@ -334,7 +268,7 @@ def conv_table(dims, prec):
 @njit(cache=True)
 def rank_conv(table, dims, prec, caps, machine):
     """The best tiling of a :func:`conv_table` for capacities ``caps`` and ``machine``: the
-    same result array as :func:`search_conv` (the first fitting row of least (cycles, bytes)
+    same result array as :func:`search_conv_ref` (the first fitting row of least (cycles, bytes)
     in the search's order)."""
     best = np.zeros(RESULT_SIZE)
     best[R_CYCLES] = np.inf
@@ -383,7 +317,7 @@ def stream_traffic(dims, t_g: int, n_s: int, prec):
 
 @njit(cache=True)
 def search_stream(dims, prec, caps, machine):
-    """The best tiling of a stream nest (result fields as :func:`search_conv`; ``R_T1`` is
+    """The best tiling of a stream nest (result fields as :func:`rank_conv`; ``R_T1`` is
     the channel tile, ``R_T5`` the number of spatial chunks)."""
     best = np.zeros(RESULT_SIZE)
     best[R_CYCLES] = np.inf
@@ -480,8 +414,10 @@ def conv_traffic_ref(dims, tiles, order: int, prec):
 
 
 def search_conv_ref(dims, prec, caps, machine):
-    """The specification of :func:`search_conv`: every candidate tiling, kept if it fits,
-    ranked by (cycles, DRAM bytes), first found on ties."""
+    """The specification of the conv tiling search (:func:`conv_table` then
+    :func:`rank_conv`): every candidate tiling, kept if it fits, ranked by (cycles, DRAM
+    bytes), first found on ties; when nothing fits, ``R_TILES`` is 0 and cycles and bytes
+    are infinite."""
     def cands(size):
         return sorted({math.ceil(size / 2 ** i) for i in range(size.bit_length() + 1)})
 
@@ -510,7 +446,7 @@ def search_conv_ref(dims, prec, caps, machine):
                                                   *tiles, order))
     result = np.zeros(RESULT_SIZE)
     if best is None:
-        result[R_CYCLES] = np.inf
+        result[R_CYCLES] = result[R_MOVED] = np.inf
         return result
     result[R_CYCLES] = best[0][0]
     result[R_DRAM_READ_W:R_MOVED] = best[1]

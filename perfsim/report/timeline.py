@@ -89,3 +89,22 @@ def busiest_window(timeline: pd.DataFrame, span_cycles: float) -> tuple[float, f
         if active > best:
             best, start = active, cycle
     return (max(0.0, start - span_cycles / 4), max(0.0, start - span_cycles / 4) + span_cycles)
+
+
+def both_busy_cycles(timeline: pd.DataFrame, first: str, second: str) -> int:
+    """Cycles during which resources ``first`` and ``second`` (engines: their compute) both
+    work: how much two engines really ran in parallel."""
+    def spans(resource: str):
+        rows = timeline[(timeline["resource"] == resource) & (timeline["kind"] == "compute")]
+        return rows[["start_cycle", "end_cycle"]].sort_values("start_cycle").to_numpy()
+
+    left, right = spans(first), spans(second)
+    total, j = 0, 0
+    for start, end in left:  # both lists are disjoint intervals in time order
+        while j < len(right) and right[j][1] <= start:
+            j += 1
+        k = j
+        while k < len(right) and right[k][0] < end:
+            total += min(end, right[k][1]) - max(start, right[k][0])
+            k += 1
+    return int(total)
