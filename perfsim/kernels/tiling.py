@@ -39,6 +39,7 @@ table again.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -413,37 +414,36 @@ def conv_traffic_ref(dims, tiles, order: int, prec):
     return read_w_bytes, read_i_bytes, spill_bytes, write_bytes, ws_i, ws_w, ws_o, n_tiles
 
 
+def _tilings_ref(dims):
+    """Every candidate tiling ``(tB, tG, tK, tC, tOY, tOX)`` of a conv nest, each size
+    ``ceil(D / 2^i)``, in the search's order (G outermost, then K, C, B, OY, OX)."""
+    def cands(size):
+        return sorted({math.ceil(size / 2 ** i) for i in range(size.bit_length() + 1)})
+
+    for t_g, t_k, t_c, t_b, t_oy, t_ox in itertools.product(
+            *(cands(int(dims[d])) for d in (G, K, C, B, OY, OX))):
+        yield (t_b, t_g, t_k, t_c, t_oy, t_ox)
+
+
 def search_conv_ref(dims, prec, caps, machine):
     """The specification of the conv tiling search (:func:`conv_table` then
     :func:`rank_conv`): every candidate tiling, kept if it fits, ranked by (cycles, DRAM
     bytes), first found on ties; when nothing fits, ``R_TILES`` is 0 and cycles and bytes
     are infinite."""
-    def cands(size):
-        return sorted({math.ceil(size / 2 ** i) for i in range(size.bit_length() + 1)})
-
     best = None
-    for t_g in cands(int(dims[G])):
-        for t_k in cands(int(dims[K])):
-            for t_c in cands(int(dims[C])):
-                for t_b in cands(int(dims[B])):
-                    for t_oy in cands(int(dims[OY])):
-                        for t_ox in cands(int(dims[OX])):
-                            tiles = (t_b, t_g, t_k, t_c, t_oy, t_ox)
-                            for order in range(6):
-                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(
-                                    dims, tiles, order, prec)
-                                if caps[CAP_SHARED] >= 0:
-                                    ok = ws_i + ws_w + ws_o <= caps[CAP_SHARED]
-                                else:
-                                    ok = (ws_i <= caps[CAP_I] and ws_w <= caps[CAP_W]
-                                          and ws_o <= caps[CAP_O])
-                                if not ok:
-                                    continue
-                                cycles = pipeline_cycles_ref(r_w + r_i + r_o, wr, n, machine)
-                                key = (cycles, r_w + r_i + r_o + wr)
-                                if best is None or key < best[0]:
-                                    best = (key, (r_w, r_i, r_o, wr, ws_i + ws_w + ws_o, n,
-                                                  *tiles, order))
+    for tiles in _tilings_ref(dims):
+        for order in range(6):
+            r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(dims, tiles, order, prec)
+            if caps[CAP_SHARED] >= 0:
+                ok = ws_i + ws_w + ws_o <= caps[CAP_SHARED]
+            else:
+                ok = ws_i <= caps[CAP_I] and ws_w <= caps[CAP_W] and ws_o <= caps[CAP_O]
+            if not ok:
+                continue
+            cycles = pipeline_cycles_ref(r_w + r_i + r_o, wr, n, machine)
+            key = (cycles, r_w + r_i + r_o + wr)
+            if best is None or key < best[0]:
+                best = (key, (r_w, r_i, r_o, wr, ws_i + ws_w + ws_o, n, *tiles, order))
     result = np.zeros(RESULT_SIZE)
     if best is None:
         result[R_CYCLES] = result[R_MOVED] = np.inf
@@ -458,25 +458,15 @@ def conv_table_ref(dims, prec):
     """The specification of :func:`conv_table`: per tiling in :func:`search_conv_ref`'s
     order, the six loop orders by :func:`conv_traffic_ref`, keeping the first that moves the
     fewest bytes."""
-    def cands(size):
-        return sorted({math.ceil(size / 2 ** i) for i in range(size.bit_length() + 1)})
-
     rows = []
-    for t_g in cands(int(dims[G])):
-        for t_k in cands(int(dims[K])):
-            for t_c in cands(int(dims[C])):
-                for t_b in cands(int(dims[B])):
-                    for t_oy in cands(int(dims[OY])):
-                        for t_ox in cands(int(dims[OX])):
-                            tiles = (t_b, t_g, t_k, t_c, t_oy, t_ox)
-                            best = None
-                            for order in range(6):
-                                r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(
-                                    dims, tiles, order, prec)
-                                row = (r_w + r_i + r_o + wr, n, ws_i, ws_w, ws_o, order, *tiles)
-                                if best is None or row[0] < best[0]:
-                                    best = row
-                            rows.append(best)
+    for tiles in _tilings_ref(dims):
+        best = None
+        for order in range(6):
+            r_w, r_i, r_o, wr, ws_i, ws_w, ws_o, n = conv_traffic_ref(dims, tiles, order, prec)
+            row = (r_w + r_i + r_o + wr, n, ws_i, ws_w, ws_o, order, *tiles)
+            if best is None or row[0] < best[0]:
+                best = row
+        rows.append(best)
     return np.array(rows, dtype=np.int64)
 
 
