@@ -24,10 +24,10 @@ import tempfile
 import time
 
 from perfsim import simulate
-from perfsim.config import shipped_config_names
+from perfsim.hardware.loading import shipped_config_names
 from perfsim.report.timeline import both_busy_cycles
 from perfsim.schedule.event import OVERLAPS
-from perfsim.zoo import workload_names
+from perfsim.workload.zoo import workload_names
 
 
 def end_to_end(args: list[str], repeats: int = 3) -> list[float]:

@@ -37,9 +37,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfsim.hw import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
-from perfsim.ir.builder import NetworkBuilder
-from perfsim.ir.network import Network
+from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
+from perfsim.workload.builder import NetworkBuilder
+from perfsim.workload.network import Network
 from perfsim.simulate import simulate
 
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 from perfsim import load_hw, load_workload, simulate
-from perfsim.zoo import workload_names
+from perfsim.workload.zoo import workload_names
 
 
 def time_simulate(names: list[str], hw_name: str, repeats: int) -> list[tuple[str, float]]:

@@ -1,14 +1,16 @@
-"""perfsim: a performance simulator for neural-network accelerators."""
+"""perfsim: a performance simulator for neural-network accelerators.
 
-__version__ = "0.1.0"  # before the imports: perfsim.run_files reads it
+The package is laid out by pipeline stage (README, "Architecture"); this module only gathers
+the public API, and nothing inside the package imports it back.
+"""
 
+from perfsim._version import __version__
 from perfsim.errors import ConfigError, InfeasibleError, PerfsimError, WorkloadError
-from perfsim.ir import Layer, Network, NetworkBuilder
-from perfsim.stats import layer_table, totals
-from perfsim.config import load_hw
+from perfsim.io.load import load_hw, load_workload
 from perfsim.simulate import simulate
-from perfsim.workload import load_workload
 from perfsim.sweeps import sweep
+from perfsim.workload import Layer, Network, NetworkBuilder
+from perfsim.workload.stats import layer_table, totals
 
 __all__ = ["ConfigError", "InfeasibleError", "Layer", "Network", "NetworkBuilder",
            "PerfsimError", "WorkloadError", "layer_table", "load_hw", "load_workload",

@@ -13,20 +13,21 @@ import sys
 import pandas as pd
 import yaml
 
-from perfsim import __version__
-from perfsim.config import load_hw, resolve_hw_path, shipped_config_names, to_document
+from perfsim._version import __version__
+from perfsim.io.load import load_hw
+from perfsim.hardware.loading import resolve_hw_path, shipped_config_names, to_document
 from perfsim.errors import PerfsimError
-from perfsim.exporters.timeloop import export_timeloop
-from perfsim.importers.scalesim import SCALESIM_PINS, is_scalesim_config
-from perfsim.ir.ops import user_attributes
-from perfsim.lecture import lecture_table
+from perfsim.io.timeloop import export_timeloop
+from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
+from perfsim.workload.ops import user_attributes
+from perfsim.workload.lecture import lecture_table
 from perfsim.results import EVENT_COLUMNS
-from perfsim.run_files import save_run
+from perfsim.report.saved_run import save_run
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate
-from perfsim.stats import layer_table, totals
-from perfsim.workload import load_workload
-from perfsim.zoo import workload_family, workload_names
+from perfsim.workload.stats import layer_table, totals
+from perfsim.io.load import load_workload
+from perfsim.workload.zoo import workload_family, workload_names
 
 FORMATS = ("table", "csv", "json", "md")
 LIST_COLUMNS = ("layer", "inputs", "in_shape", "out_shape", "kernel", "stride",
@@ -184,7 +185,7 @@ def cmd_export(args: argparse.Namespace) -> str:
     if args.format == "timeloop":
         paths = export_timeloop(network, args.destination)
         return f"wrote {len(paths)} Timeloop problem file(s) to {args.destination}\n"
-    from perfsim.exporters.onnx_model import export_onnx  # onnx is slow to import
+    from perfsim.io.onnx_export import export_onnx  # onnx is slow to import
     export_onnx(network, args.destination)
     return f"wrote {network.name} ({len(network.layers)} layers) to {args.destination}\n"
 

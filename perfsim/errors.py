@@ -6,6 +6,8 @@ The library raises; only the CLI prints and picks an exit code (DESIGN section 7
 
 from __future__ import annotations
 
+import difflib
+
 
 class PerfsimError(Exception):
     """A problem with what the user asked for. Its message is complete and fit to print."""
@@ -21,3 +23,9 @@ class ConfigError(PerfsimError):
 
 class InfeasibleError(PerfsimError):
     """A layer that cannot be run on the accelerator (nothing fits, or no engine can)."""
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """``; did you mean: a, b?`` for the closest choices, or an empty string."""
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
+    return f"; did you mean: {', '.join(close)}?" if close else ""

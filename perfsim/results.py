@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from perfsim.hw import HwConfig
+from perfsim.hardware.model import HwConfig
 
 BOUNDS = ("compute", "utilization", "memory", "none")
 """A layer's limit; ``none`` only for views, which do no work."""

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from perfsim.config import load_hw
+from perfsim.io.load import load_hw
 from perfsim.errors import PerfsimError
-from perfsim.hw import HwConfig
-from perfsim.ir.network import Network
-from perfsim.residency import RESIDENCY_MODES, plan
+from perfsim.hardware.model import HwConfig
+from perfsim.workload.network import Network
+from perfsim.mapping.residency import RESIDENCY_MODES, plan
 from perfsim.results import RunResult
 from perfsim.schedule.analytic import schedule
 from perfsim.schedule.event import OVERLAPS, simulate_events
-from perfsim.workload import load_workload
+from perfsim.io.load import load_workload
 
 FIDELITIES = ("analytic", "event")
 

@@ -20,16 +20,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 import perfsim
-from perfsim.config import resolve_hw_path
+from perfsim.hardware.loading import resolve_hw_path
 from perfsim.report.compare import compare_document, compare_totals
 from perfsim.report.document import Document, Heading, Paragraph, Plot, Table, write_document
 from perfsim.report.plots import (BOUND_COLORS, count_text, kind_share_figure, place_labels,
                                   roofline_figure)
 from perfsim.report.run_dir import load_run
 from perfsim.report.tables import kind_shares, roofs, working_layers
-from perfsim.run_files import save_run
+from perfsim.report.saved_run import save_run
 from perfsim.storage import write_text_atomic
-from perfsim.zoo import workload_names
+from perfsim.workload.zoo import workload_names
 
 ENGINE_CONFIGS = ("matrix_engine", "vector_engine", "hetero")
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from perfsim import load_hw, load_workload, simulate
-from perfsim.zoo import workload_names
+from perfsim.workload.zoo import workload_names
 
 RECORDED = Path(__file__).resolve().parent.parent / "tests" / "refs" / "recorded"
 RECORD = RECORDED / "results.parquet"
@@ -52,7 +52,7 @@ def networks() -> list[str]:
 def configs() -> dict:
     """Label -> (config, residency): the shipped configs, then variants for the dataflow,
     buffer count and residency no shipped config exercises."""
-    from perfsim.config import shipped_config_names
+    from perfsim.hardware.loading import shipped_config_names
 
     out = {name: (load_hw(name), "auto") for name in shipped_config_names()}
     me = load_hw("matrix_engine")

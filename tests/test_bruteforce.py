@@ -13,10 +13,10 @@ import itertools
 import numpy as np
 import pytest
 
-from perfsim.engine_model import engine_sram_bytes
-from perfsim.hw import MatrixEngine, Precision
-from perfsim.kernels import tiling as k
-from perfsim.lowering import LoopNest, CONV_FIELDS
+from perfsim.mapping.engines import engine_sram_bytes
+from perfsim.hardware.model import MatrixEngine, Precision
+from perfsim.mapping.kernels import tiling as k
+from perfsim.mapping.lowering import LoopNest, CONV_FIELDS
 
 LAYERS = [
     # B G K C OY OX IY IX FY FX SY SX DY DX PT PL BIAS STEPS

@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from perfsim.config import (MATRIX, SCHEMA, VECTOR, Key, load_hw, resolve_hw_path,
-                            shipped_config_names, to_document)
+from perfsim.hardware.loading import (MATRIX, SCHEMA, VECTOR, Key, resolve_hw_path,
+                                      shipped_config_names, to_document)
+from perfsim.io.load import load_hw
 from perfsim.errors import ConfigError
-from perfsim.hw import MatrixEngine, VectorEngine
+from perfsim.hardware.model import MatrixEngine, VectorEngine
 
 SHIPPED = ("edge_npu", "eyeriss", "hetero", "matrix_engine", "tpu_v1", "vector_engine")
 TEXTS = {name: resolve_hw_path(name).read_text(encoding="utf-8") for name in SHIPPED}

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perfsim import InfeasibleError, NetworkBuilder
-from perfsim.hw import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
-from perfsim.kernels.systolic import (INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY,
+from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
+from perfsim.mapping.kernels.systolic import (INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY,
                                       systolic_cycles)
 from perfsim.simulate import simulate
 

@@ -15,15 +15,15 @@ import pytest
 from matplotlib.image import imread
 
 from perfsim import NetworkBuilder, load_hw, simulate
-from perfsim.config import resolve_hw_path
-from perfsim.exporters.chrome_trace import chrome_trace
+from perfsim.hardware.loading import resolve_hw_path
+from perfsim.report.trace import chrome_trace
 from perfsim.report.timeline import both_busy_cycles
-from perfsim.hw import VectorEngine
-from perfsim.residency import plan
+from perfsim.hardware.model import VectorEngine
+from perfsim.mapping.residency import plan
 from perfsim.schedule.analytic import schedule
 from perfsim.schedule.event import OVERLAPS, simulate_events, tile_work
-from perfsim.workload import load_workload
-from perfsim.zoo import workload_names
+from perfsim.io.load import load_workload
+from perfsim.workload.zoo import workload_names
 
 CONFIGS = ("matrix_engine", "hetero", "vector_engine", "tpu_v1", "eyeriss", "edge_npu")
 # Every zoo network on two configs with two engines each, and a branchy and a plain network

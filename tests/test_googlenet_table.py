@@ -18,7 +18,7 @@ import pytest
 
 from refdata import REFS, reference_networks
 from perfsim import load_workload
-from perfsim.ir.ops import Conv, FullyConnected
+from perfsim.workload.ops import Conv, FullyConnected
 
 with open(REFS / "googlenet_layers.csv", newline="") as f:
     TABLE = {r["row"]: r for r in csv.DictReader(f)}

@@ -8,8 +8,8 @@ import dataclasses
 import pytest
 
 from perfsim import WorkloadError
-from perfsim.ir import Layer, Network, NetworkBuilder, OPS, make_op
-from perfsim.stats import layer_table, receptive_fields, totals
+from perfsim.workload import Layer, Network, NetworkBuilder, OPS, make_op
+from perfsim.workload.stats import layer_table, receptive_fields, totals
 
 
 def one_layer(kind, in_shape, **attrs):
@@ -191,7 +191,7 @@ def test_layers_and_networks_are_frozen():
 
 
 def test_every_op_is_documented_and_in_a_category():
-    from perfsim.ir.ops import CATEGORIES
+    from perfsim.workload.ops import CATEGORIES
     for kind, cls in OPS.items():
         assert cls.kind == kind and cls.category in CATEGORIES and cls.__doc__
 

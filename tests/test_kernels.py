@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfsim.kernels import tiling as k
-from perfsim.kernels.systolic import systolic_cycles, systolic_cycles_ref
-from perfsim.kernels.vector import vector_cycles, vector_cycles_ref
+from perfsim.mapping.kernels import tiling as k
+from perfsim.mapping.kernels.systolic import systolic_cycles, systolic_cycles_ref
+from perfsim.mapping.kernels.vector import vector_cycles, vector_cycles_ref
 
 # Small conv nests (lowering.CONV_FIELDS): B G K C OY OX IY IX FY FX SY SX DY DX PT PL BIAS STEPS
 SMALL_LAYERS = {
@@ -54,7 +54,7 @@ def test_conv_traffic_equals_reference_on_every_tiling(name):
 
 
 def search_conv(dims, prec, caps, machine):
-    """The conv tiling search as perfsim.tiling runs it: the table, then its ranking."""
+    """The conv tiling search as perfsim.mapping.tiling runs it: the table, then its ranking."""
     return k.rank_conv(k.conv_table(dims, prec), dims, prec, caps, machine)
 
 

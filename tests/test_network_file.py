@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perfsim import WorkloadError, load_workload, totals
-from perfsim.importers.network_file import load_network_file
+from perfsim.io.network_file import load_network_file
 
 EXAMPLES = Path(__file__).parent.parent / "workloads" / "examples"
 

@@ -14,13 +14,13 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from perfsim import Layer, Network, WorkloadError, load_hw, load_workload, simulate, totals
-from perfsim.exporters.onnx_model import export_onnx, to_onnx
-from perfsim.importers.onnx_model import FIXED_WEIGHTS_KEY, SUPPORTED, load_onnx
-from perfsim.ir import NetworkBuilder
-from perfsim.ir.ops import OPS, Input, Placeholder, Relu, user_attributes
-from perfsim.lecture import lecture_table
-from perfsim.stats import layer_table
-from perfsim.zoo import build_workload, workload_names
+from perfsim.io.onnx_export import export_onnx, to_onnx
+from perfsim.io.onnx_import import FIXED_WEIGHTS_KEY, SUPPORTED, load_onnx
+from perfsim.workload import NetworkBuilder
+from perfsim.workload.ops import OPS, Input, Placeholder, Relu, user_attributes
+from perfsim.workload.lecture import lecture_table
+from perfsim.workload.stats import layer_table
+from perfsim.workload.zoo import build_workload, workload_names
 
 F = TensorProto.FLOAT
 

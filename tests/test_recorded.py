@@ -35,7 +35,7 @@ def record(recorder):
 
 
 def test_subset_covers_every_op_kind_engine_kind_and_dataflow(recorder, record):
-    from perfsim.ir.ops import OPS
+    from perfsim.workload.ops import OPS
 
     subset = record[record.workload.isin(SUBSET)]
     assert set(subset.op) == set(OPS)

@@ -16,7 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import perfsim
-from perfsim.config import resolve_hw_path
+from perfsim.hardware.loading import resolve_hw_path
 from perfsim.report import load_run, write_run_report
 from perfsim.report.compare import (compare_layers, compare_layers_figure, compare_totals,
                                     compare_totals_figure, write_compare_report)
@@ -24,7 +24,7 @@ from perfsim.report.plots import cycles_figure, engine_figure, kind_share_figure
 from perfsim.report.tables import layer_kinds, roofline_points, roofs
 from perfsim.report.timeline import gantt_figure
 from perfsim.results import layer_kind
-from perfsim.run_files import save_run
+from perfsim.report.saved_run import save_run
 
 
 def perfsim_cli(*args, cwd=None):

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from perfsim.config import resolve_hw_path
+from perfsim.hardware.loading import resolve_hw_path
 
 LAYER_COLUMNS = {"layer", "op", "engine", "macs", "params", "in_bytes", "out_bytes",
                  "weight_bytes", "dram_read_bytes", "dram_write_bytes", "sram_read_bytes",

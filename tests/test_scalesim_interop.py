@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from perfsim import ConfigError, WorkloadError, simulate
-from perfsim.importers.scalesim import (SCALESIM_PINS, is_scalesim_config, is_scalesim_topology,
+from perfsim.io.scalesim import (SCALESIM_PINS, is_scalesim_config, is_scalesim_topology,
                                         load_scalesim_config, load_scalesim_topology)
 
 # SCALE-Sim's topologies/conv_nets/alexnet.csv, its padding and trailing commas included.

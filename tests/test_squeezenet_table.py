@@ -11,7 +11,7 @@ import pytest
 
 from refdata import REFS
 from perfsim import load_workload, totals
-from perfsim.ir.ops import Conv
+from perfsim.workload.ops import Conv
 
 with open(REFS / "squeezenet_layers.csv", newline="") as f:
     TABLE = list(csv.DictReader(f))

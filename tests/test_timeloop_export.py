@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from perfsim import NetworkBuilder, PerfsimError, WorkloadError
-from perfsim.exporters.timeloop import export_timeloop
-from perfsim.ir.ops import Conv, FullyConnected
-from perfsim.zoo import build_workload
+from perfsim.io.timeloop import export_timeloop
+from perfsim.workload.ops import Conv, FullyConnected
+from perfsim.workload.zoo import build_workload
 
 CNN_DIMS = ["C", "M", "R", "S", "N", "P", "Q"]
 

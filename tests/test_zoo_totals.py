@@ -8,8 +8,8 @@ import pytest
 
 from refdata import reference_networks
 from perfsim import load_workload, totals
-from perfsim.ir.ops import BatchNorm, Conv, FullyConnected
-from perfsim.zoo import workload_names
+from perfsim.workload.ops import BatchNorm, Conv, FullyConnected
+from perfsim.workload.zoo import workload_names
 
 REFS = reference_networks()
 V1_5 = {"resnet50_v1_5": "resnet50", "resnet101_v1_5": "resnet101",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 LECTURE = (
     (96, 11, 4, (1, 1, 2, 2), 1, ("lrn", "pool")),

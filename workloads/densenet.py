@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 BN_SIZE = 4
 COMPRESSION = 0.5

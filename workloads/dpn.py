@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 BN_EPS = 1e-3
 

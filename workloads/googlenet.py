@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import partial
 from typing import NamedTuple
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 BN_EPS = 1e-3  # torchvision's BasicConv2d
 

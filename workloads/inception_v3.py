@@ -12,7 +12,7 @@ Names are torchvision's module names with ``/`` (``Mixed_5b/branch5x5_1``).
 
 from __future__ import annotations
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 BN_EPS = 1e-3
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from functools import partial
 from typing import NamedTuple
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 BN_EPS = 1e-3
 MAX = "max"  # max pool 3x3/2, VALID

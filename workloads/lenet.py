@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 # LeCun 1998 Table I: the S2 feature maps each C3 map reads.
 C3_CONNECTIONS = (

@@ -10,7 +10,7 @@ channels ``c``, ``n`` repeats, stride ``s`` on the first repeat.
 
 from __future__ import annotations
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 # MobileNet V1 depthwise-separable blocks (Table 1), (out_channels, stride).
 V1_BLOCKS = (

@@ -17,7 +17,7 @@ with bias; no conv has a bias. Shift has no parameters and no MACs.
 
 from __future__ import annotations
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 # (blocks, width, expansion of the first block, expansion of the others, shift kernel)
 STAGES = (

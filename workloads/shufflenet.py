@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 STAGE_REPEATS = (4, 8, 4)
 STAGE_WIDTHS = {

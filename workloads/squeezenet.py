@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 # (conv1 out_channels, conv1 kernel, steps after conv1)
 V1_0 = (96, 7, ("pool", (16, 64), (16, 64), (32, 128), "pool", (32, 128), (48, 192),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 STAGE_WIDTHS = (64, 128, 256, 512, 512)
 

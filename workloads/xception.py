@@ -17,7 +17,7 @@ the classifier. Neither Keras nor Cadene has the paper's dropout before the clas
 
 from __future__ import annotations
 
-from perfsim.ir import Network, NetworkBuilder
+from perfsim.workload import Network, NetworkBuilder
 
 BN_EPS = 1e-3
 

@@ -1,8 +1,8 @@
 """The analytic schedule: every layer costed alone, in network order (DESIGN section 4).
 
-For each layer: lower it, place its tensors (:mod:`perfsim.residency`), and on every engine
+For each layer: lower it, place its tensors (:mod:`perfsim.mapping.residency`), and on every engine
 that can run it compute the cycles, the engine's SRAM accesses and the best tiling
-(:mod:`perfsim.tiling`); keep the engine that finishes soonest (or the pinned one). The
+(:mod:`perfsim.mapping.tiling`); keep the engine that finishes soonest (or the pinned one). The
 layer's time is the tiling's overlapped pipeline time, so it is never below its roofline:
 ``total_cycles >= max(compute_cycles, DRAM bytes / DRAM bytes per cycle)``.
 
@@ -17,15 +17,15 @@ import dataclasses
 import math
 from typing import Mapping
 
-from perfsim.engine_model import can_run, compute_cycles, engine_sram_bytes, gemm
+from perfsim.mapping.engines import can_run, compute_cycles, engine_sram_bytes, gemm
 from perfsim.errors import InfeasibleError
-from perfsim.hw import Engine, HwConfig, MatrixEngine
-from perfsim.ir.network import Layer, Network
-from perfsim.ir.ops import elems
-from perfsim.lowering import MATRIX_OPS, LoopNest, lower
-from perfsim.residency import Placement, plan
+from perfsim.hardware.model import Engine, HwConfig, MatrixEngine
+from perfsim.workload.network import Layer, Network
+from perfsim.workload.ops import elems
+from perfsim.mapping.lowering import MATRIX_OPS, LoopNest, lower
+from perfsim.mapping.residency import Placement, plan
 from perfsim.results import LayerResult
-from perfsim.tiling import Tiling, plan_tiling
+from perfsim.mapping.tiling import Tiling, plan_tiling
 
 WELL_USED = 0.5
 """An engine doing at least this share of the work its busy cycles allow is well used."""
@@ -49,7 +49,7 @@ _nest_cache: dict[tuple, LoopNest] = {}
 
 
 def _placements(network: Network, hw: HwConfig, residency: str) -> dict[str, Placement]:
-    """:func:`perfsim.residency.plan`, cached by the network and the parts of the config it
+    """:func:`perfsim.mapping.residency.plan`, cached by the network and the parts of the config it
     reads (the SRAM and the precision): sweep points that change the array, the clock or
     the DRAM keep their placements."""
     key = (network, residency, hw.sram, hw.precision)
@@ -62,7 +62,7 @@ def _placements(network: Network, hw: HwConfig, residency: str) -> dict[str, Pla
 
 
 def _lowered(network: Network, layer: Layer, in_shapes: tuple) -> LoopNest:
-    """:func:`perfsim.lowering.lower`, cached by what it reads: the layer, its shapes and
+    """:func:`perfsim.mapping.lowering.lower`, cached by what it reads: the layer, its shapes and
     the batch (no hardware)."""
     key = (layer, network.batch, in_shapes, network.out_shapes[layer.name])
     nest = _nest_cache.get(key)

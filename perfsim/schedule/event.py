@@ -24,9 +24,9 @@ runs as the analytic pipeline does:
 * epilogue: the last tile's compute, then its store.
 
 Alone, that is ``latency + L + (n - 1) max(L + S, c) + c + S`` whatever the buffers: exactly
-the analytic pipeline time (:func:`perfsim.kernels.tiling.pipeline_cycles`); deeper buffers
+the analytic pipeline time (:func:`perfsim.mapping.kernels.tiling.pipeline_cycles`); deeper buffers
 help only when something else holds the channel or the engine. (They also make each tile
-smaller, since ``buffers`` copies of it must fit: :func:`perfsim.tiling.plan_tiling`.) Every
+smaller, since ``buffers`` copies of it must fit: :func:`perfsim.mapping.tiling.plan_tiling`.) Every
 layer ends on a whole cycle, as analytic rows are whole cycles.
 
 **Coalescing.** The ``n - 1`` steps are equal, so runs of them are coalesced: at most
@@ -83,13 +83,13 @@ import pandas as pd
 import simpy
 
 from perfsim.errors import InfeasibleError
-from perfsim.hw import HwConfig
-from perfsim.ir.network import Layer, Network, parse_ref
-from perfsim.lowering import VIEW_OPS, lower
-from perfsim.residency import Placement
+from perfsim.hardware.model import HwConfig
+from perfsim.workload.network import Layer, Network
+from perfsim.mapping.lowering import VIEW_OPS, lower
+from perfsim.mapping.residency import Placement
 from perfsim.results import LayerResult
 from perfsim.schedule.analytic import candidate_engines, cost_layer
-from perfsim.tiling import plan_tiling
+from perfsim.mapping.tiling import plan_tiling
 
 OVERLAPS = ("none", "layer", "graph")
 MAX_CHUNKS = 16
@@ -161,7 +161,7 @@ def tile_work(network: Network, layer: Layer, hw: HwConfig, placement: Placement
     n = tiling.tile_count
     per_byte = 1.0 / hw.dram_bytes_per_cycle
     read, write = tiling.dram_read_bytes, tiling.dram_write_bytes
-    # As perfsim.kernels.tiling.pipeline_cycles: the engine is busy computing, or moving its
+    # As perfsim.mapping.kernels.tiling.pipeline_cycles: the engine is busy computing, or moving its
     # own and the DMA's bytes through SRAM if that is slower.
     sram_cycles = (engine_sram + read + write) / hw.sram.bandwidth_bytes_per_cycle
     busy = max(float(row.compute_cycles), sram_cycles)
@@ -279,8 +279,7 @@ class _Simulation:
         self.producers: dict[str, list[_LayerRun]] = {}
         for layer in network.layers:
             producers = []
-            for ref in layer.inputs:
-                name = parse_ref(ref)[0]
+            for name in layer.sources:
                 producers.extend(source.get(name, [by_name[name]]))
             self.producers[layer.name] = list(dict.fromkeys(producers))
             if layer.op.kind in VIEW_OPS and layer.inputs:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 
 from perfsim.errors import ConfigError, InfeasibleError
-from perfsim.hw import HwConfig
-from perfsim.ir.network import Network
+from perfsim.hardware.model import HwConfig
+from perfsim.workload.network import Network
 from perfsim.simulate import simulate
 from perfsim.sweeps.space import Point, variant
-from perfsim.workload import load_workload
+from perfsim.io.load import load_workload
 
 STATUSES = ("ok", "infeasible")
 

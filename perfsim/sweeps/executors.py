@@ -28,8 +28,8 @@ IN_FLIGHT_PER_WORKER = 2
 def warm_up() -> None:
     """Load the Numba kernels (compiled once, cached on disk) before the first chunk, so each
     worker pays for it once, at start."""
-    from perfsim.hw import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
-    from perfsim.ir.builder import NetworkBuilder
+    from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
+    from perfsim.workload.builder import NetworkBuilder
     from perfsim.simulate import simulate
 
     b = NetworkBuilder("warm_up", (4, 8, 8))

@@ -11,18 +11,19 @@ from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from perfsim import __version__
-from perfsim.config import load_hw, to_document
+from perfsim._version import __version__
+from perfsim.io.load import load_hw
+from perfsim.hardware.loading import to_document
 from perfsim.errors import ConfigError, PerfsimError
-from perfsim.hw import HwConfig
-from perfsim.ir.network import Network
-from perfsim.residency import RESIDENCY_MODES
+from perfsim.hardware.model import HwConfig
+from perfsim.workload.network import Network
+from perfsim.mapping.residency import RESIDENCY_MODES
 from perfsim.sweeps.evaluate import (Task, Workload, evaluate_chunk, point_id, totals_frame,
                                     workload_label)
 from perfsim.sweeps.executors import Executor, executor_for
 from perfsim.sweeps.space import Point, check_values, points_of
 from perfsim.sweeps.store import PART_ROWS, PART_SECONDS, SweepStore
-from perfsim.workload import load_workload
+from perfsim.io.load import load_workload
 
 MAX_CHUNK_TASKS = 16
 """Tasks per chunk at most (a chunk is what a worker runs at a time: ~0.1-0.5 s of work)."""

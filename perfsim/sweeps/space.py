@@ -4,8 +4,8 @@ variants they make.
 A key path addresses a config field as the YAML does, engines by name:
 ``engines.mxu.rows``, ``memory.sram.size_kib``, ``memory.dram.bandwidth_gb_per_s``,
 ``clock_ghz``, ``precision.weight_bytes``. A variant is built from the config's normalised
-document (:func:`perfsim.config.to_document`) with the values set, then revalidated by the
-config module's own checker and builder (:func:`perfsim.config.parse_config`), so a sweep
+document (:func:`perfsim.hardware.loading.to_document`) with the values set, then revalidated by the
+config module's own checker and builder (:func:`perfsim.hardware.loading.parse_config`), so a sweep
 accepts exactly what a hardware file accepts; no YAML text is generated.
 """
 
@@ -15,11 +15,11 @@ import copy
 import itertools
 from typing import Mapping, Sequence
 
-from perfsim.config import parse_config, to_document
+from perfsim.hardware.loading import parse_config, to_document
 from perfsim.errors import ConfigError
-from perfsim.hw import HwConfig
+from perfsim.hardware.model import HwConfig
 from perfsim.yaml_source import YamlDoc
-from perfsim.zoo import suggest
+from perfsim.errors import suggest
 
 Point = dict[str, object]
 """One hardware point: key path -> value."""

@@ -19,14 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfsim.config import load_hw
+from perfsim.io.load import load_hw
 from perfsim.errors import ConfigError, PerfsimError
-from perfsim.hw import HwConfig
-from perfsim.residency import RESIDENCY_MODES
+from perfsim.hardware.model import HwConfig
+from perfsim.mapping.residency import RESIDENCY_MODES
 from perfsim.sweeps.space import MODES, Point, check_key_path, points_of, variant
-from perfsim.workload import load_workload
+from perfsim.io.load import load_workload
 from perfsim.yaml_source import YamlDoc, load_yaml
-from perfsim.zoo import suggest
+from perfsim.errors import suggest
 
 KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "residency")
 

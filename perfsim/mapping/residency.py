@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perfsim.hw import HwConfig
-from perfsim.ir.network import Network, parse_ref
-from perfsim.ir.ops import elems
-from perfsim.lowering import VIEW_OPS
+from perfsim.hardware.model import HwConfig
+from perfsim.workload.network import Network
+from perfsim.workload.ops import elems
+from perfsim.mapping.lowering import VIEW_OPS
 
 RESIDENCY_MODES = ("auto", "dram")
 
@@ -45,7 +45,7 @@ def plan(network: Network, hw: HwConfig, mode: str = "auto") -> dict[str, Placem
     alias: dict[str, str] = {}
     last_use: dict[str, int] = {}
     for i, layer in enumerate(network.layers):
-        sources = [alias.get(parse_ref(r)[0], parse_ref(r)[0]) for r in layer.inputs]
+        sources = [alias.get(s, s) for s in layer.sources]
         for s in sources:
             last_use[s] = i
         if layer.op.kind in VIEW_OPS and sources:
@@ -54,7 +54,7 @@ def plan(network: Network, hw: HwConfig, mode: str = "auto") -> dict[str, Placem
     live: dict[str, int] = {}
     placements: dict[str, Placement] = {}
     for i, layer in enumerate(network.layers):
-        sources = [alias.get(parse_ref(r)[0], parse_ref(r)[0]) for r in layer.inputs]
+        sources = [alias.get(s, s) for s in layer.sources]
         where_in = ("sram" if sources and all(location[s] == "sram" for s in sources)
                     else "dram")
         if layer.name in alias:

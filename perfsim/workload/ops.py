@@ -124,6 +124,9 @@ class Op:
     category: ClassVar[str] = ""
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
+    engine_kinds: ClassVar[frozenset[str]] = frozenset({"vector"})
+    """The kinds of engine that can run the op (a vector engine runs every op that does work;
+    a matrix engine only GEMM-shaped ones)."""
 
     def out_shapes(self, in_shapes: tuple[Shape, ...]) -> tuple[Shape, ...]:
         """Output shapes; the default keeps the single input's shape."""
@@ -201,6 +204,7 @@ class Conv(Op):
 
     kind: ClassVar[str] = "conv"
     category: ClassVar[str] = "channel+space"
+    engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
     out_channels: int = 1
     kernel_size: Pair = (1, 1)
     strides: Pair = (1, 1)
@@ -277,6 +281,7 @@ class FullyConnected(Op):
 
     kind: ClassVar[str] = "fc"
     category: ClassVar[str] = "channel"
+    engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
     out_features: int = 1
     bias: bool = True
     in_features: int | None = None
@@ -679,6 +684,7 @@ class _Recurrent(Op):
     multiply the input and the previous hidden state. Two bias vectors per gate, as PyTorch."""
 
     category: ClassVar[str] = "time"
+    engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
     gates: ClassVar[int] = 1
     elem_ops_per_unit: ClassVar[int] = 0
     hidden_size: int = 1

@@ -104,8 +104,8 @@ from onnx import numpy_helper
 from google.protobuf.message import DecodeError
 
 from perfsim.errors import WorkloadError
-from perfsim.ir.network import Layer, Network, infer_shapes, parse_ref
-from perfsim.ir.ops import (
+from perfsim.workload.network import Layer, Network, infer_shapes, parse_ref
+from perfsim.workload.ops import (
     GRU, LRN, LSTM, RNN, AvgPool, BatchNorm, ChannelShuffle, Concat, Conv, DepthToSpace,
     Dropout, Flatten, FullyConnected, GlobalAvgPool, GlobalMaxPool, GroupNorm, Input, LeakyRelu,
     MaxPool, Offset, Op, Placeholder, PRelu, Relu, Relu6, Reshape, Scale, Shape, Shift, Sigmoid,

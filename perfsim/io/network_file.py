@@ -11,7 +11,7 @@ inputs.
       - {name: pool1, op: max_pool, kernel: 2}
       - {name: fc, op: fc, out_features: 10, inputs: [pool1]}
 
-Attribute names are those of :func:`perfsim.ir.ops.make_op`. Every problem is a
+Attribute names are those of :func:`perfsim.workload.ops.make_op`. Every problem is a
 :class:`~perfsim.errors.WorkloadError` naming the file, the line and the key or layer.
 """
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from perfsim.errors import WorkloadError
-from perfsim.ir.network import Layer, Network, infer_shapes
-from perfsim.ir.ops import OPS, Shape, attribute_names
+from perfsim.workload.network import Layer, Network, infer_shapes
+from perfsim.workload.ops import OPS, Shape, attribute_names
 from perfsim.yaml_source import YamlDoc, load_yaml
-from perfsim.zoo import suggest
+from perfsim.errors import suggest
 
 TOP_KEYS = ("version", "name", "description", "input_shape", "inputs", "layers")
 LAYER_KEYS = ("name", "op", "inputs")

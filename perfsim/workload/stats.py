@@ -7,7 +7,7 @@ Conventions (DESIGN section 2, ``refs/networks.md``):
 * ``macs``: multiply-accumulates of conv, fc and recurrent layers, times batch. Paper "FLOPs"
   for these CNNs are MACs; a true FLOP count is about twice this.
 * ``ops``: all other arithmetic (bias adds, activations, pooling, normalisation, element-wise
-  math) times batch; see :mod:`perfsim.ir.ops` for the count per op.
+  math) times batch; see :mod:`perfsim.workload.ops` for the count per op.
 * ``in_elems``/``out_elems``: elements of all inputs / outputs, times batch;
   ``weight_elems``: constant elements the layer reads (independent of batch).
 * ``receptive_field``: ``[RY, RX]``, the input-image extent that one output position can see,
@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from perfsim.ir.network import Network, parse_ref
-from perfsim.ir.ops import Conv, elems
+from perfsim.workload.ops import Conv, elems
+
+if TYPE_CHECKING:  # Network.to_frame imports this module
+    from perfsim.workload.network import Network
 
 COLUMNS = ["layer", "op", "category", "inputs", "in_shape", "out_shape", "kernel", "stride",
            "groups", "macs", "params", "ops", "in_elems", "out_elems", "weight_elems",
@@ -40,7 +43,7 @@ def receptive_fields(network: Network) -> dict[str, tuple[int, int]]:
             field[layer.name] = (Fraction(1), Fraction(1))
             jump[layer.name] = (Fraction(1), Fraction(1))
             continue
-        sources = [parse_ref(ref)[0] for ref in layer.inputs]
+        sources = list(layer.sources)
         widest = max(sources, key=lambda s: field[s][0] + field[s][1])
         in_shape = network.shape_of(layer.inputs[sources.index(widest)])
         window = layer.op.window(in_shape)

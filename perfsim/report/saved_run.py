@@ -9,10 +9,10 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
-from perfsim import __version__
-from perfsim.config import file_sha256, to_document
+from perfsim._version import __version__
+from perfsim.hardware.loading import file_sha256, to_document
 from perfsim.errors import PerfsimError
-from perfsim.exporters.chrome_trace import chrome_trace
+from perfsim.report.trace import chrome_trace
 from perfsim.results import RunResult
 from perfsim.storage import write_atomic, write_text_atomic
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 
 from perfsim.errors import PerfsimError, WorkloadError
-from perfsim.ir.network import Layer, Network
-from perfsim.ir.ops import Conv, FullyConnected
+from perfsim.workload.network import Layer, Network
+from perfsim.workload.ops import Conv, FullyConnected
 from perfsim.storage import write_text_atomic
 
 PROBLEM_VERSION = 0.4

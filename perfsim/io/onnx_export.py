@@ -2,7 +2,7 @@
 
 :func:`export_onnx` writes any network (every zoo network) as a standard ONNX model (opset
 :data:`OPSET`, IR version :data:`IR_VERSION`) that passes ``onnx.checker.check_model(...,
-full_check=True)`` and that :func:`~perfsim.importers.onnx_model.load_onnx` reads back into
+full_check=True)`` and that :func:`~perfsim.io.onnx_import.load_onnx` reads back into
 the same layers (names, op kinds, cost attributes, shapes) and the same statistics.
 
 **Weights.** Real weights would make a file the size of the model, and an initializer may not
@@ -50,7 +50,7 @@ conversion (Unsqueeze, Squeeze, Transpose) is written as its own nodes, which im
 * shift (no ONNX op) -> a depthwise Conv with a fixed one-hot kernel (what a shift is, Wu et al.
   2018), ``[C, 1, FY, FX]``, no bias, "same" padding; fc with ``trainable=False`` -> its Gemm
   or Einsum. Both mark their weights fixed in the model metadata entry
-  :data:`~perfsim.importers.onnx_model.FIXED_WEIGHTS_KEY` (a JSON list of tensor names), which
+  :data:`~perfsim.io.onnx_import.FIXED_WEIGHTS_KEY` (a JSON list of tensor names), which
   the importer reads: fixed weights are not parameters, and a depthwise conv with fixed
   weights is a shift.
 * placeholder (an ONNX op perfsim could not import) cannot be written: an error.
@@ -67,11 +67,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from perfsim import __version__
+from perfsim._version import __version__
 from perfsim.errors import PerfsimError, WorkloadError
-from perfsim.importers.onnx_model import FIXED_WEIGHTS_KEY
-from perfsim.ir.network import Layer, Network, parse_ref
-from perfsim.ir.ops import Shape
+from perfsim.io.onnx_import import FIXED_WEIGHTS_KEY
+from perfsim.workload.network import Layer, Network, parse_ref
+from perfsim.workload.ops import Shape
 from perfsim.storage import write_atomic
 
 OPSET = 21

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perfsim.ir.network import Layer, Network
-from perfsim.ir.ops import Conv, FullyConnected, _Pool, _Recurrent, elems
+from perfsim.workload.network import Layer, Network
+from perfsim.workload.ops import OPS, Conv, FullyConnected, _Pool, _Recurrent, elems
 
 VIEW_OPS = ("input", "dropout", "flatten", "reshape", "placeholder")
-MATRIX_OPS = ("conv", "fc", "rnn", "lstm", "gru")
+MATRIX_OPS = tuple(kind for kind, cls in OPS.items() if "matrix" in cls.engine_kinds)
 """Ops a matrix engine runs (as GEMMs); a vector engine runs every op that is not a view."""
 
 # Index of each field in :meth:`LoopNest.as_array` (the kernels' view).

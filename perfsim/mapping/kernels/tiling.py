@@ -1,7 +1,7 @@
 """DRAM traffic of a tiling, and the search for the best tiling (Numba), with their ``_ref``
 specifications.
 
-**Conv loop nests** (:data:`perfsim.lowering.CONV_FIELDS`) are tiled at the SRAM level into
+**Conv loop nests** (:data:`perfsim.mapping.lowering.CONV_FIELDS`) are tiled at the SRAM level into
 tiles of ``tB x tG x tK x tC x tOY x tOX`` (filters whole). The tile loops form three
 classes by which operands they index: ``K`` (weights W, outputs O), ``C`` (W, inputs I) and
 ``P = B, OY, OX`` (I, O); all three index ``G``, so ``G`` is outermost and changes nothing.
@@ -45,9 +45,9 @@ import math
 import numpy as np
 from numba import njit
 
-# conv dims (perfsim.lowering.CONV_FIELDS)
+# conv dims (perfsim.mapping.lowering.CONV_FIELDS)
 B, G, K, C, OY, OX, IY, IX, FY, FX, SY, SX, DY, DX, PT, PL, BIAS, STEPS = range(18)
-# stream dims (perfsim.lowering.STREAM_FIELDS)
+# stream dims (perfsim.mapping.lowering.STREAM_FIELDS)
 SB, SG, SIN, SOUT, SW = range(5)
 # precision and placement: [activation_bytes, weight_bytes, accumulator_bytes, input_in_dram,
 # output_to_dram]

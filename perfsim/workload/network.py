@@ -7,7 +7,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from perfsim.errors import WorkloadError
-from perfsim.ir.ops import Input, Op, Shape, ShapeError, fmt_shape
+from perfsim.workload.ops import Input, Op, Shape, ShapeError, fmt_shape
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
@@ -33,6 +33,11 @@ class Layer:
         if not isinstance(self.name, str) or not self.name:
             raise WorkloadError(f"a layer name must be a non-empty string, got {self.name!r}")
         object.__setattr__(self, "inputs", tuple(self.inputs))
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The names of the layers whose outputs this layer reads, one per input."""
+        return tuple(parse_ref(ref)[0] for ref in self.inputs)
 
 
 def infer_shapes(network: str, layer: Layer,
@@ -118,6 +123,6 @@ class Network:
         return Network(self.name, self.layers, batch, self.description, self.source)
 
     def to_frame(self):
-        """Per-layer statistics as a pandas DataFrame (see :func:`perfsim.stats.layer_table`)."""
-        from perfsim.stats import layer_table
+        """Per-layer statistics as a pandas DataFrame (see :func:`perfsim.workload.stats.layer_table`)."""
+        from perfsim.workload.stats import layer_table
         return layer_table(self)

@@ -89,18 +89,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfsim.errors import ConfigError, WorkloadError
-from perfsim.hw import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
-from perfsim.ir.network import Layer, Network
-from perfsim.ir.ops import make_op
-from perfsim.lowering import MATRIX_OPS
-from perfsim.zoo import suggest
+from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
+from perfsim.workload.network import Layer, Network
+from perfsim.workload.ops import OPS, make_op
+from perfsim.errors import suggest
 
 TOPOLOGY_SUFFIX = ".csv"
 CONFIG_SUFFIX = ".cfg"
 
 ARRAY_ENGINE = "array"
 VECTOR_ENGINE = "vector"
-SCALESIM_PINS: dict[str, str] = {kind: ARRAY_ENGINE for kind in MATRIX_OPS}
+SCALESIM_PINS: dict[str, str] = {kind: ARRAY_ENGINE for kind, cls in OPS.items()
+                                  if "matrix" in cls.engine_kinds}
 """``simulate(..., pin=SCALESIM_PINS)``: every GEMM-shaped op on the array, as in SCALE-Sim."""
 
 CLOCK_GHZ = 1.0

@@ -3,21 +3,20 @@
 The family modules live in ``workloads/`` (installed as ``perfsim.workloads``). Each module
 declares ``NETWORKS``, a mapping from a registered name to a builder: a callable taking an
 optional keyword ``input_shape`` ``(C, H, W)`` and returning a
-:class:`~perfsim.ir.network.Network` of that name. The registry discovers the modules, so no
+:class:`~perfsim.workload.network.Network` of that name. The registry discovers the modules, so no
 family module imports the workloads package back.
 """
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
 from functools import cache
 from typing import Callable
 
-from perfsim.errors import WorkloadError
-from perfsim.ir.network import Network
-from perfsim.ir.ops import Shape
+from perfsim.errors import WorkloadError, suggest
+from perfsim.workload.network import Network
+from perfsim.workload.ops import Shape
 
 Builder = Callable[..., Network]
 
@@ -46,12 +45,6 @@ def workload_names() -> list[str]:
 def workload_family(name: str) -> str:
     """The family module that registers ``name``."""
     return _builders()[name][0]
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    """``; did you mean: a, b?`` for the closest choices, or an empty string."""
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-    return f"; did you mean: {', '.join(close)}?" if close else ""
 
 
 def build_workload(name: str, input_shape: Shape | None = None) -> Network:

@@ -1,4 +1,4 @@
-"""Strict loading of hardware configs (YAML) into :class:`~perfsim.hw.HwConfig`.
+"""Strict loading of hardware configs (YAML) into :class:`~perfsim.hardware.model.HwConfig`.
 
 Every key is declared once, in :data:`SCHEMA`. Loading collects every problem (unknown or
 duplicate keys, missing keys, wrong types, out-of-range values) and raises one
@@ -19,11 +19,10 @@ from importlib import resources
 from pathlib import Path
 
 from perfsim.errors import ConfigError
-from perfsim.hw import (DATAFLOWS, Dram, Energy, HwConfig, MatrixEngine, Precision, Sram,
+from perfsim.hardware.model import (DATAFLOWS, Dram, Energy, HwConfig, MatrixEngine, Precision, Sram,
                         VectorEngine)
-from perfsim.importers.scalesim import is_scalesim_config, load_scalesim_config
 from perfsim.yaml_source import KeyPath, YamlDoc, format_path, load_yaml
-from perfsim.zoo import suggest
+from perfsim.errors import suggest
 
 
 @dataclass(frozen=True)
@@ -245,12 +244,8 @@ def resolve_hw_path(name_or_path: str | Path) -> Path:
                       f"config{suggest(stem, names)} (shipped: {', '.join(names)})")
 
 
-def load_hw(name_or_path: str | Path) -> HwConfig:
-    """Load and validate a hardware config by path or shipped name; a SCALE-Sim ``.cfg``
-    file is read as one (:mod:`perfsim.importers.scalesim`)."""
-    path = resolve_hw_path(name_or_path)
-    if is_scalesim_config(path):
-        return load_scalesim_config(path)
+def load_config(path: str | Path) -> HwConfig:
+    """Load and validate a perfsim hardware YAML file."""
     return parse_config(load_yaml(path, ConfigError, collect_duplicates=True))
 
 

@@ -1,18 +1,21 @@
-"""Loading a workload by zoo name or from a file: the one entry point the CLI and API share."""
+"""Loading a workload or an accelerator by name or from a file in any format perfsim reads:
+the one entry point the CLI and the API share."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from perfsim.errors import WorkloadError
-from perfsim.importers.network_file import SUFFIXES, load_network_file
-from perfsim.importers.scalesim import load_scalesim_topology
-from perfsim.ir.network import Network
-from perfsim.ir.ops import Shape
-from perfsim.zoo import build_workload
+from perfsim.hardware.loading import load_config, resolve_hw_path
+from perfsim.hardware.model import HwConfig
+from perfsim.io.network_file import SUFFIXES, load_network_file
+from perfsim.io.scalesim import is_scalesim_config, load_scalesim_config, load_scalesim_topology
+from perfsim.workload.network import Network
+from perfsim.workload.ops import Shape
+from perfsim.workload.zoo import build_workload
 
 ONNX_SUFFIX = ".onnx"
-"""ONNX models, read by :mod:`perfsim.importers.onnx_model` (imported on use: onnx is slow to
+"""ONNX models, read by :mod:`perfsim.io.onnx_import` (imported on use: onnx is slow to
 load)."""
 
 
@@ -33,7 +36,7 @@ def load_workload(name_or_path: str | Path, batch: int = 1,
     cannot map as zero-cost placeholders. Raises :class:`~perfsim.errors.WorkloadError` for an
     unknown name or a malformed file."""
     if str(name_or_path).endswith(ONNX_SUFFIX):
-        from perfsim.importers.onnx_model import load_onnx
+        from perfsim.io.onnx_import import load_onnx
         return load_onnx(name_or_path, input_shape, allow_unsupported).with_batch(batch)
     if allow_unsupported:
         raise WorkloadError("--allow-unsupported applies to ONNX models (.onnx files)")
@@ -47,3 +50,12 @@ def load_workload(name_or_path: str | Path, batch: int = 1,
     else:
         network = build_workload(str(name_or_path), input_shape)
     return network.with_batch(batch)
+
+
+def load_hw(name_or_path: str | Path) -> HwConfig:
+    """Load and validate a hardware config by path or shipped name; a SCALE-Sim ``.cfg``
+    file is read as one (:mod:`perfsim.io.scalesim`)."""
+    path = resolve_hw_path(name_or_path)
+    if is_scalesim_config(path):
+        return load_scalesim_config(path)
+    return load_config(path)

@@ -2,10 +2,10 @@
 own SRAM accesses (DESIGN section 4).
 
 * A **matrix engine** runs conv, fc and recurrent layers as GEMMs, one per group and time
-  step (:mod:`perfsim.kernels.systolic`). Its SRAM accesses follow the dataflow: the
+  step (:mod:`perfsim.mapping.kernels.systolic`). Its SRAM accesses follow the dataflow: the
   stationary operand is read once per fold, the streamed ones once per fold they cross, and
   partial sums are written once per row fold (read back for all but the first).
-* A **vector engine** runs every op (:mod:`perfsim.kernels.vector`); it reads each input and
+* A **vector engine** runs every op (:mod:`perfsim.mapping.kernels.vector`); it reads each input and
   constant once and writes each output once (reuse inside a layer happens in its registers).
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perfsim.hw import Engine, MatrixEngine, Precision
-from perfsim.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
+from perfsim.hardware.model import Engine, MatrixEngine, Precision
+from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
                                       systolic_cycles)
-from perfsim.kernels.vector import vector_cycles
-from perfsim.lowering import MATRIX_OPS, LoopNest
+from perfsim.mapping.kernels.vector import vector_cycles
+from perfsim.mapping.lowering import MATRIX_OPS, LoopNest
 
 
 @dataclass(frozen=True)

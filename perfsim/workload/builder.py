@@ -2,7 +2,7 @@
 
 A :class:`NetworkBuilder` appends layers one at a time, infers each shape as it goes (so a
 family module can ask for a tensor's channels), and hands back a validated
-:class:`~perfsim.ir.network.Network`. Ops are named by kind with the same attribute names as
+:class:`~perfsim.workload.network.Network`. Ops are named by kind with the same attribute names as
 network files (``kernel``, ``stride``, ``padding``, ``groups``, ...)::
 
     b = NetworkBuilder("tiny", (3, 32, 32))
@@ -14,8 +14,8 @@ network files (``kernel``, ``stride``, ``padding``, ``groups``, ...)::
 from __future__ import annotations
 
 from perfsim.errors import WorkloadError
-from perfsim.ir.network import Layer, Network, infer_shapes, parse_ref
-from perfsim.ir.ops import Shape, make_op
+from perfsim.workload.network import Layer, Network, infer_shapes, parse_ref
+from perfsim.workload.ops import Shape, make_op
 
 
 class NetworkBuilder:

@@ -14,7 +14,7 @@ reproduce ``refs/alexnet_seed_table.csv`` exactly (``refs/networks.md`` section 
   per output element ("untied" biases).
 * Nonl rows (ReLU and every other non-linearity, softmax included) cost 1 op per element;
   Norm (LRN) ``2F - 1`` per element; Pool ``F*F`` per output element. Rows the lecture has no
-  rule for cost what perfsim's op model says (:mod:`perfsim.ir.ops`).
+  rule for cost what perfsim's op model says (:mod:`perfsim.workload.ops`).
 * ``InMap``, ``OutMap`` are ``B * C * H * W`` elements; ``AllMem = InMap + Parameter + OutMap``
   (elements, not bytes).
 
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from perfsim.ir.network import Network
-from perfsim.ir.ops import Conv, FullyConnected, elems
+from perfsim.workload.network import Network
+from perfsim.workload.ops import Conv, FullyConnected, elems
 
 COLUMNS = ["layer", "type", "B", "Ni", "M", "P", "F", "S", "No", "MACs", "InMap", "Parameter",
            "OutMap", "AllMem"]

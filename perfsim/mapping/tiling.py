@@ -1,4 +1,4 @@
-"""Tiling search per layer and engine: the Python side of :mod:`perfsim.kernels.tiling`.
+"""Tiling search per layer and engine: the Python side of :mod:`perfsim.mapping.kernels.tiling`.
 
 Packs a loop nest, the precision, where the operands live, the SRAM left for tiles and the
 machine's rates into arrays, runs the Numba search, and caches the answer by all of those, so
@@ -13,10 +13,10 @@ from functools import lru_cache
 import numpy as np
 
 from perfsim.errors import InfeasibleError
-from perfsim.hw import HwConfig
-from perfsim.kernels import tiling as k
-from perfsim.lowering import LoopNest
-from perfsim.residency import Placement
+from perfsim.hardware.model import HwConfig
+from perfsim.mapping.kernels import tiling as k
+from perfsim.mapping.lowering import LoopNest
+from perfsim.mapping.residency import Placement
 
 
 

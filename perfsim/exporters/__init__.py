@@ -1,1 +1,0 @@
-"""Writers that turn a :class:`~perfsim.ir.network.Network` into other tools' formats."""

@@ -1,1 +1,0 @@
-"""Readers that turn files into :class:`~perfsim.ir.network.Network` objects."""
