@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from perfsim.hardware.model import HwConfig
+from perfsim.workload.ops import OPS, OTHER_KIND
 
 BOUNDS = ("compute", "utilization", "memory", "none")
 """A layer's limit; ``none`` only for views, which do no work."""
@@ -195,15 +196,14 @@ class RunResult:
 
 
 def layer_kind(row: LayerResult) -> str:
-    """A reader's name for a layer's kind: depthwise, grouped, 1x1 or spatial conv, fc, or
-    the op itself."""
-    if row.op == "conv":
-        if row.groups > 1:
-            return "depthwise conv" if row.groups == row.out_shape[0] else "grouped conv"
-        return "1x1 conv" if row.kernel == [1, 1] else "conv"
-    if row.op in ("fc", "rnn", "lstm", "gru"):
-        return row.op
-    return "other (element-wise, pooling, ...)"
+    """A reader's name for a layer's kind (depthwise, grouped, 1x1 or spatial conv, fc, ...),
+    as its op class names it (:meth:`perfsim.workload.ops.Op.reader_kind`); an op kind this
+    version does not know (a run saved by another) is among the "other" layers."""
+    cls = OPS.get(row.op)
+    if cls is None:
+        return OTHER_KIND
+    return cls.reader_kind(groups=row.groups, kernel=tuple(row.kernel),
+                           out_channels=row.out_shape[0])
 
 
 def _finite(row: dict) -> dict:

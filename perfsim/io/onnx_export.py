@@ -99,6 +99,8 @@ def to_onnx(network: Network) -> onnx.ModelProto:
     writer = _Writer(network)
     for layer in network.layers:
         emit = EMITTERS.get(layer.op.kind)
+        if emit is None and layer.op.onnx_name:
+            emit = _simple(layer.op.onnx_name, None)
         if emit is None:
             raise WorkloadError(f"network '{network.name}': layer '{layer.name}' "
                                 f"({layer.op.kind}) has no ONNX form: it stands for an "
@@ -539,9 +541,8 @@ EMITTERS = {
     "input": _input, "conv": _conv, "shift": _shift, "fc": _fc, "max_pool": _pool,
     "avg_pool": _pool, "spp": _spp, "lrn": _simple("LRN"),
     "global_max_pool": _simple("GlobalMaxPool"), "global_avg_pool": _simple("GlobalAveragePool"),
-    "upsample": _upsample, "relu": _simple("Relu", None), "relu6": _relu6,
+    "upsample": _upsample, "relu6": _relu6,
     "leaky_relu": _simple("LeakyRelu", None), "prelu": _prelu,
-    "sigmoid": _simple("Sigmoid", None), "tanh": _simple("Tanh", None),
     "batch_norm": _batch_norm, "group_norm": _group_norm, "scale": _scale, "offset": _offset,
     "softmax": _softmax, "dropout": _dropout, "add": _binary, "mul": _binary, "max": _binary,
     "rnn": _recurrent, "lstm": _recurrent, "gru": _recurrent, "concat": _concat,
@@ -549,5 +550,5 @@ EMITTERS = {
     "space_to_depth": _simple("SpaceToDepth"), "depth_to_space": _simple("DepthToSpace"),
     "channel_shuffle": _channel_shuffle,
 }
-"""perfsim op kind -> the function writing a layer of it as ONNX nodes (every op but
-``placeholder``)."""
+"""perfsim op kind -> the function writing a layer of it as ONNX nodes; an op with a one-to-one
+ONNX form (:attr:`perfsim.workload.ops.Op.onnx_name`) needs none, ``placeholder`` has none."""

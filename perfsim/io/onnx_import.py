@@ -108,7 +108,7 @@ from perfsim.workload.network import Layer, Network, infer_shapes, parse_ref
 from perfsim.workload.ops import (
     GRU, LRN, LSTM, RNN, AvgPool, BatchNorm, ChannelShuffle, Concat, Conv, DepthToSpace,
     Dropout, Flatten, FullyConnected, GlobalAvgPool, GlobalMaxPool, GroupNorm, Input, LeakyRelu,
-    MaxPool, Offset, Op, Placeholder, PRelu, Relu, Relu6, Reshape, Scale, Shape, Shift, Sigmoid,
+    MaxPool, OPS, Offset, Op, Placeholder, PRelu, Relu, Relu6, Reshape, Scale, Shape, Shift, Sigmoid,
     Softmax, SpaceToDepth, SpatialPyramidPool, Split, Tanh, Upsample, elems, fmt_shape, make_op)
 
 FIXED_WEIGHTS_KEY = "perfsim.fixed_weights"
@@ -702,9 +702,12 @@ class _Importer:
                 if node.domain not in ("", "ai.onnx"):
                     raise _Unsupported(f"it is in the custom domain '{node.domain}'")
                 handler = HANDLERS.get(node.op_type)
-                if handler is None:
+                if handler is not None:
+                    handler(self, index, node)
+                elif node.op_type in registry_ops():
+                    _unary(self, index, node, registry_ops()[node.op_type]())
+                else:
                     raise _Unsupported()
-                handler(self, index, node)
             except _Unsupported as err:
                 self.placeholder(index, err.detail)
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as err:
@@ -720,7 +723,7 @@ class _Importer:
         if detail:
             what += f" ({detail})"
         if not self.allow_unsupported:
-            raise WorkloadError(f"{self.path}: {what}; supported ops: {', '.join(SUPPORTED)}; "
+            raise WorkloadError(f"{self.path}: {what}; supported ops: {', '.join(supported_ops())}; "
                                 f"allow_unsupported (--allow-unsupported) imports it as a "
                                 f"zero-cost placeholder")
         if any(self.used(t) for t in node.output[1:]):
@@ -1082,8 +1085,8 @@ def _unary(imp: _Importer, index: int, node, op: Op) -> str:
     return _unary_from(imp, index, 0, op, node.output[0])
 
 
-_ACTIVATIONS = {"Relu": Relu, "Sigmoid": Sigmoid, "Tanh": Tanh, "HardSigmoid": Sigmoid,
-                "HardSwish": Relu6, "Softmax": Softmax}
+_ACTIVATIONS = {"HardSigmoid": Sigmoid, "HardSwish": Relu6, "Softmax": Softmax}
+"""ONNX activations read as a perfsim op they are not one to one (the rest: :func:`registry_ops`)."""
 
 
 def _activation(imp: _Importer, index: int, node) -> None:
@@ -1430,8 +1433,7 @@ HANDLERS = {
     "Conv": _conv, "MaxPool": _pool, "AveragePool": _pool, "GlobalAveragePool": _global_pool,
     "GlobalMaxPool": _global_pool, "Gemm": _fc, "MatMul": _fc, "Einsum": _fc,
     "BatchNormalization": _norm, "InstanceNormalization": _norm, "GroupNormalization": _norm,
-    "LRN": _lrn, "Relu": _activation, "Sigmoid": _activation, "Tanh": _activation,
-    "HardSigmoid": _activation, "HardSwish": _activation, "Softmax": _activation,
+    "LRN": _lrn, "HardSigmoid": _activation, "HardSwish": _activation, "Softmax": _activation,
     "LeakyRelu": _leaky_relu, "PRelu": _prelu, "Clip": _clip, "Dropout": _dropout,
     "Identity": _identity, "Add": _arith, "Sub": _arith, "Mul": _arith, "Div": _arith,
     "Max": _arith, "Sum": _arith, "Concat": _concat, "Split": _split, "Reshape": _view,
@@ -1441,5 +1443,15 @@ HANDLERS = {
 }
 """ONNX op type -> the function that maps a node of it onto layers."""
 
-SUPPORTED = tuple(sorted(HANDLERS))
+
+
+def registry_ops() -> dict[str, type[Op]]:
+    """ONNX op type -> the perfsim op class that declares it as its one-to-one, attribute-free
+    ONNX form (:attr:`perfsim.workload.ops.Op.onnx_name`): imported without a converter."""
+    return {cls.onnx_name: cls for cls in OPS.values() if cls.onnx_name}
+
+
+def supported_ops() -> tuple[str, ...]:
+    """Every ONNX op type the importer maps, sorted."""
+    return tuple(sorted({*HANDLERS, *registry_ops()}))
 """The ONNX op types perfsim maps (besides constants and shape computations, which fold)."""

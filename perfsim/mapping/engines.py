@@ -17,7 +17,8 @@ from perfsim.hardware.model import Engine, MatrixEngine, Precision
 from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
                                       systolic_cycles)
 from perfsim.mapping.kernels.vector import vector_cycles
-from perfsim.mapping.lowering import MATRIX_OPS, LoopNest
+from perfsim.mapping.lowering import LoopNest
+from perfsim.workload.ops import Op
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,10 @@ class Gemm:
     repeats: int
 
 
-def can_run(engine: Engine, op_kind: str) -> bool:
-    """Whether ``engine`` runs ``op_kind`` (views run nowhere: they cost nothing)."""
-    if isinstance(engine, MatrixEngine):
-        return op_kind in MATRIX_OPS
-    return True
+def can_run(engine: Engine, op: Op) -> bool:
+    """Whether ``engine`` runs ``op`` (:attr:`Op.engine_kinds`; views run nowhere: they
+    cost nothing)."""
+    return engine.kind in op.engine_kinds
 
 
 def gemm(nest: LoopNest) -> Gemm:

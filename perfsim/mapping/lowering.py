@@ -23,11 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from perfsim.workload.network import Layer, Network
-from perfsim.workload.ops import OPS, Conv, FullyConnected, _Pool, _Recurrent, elems
+from perfsim.workload.ops import Conv, FullyConnected, _Pool, _Recurrent, elems
 
-VIEW_OPS = ("input", "dropout", "flatten", "reshape", "placeholder")
-MATRIX_OPS = tuple(kind for kind, cls in OPS.items() if "matrix" in cls.engine_kinds)
-"""Ops a matrix engine runs (as GEMMs); a vector engine runs every op that is not a view."""
 
 # Index of each field in :meth:`LoopNest.as_array` (the kernels' view).
 CONV_FIELDS = ("B", "G", "K", "C", "OY", "OX", "IY", "IX", "FY", "FX", "SY", "SX", "DY",
@@ -77,7 +74,7 @@ def lower(network: Network, layer: Layer) -> LoopNest:
     ops = batch * op.ops(in_shapes)
     out_total = batch * sum(elems(s) for s in out_shapes)
     work = max(1, -(-(macs + ops) // out_total)) if out_total else 0
-    if op.kind in VIEW_OPS:
+    if op.view:
         return LoopNest("view", (), macs, ops, 0)
     if isinstance(op, (Conv, FullyConnected, _Recurrent, _Pool)):
         return LoopNest("conv", _conv_dims(op, batch, in_shapes[0], out_shapes[0]), macs, ops,

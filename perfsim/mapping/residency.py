@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.workload.ops import elems
-from perfsim.mapping.lowering import VIEW_OPS
 
 RESIDENCY_MODES = ("auto", "dram")
 
@@ -48,7 +47,7 @@ def plan(network: Network, hw: HwConfig, mode: str = "auto") -> dict[str, Placem
         sources = [alias.get(s, s) for s in layer.sources]
         for s in sources:
             last_use[s] = i
-        if layer.op.kind in VIEW_OPS and sources:
+        if layer.op.view and sources:
             alias[layer.name] = sources[0]
     location: dict[str, str] = {}
     live: dict[str, int] = {}

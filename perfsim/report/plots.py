@@ -15,12 +15,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from perfsim.report.tables import (KIND_ORDER, engine_utilization, kind_shares, roofline_points,
-                                   roofs, working_layers)
+from perfsim.report.tables import (engine_utilization, kind_shares, roofline_points, roofs,
+                                   working_layers)
+from perfsim.workload.ops import OTHER_KIND, reader_kind_order
 
-KIND_COLORS = dict(zip(KIND_ORDER, ("#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e",
-                                    "#8c564b", "#e377c2", "#17becf", "#7f7f7f")))
-"""One colour per kind of layer, the same in every figure."""
+KIND_PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#e377c2",
+                "#17becf", "#bcbd22", "#aec7e8", "#98df8a", "#c5b0d5", "#ff9896", "#ffbb78")
+"""Colours of the kinds of layer in :func:`~perfsim.workload.ops.reader_kind_order`, in turn."""
+
+
+def kind_color(kind: str) -> str:
+    """One colour per kind of layer, the same in every figure; the "other" layers are grey."""
+    order = reader_kind_order()
+    if kind == OTHER_KIND or kind not in order:
+        return "#7f7f7f"
+    return KIND_PALETTE[order.index(kind) % len(KIND_PALETTE)]
 
 BOUND_COLORS = {"compute": "#1f77b4", "utilization": "#ff7f0e", "memory": "#d62728",
                 "none": "#7f7f7f"}
@@ -82,12 +91,12 @@ def roofline_figure(frame: pd.DataFrame, hw_summary: dict, *, label_count: int =
     engines = list(dict.fromkeys(e["name"] for e in hw_summary["engines"]))
     markers = {name: ENGINE_MARKERS[i % len(ENGINE_MARKERS)] for i, name in enumerate(engines)}
     xs = np.where(points["no_dram"], no_dram_x, points["macs_per_dram_byte"])
-    for kind in KIND_ORDER:
+    for kind in reader_kind_order():
         for engine in engines:
             sel = ((points["kind"] == kind) & (points["engine"] == engine)).to_numpy()
             if sel.any():
                 ax.scatter(xs[sel], points["macs_per_cycle"][sel], s=42, alpha=0.85,
-                           color=KIND_COLORS[kind], marker=markers[engine],
+                           color=kind_color(kind), marker=markers[engine],
                            edgecolors="black", linewidths=0.4, label=f"{kind} on {engine}",
                            zorder=3)
     if points["no_dram"].any():
@@ -216,7 +225,7 @@ def kind_share_figure(frame: pd.DataFrame) -> Figure:
     macs = ax.bar(x - width / 2, shares["mac_share"], width, color="#bdbdbd",
                   edgecolor="black", linewidth=0.5, label="share of MACs")
     cycles = ax.bar(x + width / 2, shares["cycle_share"], width,
-                    color=[KIND_COLORS[k] for k in shares["kind"]], edgecolor="black",
+                    color=[kind_color(k) for k in shares["kind"]], edgecolor="black",
                     linewidth=0.5, label="share of cycles (colour: kind)")
     for bars in (macs, cycles):
         ax.bar_label(bars, labels=[f"{v:.1%}" if v < 0.1 else f"{v:.0%}"

@@ -12,10 +12,8 @@ import numpy as np
 import pandas as pd
 
 from perfsim.results import layer_kind
+from perfsim.workload.ops import reader_kind_order
 
-KIND_ORDER = ("conv", "1x1 conv", "grouped conv", "depthwise conv", "fc", "rnn", "lstm", "gru",
-              "other (element-wise, pooling, ...)")
-"""The kinds of :func:`perfsim.results.layer_kind`, in the order reports list them."""
 
 
 def layer_kinds(frame: pd.DataFrame) -> pd.Series:
@@ -60,7 +58,7 @@ def layer_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def kind_shares(frame: pd.DataFrame) -> pd.DataFrame:
     """Per kind of layer: layers, MACs and cycles and their shares of the run's, the engines
-    used and the bound holding most of the kind's cycles; ordered by :data:`KIND_ORDER`."""
+    used and the bound holding most of the kind's cycles; ordered as :func:`~perfsim.workload.ops.reader_kind_order` lists kinds."""
     rows = working_layers(frame)
     macs = rows["macs"].sum() or 1
     cycles = rows["total_cycles"].sum() or 1
@@ -74,7 +72,7 @@ def kind_shares(frame: pd.DataFrame) -> pd.DataFrame:
                     "engines": "/".join(sorted(group["engine"].unique())),
                     "main_bound": by_bound.idxmax()})
     table = pd.DataFrame(out)
-    order = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    order = {kind: i for i, kind in enumerate(reader_kind_order())}
     return table.sort_values("kind", key=lambda s: s.map(order)).reset_index(drop=True)
 
 

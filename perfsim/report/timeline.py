@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from perfsim.report.plots import KIND_COLORS, count_text, run_label
+from perfsim.report.plots import count_text, kind_color, run_label
 from perfsim.report.tables import layer_kinds
 
 TRANSFER_COLORS = {"load": "#2f4f4f", "store": "#bc8f8f", "prefetch": "#e6c229"}
@@ -43,9 +43,9 @@ def gantt_figure(timeline: pd.DataFrame, layers: pd.DataFrame | None = None, *,
                 used[f"DRAM {kind}"] = TRANSFER_COLORS.get(kind, "#7f7f7f")
         else:
             kinds = rows["layer"].map(lambda name: kind_of.get(name, "compute"))
-            colors = kinds.map(lambda kind: KIND_COLORS.get(kind, "#1f77b4"))
+            colors = kinds.map(lambda kind: "#1f77b4" if kind == "compute" else kind_color(kind))
             for kind in kinds.unique():
-                used[f"compute: {kind}"] = KIND_COLORS.get(kind, "#1f77b4")
+                used[f"compute: {kind}"] = "#1f77b4" if kind == "compute" else kind_color(kind)
         y = len(resources) - 1 - row_index
         spans = list(zip(rows["start_cycle"], rows["end_cycle"] - rows["start_cycle"]))
         ax.broken_barh(spans, (y - 0.38, 0.76), facecolors=list(colors), linewidth=0)

@@ -22,7 +22,7 @@ from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import Engine, HwConfig, MatrixEngine
 from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import elems
-from perfsim.mapping.lowering import MATRIX_OPS, LoopNest, lower
+from perfsim.mapping.lowering import LoopNest, lower
 from perfsim.mapping.residency import Placement, plan
 from perfsim.results import LayerResult
 from perfsim.mapping.tiling import Tiling, plan_tiling
@@ -81,7 +81,7 @@ def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
     layer of the point before."""
     kind = layer.op.kind
     key = (layer, network.batch, network.in_shapes(layer), network.out_shapes[layer.name],
-           placement, tuple(e for e in hw.engines if can_run(e, kind)), pin.get(kind),
+           placement, tuple(e for e in hw.engines if can_run(e, layer.op)), pin.get(kind),
            hw.precision, hw.sram, hw.dram, hw.clock_ghz, hw.energy_pj)
     row = _layer_cache.get(key)
     if row is None:
@@ -150,16 +150,16 @@ def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[E
     kind = layer.op.kind
     if kind in pin:
         engine = hw.engine(pin[kind])
-        if not can_run(engine, kind):
+        if not can_run(engine, layer.op):
             raise InfeasibleError(f"layer '{layer.name}': op {kind} is pinned to engine "
                                   f"'{engine.name}', a {engine.kind} engine, which cannot run "
                                   f"it")
         return [engine]
-    engines = [e for e in hw.engines if can_run(e, kind)]
+    engines = [e for e in hw.engines if can_run(e, layer.op)]
     if not engines:
         raise InfeasibleError(f"layer '{layer.name}': accelerator '{hw.name}' has no engine "
-                              f"that can run op {kind} (a matrix engine runs "
-                              f"{', '.join(MATRIX_OPS)}; add a vector engine for the rest)")
+                              f"that can run op {kind} (it runs on "
+                              f"{' or '.join(sorted(layer.op.engine_kinds))} engines)")
     return engines
 
 

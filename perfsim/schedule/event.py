@@ -45,7 +45,7 @@ tiles.
 * ``layer``: neighbouring layers overlap. The next layer's first weight tile is prefetched
   (at low priority on the channel) while the current layer runs, when the SRAM has room;
   and a layer that only streams over its producer's output (activations, normalisation,
-  element-wise math, local pooling, ...: :data:`PIPELINED_OPS`) runs tile by tile behind
+  element-wise math, local pooling, ...: ops with :attr:`~perfsim.workload.ops.Op.tile_local`) runs tile by tile behind
   its producer, so the vector engine works while the matrix engine goes on. Each such chain
   runs as a group; groups run one after another.
 * ``graph``: any layer runs as soon as its inputs are ready and its engine and SRAM allow,
@@ -85,7 +85,7 @@ import simpy
 from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Layer, Network
-from perfsim.mapping.lowering import VIEW_OPS, lower
+from perfsim.mapping.lowering import lower
 from perfsim.mapping.residency import Placement
 from perfsim.results import LayerResult
 from perfsim.schedule.analytic import candidate_engines, cost_layer
@@ -94,12 +94,6 @@ from perfsim.mapping.tiling import plan_tiling
 OVERLAPS = ("none", "layer", "graph")
 MAX_CHUNKS = 16
 """Steady pipeline steps of one layer are coalesced into at most this many events."""
-PIPELINED_OPS = frozenset({
-    "relu", "relu6", "leaky_relu", "prelu", "sigmoid", "tanh", "batch_norm", "scale",
-    "offset", "add", "mul", "max", "lrn", "max_pool", "avg_pool", "shift", "channel_shuffle",
-    "concat", "split", "upsample"})
-"""Ops whose output tile needs only the matching part of their inputs, so they can run tile
-by tile behind their producers (reductions such as softmax and global pooling cannot)."""
 TIMELINE_COLUMNS = ("resource", "kind", "layer", "tile", "tiles", "start_cycle", "end_cycle")
 """Columns of the timeline: the resource (``dram`` or an engine), the kind of work
 (``load``, ``store``, ``prefetch``, ``compute``), the layer, the first tile of the
@@ -282,9 +276,9 @@ class _Simulation:
             for name in layer.sources:
                 producers.extend(source.get(name, [by_name[name]]))
             self.producers[layer.name] = list(dict.fromkeys(producers))
-            if layer.op.kind in VIEW_OPS and layer.inputs:
+            if layer.op.view and layer.inputs:
                 source[layer.name] = self.producers[layer.name]
-        self.pipelined = {layer.name: overlap != "none" and layer.op.kind in PIPELINED_OPS
+        self.pipelined = {layer.name: overlap != "none" and layer.op.tile_local
                           and bool(self.producers[layer.name])
                           for layer in network.layers}
         env.process(self._drive())

@@ -31,20 +31,8 @@ from perfsim.workload.ops import Conv, FullyConnected, elems
 
 COLUMNS = ["layer", "type", "B", "Ni", "M", "P", "F", "S", "No", "MACs", "InMap", "Parameter",
            "OutMap", "AllMem"]
-
-ROW_TYPE = {
-    "input": "Inpt", "conv": "Conv", "fc": "Full",
-    "relu": "Nonl", "relu6": "Nonl", "leaky_relu": "Nonl", "prelu": "Nonl", "sigmoid": "Nonl",
-    "tanh": "Nonl", "softmax": "Nonl",
-    "lrn": "Norm", "batch_norm": "Norm", "group_norm": "Norm",
-    "max_pool": "Pool", "avg_pool": "Pool", "global_max_pool": "Pool",
-    "global_avg_pool": "Pool", "spp": "Pool",
-    "add": "Elem", "mul": "Elem", "max": "Elem", "scale": "Elem", "offset": "Elem",
-    "rnn": "Recr", "lstm": "Recr", "gru": "Recr",
-    "concat": "Rear", "split": "Rear", "channel_shuffle": "Rear", "shift": "Rear",
-    "space_to_depth": "Rear", "depth_to_space": "Rear", "upsample": "Rear",
-}
-"""Row type per op; ops missing here (dropout, flatten, reshape, placeholder) get no row."""
+"""The columns of :func:`lecture_table`; a layer's ``type`` is its op's
+:attr:`~perfsim.workload.ops.Op.lecture_type` (ops without one get no row)."""
 
 
 def lecture_table(network: Network) -> pd.DataFrame:
@@ -54,7 +42,7 @@ def lecture_table(network: Network) -> pd.DataFrame:
     stage = 0
     for layer in network.layers:
         op = layer.op
-        kind = ROW_TYPE.get(op.kind)
+        kind = op.lecture_type
         if kind is None:
             continue
         in_shapes = network.in_shapes(layer)

@@ -116,6 +116,20 @@ def _sliding_out(size: int, pad: int, extent: int, stride: int, ceil_mode: bool,
     return span // stride + 1
 
 
+OPS: dict[str, type["Op"]] = {}
+"""Every op kind to its class: the closed op set. Classes register themselves on definition
+(:meth:`Op.__init_subclass__`)."""
+OTHER_KIND = "other (element-wise, pooling, ...)"
+"""The reader's kind of every op that names none of its own."""
+
+
+def reader_kind_order() -> tuple[str, ...]:
+    """Every reader's kind the op classes declare (:attr:`Op.reader_kinds`), in the order the
+    classes were declared, then :data:`OTHER_KIND`: the order reports list kinds in."""
+    kinds = dict.fromkeys(k for cls in OPS.values() for k in cls.reader_kinds)
+    return (*kinds, OTHER_KIND)
+
+
 @dataclass(frozen=True)
 class Op:
     """Base of every op. Subclasses set ``kind`` (the op's name) and ``category``."""
@@ -127,6 +141,37 @@ class Op:
     engine_kinds: ClassVar[frozenset[str]] = frozenset({"vector"})
     """The kinds of engine that can run the op (a vector engine runs every op that does work;
     a matrix engine only GEMM-shaped ones)."""
+    view: ClassVar[bool] = False
+    """A view relabels its input in place at inference (or is a network input, or an op
+    perfsim cannot map): no cycles, no traffic, and its output aliases its input."""
+    tile_local: ClassVar[bool] = False
+    """Each output tile needs only the matching part of the inputs, so the layer can run tile
+    by tile behind its producer (reductions over a whole map, such as softmax, cannot)."""
+    lecture_type: ClassVar[str | None] = None
+    """The lecture table's four-letter row type (``Conv``, ``Nonl``, ...); None: no row."""
+    onnx_name: ClassVar[str | None] = None
+    """The ONNX operator this op is, one to one and without attributes, when it is one: ONNX
+    import and export then need nothing else (ops with attributes have their own converters
+    in :mod:`perfsim.io`)."""
+    reader_kinds: ClassVar[tuple[str, ...]] = ()
+    """The kinds of layer :meth:`reader_kind` names for this op, in the order reports list
+    them; empty: the op is among the "other" layers."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Registers every op class that names a ``kind`` in :data:`OPS`: an op kind is
+        declared once, by its class."""
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__ and cls.kind:
+            if cls.kind in OPS:
+                raise TypeError(f"op kind '{cls.kind}' is declared twice: {OPS[cls.kind]} "
+                                f"and {cls}")
+            OPS[cls.kind] = cls
+
+    @classmethod
+    def reader_kind(cls, *, groups: int, kernel: Pair, out_channels: int) -> str:
+        """A reader's name for a layer's kind (reports group and colour layers by it), from
+        what a result row keeps of the layer."""
+        return cls.reader_kinds[0] if cls.reader_kinds else OTHER_KIND
 
     def out_shapes(self, in_shapes: tuple[Shape, ...]) -> tuple[Shape, ...]:
         """Output shapes; the default keeps the single input's shape."""
@@ -185,6 +230,9 @@ class Input(Op):
     category: ClassVar[str] = "input"
     min_inputs: ClassVar[int] = 0
     max_inputs: ClassVar[int | None] = 0
+    view: ClassVar[bool] = True
+    engine_kinds: ClassVar[frozenset[str]] = frozenset()
+    lecture_type: ClassVar[str | None] = "Inpt"
     shape: Shape = (3, 224, 224)
 
     def __post_init__(self):
@@ -205,6 +253,9 @@ class Conv(Op):
     kind: ClassVar[str] = "conv"
     category: ClassVar[str] = "channel+space"
     engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
+    lecture_type: ClassVar[str | None] = "Conv"
+    reader_kinds: ClassVar[tuple[str, ...]] = ("conv", "1x1 conv", "grouped conv",
+                                               "depthwise conv")
     out_channels: int = 1
     kernel_size: Pair = (1, 1)
     strides: Pair = (1, 1)
@@ -255,6 +306,12 @@ class Conv(Op):
         ox = _sliding_out(w, l + r, ex, self.strides[1], False, l, "column")
         return ((self.out_channels, oy, ox),)
 
+    @classmethod
+    def reader_kind(cls, *, groups: int, kernel: Pair, out_channels: int) -> str:
+        if groups > 1:
+            return "depthwise conv" if groups == out_channels else "grouped conv"
+        return "1x1 conv" if tuple(kernel) == (1, 1) else "conv"
+
     def weights_per_filter(self, in_shape: Shape) -> int:
         return in_shape[0] // self.group_count * self.kernel_size[0] * self.kernel_size[1]
 
@@ -282,6 +339,8 @@ class FullyConnected(Op):
     kind: ClassVar[str] = "fc"
     category: ClassVar[str] = "channel"
     engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
+    lecture_type: ClassVar[str | None] = "Full"
+    reader_kinds: ClassVar[tuple[str, ...]] = ("fc",)
     out_features: int = 1
     bias: bool = True
     in_features: int | None = None
@@ -321,6 +380,8 @@ class LRN(Op):
 
     kind: ClassVar[str] = "lrn"
     category: ClassVar[str] = "channel"
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Norm"
     size: int = 5
     alpha: float = 1e-4
     beta: float = 0.75
@@ -339,6 +400,7 @@ class LRN(Op):
 @dataclass(frozen=True)
 class _Pool(Op):
     category: ClassVar[str] = "space"
+    lecture_type: ClassVar[str | None] = "Pool"
     kernel_size: Pair = (2, 2)
     strides: Pair | None = None
     padding: Pads = (0, 0, 0, 0)
@@ -378,6 +440,7 @@ class MaxPool(_Pool):
     """Max pooling (PyTorch's output size rule, ``ceil_mode`` included)."""
 
     kind: ClassVar[str] = "max_pool"
+    tile_local: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -385,11 +448,13 @@ class AvgPool(_Pool):
     """Average pooling (PyTorch's output size rule, ``ceil_mode`` included)."""
 
     kind: ClassVar[str] = "avg_pool"
+    tile_local: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
 class _GlobalPool(Op):
     category: ClassVar[str] = "space"
+    lecture_type: ClassVar[str | None] = "Pool"
 
     def out_shapes(self, in_shapes):
         return ((_single(in_shapes)[0], 1, 1),)
@@ -422,6 +487,7 @@ class SpatialPyramidPool(Op):
 
     kind: ClassVar[str] = "spp"
     category: ClassVar[str] = "space"
+    lecture_type: ClassVar[str | None] = "Pool"
     levels: tuple[int, ...] = (1, 2, 4)
     mode: str = "max"
 
@@ -455,6 +521,8 @@ class Upsample(Op):
 
     kind: ClassVar[str] = "upsample"
     category: ClassVar[str] = "space"
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Rear"
     scale: Pair = (2, 2)
     mode: str = "nearest"
 
@@ -488,6 +556,8 @@ class _Elementwise(Op):
 
     category: ClassVar[str] = "element"
     ops_per_elem: ClassVar[int] = 1
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Nonl"
 
     def ops(self, in_shapes):
         return self.ops_per_elem * elems(in_shapes[0])
@@ -498,6 +568,7 @@ class Relu(_Elementwise):
     """max(x, 0)."""
 
     kind: ClassVar[str] = "relu"
+    onnx_name: ClassVar[str | None] = "Relu"
 
 
 @dataclass(frozen=True)
@@ -534,6 +605,7 @@ class Sigmoid(_Elementwise):
 
     kind: ClassVar[str] = "sigmoid"
     ops_per_elem: ClassVar[int] = 3
+    onnx_name: ClassVar[str | None] = "Sigmoid"
 
 
 @dataclass(frozen=True)
@@ -542,6 +614,7 @@ class Tanh(_Elementwise):
 
     kind: ClassVar[str] = "tanh"
     ops_per_elem: ClassVar[int] = 3
+    onnx_name: ClassVar[str | None] = "Tanh"
 
 
 @dataclass(frozen=True)
@@ -552,6 +625,7 @@ class BatchNorm(_Elementwise):
     kind: ClassVar[str] = "batch_norm"
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 2
+    lecture_type: ClassVar[str | None] = "Norm"
     eps: float = 1e-5
 
     def params(self, in_shapes):
@@ -566,6 +640,8 @@ class GroupNorm(_Elementwise):
     kind: ClassVar[str] = "group_norm"
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 7
+    tile_local: ClassVar[bool] = False
+    lecture_type: ClassVar[str | None] = "Norm"
     num_groups: int = 32
     eps: float = 1e-5
 
@@ -590,6 +666,7 @@ class Scale(_Elementwise):
     and has no parameters; otherwise it is learnt, one per channel."""
 
     kind: ClassVar[str] = "scale"
+    lecture_type: ClassVar[str | None] = "Elem"
     bias: bool = False
     factor: float | None = None
 
@@ -606,6 +683,7 @@ class Offset(_Elementwise):
     """Per-channel add (a learnt bias)."""
 
     kind: ClassVar[str] = "offset"
+    lecture_type: ClassVar[str | None] = "Elem"
 
     def params(self, in_shapes):
         return in_shapes[0][0]
@@ -618,6 +696,7 @@ class Softmax(_Elementwise):
     kind: ClassVar[str] = "softmax"
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 3
+    tile_local: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
@@ -627,6 +706,10 @@ class Dropout(_Elementwise):
     kind: ClassVar[str] = "dropout"
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 0
+    view: ClassVar[bool] = True
+    engine_kinds: ClassVar[frozenset[str]] = frozenset()
+    tile_local: ClassVar[bool] = False
+    lecture_type: ClassVar[str | None] = None
     p: float = 0.5
 
 
@@ -638,6 +721,8 @@ class _Binary(Op):
     category: ClassVar[str] = "element"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int | None] = None
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Elem"
 
     def out_shapes(self, in_shapes):
         out = list(in_shapes[0])
@@ -687,6 +772,7 @@ class _Recurrent(Op):
     engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
     gates: ClassVar[int] = 1
     elem_ops_per_unit: ClassVar[int] = 0
+    lecture_type: ClassVar[str | None] = "Recr"
     hidden_size: int = 1
     bias: bool = True
 
@@ -721,6 +807,7 @@ class RNN(_Recurrent):
     """Elman RNN: h' = tanh(W x + U h + b); tanh costs 3 ops per unit and step."""
 
     kind: ClassVar[str] = "rnn"
+    reader_kinds: ClassVar[tuple[str, ...]] = ("rnn",)
     elem_ops_per_unit: ClassVar[int] = 3
 
 
@@ -730,6 +817,7 @@ class LSTM(_Recurrent):
     (3 ops), h' = o*tanh(c') (1 op): 19 ops beside the bias adds."""
 
     kind: ClassVar[str] = "lstm"
+    reader_kinds: ClassVar[tuple[str, ...]] = ("lstm",)
     gates: ClassVar[int] = 4
     elem_ops_per_unit: ClassVar[int] = 19
 
@@ -741,6 +829,7 @@ class GRU(_Recurrent):
     term (1 op), h' = n + z*(h - n) (3 ops): 13 ops beside the bias adds."""
 
     kind: ClassVar[str] = "gru"
+    reader_kinds: ClassVar[tuple[str, ...]] = ("gru",)
     gates: ClassVar[int] = 3
     elem_ops_per_unit: ClassVar[int] = 13
 
@@ -756,6 +845,8 @@ class Concat(Op):
     category: ClassVar[str] = "rearrangement"
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = None
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Rear"
     axis: int = 0
 
     def __post_init__(self):
@@ -780,6 +871,8 @@ class Split(Op):
 
     kind: ClassVar[str] = "split"
     category: ClassVar[str] = "rearrangement"
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Rear"
     sizes: tuple[int, ...] = (1, 1)
     axis: int = 0
 
@@ -812,6 +905,8 @@ class Reshape(Op):
 
     kind: ClassVar[str] = "reshape"
     category: ClassVar[str] = "rearrangement"
+    view: ClassVar[bool] = True
+    engine_kinds: ClassVar[frozenset[str]] = frozenset()
     shape: Shape = (1, 1, 1)
 
     def __post_init__(self):
@@ -834,6 +929,8 @@ class Flatten(Op):
 
     kind: ClassVar[str] = "flatten"
     category: ClassVar[str] = "rearrangement"
+    view: ClassVar[bool] = True
+    engine_kinds: ClassVar[frozenset[str]] = frozenset()
 
     def out_shapes(self, in_shapes):
         return ((elems(_single(in_shapes)), 1, 1),)
@@ -848,6 +945,7 @@ class SpaceToDepth(Op):
 
     kind: ClassVar[str] = "space_to_depth"
     category: ClassVar[str] = "rearrangement"
+    lecture_type: ClassVar[str | None] = "Rear"
     block: int = 2
 
     def __post_init__(self):
@@ -875,6 +973,7 @@ class DepthToSpace(Op):
 
     kind: ClassVar[str] = "depth_to_space"
     category: ClassVar[str] = "rearrangement"
+    lecture_type: ClassVar[str | None] = "Rear"
     block: int = 2
 
     def __post_init__(self):
@@ -897,6 +996,8 @@ class ChannelShuffle(Op):
 
     kind: ClassVar[str] = "channel_shuffle"
     category: ClassVar[str] = "rearrangement"
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Rear"
     num_groups: int = 2
 
     def __post_init__(self):
@@ -916,6 +1017,8 @@ class Shift(Op):
 
     kind: ClassVar[str] = "shift"
     category: ClassVar[str] = "rearrangement"
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Rear"
     kernel_size: Pair = (3, 3)
 
     def __post_init__(self):
@@ -938,6 +1041,8 @@ class Placeholder(Op):
     category: ClassVar[str] = "rearrangement"
     min_inputs: ClassVar[int] = 0
     max_inputs: ClassVar[int | None] = None
+    view: ClassVar[bool] = True
+    engine_kinds: ClassVar[frozenset[str]] = frozenset()
     onnx_op: str = ""
     shape: Shape = (1, 1, 1)
 
@@ -950,12 +1055,6 @@ class Placeholder(Op):
         return (self.shape,)
 
 
-OPS: dict[str, type[Op]] = {cls.kind: cls for cls in (
-    Input, Conv, FullyConnected, LRN, MaxPool, AvgPool, GlobalMaxPool, GlobalAvgPool,
-    SpatialPyramidPool, Upsample, Relu, Relu6, LeakyRelu, PRelu, Sigmoid, Tanh, BatchNorm,
-    GroupNorm, Scale, Offset, Softmax, Dropout, Add, Mul, Max, RNN, LSTM, GRU, Concat, Split,
-    Reshape, Flatten, SpaceToDepth, DepthToSpace, ChannelShuffle, Shift, Placeholder)}
-"""Every op name to its class: the closed op set."""
 
 # The attribute names users write (in network files) for fields whose Python names avoid a
 # clash with the common ``kernel``/``stride``/``groups`` properties.
