@@ -11,7 +11,7 @@ from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.mapping.residency import RESIDENCY_MODES, plan
 from perfsim.results import RunResult
-from perfsim.schedule.analytic import schedule
+from perfsim.schedule.analytic import plan_layers
 from perfsim.schedule.event import OVERLAPS, simulate_events
 from perfsim.io.load import load_workload
 
@@ -41,7 +41,8 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     if batch is not None:
         network = network.with_batch(batch)
     config = hw if isinstance(hw, HwConfig) else load_hw(hw)
-    layers = schedule(network, config, residency=residency, pin=pin)
+    plans = plan_layers(network, config, residency=residency, pin=pin)
+    layers = [p.row for p in plans]
     options = {"residency": residency, "pin": dict(pin or {})}
     if fidelity == "analytic":
         return RunResult(network.name, config, network.batch, fidelity, tuple(layers),
@@ -51,10 +52,10 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     levels = {"none": sum(r.total_cycles for r in layers)}
     result = None
     for level in OVERLAPS[1:OVERLAPS.index(overlap) + 1]:
-        result = simulate_events(network, config, layers, placements, level, pin=pin)
+        result = simulate_events(network, config, plans, placements, level, pin=pin)
         levels[level] = result.cycles
     if result is None:
-        result = simulate_events(network, config, layers, placements, overlap, pin=pin)
+        result = simulate_events(network, config, plans, placements, overlap, pin=pin)
     return RunResult(network.name, config, network.batch, fidelity, result.layers,
                      {**options, "overlap": overlap}, timeline=result.timeline,
                      overlap_cycles=levels)

@@ -95,7 +95,8 @@ def compute(select=None) -> pd.DataFrame:
             for batch in BATCHES:
                 for fidelity in FIDELITIES:
                     try:
-                        frames.append(run_case(network, label_of(name), label, hw, residency, batch, fidelity))
+                        frames.append(run_case(network, label_of(name), label, hw, residency,
+                                               batch, fidelity))
                     except Exception as err:  # an infeasible case is recorded as such
                         frames.append(pd.DataFrame([{
                             "workload": label_of(name), "hw": label, "residency": residency,

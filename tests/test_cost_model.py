@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from perfsim import InfeasibleError, NetworkBuilder
 from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
-from perfsim.mapping.kernels.systolic import (INPUT_STATIONARY, OUTPUT_STATIONARY, WEIGHT_STATIONARY,
-                                      systolic_cycles)
+from perfsim.mapping.kernels.systolic import (INPUT_STATIONARY, OUTPUT_STATIONARY,
+                                              WEIGHT_STATIONARY, systolic_cycles)
 from perfsim.simulate import simulate
 
 

@@ -20,7 +20,7 @@ from perfsim.report.trace import chrome_trace
 from perfsim.report.timeline import both_busy_cycles
 from perfsim.hardware.model import VectorEngine
 from perfsim.mapping.residency import plan
-from perfsim.schedule.analytic import schedule
+from perfsim.schedule.analytic import plan_layers
 from perfsim.schedule.event import OVERLAPS, simulate_events, tile_work
 from perfsim.io.load import load_workload
 from perfsim.workload.zoo import workload_names
@@ -67,10 +67,9 @@ def test_overlap_levels_are_runs_of_their_own():
 def test_tile_work_alone_is_the_analytic_pipeline_time():
     hw = load_hw("matrix_engine")
     net = load_workload("resnet50")
-    placements = plan(net, hw)
-    for layer, row in zip(net.layers, schedule(net, hw)):
-        work = tile_work(net, layer, hw, placements[layer.name], row)
-        assert work.alone_cycles() == row.total_cycles, layer.name
+    for planned in plan_layers(net, hw):
+        work = tile_work(hw, planned)
+        assert work.alone_cycles() == planned.row.total_cycles, planned.row.layer
 
 
 @pytest.mark.parametrize("network,hw", [("googlenet", "hetero"), ("mobilenet_v1", "edge_npu"),
@@ -78,10 +77,11 @@ def test_tile_work_alone_is_the_analytic_pipeline_time():
 def test_coalescing_does_not_change_an_uncontended_layer(network, hw):
     net = load_workload(network)
     config = load_hw(hw)
-    rows = schedule(net, config)
+    plans = plan_layers(net, config)
+    rows = [p.row for p in plans]
     placements = plan(net, config)
-    one = simulate_events(net, config, rows, placements, "none", max_chunks=1)
-    many = simulate_events(net, config, rows, placements, "none", max_chunks=1000)
+    one = simulate_events(net, config, plans, placements, "none", max_chunks=1)
+    many = simulate_events(net, config, plans, placements, "none", max_chunks=1000)
     assert [r.total_cycles for r in one.layers] == [r.total_cycles for r in many.layers]
     assert [r.total_cycles for r in one.layers] == [r.total_cycles for r in rows]
     # ... while the uncoalesced run really has more events.
@@ -268,9 +268,7 @@ def test_deeper_buffering_fits_smaller_tiles_in_the_same_sram():
     for buffers in (2, 4):
         config = _with_buffers("eyeriss", buffers)
         placements = plan(net, config)
-        rows = schedule(net, config)
-        works = {layer.name: tile_work(net, layer, config, placements[layer.name], row)
-                 for layer, row in zip(net.layers, rows)}
+        works = {p.row.layer: tile_work(config, p) for p in plan_layers(net, config)}
         free = {name: config.sram.size_bytes - placements[name].resident_bytes
                 for name in works}
         # Every layer's working set, all its buffers counted, fits what is free.

@@ -11,7 +11,6 @@ import sys
 from html.parser import HTMLParser
 
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 

@@ -16,7 +16,7 @@ import pytest
 
 from perfsim import ConfigError, WorkloadError, simulate
 from perfsim.io.scalesim import (SCALESIM_PINS, is_scalesim_config, is_scalesim_topology,
-                                        load_scalesim_config, load_scalesim_topology)
+                                 load_scalesim_config, load_scalesim_topology)
 
 # SCALE-Sim's topologies/conv_nets/alexnet.csv, its padding and trailing commas included.
 ALEXNET_CSV = """\

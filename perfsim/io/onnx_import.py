@@ -108,8 +108,8 @@ from perfsim.workload.network import Layer, Network, infer_shapes, parse_ref
 from perfsim.workload.ops import (
     GRU, LRN, LSTM, RNN, AvgPool, BatchNorm, ChannelShuffle, Concat, Conv, DepthToSpace,
     Dropout, Flatten, FullyConnected, GlobalAvgPool, GlobalMaxPool, GroupNorm, Input, LeakyRelu,
-    MaxPool, OPS, Offset, Op, Placeholder, PRelu, Relu, Relu6, Reshape, Scale, Shape, Shift, Sigmoid,
-    Softmax, SpaceToDepth, SpatialPyramidPool, Split, Tanh, Upsample, elems, fmt_shape, make_op)
+    MaxPool, OPS, Offset, Op, Placeholder, PRelu, Relu, Relu6, Reshape, Scale, Shape, Shift,
+    Sigmoid, Softmax, SpaceToDepth, SpatialPyramidPool, Split, Upsample, elems, fmt_shape, make_op)
 
 FIXED_WEIGHTS_KEY = "perfsim.fixed_weights"
 """Model metadata key: a JSON list of weight tensors that are fixed, not trainable."""
@@ -723,7 +723,8 @@ class _Importer:
         if detail:
             what += f" ({detail})"
         if not self.allow_unsupported:
-            raise WorkloadError(f"{self.path}: {what}; supported ops: {', '.join(supported_ops())}; "
+            raise WorkloadError(f"{self.path}: {what}; supported ops: "
+                                f"{', '.join(supported_ops())}; "
                                 f"allow_unsupported (--allow-unsupported) imports it as a "
                                 f"zero-cost placeholder")
         if any(self.used(t) for t in node.output[1:]):
@@ -1086,7 +1087,8 @@ def _unary(imp: _Importer, index: int, node, op: Op) -> str:
 
 
 _ACTIVATIONS = {"HardSigmoid": Sigmoid, "HardSwish": Relu6, "Softmax": Softmax}
-"""ONNX activations read as a perfsim op they are not one to one (the rest: :func:`registry_ops`)."""
+"""ONNX activations read as a perfsim op they are not one to one with (the one-to-one ones:
+:func:`registry_ops`)."""
 
 
 def _activation(imp: _Importer, index: int, node) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from perfsim.hardware.model import Engine, MatrixEngine, Precision
 from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
-                                      systolic_cycles)
+                                              systolic_cycles)
 from perfsim.mapping.kernels.vector import vector_cycles
 from perfsim.mapping.lowering import LoopNest
 from perfsim.workload.ops import Op

@@ -58,7 +58,8 @@ def layer_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def kind_shares(frame: pd.DataFrame) -> pd.DataFrame:
     """Per kind of layer: layers, MACs and cycles and their shares of the run's, the engines
-    used and the bound holding most of the kind's cycles; ordered as :func:`~perfsim.workload.ops.reader_kind_order` lists kinds."""
+    used and the bound holding most of the kind's cycles; in the order of
+    :func:`~perfsim.workload.ops.reader_kind_order`."""
     rows = working_layers(frame)
     macs = rows["macs"].sum() or 1
     cycles = rows["total_cycles"].sum() or 1

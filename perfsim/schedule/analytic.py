@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
 from perfsim.mapping.engines import can_run, compute_cycles, engine_sram_bytes, gemm
@@ -31,19 +32,37 @@ WELL_USED = 0.5
 """An engine doing at least this share of the work its busy cycles allow is well used."""
 
 
+@dataclass(frozen=True)
+class LayerPlan:
+    """What the analytic schedule decided for one layer: its ``row``, and the ``tiling`` and
+    the engine's own SRAM bytes (``engine_sram_bytes``, read and written) behind it; views
+    have no tiling. The event schedule runs these decisions rather than making them again."""
+
+    row: LayerResult
+    tiling: Tiling | None
+    engine_sram_bytes: int
+
+
 def schedule(network: Network, hw: HwConfig, *, residency: str = "auto",
              pin: Mapping[str, str] | None = None) -> list[LayerResult]:
     """Cost every layer of ``network`` on ``hw``."""
+    return [p.row for p in plan_layers(network, hw, residency=residency, pin=pin)]
+
+
+def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
+                pin: Mapping[str, str] | None = None) -> list[LayerPlan]:
+    """Every layer's :class:`LayerPlan`, in network order."""
     pin = dict(pin or {})
     for engine_name in pin.values():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
     placements = _placements(network, hw, residency)
-    return [cost_layer(network, layer, hw, placements[layer.name], pin) for layer in network.layers]
+    return [plan_layer(network, layer, hw, placements[layer.name], pin)
+            for layer in network.layers]
 
 
 LAYER_CACHE_ENTRIES = 8_000
 """Layer results kept for reuse (a few kB each); the cache starts over when full."""
-_layer_cache: dict[tuple, LayerResult] = {}
+_layer_cache: dict[tuple, LayerPlan] = {}
 _placement_cache: dict[tuple, dict[str, Placement]] = {}
 _nest_cache: dict[tuple, LoopNest] = {}
 
@@ -75,7 +94,13 @@ def _lowered(network: Network, layer: Layer, in_shapes: tuple) -> LoopNest:
 
 def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
                pin: dict[str, str]) -> LayerResult:
-    """One layer's cost, cached by exactly what it depends on: the layer, its shapes and
+    """One layer's cost: the row of :func:`plan_layer`."""
+    return plan_layer(network, layer, hw, placement, pin).row
+
+
+def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+               pin: dict[str, str]) -> LayerPlan:
+    """One layer's plan, cached by exactly what it depends on: the layer, its shapes and
     batch, its placement, the engines that can run it (and a pin), the precision, memories,
     clock and energies. A sweep point that changes only the array reuses every vector-engine
     layer of the point before."""
@@ -83,16 +108,16 @@ def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
     key = (layer, network.batch, network.in_shapes(layer), network.out_shapes[layer.name],
            placement, tuple(e for e in hw.engines if can_run(e, layer.op)), pin.get(kind),
            hw.precision, hw.sram, hw.dram, hw.clock_ghz, hw.energy_pj)
-    row = _layer_cache.get(key)
-    if row is None:
+    plan = _layer_cache.get(key)
+    if plan is None:
         if len(_layer_cache) >= LAYER_CACHE_ENTRIES:
             _layer_cache.clear()
-        row = _layer_cache[key] = _cost(network, layer, hw, placement, pin)
-    return row
+        plan = _layer_cache[key] = _plan(network, layer, hw, placement, pin)
+    return plan
 
 
-def _cost(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-          pin: dict[str, str]) -> LayerResult:
+def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+          pin: dict[str, str]) -> LayerPlan:
     in_shapes = network.in_shapes(layer)
     nest = _lowered(network, layer, in_shapes)
     p = hw.precision
@@ -110,12 +135,12 @@ def _cost(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
         what = "network input, in DRAM" if not layer.inputs else "a view of its input"
         reason = (f"not costed: unsupported ONNX op {layer.op.onnx_op}"
                   if layer.op.kind == "placeholder" else f"none: {what}, no data moved")
-        return LayerResult(**base, engine="-", dram_read_bytes=0, dram_write_bytes=0,
-                           sram_read_bytes=0, sram_write_bytes=0, compute_cycles=0,
-                           memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
-                           macs_per_dram_byte=None, bound="none",
-                           reason=reason,
-                           energy_pj=0.0 if hw.energy_pj else None, tiling="-")
+        row = LayerResult(**base, engine="-", dram_read_bytes=0, dram_write_bytes=0,
+                          sram_read_bytes=0, sram_write_bytes=0, compute_cycles=0,
+                          memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
+                          macs_per_dram_byte=None, bound="none", reason=reason,
+                          energy_pj=0.0 if hw.energy_pj else None, tiling="-")
+        return LayerPlan(row, None, 0)
     engines = candidate_engines(layer, hw, pin)
     best = None
     errors = []
@@ -141,7 +166,7 @@ def _cost(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
               if e is not engine and isinstance(e, MatrixEngine) and c]
     if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
         row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
-    return row
+    return LayerPlan(row, tiling, reads + writes)
 
 
 def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:

@@ -45,8 +45,8 @@ tiles.
 * ``layer``: neighbouring layers overlap. The next layer's first weight tile is prefetched
   (at low priority on the channel) while the current layer runs, when the SRAM has room;
   and a layer that only streams over its producer's output (activations, normalisation,
-  element-wise math, local pooling, ...: ops with :attr:`~perfsim.workload.ops.Op.tile_local`) runs tile by tile behind
-  its producer, so the vector engine works while the matrix engine goes on. Each such chain
+  element-wise math, local pooling, ...: :attr:`~perfsim.workload.ops.Op.tile_local`) runs
+  tile by tile behind its producer, so the vector engine works while the matrix engine goes on. Each such chain
   runs as a group; groups run one after another.
 * ``graph``: any layer runs as soon as its inputs are ready and its engine and SRAM allow,
   so independent branches (Inception modules, ResNeXt and DPN paths, fire expands) run
@@ -85,11 +85,9 @@ import simpy
 from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Layer, Network
-from perfsim.mapping.lowering import lower
 from perfsim.mapping.residency import Placement
 from perfsim.results import LayerResult
-from perfsim.schedule.analytic import candidate_engines, cost_layer
-from perfsim.mapping.tiling import plan_tiling
+from perfsim.schedule.analytic import LayerPlan, candidate_engines, plan_layer
 
 OVERLAPS = ("none", "layer", "graph")
 MAX_CHUNKS = 16
@@ -143,43 +141,39 @@ class EventSchedule:
     cycles: int
 
 
-def tile_work(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-              row: LayerResult) -> TileWork:
-    """The tiles of ``layer`` as the analytic schedule planned them (``row``)."""
-    nest = lower(network, layer)
-    if nest.shape == "view":
-        return TileWork(layer.name, "-", 0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)
-    engine_sram = (row.sram_read_bytes + row.sram_write_bytes - row.dram_read_bytes
-                   - row.dram_write_bytes)
-    tiling = plan_tiling(layer.name, nest, hw, placement, row.compute_cycles, engine_sram)
+def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
+    """The tiles of a layer as the analytic schedule planned them."""
+    row, tiling, engine_sram = plan.row, plan.tiling, plan.engine_sram_bytes
+    if tiling is None:
+        return TileWork(row.layer, "-", 0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)
     n = tiling.tile_count
     per_byte = 1.0 / hw.dram_bytes_per_cycle
     read, write = tiling.dram_read_bytes, tiling.dram_write_bytes
-    # As perfsim.mapping.kernels.tiling.pipeline_cycles: the engine is busy computing, or moving its
-    # own and the DMA's bytes through SRAM if that is slower.
+    # As perfsim.mapping.kernels.tiling.pipeline_cycles: the engine is busy computing, or
+    # moving its own and the DMA's bytes through SRAM if that is slower.
     sram_cycles = (engine_sram + read + write) / hw.sram.bandwidth_bytes_per_cycle
     busy = max(float(row.compute_cycles), sram_cycles)
-    return TileWork(layer.name, row.engine, n, read * per_byte / n, write * per_byte / n,
+    return TileWork(row.layer, row.engine, n, read * per_byte / n, write * per_byte / n,
                     busy / n, tiling.dram_read_weight_bytes * per_byte / n,
                     hw.dram_latency_cycles, tiling.working_set_bytes,
                     -(-tiling.dram_read_weight_bytes // n))
 
 
-def simulate_events(network: Network, hw: HwConfig, rows: list[LayerResult],
+def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan],
                     placements: dict[str, Placement], overlap: str, *,
                     pin: Mapping[str, str] | None = None,
                     max_chunks: int = MAX_CHUNKS) -> EventSchedule:
-    """Run the event schedule of ``network`` with the analytic ``rows`` and ``placements``
+    """Run the event schedule of ``network`` with the analytic ``plans`` and ``placements``
     (and the analytic ``pin``); ``max_chunks`` bounds the events per layer (see
     *Coalescing* above)."""
     if overlap not in OVERLAPS:
         raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
     choices = []
-    for layer, row in zip(network.layers, rows):
+    for layer, plan in zip(network.layers, plans):
         placement = placements[layer.name]
-        options = [(row, tile_work(network, layer, hw, placement, row))]
-        if overlap == "graph" and row.engine != "-":
-            options += _other_engines(network, layer, hw, placement, row, dict(pin or {}))
+        options = [(plan.row, tile_work(hw, plan))]
+        if overlap == "graph" and plan.row.engine != "-":
+            options += _other_engines(network, layer, hw, placement, plan.row, dict(pin or {}))
         choices.append(options)
     resident = max((p.resident_bytes for p in placements.values()), default=0)
     run = _Simulation(network, hw, choices, overlap, max_chunks,
@@ -218,11 +212,11 @@ def _other_engines(network: Network, layer: Layer, hw: HwConfig, placement: Plac
         if engine.name == row.engine:
             continue
         try:
-            other = cost_layer(network, layer, hw, placement, {layer.op.kind: engine.name})
+            other = plan_layer(network, layer, hw, placement, {layer.op.kind: engine.name})
         except InfeasibleError:
             continue
-        if other.dram_read_bytes + other.dram_write_bytes <= dram_bytes:
-            options.append((other, tile_work(network, layer, hw, placement, other)))
+        if other.row.dram_read_bytes + other.row.dram_write_bytes <= dram_bytes:
+            options.append((other.row, tile_work(hw, other)))
     return options
 
 

@@ -19,7 +19,7 @@ from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.mapping.residency import RESIDENCY_MODES
 from perfsim.sweeps.evaluate import (Task, Workload, evaluate_chunk, point_id, totals_frame,
-                                    workload_label)
+                                     workload_label)
 from perfsim.sweeps.executors import Executor, executor_for
 from perfsim.sweeps.space import Point, check_values, points_of
 from perfsim.sweeps.store import PART_ROWS, PART_SECONDS, SweepStore

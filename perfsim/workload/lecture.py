@@ -27,7 +27,7 @@ from __future__ import annotations
 import pandas as pd
 
 from perfsim.workload.network import Network
-from perfsim.workload.ops import Conv, FullyConnected, elems
+from perfsim.workload.ops import FullyConnected, elems
 
 COLUMNS = ["layer", "type", "B", "Ni", "M", "P", "F", "S", "No", "MACs", "InMap", "Parameter",
            "OutMap", "AllMem"]

@@ -123,6 +123,7 @@ class Network:
         return Network(self.name, self.layers, batch, self.description, self.source)
 
     def to_frame(self):
-        """Per-layer statistics as a pandas DataFrame (see :func:`perfsim.workload.stats.layer_table`)."""
+        """Per-layer statistics as a pandas DataFrame
+        (:func:`perfsim.workload.stats.layer_table`)."""
         from perfsim.workload.stats import layer_table
         return layer_table(self)
