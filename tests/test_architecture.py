@@ -131,3 +131,16 @@ def test_the_checks_catch_what_they_look_for(tmp_path):
                       "def f():\n    from perfsim.report import tables\n    import perfsim\n")
     assert imports_of(source, {"perfsim.report.tables"}) == {"perfsim.report.tables",
                                                              "perfsim"}
+
+
+def test_every_package_is_installed():
+    """A plain ``pip install .`` installs exactly the packages pyproject.toml lists: a folder
+    of the checkout missing there is missing from every user's install (and CI's)."""
+    import tomllib
+
+    checkout = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((checkout / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(checkout).parts)
+             for p in (checkout / "perfsim").rglob("__init__.py")}
+    assert found and found <= listed, f"not in pyproject.toml: {sorted(found - listed)}"

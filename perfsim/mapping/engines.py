@@ -1,19 +1,21 @@
 """What an engine can run and what a loop nest costs on it: compute cycles and the engine's
-own SRAM accesses (DESIGN section 4).
+own SRAM accesses (DESIGN section 4), one :class:`EngineModel` per engine kind.
 
 * A **matrix engine** runs conv, fc and recurrent layers as GEMMs, one per group and time
   step (:mod:`perfsim.mapping.kernels.systolic`). Its SRAM accesses follow the dataflow: the
   stationary operand is read once per fold, the streamed ones once per fold they cross, and
   partial sums are written once per row fold (read back for all but the first).
-* A **vector engine** runs every op (:mod:`perfsim.mapping.kernels.vector`); it reads each input and
-  constant once and writes each output once (reuse inside a layer happens in its registers).
+* A **vector engine** runs every op (:mod:`perfsim.mapping.kernels.vector`); it reads each
+  input and constant once and writes each output once (reuse inside a layer happens in its registers).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
-from perfsim.hardware.model import Engine, MatrixEngine, Precision
+from perfsim.hardware.model import Engine, MatrixEngine, Precision, VectorEngine
 from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
                                               systolic_cycles)
 from perfsim.mapping.kernels.vector import vector_cycles
@@ -44,45 +46,137 @@ def gemm(nest: LoopNest) -> Gemm:
                 t_red=nest["C"] * nest["FY"] * nest["FX"], repeats=nest["G"] * steps)
 
 
-def compute_cycles(engine: Engine, nest: LoopNest) -> int:
-    """Cycles the engine computes for, with unlimited bandwidth."""
-    if isinstance(engine, MatrixEngine):
+class EngineModel(ABC):
+    """How one kind of engine costs a loop nest. An engine kind is its dataclass in
+    :mod:`perfsim.hardware.model` (what the hardware file says) and one subclass here,
+    registered in :data:`MODELS` under the same ``kind`` (what it costs)."""
+
+    kind: ClassVar[str] = ""
+
+    @abstractmethod
+    def compute_cycles(self, engine: Engine, nest: LoopNest) -> int:
+        """Cycles the engine computes for, with unlimited bandwidth."""
+
+    @abstractmethod
+    def sram_bytes(self, engine: Engine, nest: LoopNest, precision: Precision,
+                   in_elems: int, weight_elems: int) -> tuple[int, int]:
+        """(bytes the engine reads from SRAM, bytes it writes) for one layer."""
+
+    @abstractmethod
+    def work(self, nest: LoopNest) -> int:
+        """The operations the engine's peak (``peak_macs_per_cycle``) counts."""
+
+    @abstractmethod
+    def waste(self, engine: Engine, nest: LoopNest, efficiency: float) -> str:
+        """Why the layer's shape leaves most of the engine idle, in numbers."""
+
+    def unused_note(self, engine: Engine, nest: LoopNest, total_cycles: int,
+                    cycles: int) -> str | None:
+        """What the layer would have cost here when another engine ran it (None: not worth
+        saying)."""
+        return None
+
+
+class Systolic(EngineModel):
+    """A matrix engine: GEMMs on a systolic array (:mod:`perfsim.mapping.kernels.systolic`);
+    SRAM accesses follow the dataflow (module docstring)."""
+
+    kind = "matrix"
+
+    def compute_cycles(self, engine: MatrixEngine, nest: LoopNest) -> int:
         g = gemm(nest)
         return int(systolic_cycles(DATAFLOW_CODES[engine.dataflow], engine.rows, engine.cols,
                                    g.np_, g.k, g.t_red, g.repeats))
-    steps = nest["STEPS"] if nest.shape == "conv" else 1
-    return int(vector_cycles(engine.lanes, nest.outputs, nest.work_per_output, steps,
-                             engine.pipeline_latency_cycles))
+
+    def sram_bytes(self, engine: MatrixEngine, nest: LoopNest, precision: Precision,
+                   in_elems: int, weight_elems: int) -> tuple[int, int]:
+        act, wgt, acc = precision.activation_bytes, precision.weight_bytes, \
+            precision.accumulator_bytes
+        g = gemm(nest)
+        rows, cols = engine.rows, engine.cols
+        code = DATAFLOW_CODES[engine.dataflow]
+
+        def ceil(a: int, b: int) -> int:
+            return -(-a // b)
+
+        if code == OUTPUT_STATIONARY:
+            inputs = g.np_ * g.t_red * ceil(g.k, cols)
+            weights = g.k * g.t_red * ceil(g.np_, rows)
+            row_folds = 1
+        elif code == INPUT_STATIONARY:
+            inputs = g.np_ * g.t_red
+            weights = g.k * g.t_red * ceil(g.np_, cols)
+            row_folds = ceil(g.t_red, rows)
+        else:
+            inputs = g.np_ * g.t_red * ceil(g.k, cols)
+            weights = g.k * g.t_red
+            row_folds = ceil(g.t_red, rows)
+        outputs = g.np_ * g.k
+        partial = outputs * (row_folds - 1)
+        reads = g.repeats * (inputs * act + weights * wgt + partial * acc)
+        writes = g.repeats * (partial * acc + outputs * act)
+        return reads, writes
+
+    def work(self, nest: LoopNest) -> int:
+        return nest.macs
+
+    def waste(self, engine: MatrixEngine, nest: LoopNest, efficiency: float) -> str:
+        g = gemm(nest)
+        mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
+                  "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),
+                  "input_stationary": ("C*FY*FX", g.t_red, "Np", g.np_)}[engine.dataflow]
+        return (f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: "
+                f"{mapped[0]}={mapped[1]:,} on {engine.rows} rows, {mapped[2]}={mapped[3]:,} "
+                f"on {engine.cols} columns, {g.repeats:,} GEMM(s) one after another")
+
+    def unused_note(self, engine: MatrixEngine, nest: LoopNest, total_cycles: int,
+                    cycles: int) -> str | None:
+        if not cycles:
+            return None
+        return (f"on {engine.name} {total_cycles:,} cycles, "
+                f"{nest.macs / (cycles * engine.peak_macs_per_cycle):.1%} of its array used")
+
+
+class Simd(EngineModel):
+    """A vector engine: ``lanes`` operations a cycle (:mod:`perfsim.mapping.kernels.vector`);
+    it reads each input and constant once and writes each output once (reuse inside a layer
+    happens in its registers)."""
+
+    kind = "vector"
+
+    def compute_cycles(self, engine: VectorEngine, nest: LoopNest) -> int:
+        steps = nest["STEPS"] if nest.shape == "conv" else 1
+        return int(vector_cycles(engine.lanes, nest.outputs, nest.work_per_output, steps,
+                                 engine.pipeline_latency_cycles))
+
+    def sram_bytes(self, engine: VectorEngine, nest: LoopNest, precision: Precision,
+                   in_elems: int, weight_elems: int) -> tuple[int, int]:
+        return (in_elems * precision.activation_bytes + weight_elems * precision.weight_bytes,
+                nest.outputs * precision.activation_bytes)
+
+    def work(self, nest: LoopNest) -> int:
+        return nest.macs + nest.ops
+
+    def waste(self, engine: VectorEngine, nest: LoopNest, efficiency: float) -> str:
+        return (f"{efficiency:.1%} of {engine.name}'s {engine.lanes} lanes used "
+                f"({nest.outputs:,} outputs)")
+
+
+MODELS: dict[str, EngineModel] = {model.kind: model for model in (Systolic(), Simd())}
+"""The cost model of each engine kind."""
+
+
+def model_of(engine: Engine) -> EngineModel:
+    """The cost model of ``engine``'s kind."""
+    return MODELS[engine.kind]
+
+
+def compute_cycles(engine: Engine, nest: LoopNest) -> int:
+    """Cycles the engine computes for, with unlimited bandwidth."""
+    return model_of(engine).compute_cycles(engine, nest)
 
 
 def engine_sram_bytes(engine: Engine, nest: LoopNest, precision: Precision,
                       in_elems: int, weight_elems: int) -> tuple[int, int]:
     """(bytes the engine reads from SRAM, bytes it writes) for one layer."""
-    act, wgt, acc = precision.activation_bytes, precision.weight_bytes, \
-        precision.accumulator_bytes
-    if not isinstance(engine, MatrixEngine):
-        return in_elems * act + weight_elems * wgt, nest.outputs * act
-    g = gemm(nest)
-    rows, cols = engine.rows, engine.cols
-    code = DATAFLOW_CODES[engine.dataflow]
-
-    def ceil(a: int, b: int) -> int:
-        return -(-a // b)
-
-    if code == OUTPUT_STATIONARY:
-        inputs = g.np_ * g.t_red * ceil(g.k, cols)
-        weights = g.k * g.t_red * ceil(g.np_, rows)
-        row_folds = 1
-    elif code == INPUT_STATIONARY:
-        inputs = g.np_ * g.t_red
-        weights = g.k * g.t_red * ceil(g.np_, cols)
-        row_folds = ceil(g.t_red, rows)
-    else:
-        inputs = g.np_ * g.t_red * ceil(g.k, cols)
-        weights = g.k * g.t_red
-        row_folds = ceil(g.t_red, rows)
-    outputs = g.np_ * g.k
-    partial = outputs * (row_folds - 1)
-    reads = g.repeats * (inputs * act + weights * wgt + partial * acc)
-    writes = g.repeats * (partial * acc + outputs * act)
-    return reads, writes
+    return model_of(engine).sram_bytes(engine, nest, precision, in_elems, weight_elems)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perfsim.workload.network import Layer, Network
-from perfsim.workload.ops import Conv, FullyConnected, _Pool, _Recurrent, elems
+from perfsim.workload.ops import Conv, FullyConnected, Pool, Recurrent, elems
 
 
 # Index of each field in :meth:`LoopNest.as_array` (the kernels' view).
@@ -76,7 +76,7 @@ def lower(network: Network, layer: Layer) -> LoopNest:
     work = max(1, -(-(macs + ops) // out_total)) if out_total else 0
     if op.view:
         return LoopNest("view", (), macs, ops, 0)
-    if isinstance(op, (Conv, FullyConnected, _Recurrent, _Pool)):
+    if isinstance(op, (Conv, FullyConnected, Recurrent, Pool)):
         return LoopNest("conv", _conv_dims(op, batch, in_shapes[0], out_shapes[0]), macs, ops,
                         work)
     return LoopNest("stream", _stream_dims(op, batch, in_shapes, out_shapes), macs, ops, work)
@@ -94,7 +94,7 @@ def _conv_dims(op, batch: int, in_shape, out_shape) -> tuple[int, ...]:
         # The flattened input is C*H*W channels of a 1x1 map.
         return (batch, 1, k, c * iy * ix, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0,
                 1 if op.bias else 0, 1)
-    if isinstance(op, _Recurrent):
+    if isinstance(op, Recurrent):
         # One GEMM per step over [input; hidden state]; the sequence runs along the columns.
         steps = ix
         bias = 2 if op.bias else 0

@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from perfsim.mapping.engines import can_run, compute_cycles, engine_sram_bytes, gemm
+from perfsim.mapping.engines import can_run, compute_cycles, engine_sram_bytes, model_of
 from perfsim.errors import InfeasibleError
-from perfsim.hardware.model import Engine, HwConfig, MatrixEngine
+from perfsim.hardware.model import Engine, HwConfig
 from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import elems
 from perfsim.mapping.lowering import LoopNest, lower
@@ -161,9 +161,8 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
         raise errors[0]
     total, engine, cycles, reads, writes, tiling = best
     row = _row(base, nest, hw, engine, total, cycles, reads, writes, tiling)
-    others = [f"on {e.name} {t:,} cycles, {nest.macs / (c * e.peak_macs_per_cycle):.1%} of "
-              f"its array used" for t, e, c in options
-              if e is not engine and isinstance(e, MatrixEngine) and c]
+    others = [note for t, e, c in options if e is not engine
+              for note in [model_of(e).unused_note(e, nest, t, c)] if note]
     if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
         row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
     return LayerPlan(row, tiling, reads + writes)
@@ -201,7 +200,7 @@ def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
     dram_cycles = dram_bytes / hw.dram_bytes_per_cycle
     sram_cycles = (sram_read + sram_write) / hw.sram.bandwidth_bytes_per_cycle
     memory_cycles = math.ceil(max(dram_cycles, sram_cycles))
-    work = nest.macs if isinstance(engine, MatrixEngine) else nest.macs + nest.ops
+    work = model_of(engine).work(nest)
     peak = engine.peak_macs_per_cycle
     efficiency = work / (cycles * peak) if cycles else 0.0
     intensity = nest.macs / dram_bytes if dram_bytes else math.inf
@@ -219,7 +218,7 @@ def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
                       f"{hw.sram.bandwidth_bytes_per_cycle:g} B/cycle)")
     elif efficiency < WELL_USED:
         bound = "utilization"
-        reason = f"utilization: {_shape_waste(engine, nest, efficiency)}"
+        reason = f"utilization: {model_of(engine).waste(engine, nest, efficiency)}"
     else:
         bound = "compute"
         reason = f"compute: {engine.name} {efficiency:.0%} used ({per_byte})"
@@ -254,16 +253,3 @@ def _dominant(tiling: Tiling, nest: LoopNest) -> str:
         reuse = nest.macs / parts[name] if parts[name] else 0
         return f"weights {mb:,.2f} MB read, {reuse:,.1f} MAC per weight byte"
     return f"{name} {mb:,.2f} MB"
-
-
-def _shape_waste(engine: Engine, nest: LoopNest, efficiency: float) -> str:
-    if isinstance(engine, MatrixEngine):
-        g = gemm(nest)
-        mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
-                  "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),
-                  "input_stationary": ("C*FY*FX", g.t_red, "Np", g.np_)}[engine.dataflow]
-        return (f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: "
-                f"{mapped[0]}={mapped[1]:,} on {engine.rows} rows, {mapped[2]}={mapped[3]:,} "
-                f"on {engine.cols} columns, {g.repeats:,} GEMM(s) one after another")
-    return (f"{efficiency:.1%} of {engine.name}'s {engine.lanes} lanes used "
-            f"({nest.outputs:,} outputs)")

@@ -1,0 +1,224 @@
+"""The base of every op and the registry: an op kind is declared once, by a class deriving
+:class:`Op`, which registers itself in :data:`OPS` when it is defined; and the shape helpers
+the family modules share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from typing import ClassVar
+
+Shape = tuple[int, int, int]
+Pair = tuple[int, int]
+Pads = tuple[int, int, int, int]
+
+CATEGORIES = ("input", "channel+space", "channel", "space", "element", "time", "rearrangement",
+              "training")
+
+
+class ShapeError(Exception):
+    """Inputs that do not fit an op. ``inputs`` are the indices of the inputs at fault."""
+
+    def __init__(self, detail: str, inputs: tuple[int, ...] = (0,)):
+        super().__init__(detail)
+        self.detail = detail
+        self.inputs = inputs
+
+
+def elems(shape: Shape) -> int:
+    """Number of elements in one sample of a tensor of this shape."""
+    return shape[0] * shape[1] * shape[2]
+
+
+def fmt_shape(shape: Shape) -> str:
+    """``[C, H, W]`` as written in messages."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def as_pair(value, what: str) -> Pair:
+    """An int or a 2-sequence as ``(y, x)``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be an integer or a pair of integers, got {value!r}")
+    if isinstance(value, int):
+        return (value, value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return (value[0], value[1])
+    raise ValueError(f"{what} must be an integer or a pair of integers, got {value!r}")
+
+
+def as_pads(value) -> Pads:
+    """Padding as ``(top, left, bottom, right)`` (ONNX's begin/end order) from an int (all
+    sides), a pair ``(y, x)`` (both sides of each axis) or a 4-sequence."""
+    if isinstance(value, (tuple, list)) and len(value) == 4 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        pads = tuple(value)
+    else:
+        y, x = as_pair(value, "padding")
+        pads = (y, x, y, x)
+    if min(pads) < 0:
+        raise ValueError(f"padding must not be negative, got {list(pads)}")
+    return pads  # type: ignore[return-value]
+
+
+def _positive(value, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+
+
+def _as_shape(value) -> Shape:
+    """``[C, H, W]`` of positive integers as a tuple."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 3):
+        raise ValueError(f"shape must be [C, H, W], got {value!r}")
+    for d in value:
+        _positive(d, "every dimension of shape")
+    return tuple(value)  # type: ignore[return-value]
+
+
+def _single(in_shapes: tuple[Shape, ...]) -> Shape:
+    return in_shapes[0]
+
+
+def _sliding_out(size: int, pad: int, extent: int, stride: int, ceil_mode: bool,
+                 pad_begin: int, axis: str) -> int:
+    """Output length of a sliding window (PyTorch's rule, including ceil mode)."""
+    span = size + pad - extent
+    if span < 0:
+        raise ShapeError(f"window of {extent} does not fit the padded {axis} extent "
+                         f"{size + pad}")
+    if ceil_mode:
+        out = -(-span // stride) + 1
+        if (out - 1) * stride >= size + pad_begin:  # last window must start inside the input
+            out -= 1
+        return out
+    return span // stride + 1
+
+
+OPS: dict[str, type["Op"]] = {}
+"""Every op kind to its class: the closed op set. Classes register themselves on definition
+(:meth:`Op.__init_subclass__`)."""
+OTHER_KIND = "other (element-wise, pooling, ...)"
+"""The reader's kind of every op that names none of its own."""
+
+
+def reader_kind_order() -> tuple[str, ...]:
+    """Every reader's kind the op classes declare (:attr:`Op.reader_kinds`), in the order the
+    classes were declared, then :data:`OTHER_KIND`: the order reports list kinds in."""
+    kinds = dict.fromkeys(k for cls in OPS.values() for k in cls.reader_kinds)
+    return (*kinds, OTHER_KIND)
+
+
+@dataclass(frozen=True)
+class Op:
+    """Base of every op. Subclasses set ``kind`` (the op's name) and ``category``."""
+
+    kind: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    engine_kinds: ClassVar[frozenset[str]] = frozenset({"vector"})
+    """The kinds of engine that can run the op (a vector engine runs every op that does work;
+    a matrix engine only GEMM-shaped ones)."""
+    view: ClassVar[bool] = False
+    """A view relabels its input in place at inference (or is a network input, or an op
+    perfsim cannot map): no cycles, no traffic, and its output aliases its input."""
+    tile_local: ClassVar[bool] = False
+    """Each output tile needs only the matching part of the inputs, so the layer can run tile
+    by tile behind its producer (reductions over a whole map, such as softmax, cannot)."""
+    lecture_type: ClassVar[str | None] = None
+    """The lecture table's four-letter row type (``Conv``, ``Nonl``, ...); None: no row."""
+    onnx_name: ClassVar[str | None] = None
+    """The ONNX operator this op is, one to one and without attributes, when it is one: ONNX
+    import and export then need nothing else (ops with attributes have their own converters
+    in :mod:`perfsim.io`)."""
+    reader_kinds: ClassVar[tuple[str, ...]] = ()
+    """The kinds of layer :meth:`reader_kind` names for this op, in the order reports list
+    them; empty: the op is among the "other" layers."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Registers every op class that names a ``kind`` in :data:`OPS`: an op kind is
+        declared once, by its class."""
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__ and cls.kind:
+            if cls.kind in OPS:
+                raise TypeError(f"op kind '{cls.kind}' is declared twice: {OPS[cls.kind]} "
+                                f"and {cls}")
+            OPS[cls.kind] = cls
+
+    @classmethod
+    def reader_kind(cls, *, groups: int, kernel: Pair, out_channels: int) -> str:
+        """A reader's name for a layer's kind (reports group and colour layers by it), from
+        what a result row keeps of the layer."""
+        return cls.reader_kinds[0] if cls.reader_kinds else OTHER_KIND
+
+    def out_shapes(self, in_shapes: tuple[Shape, ...]) -> tuple[Shape, ...]:
+        """Output shapes; the default keeps the single input's shape."""
+        return (_single(in_shapes),)
+
+    def params(self, in_shapes: tuple[Shape, ...]) -> int:
+        """Trainable parameters."""
+        return 0
+
+    def weight_elems(self, in_shapes: tuple[Shape, ...]) -> int:
+        """Constant elements read by the layer (trainable or not)."""
+        return self.params(in_shapes)
+
+    def macs(self, in_shapes: tuple[Shape, ...]) -> int:
+        """Multiply-accumulates of weight layers, per sample."""
+        return 0
+
+    def ops(self, in_shapes: tuple[Shape, ...]) -> int:
+        """Arithmetic other than MACs, per sample."""
+        return 0
+
+    @property
+    def kernel(self) -> Pair:
+        return (1, 1)
+
+    @property
+    def stride(self) -> Pair:
+        return (1, 1)
+
+    @property
+    def groups(self) -> int:
+        return 1
+
+    def window(self, in_shape: Shape) -> Pair:
+        """Input extent seen by one output position (for the receptive field)."""
+        return self.kernel
+
+    def step(self, in_shape: Shape) -> tuple[Fraction, Fraction]:
+        """Input step between neighbouring output positions (for the receptive field)."""
+        return (Fraction(self.stride[0]), Fraction(self.stride[1]))
+
+    def attributes(self) -> dict:
+        """The op's attributes as plain JSON-ready values."""
+        return {f.name: list(v) if isinstance(v, tuple) else v
+                for f in fields(self) for v in [getattr(self, f.name)]}
+
+
+# The attribute names users write (in network files) for fields whose Python names avoid a
+# clash with the common ``kernel``/``stride``/``groups`` properties.
+FIELD_ALIASES = {"kernel_size": "kernel", "strides": "stride", "group_count": "groups"}
+
+
+def attribute_names(cls: type[Op]) -> dict[str, str]:
+    """User-facing attribute name -> dataclass field name, for one op class."""
+    return {FIELD_ALIASES.get(f.name, f.name): f.name for f in fields(cls)}
+
+
+def make_op(kind: str, **attributes) -> Op:
+    """Build an op by name from user-facing attribute names (``kernel``, ``stride``,
+    ``groups``, ...). Raises ``KeyError`` for an unknown op, ``TypeError``/``ValueError`` for
+    unknown or invalid attributes."""
+    cls = OPS[kind]
+    names = attribute_names(cls)
+    unknown = sorted(set(attributes) - set(names))
+    if unknown:
+        raise TypeError(f"unknown attribute(s) {', '.join(unknown)}")
+    return cls(**{names[k]: v for k, v in attributes.items()})
+
+
+def user_attributes(op: Op) -> dict:
+    """The op's attributes under their user-facing names (the inverse of :func:`make_op`)."""
+    return {FIELD_ALIASES.get(k, k): v for k, v in op.attributes().items()}
