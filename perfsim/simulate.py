@@ -7,7 +7,7 @@ from typing import Mapping
 
 from perfsim.io.load import load_hw
 from perfsim.errors import PerfsimError
-from perfsim.hardware.model import HwConfig
+from perfsim.hardware.model import HwConfig, check_costable
 from perfsim.workload.network import Network
 from perfsim.mapping.residency import RESIDENCY_MODES, plan
 from perfsim.results import RunResult
@@ -41,6 +41,7 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     if batch is not None:
         network = network.with_batch(batch)
     config = hw if isinstance(hw, HwConfig) else load_hw(hw)
+    check_costable(config)
     plans = plan_layers(network, config, residency=residency, pin=pin)
     layers = [p.row for p in plans]
     options = {"residency": residency, "pin": dict(pin or {})}

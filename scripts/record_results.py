@@ -50,11 +50,14 @@ def networks() -> list[str]:
 
 
 def configs() -> dict:
-    """Label -> (config, residency): the shipped configs, then variants for the dataflow,
-    buffer count and residency no shipped config exercises."""
+    """Label -> (config, residency): the shipped configs the cost model can cost (not yet
+    ``eyeriss_rs``, with two on-chip levels), then variants for the dataflow, buffer count and
+    residency no shipped config exercises."""
     from perfsim.hardware.loading import shipped_config_names
+    from perfsim.hardware.model import uncostable_reason
 
-    out = {name: (load_hw(name), "auto") for name in shipped_config_names()}
+    shipped = {name: load_hw(name) for name in shipped_config_names()}
+    out = {name: (hw, "auto") for name, hw in shipped.items() if uncostable_reason(hw) is None}
     me = load_hw("matrix_engine")
     mxu = dataclasses.replace(me.engines[0], dataflow="input_stationary")
     out["matrix_engine+input_stationary"] = (

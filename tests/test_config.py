@@ -1,4 +1,5 @@
-"""Hardware configs: the shipped ones, ``--hw`` resolution, and strict loading under mutation.
+"""Hardware configs: the shipped ones, ``--hw`` resolution, strict loading under mutation,
+the rules declared once and enforced on both paths, and ``schema_version: 2``.
 
 The mutation tests start from the text of every shipped config and break it one way at a time
 (a typo'd key at every nesting level, a repeated key, a wrong type, an out-of-range value, an
@@ -6,33 +7,50 @@ unknown dataflow or engine kind, a missing key, broken YAML, ...). Each broken f
 one :class:`ConfigError` with a line ``file:line: key.path: problem`` naming the right line and
 key. The expected line and key come from the YAML node marks of the text the test edited (its
 own walk of ``yaml.compose``), not from perfsim's loader.
+
+The rule walks read the declarations themselves (every field's ``Key``, every rule between
+fields and between parts) and check that each is enforced by a file (``file:line: key.path``)
+and by construction or ``dataclasses.replace`` (``key.path``, engines and levels by name), with
+the same message.
 """
 
 from __future__ import annotations
 
+import ast
+import copy
 import dataclasses
+import math
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from perfsim.hardware.loading import (MATRIX, SCHEMA, VECTOR, Key, resolve_hw_path,
+from perfsim import hardware as hardware_package, simulate
+from perfsim.hardware.loading import (MATRIX, SCHEMA, SCHEMA_V2, VECTOR, Key, resolve_hw_path,
                                       shipped_config_names, to_document)
+from perfsim.hardware.model import (CONFIG_RULES, ENERGY_PER_BYTE, ENGINE_KINDS, LEVEL_KINDS,
+                                    Dram, Energy, HwConfig, LocalMemory, MatrixEngine,
+                                    Precision, Sram, VectorEngine, check_costable,
+                                    uncostable_reason)
+from perfsim.hardware.rules import ConfigProblems, keys_of, value_problems
 from perfsim.io.load import load_hw
 from perfsim.errors import ConfigError
-from perfsim.hardware.model import MatrixEngine, VectorEngine
+from perfsim.sweeps.space import key_paths as sweep_key_paths, variant as sweep_variant
 
-SHIPPED = ("edge_npu", "eyeriss", "hetero", "matrix_engine", "tpu_v1", "vector_engine")
+SHIPPED_V1 = ("edge_npu", "eyeriss", "hetero", "matrix_engine", "tpu_v1", "vector_engine")
+SHIPPED_V2 = ("eyeriss_rs",)
+SHIPPED = SHIPPED_V1 + SHIPPED_V2
 TEXTS = {name: resolve_hw_path(name).read_text(encoding="utf-8") for name in SHIPPED}
 ENGINE_SCHEMAS = {"matrix": MATRIX, "vector": VECTOR}
 
 
 # --- the shipped configs ------------------------------------------------------------------
 
-def test_the_shipped_configs_are_the_expected_six():
+def test_the_shipped_configs_are_the_expected_seven():
     assert shipped_config_names() == sorted(SHIPPED)
 
 
@@ -299,9 +317,10 @@ def numeric_mutations(name: str, text: str, path: tuple, spec: Key) -> list[Muta
         add("wrong_type", "1e3", "expected a number, got '1e3'", "1.0e3")
         for bad in (".nan", ".inf", "-.inf"):
             add("out_of_range", bad, "must be a finite number")
-    if spec.choices:
-        add("out_of_range", "0", "must be one of 1, got 0")
-        add("out_of_range", "2", "must be one of 1, got 2")
+    if spec.choices:  # schema_version: every version there is, and none other
+        versions, beyond = ", ".join(map(str, spec.choices)), max(spec.choices) + 1
+        add("out_of_range", "0", f"must be one of {versions}, got 0")
+        add("out_of_range", str(beyond), f"must be one of {versions}, got {beyond}")
     elif spec.positive:
         add("out_of_range", "0", "must be > 0, got 0")
         add("out_of_range", "-1", "must be > 0, got -1")
@@ -430,7 +449,7 @@ def mutations_of(name: str) -> list[Mutation]:
     return out
 
 
-MUTATIONS = [m for name in SHIPPED for m in mutations_of(name)]
+MUTATIONS = [m for name in SHIPPED_V1 for m in mutations_of(name)]
 
 
 def problem_line(message: str, mutation: Mutation, path: Path) -> str:
@@ -466,7 +485,7 @@ def test_the_mutations_cover_every_numeric_key_of_the_schema():
                 yield prefix + (key,)
 
     covered = set()
-    for name in SHIPPED:
+    for name in SHIPPED_V1:
         data = yaml.safe_load(TEXTS[name])
         for path in key_paths(TEXTS[name]):
             if isinstance(spec_at(data, path), Key):
@@ -502,7 +521,7 @@ def test_every_problem_in_a_file_is_listed_at_once(tmp_path):
         assert expected in message
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED_V1)
 def test_what_the_schema_allows_still_loads(name, tmp_path):
     """Positive controls for the mutations: defaults, zeros where zero is allowed, ints for
     floats."""
@@ -543,3 +562,624 @@ def test_cli_validate_reports_a_mutation_as_a_user_error(mutation, tmp_path):
     line = problem_line(result.stderr.removeprefix("perfsim: error: "), mutation, path)
     for fragment in mutation.says:
         assert fragment in line
+
+
+# --- schema_version 1 means what it meant ----------------------------------------------------
+
+@pytest.mark.parametrize("name", SHIPPED_V1)
+def test_a_version_1_config_is_its_sram_and_its_dram_as_before(name):
+    data = yaml.safe_load(TEXTS[name])
+    sram, dram = Sram(**data["memory"]["sram"]), Dram(**data["memory"]["dram"])
+    hw = load_hw(name)
+    assert (hw.sram, hw.dram) == (sram, dram) and hw.memory_levels == (sram, dram)
+    assert [level.name for level in hw.memory_levels] == ["sram", "dram"]
+    energy = None
+    if "energy_pj" in data:
+        e = data["energy_pj"]
+        energy = Energy(e["mac"], {"sram": e["sram_byte"], "dram": e["dram_byte"]})
+        assert (hw.energy_pj.sram_byte, hw.energy_pj.dram_byte) == (e["sram_byte"],
+                                                                    e["dram_byte"])
+    # the two-level constructor of before builds an equal (and equally hashed) config
+    again = HwConfig(hw.name, hw.clock_ghz, hw.precision, hw.engines, sram, dram, energy)
+    assert again == hw and hash(again) == hash(hw) and len({again, hw}) == 1
+    assert uncostable_reason(hw) is None
+
+
+def readme_configs() -> list[str]:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    return [b for b in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S)
+            if "schema_version" in b]
+
+
+def test_the_readme_configs_of_both_versions_load(tmp_path):
+    blocks = readme_configs()
+    assert sorted(yaml.safe_load(b)["schema_version"] for b in blocks) == [1, 2]
+    for i, block in enumerate(blocks):
+        path = tmp_path / f"readme_{i}.yaml"
+        path.write_text(block, encoding="utf-8")
+        hw = load_hw(path)
+        assert hw == load_hw(hw.name)  # each is a shipped config, written out in full
+
+
+# --- schema_version 2 ----------------------------------------------------------------------
+
+def test_eyeriss_rs_is_what_its_comments_say():
+    hw = load_hw("eyeriss_rs")
+    spad, gbuf, dram = hw.memory_levels
+    assert isinstance(spad, LocalMemory) and (spad.kind, spad.per) == ("local", "pe")
+    # ifmap 12 x 16 bit, filter 224 x 16 bit, psum 24 x 16 bit per PE
+    assert spad.split_bytes == (12 * 2, 224 * 2, 24 * 2) and spad.size_bytes == 520
+    assert hw.engine("pe_array").reads_from == "spad" and hw.engine("relu").reads_from is None
+    # the rest is eyeriss.yaml's chip: the global buffer is its sram, under another name
+    eyeriss = load_hw("eyeriss")
+    assert dataclasses.replace(gbuf, name="sram") == eyeriss.sram and dram == eyeriss.dram
+    assert (hw.clock_ghz, hw.precision) == (eyeriss.clock_ghz, eyeriss.precision)
+    assert [dataclasses.replace(e, reads_from=None) for e in hw.engines] == list(eyeriss.engines)
+
+
+def test_simulate_refuses_more_than_one_on_chip_level_in_one_line():
+    with pytest.raises(ConfigError) as err:
+        simulate("alexnet", "eyeriss_rs")
+    assert str(err.value) == ("eyeriss_rs: memory level 'spad' (local): costing more than one "
+                              "on-chip level is not supported yet")
+    with pytest.raises(ConfigError, match="'spad'.*not supported yet"):
+        load_hw("eyeriss_rs").sram  # noqa: B018  (what the cost model would read)
+    result = perfsim("run", "alexnet", "--hw", "eyeriss_rs")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "not supported yet" in result.stderr
+
+
+def other_valid_value(spec: Key):
+    """A valid value of ``spec`` other than its default."""
+    if spec.type is tuple:
+        return spec.choices[:1]
+    return spec.default + 1 if spec.type is int else spec.default * 2 + 1
+
+
+UNCOSTED = [(cls, name) for cls in (Sram, Dram) for name, spec in keys_of(cls).items()
+            if not spec.costed]
+
+
+@pytest.mark.parametrize("cls,name", UNCOSTED, ids=[f"{c.kind}.{n}" for c, n in UNCOSTED])
+def test_a_key_the_cost_model_does_not_read_yet_is_refused_not_ignored(cls, name):
+    hw = load_hw("matrix_engine")
+    level = next(level for level in hw.memory_levels if isinstance(level, cls))
+    changed = dataclasses.replace(level, **{name: other_valid_value(keys_of(cls)[name])})
+    levels = tuple(changed if lv is level else lv for lv in hw.memory_levels)
+    config = dataclasses.replace(hw, memory_levels=levels)
+    with pytest.raises(ConfigError, match=rf"^matrix_engine: memory\.{level.name}\.{name} = "
+                                          rf".*: costing {name} is not supported yet"):
+        check_costable(config)
+    with pytest.raises(ConfigError, match="not supported yet"):
+        simulate("lenet5_lecun1998", config)
+    assert {n for _, n in UNCOSTED} >= {"holds", "transfer_setup_cycles", "burst_bytes"}
+
+
+# A matrix_engine.yaml as a user may write it in version 2: its shared level named gbuf (so its
+# energy is gbuf_byte), the DRAM level named by its kind's default.
+MATRIX_ENGINE_V2 = """\
+schema_version: 2
+name: matrix_engine
+clock_ghz: 1.0
+precision: {activation_bytes: 1, weight_bytes: 1, accumulator_bytes: 4}
+engines:
+  - {name: mxu, kind: matrix, rows: 128, cols: 128, dataflow: weight_stationary,
+     reads_from: gbuf}
+  - {name: vpu, kind: vector, lanes: 128, pipeline_latency_cycles: 8}
+memory:
+  - {name: gbuf, kind: sram, size_kib: 8192, bandwidth_bytes_per_cycle: 1024}
+  - {kind: dram, bandwidth_gb_per_s: 30, latency_ns: 100}
+energy_pj: {mac: 0.2, gbuf_byte: 1.2, dram_byte: 40}
+"""
+# tpu_v1.yaml in version 2, its split buffers on the one shared level.
+TPU_V1_V2 = """\
+schema_version: 2
+name: tpu_v1
+clock_ghz: 0.7
+precision: {activation_bytes: 1, weight_bytes: 1, accumulator_bytes: 4}
+engines:
+  - {name: mxu, kind: matrix, rows: 256, cols: 256, dataflow: weight_stationary}
+  - {name: activation, kind: vector, lanes: 256}
+memory:
+  - {name: unified, kind: sram, size_kib: 28928, bandwidth_bytes_per_cycle: 1536,
+     ifmap_kib: 24576, filter_kib: 256, ofmap_kib: 4096}
+  - {name: dram, kind: dram, bandwidth_gb_per_s: 34, latency_ns: 100}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("v1,text", [("matrix_engine", MATRIX_ENGINE_V2),
+                                     ("tpu_v1", TPU_V1_V2)])
+def test_a_version_2_file_with_one_shared_level_gives_the_version_1_numbers(v1, text,
+                                                                          tmp_path):
+    old, new = load_hw(v1), load_hw(write(tmp_path, v1, text))
+    assert dataclasses.replace(new.sram, name="sram") == old.sram and new.dram == old.dram
+    assert new != old  # a level of another name: another config, the same machine
+    pd.testing.assert_frame_equal(simulate("mobilenet_v1", old).to_frame(),
+                                  simulate("mobilenet_v1", new).to_frame())
+    pd.testing.assert_frame_equal(
+        simulate("lenet5_lecun1998", old, fidelity="event").to_frame(),
+        simulate("lenet5_lecun1998", new, fidelity="event").to_frame())
+
+
+@pytest.mark.parametrize("name", SHIPPED_V1)
+def test_the_normalised_form_of_a_version_1_config_is_version_2_and_loads_equal(name,
+                                                                               tmp_path):
+    hw = load_hw(name)
+    document = to_document(hw)
+    assert document["schema_version"] == 2
+    assert [level["name"] for level in document["memory"]] == ["sram", "dram"]
+    again = load_hw(write(tmp_path, name, yaml.safe_dump(document, sort_keys=False)))
+    assert again == hw and again.sram == hw.sram
+
+
+def test_a_config_built_in_python_round_trips_through_its_document(tmp_path):
+    hw = HwConfig("built", 0.5, Precision(2, 2, 4),
+                  (MatrixEngine("mxu", 8, 8, "output_stationary", reads_from="rf"),
+                   VectorEngine("vpu", 8, reads_from="l1")),
+                  energy_pj=Energy(0.5, {"rf": 0.1, "l1": 0.3, "gbuf": 1.0, "hbm": 7.0}),
+                  memory_levels=(LocalMemory("rf", "pe", 32, 6.0, buffers=2),
+                                 LocalMemory("l1", "engine", 4096, 64, 1024, 2048, 1024,
+                                             holds=["input", "weight"]),
+                                 Sram(256, 128, name="gbuf", transfer_setup_cycles=20,
+                                      burst_bytes=64),
+                                 Dram(100, 80.0, name="hbm", burst_bytes=32)))
+    assert hw.memory_levels[1].holds == ("input", "weight")  # a list is kept as a tuple
+    path = write(tmp_path, "built", yaml.safe_dump(to_document(hw), sort_keys=False))
+    assert load_hw(path) == hw
+    assert uncostable_reason(hw).startswith("built: memory level 'rf' (local)")
+
+
+def test_sram_and_dram_replace_their_levels_and_the_one_on_chip_level_only():
+    hw = load_hw("edge_npu")
+    three = dataclasses.replace(hw, sram=dataclasses.replace(hw.sram, buffers=3))
+    assert three.sram.buffers == 3 and three.memory_levels == (three.sram, hw.dram)
+    faster = dataclasses.replace(hw, dram=dataclasses.replace(hw.dram, bandwidth_gb_per_s=34))
+    assert faster.dram_bytes_per_cycle == 34 and faster.sram == hw.sram
+    rs = load_hw("eyeriss_rs")
+    with pytest.raises(ConfigError, match="sram replaces the one on-chip level; there are 2"):
+        dataclasses.replace(rs, sram=load_hw("eyeriss").sram)
+    assert dataclasses.replace(rs, dram=Dram(0.72, 100)).dram.bandwidth_gb_per_s == 0.72
+    with pytest.raises(ConfigError, match="give sram and dram, or memory_levels"):
+        HwConfig("x", 1.0, Precision(), hw.engines, hw.sram)
+
+
+def test_a_sweep_addresses_version_2_levels_by_name():
+    hw = load_hw("eyeriss_rs")
+    paths = sweep_key_paths(hw)
+    for path in ("memory.spad.size_bytes", "memory.spad.ifmap_bytes", "memory.gbuf.size_kib",
+                 "memory.gbuf.ifmap_kib", "memory.dram.bandwidth_gb_per_s",
+                 "engines.pe_array.reads_from", "engines.relu.reads_from"):
+        assert path in paths
+    assert not any(p.endswith((".name", ".kind")) for p in paths)
+    bigger = sweep_variant(hw, {"memory.gbuf.size_kib": 216, "memory.spad.size_bytes": 1024})
+    assert bigger.memory_levels[1].size_kib == 216 and bigger.memory_levels[0].size_bytes == 1024
+    with pytest.raises(ConfigError, match=r"^memory\.spad\.size_bytes: must be > 0, got 0$"):
+        sweep_variant(hw, {"memory.spad.size_bytes": 0})
+    with pytest.raises(ConfigError, match=r"^engines\.pe_array\.reads_from: no on-chip memory "
+                                          r"level 'dram'"):
+        sweep_variant(hw, {"engines.pe_array.reads_from": "dram"})
+
+
+# --- every rule, declared once, enforced by a file and by Python alike -------------------------
+
+# A config with every kind of section and every optional key set: the rule walks break it.
+WALK_TEXT = """\
+schema_version: 2
+name: walk
+clock_ghz: 1.0
+precision: {activation_bytes: 1, weight_bytes: 1, accumulator_bytes: 4}
+engines:
+  - {name: mxu, kind: matrix, rows: 8, cols: 8, dataflow: weight_stationary, reads_from: rf}
+  - {name: vpu, kind: vector, lanes: 8, pipeline_latency_cycles: 2, reads_from: gbuf}
+memory:
+  - {name: rf, kind: local, per: pe, size_bytes: 64, bandwidth_bytes_per_cycle: 8,
+     ifmap_bytes: 16, filter_bytes: 32, ofmap_bytes: 16}
+  - {name: gbuf, kind: sram, size_kib: 64, bandwidth_bytes_per_cycle: 64, ifmap_kib: 16,
+     filter_kib: 16, ofmap_kib: 16}
+  - {name: dram, kind: dram, bandwidth_gb_per_s: 10, latency_ns: 100}
+energy_pj: {mac: 0.2, rf_byte: 0.1, gbuf_byte: 1.2, dram_byte: 40}
+"""
+CLASSES = (HwConfig, Precision, *ENGINE_KINDS.values(), *LEVEL_KINDS.values(), Energy)
+
+
+def test_the_walks_cover_every_class_that_declares_keys():
+    import perfsim.hardware.model as model
+
+    declaring = {obj for obj in vars(model).values()
+                 if dataclasses.is_dataclass(obj) and isinstance(obj, type) and keys_of(obj)}
+    assert declaring == set(CLASSES)
+
+
+def walk_config(tmp_path: Path) -> HwConfig:
+    return load_hw(write(tmp_path, "walk_source", WALK_TEXT))
+
+
+def instance(hw: HwConfig, cls: type) -> tuple[object, tuple, tuple]:
+    """The first ``cls`` in ``hw``, its key path in a file and its key path from Python."""
+    if cls is HwConfig:
+        return hw, (), ()
+    if cls in (Precision, Energy):
+        section = "precision" if cls is Precision else "energy_pj"
+        return getattr(hw, section), (section,), (section,)
+    section, items = (("engines", hw.engines) if cls in ENGINE_KINDS.values()
+                      else ("memory", hw.memory_levels))
+    i, obj = next((i, o) for i, o in enumerate(items) if isinstance(o, cls))
+    return obj, (section, i), (section, obj.name)
+
+
+def bad_values(spec: Key) -> list:
+    """Values ``spec`` rejects: of the wrong type, then out of its range."""
+    out: list = {int: ["fast", 2.5, True], float: ["fast", True, math.inf], str: [42],
+                 tuple: ["input", ["input", "input"], [], ["inputs"]]}[spec.type][:]
+    if spec.positive:
+        out += [0, -1]
+    if spec.minimum is not None:
+        out.append(spec.minimum - 1)
+    if spec.choices and spec.type is str:
+        out.append("nowhere")
+    return out
+
+
+FIELD_CASES = [(cls, name, bad) for cls in CLASSES for name, spec in keys_of(cls).items()
+               for bad in bad_values(spec)]
+
+
+def loading_problems(tmp_path: Path, document: dict) -> tuple[str, Path, str]:
+    """The error message of loading ``document`` written out, its path and its text."""
+    text = yaml.safe_dump(document, sort_keys=False)
+    path = write(tmp_path, "broken", text)
+    with pytest.raises(ConfigError) as err:
+        load_hw(path)
+    return str(err.value), path, text
+
+
+def set_in(document: dict, path: tuple, value) -> None:
+    for part in path[:-1]:
+        document = document[part]
+    document[path[-1]] = value
+
+
+@pytest.mark.parametrize("cls,name,bad", FIELD_CASES,
+                         ids=[f"{c.__name__}.{n}={b!r}" for c, n, b in FIELD_CASES])
+def test_every_field_rule_is_enforced_by_a_file_and_by_replace_alike(cls, name, bad,
+                                                                     tmp_path):
+    messages = value_problems(keys_of(cls)[name], bad)  # the one declaration
+    assert messages and all(repr(bad) in m for m in messages if "got" in m)
+    hw = walk_config(tmp_path)
+    obj, in_file, in_python = instance(hw, cls)
+    with pytest.raises(ConfigProblems) as err:
+        dataclasses.replace(obj, **{name: bad})
+    if name == "name" and in_python:  # an entry is named by its name, once that is valid
+        in_python = in_python[:1]
+    for message in messages:
+        assert f"{key_text(in_python + (name,))}: {message}" in str(err.value)
+    document = to_document(hw)
+    set_in(document, in_file + (name,), bad)
+    text_of_error, path, text = loading_problems(tmp_path, document)
+    line = line_of(text, in_file + (name,))
+    for message in messages:
+        assert f"{path}:{line}: {key_text(in_file + (name,))}: {message}" in text_of_error
+
+
+@pytest.mark.parametrize("bad", bad_values(ENERGY_PER_BYTE))
+def test_the_energy_per_byte_rule_is_enforced_by_a_file_and_by_python_alike(bad, tmp_path):
+    messages = value_problems(ENERGY_PER_BYTE, bad)
+    hw = walk_config(tmp_path)
+    with pytest.raises(ConfigProblems) as err:
+        Energy(hw.energy_pj.mac, {**dict(hw.energy_pj.per_byte), "gbuf": bad})
+    assert all(f"energy_pj.gbuf_byte: {m}" in str(err.value) for m in messages)
+    document = to_document(hw)
+    document["energy_pj"]["gbuf_byte"] = bad
+    text_of_error, path, text = loading_problems(tmp_path, document)
+    line = line_of(text, ("energy_pj", "gbuf_byte"))
+    assert all(f"{path}:{line}: energy_pj.gbuf_byte: {m}" in text_of_error for m in messages)
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleCase:
+    """One way to break a rule between fields or between parts, in a file and from Python."""
+
+    rule: str
+    detail: str
+    break_file: object      # edits WALK's normalised document in place; None: a file cannot
+    break_python: object    # builds the broken object from WALK's config (it must raise)
+    in_file: tuple          # the key path a file's problem names
+    in_python: str          # the key path construction names
+    says: str               # the message, or a fragment of it, on both paths
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}-{self.detail}"
+
+
+def _del(*path):
+    def edit(document):
+        for part in path[:-1]:
+            document = document[part]
+        del document[path[-1]]
+    return edit
+
+
+def _set(path, value):
+    return lambda document: set_in(document, path, value)
+
+
+def _levels(*order):
+    """The document's levels in another order (by position), or fewer."""
+    def edit(document):
+        document["memory"] = [document["memory"][i] for i in order]
+    return edit
+
+
+def _replace_level(i, **changes):
+    def build(hw):
+        levels = list(hw.memory_levels)
+        levels[i] = dataclasses.replace(levels[i], **changes)
+        return dataclasses.replace(hw, memory_levels=tuple(levels))
+    return build
+
+
+def _replace_engine(i, **changes):
+    def build(hw):
+        engines = list(hw.engines)
+        engines[i] = dataclasses.replace(engines[i], **changes)
+        return dataclasses.replace(hw, engines=tuple(engines))
+    return build
+
+
+def _reorder(*order):
+    return lambda hw: dataclasses.replace(
+        hw, memory_levels=tuple(hw.memory_levels[i] for i in order))
+
+
+def _energy(**changes):
+    def build(hw):
+        per_byte = {**dict(hw.energy_pj.per_byte), **changes}
+        return Energy(hw.energy_pj.mac, {k: v for k, v in per_byte.items() if v is not None})
+    return build
+
+
+SPLIT_KIB = "ifmap_kib, filter_kib, ofmap_kib"
+SPLIT_BYTES = "ifmap_bytes, filter_bytes, ofmap_bytes"
+RULE_CASES = [
+    RuleCase("split_size_kib", "partial", _del("memory", 1, "filter_kib"),
+             _replace_level(1, filter_kib=None), ("memory", 1), "memory.gbuf",
+             f"give all of {SPLIT_KIB} or none"),
+    RuleCase("split_size_kib", "exceeds", _set(("memory", 1, "ifmap_kib"), 60),
+             _replace_level(1, ifmap_kib=60), ("memory", 1), "memory.gbuf",
+             "ifmap_kib + filter_kib + ofmap_kib = 92 exceeds size_kib = 64"),
+    RuleCase("split_size_bytes", "partial", _del("memory", 0, "ofmap_bytes"),
+             _replace_level(0, ofmap_bytes=None), ("memory", 0), "memory.rf",
+             f"give all of {SPLIT_BYTES} or none"),
+    RuleCase("split_size_bytes", "exceeds", _set(("memory", 0, "ifmap_bytes"), 40),
+             _replace_level(0, ifmap_bytes=40), ("memory", 0), "memory.rf",
+             "ifmap_bytes + filter_bytes + ofmap_bytes = 88 exceeds size_bytes = 64"),
+    RuleCase("_energy_per_byte", "negative", _set(("energy_pj", "gbuf_byte"), -1),
+             _energy(gbuf=-1), ("energy_pj", "gbuf_byte"), "energy_pj.gbuf_byte",
+             "must be >= 0, got -1"),
+    RuleCase("engines_given", "empty", _set(("engines",), []),
+             lambda hw: dataclasses.replace(hw, engines=()), ("engines",), "engines",
+             "expected a non-empty list of engines"),
+    RuleCase("engine_names_unique", "repeat", _set(("engines", 1, "name"), "mxu"),
+             _replace_engine(1, name="mxu"), ("engines", 1, "name"), "engines[1].name",
+             "duplicate engine name 'mxu'"),
+    RuleCase("levels_given", "empty", _set(("memory",), []),
+             lambda hw: dataclasses.replace(hw, memory_levels=()), ("memory",), "memory",
+             "expected a non-empty list of memory levels, innermost first, DRAM last"),
+    RuleCase("level_names_unique", "repeat", _set(("memory", 1, "name"), "rf"),
+             _replace_level(1, name="rf"), ("memory", 1, "name"), "memory[1].name",
+             "duplicate memory level name 'rf'"),
+    RuleCase("dram_last", "dram_inside", _levels(0, 2, 1), _reorder(0, 2, 1),
+             ("memory", 1, "kind"), "memory.dram.kind",
+             "only the last (outermost) level may be DRAM"),
+    RuleCase("dram_last", "last_not_dram", _levels(0, 2, 1), _reorder(0, 2, 1),
+             ("memory", 2, "kind"), "memory.gbuf.kind",
+             "the last (outermost) level must be DRAM, got 'sram'"),
+    RuleCase("shared_level_given", "none", _levels(0, 2), _reorder(0, 2), ("memory",),
+             "memory", "needs a shared on-chip level (kind sram) between the engines and DRAM"),
+    RuleCase("local_levels_innermost", "outside", _levels(1, 0, 2), _reorder(1, 0, 2),
+             ("memory", 1, "kind"), "memory.rf.kind",
+             "a local level must come before (inside) every shared (sram) level"),
+    RuleCase("reads_from_on_chip", "dram", _set(("engines", 0, "reads_from"), "dram"),
+             _replace_engine(0, reads_from="dram"), ("engines", 0, "reads_from"),
+             "engines.mxu.reads_from", "no on-chip memory level 'dram' (on-chip levels: rf, "
+                                       "gbuf)"),
+    RuleCase("reads_from_on_chip", "near_miss", _set(("engines", 0, "reads_from"), "rff"),
+             _replace_engine(0, reads_from="rff"), ("engines", 0, "reads_from"),
+             "engines.mxu.reads_from", "no on-chip memory level 'rff'; did you mean: rf?"),
+    RuleCase("local_levels_read", "unread", _del("engines", 0, "reads_from"),
+             _replace_engine(0, reads_from=None), ("memory", 0), "memory.rf",
+             "no engine reads from local level 'rf' (name it in an engine's reads_from)"),
+    RuleCase("energy_for_every_level", "missing", _del("energy_pj", "gbuf_byte"),
+             _energy(gbuf=None), ("energy_pj", "gbuf_byte"), "energy_pj.gbuf_byte",
+             "required key is missing"),
+    RuleCase("energy_for_every_level", "unknown", _set(("energy_pj", "l2_byte"), 1.0),
+             _energy(l2=1.0), ("energy_pj", "l2_byte"), "energy_pj.l2_byte", "unknown key"),
+    RuleCase("energy_for_every_level", "order", None,
+             lambda hw: Energy(1.0, {"dram": 1.0, "gbuf": 1.0, "rf": 1.0}), (), "energy_pj",
+             "give the levels' energies in the order of the levels (rf, gbuf, dram)"),
+]
+
+
+def test_every_declared_rule_between_fields_and_parts_has_cases_on_both_paths():
+    declared = {rule.__name__ for rule in CONFIG_RULES}
+    declared |= {rule.__name__ for cls in CLASSES for rule in getattr(cls, "RULES", ())}
+    assert {case.rule for case in RULE_CASES} == declared
+    assert {case.rule for case in RULE_CASES if case.break_file is not None} == declared
+
+
+@pytest.mark.parametrize("case", RULE_CASES, ids=[c.id for c in RULE_CASES])
+def test_every_rule_between_fields_and_parts_is_enforced_by_a_file_and_by_python(case,
+                                                                                tmp_path):
+    hw = walk_config(tmp_path)
+    with pytest.raises(ConfigProblems) as err:
+        broken = case.break_python(hw)
+        if isinstance(broken, Energy):  # an Energy that is valid alone, wrong for the config
+            dataclasses.replace(hw, energy_pj=broken)
+    assert f"{case.in_python}: {case.says}" in str(err.value), str(err.value)
+    if case.break_file is None:
+        return
+    document = copy.deepcopy(to_document(hw))
+    case.break_file(document)
+    message, path, text = loading_problems(tmp_path, document)
+    known = nodes(text)
+    at = next(case.in_file[:n] for n in range(len(case.in_file), -1, -1)
+              if case.in_file[:n] in known)  # a missing key: the line of its section
+    line = line_of(text, at) if at else 1
+    assert f"{path}:{line}: {key_text(case.in_file)}: {case.says}" in message, message
+
+
+def test_a_repeated_name_says_where_it_was_first_given_on_both_paths(tmp_path):
+    hw = walk_config(tmp_path)
+    with pytest.raises(ConfigProblems) as err:
+        dataclasses.replace(hw, engines=(hw.engines[0], dataclasses.replace(hw.engines[1],
+                                                                            name="mxu")))
+    assert str(err.value) == ("engines[1].name: duplicate engine name 'mxu' (first at "
+                              "engines[0].name)")
+    document = to_document(hw)
+    document["engines"][1]["name"] = "mxu"
+    message, path, text = loading_problems(tmp_path, document)
+    assert (f"{path}:{line_of(text, ('engines', 1, 'name'))}: engines[1].name: duplicate "
+            f"engine name 'mxu' (first at line {line_of(text, ('engines', 0, 'name'))})"
+            in message)
+
+
+def test_problems_travel_as_data_with_the_key_paths_of_their_place(tmp_path):
+    hw = walk_config(tmp_path)
+    document = to_document(hw)
+    document["engines"][0]["rows"] = 0
+    document["memory"][2]["latency_ns"] = -1
+    path = write(tmp_path, "two", yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(ConfigProblems) as err:
+        load_hw(path)
+    assert [(p.path, p.message) for p in err.value.problems] == [
+        (("engines", 0, "rows"), "must be > 0, got 0"),
+        (("memory", 2, "latency_ns"), "must be >= 0, got -1")]
+    with pytest.raises(ConfigProblems) as err:
+        dataclasses.replace(hw.engines[0], rows=0)
+    assert [(p.path, p.message) for p in err.value.problems] == [
+        (("engines", "mxu", "rows"), "must be > 0, got 0")]
+
+
+def test_no_function_in_perfsim_hardware_reads_an_error_message():
+    """Rules travel as data: nothing in perfsim/hardware catches perfsim's own errors (to read
+    where they came from) or turns a caught exception into text."""
+    for path in Path(hardware_package.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for handler in (n for n in ast.walk(tree) if isinstance(n, ast.ExceptHandler)):
+            caught = ast.unparse(handler.type) if handler.type is not None else ""
+            assert not re.search(r"ConfigError|PerfsimError|ConfigProblems|Exception",
+                                 caught), f"{path.name}:{handler.lineno}: except {caught}"
+            if handler.name:
+                used = [n for n in ast.walk(handler) if isinstance(n, ast.Name)
+                        and n.id == handler.name]
+                texts = [n for n in ast.walk(handler)
+                         if isinstance(n, (ast.JoinedStr, ast.Call))
+                         and any(isinstance(m, ast.Name) and m.id == handler.name
+                                 for m in ast.walk(n))]
+                assert not (used and texts), f"{path.name}:{handler.lineno}"
+
+
+# --- schema_version 2 under mutation ----------------------------------------------------------
+
+V2_TEXTS = {"eyeriss_rs": TEXTS["eyeriss_rs"], "walk": WALK_TEXT,
+            "matrix_engine_v2": MATRIX_ENGINE_V2}
+
+
+def spec_v2(data: dict, path: tuple):
+    """The version 2 schema entry for a concrete path (a list entry's ``kind`` picks it)."""
+    spec = SCHEMA_V2
+    for part in path:
+        if isinstance(spec, list):
+            kinds = {section["kind"].choices[0]: section for section in spec}
+            spec = kinds[data[path[0]][part]["kind"]]
+        else:
+            spec = spec[part]
+            if callable(spec):  # energy_pj: keys from the level names
+                spec = spec(data)
+    return spec
+
+
+def v2_mutations(name: str) -> list[Mutation]:
+    text = V2_TEXTS[name]
+    data = yaml.safe_load(text)
+    out = []
+    for path in key_paths(text):
+        spec = spec_v2(data, path)
+        line, where, parent = line_of(text, path), key_text(path), path[:-1]
+        bad = typo(path[-1])
+        out.append(Mutation(name, "typo", where, rename_key(text, path, bad), line,
+                            key_text(parent + (bad,)), ("unknown key", "did you mean: "),
+                            suggests=path[-1]))
+        repeated, repeat_line = repeat_key(text, path)
+        out.append(Mutation(name, "duplicate_key", where, repeated, repeat_line, where,
+                            (f"duplicate key '{path[-1]}'", f"first at line {line}")))
+        if (spec.required if isinstance(spec, Key) else path != ("energy_pj",)):
+            removed = delete_key(text, path)
+            out.append(Mutation(name, "missing_key", where, removed, line_of(removed, parent),
+                                where, ("required",)))
+    memory = ("memory",)
+    line = line_of(text, memory)
+    out += [
+        Mutation(name, "wrong_type", "memory=mapping", set_value(
+            text, memory, "{sram: {size_kib: 64, bandwidth_bytes_per_cycle: 64}}"), line,
+            "memory", ("expected a non-empty list of memory levels, got dict",
+                       "a mapping of sram and dram is schema_version 1")),
+        Mutation(name, "wrong_type", "memory[0]=str", set_value(text, memory + (0,), "rf"),
+                 line_of(text, memory + (0,)), "memory[0]",
+                 ("expected a memory level (a mapping with keys name, kind, ...), got str",)),
+    ]
+    kind = memory + (len(data["memory"]) - 1, "kind")
+    for new, says in (("hbm", ()), ("drm", ("did you mean: dram",))):
+        out.append(Mutation(name, "unknown_kind", f"memory.kind={new}",
+                            set_value(text, kind, new), line_of(text, kind), key_text(kind),
+                            ("memory level kind must be 'local', 'sram' or 'dram', got "
+                             f"'{new}'", *says)))
+    return out
+
+
+V2_MUTATIONS = [m for name in V2_TEXTS for m in v2_mutations(name)]
+
+
+@pytest.mark.parametrize("mutation", V2_MUTATIONS, ids=[m.id for m in V2_MUTATIONS])
+def test_a_mutated_version_2_config_names_file_line_and_key(mutation, tmp_path):
+    test_a_mutated_config_names_file_line_and_key(mutation, tmp_path)
+
+
+def test_a_list_of_levels_in_a_version_1_file_points_to_version_2(tmp_path):
+    text = set_value(TEXTS["matrix_engine"], ("memory",),
+                     "[{kind: sram, size_kib: 64, bandwidth_bytes_per_cycle: 64}]")
+    path = write(tmp_path, "mixed", text)
+    with pytest.raises(ConfigError, match=r"memory: expected a mapping with keys sram, dram, "
+                                          r"got list \(a list of memory levels is "
+                                          r"schema_version 2\)"):
+        load_hw(path)
+
+
+@pytest.mark.parametrize("name", V2_TEXTS)
+def test_what_the_version_2_schema_allows_still_loads(name, tmp_path):
+    """Positive controls for the version 2 mutations: optional keys left out (not a name,
+    which energy_pj refers to, nor a reads_from, which a local level needs, nor one of a
+    split), zeros where zero is allowed, ints for floats."""
+    text = V2_TEXTS[name]
+    data = yaml.safe_load(text)
+    variants = [set_value(text, ("clock_ghz",), "2")]
+    for path in key_paths(text):
+        spec = spec_v2(data, path)
+        if isinstance(spec, Key) and not spec.required \
+                and path[-1] not in ("name", "reads_from") \
+                and not path[-1].endswith(("_kib", "_bytes")):
+            variants.append(delete_key(text, path))
+        if isinstance(spec, Key) and spec.minimum == 0:
+            variants.append(set_value(text, path, "0"))
+    if "energy_pj" in data:
+        variants.append(delete_key(text, ("energy_pj",)))
+    for i, variant_text in enumerate(variants):
+        assert load_hw(write(tmp_path, f"{name}_{i}", variant_text)).name == data["name"], \
+            variant_text

@@ -1,9 +1,19 @@
 """Strict loading of hardware configs (YAML) into :class:`~perfsim.hardware.model.HwConfig`.
 
-Every key is declared once, in :data:`SCHEMA`. Loading collects every problem (unknown or
-duplicate keys, missing keys, wrong types, out-of-range values) and raises one
-:class:`~perfsim.errors.ConfigError` listing them as ``file:line: key.path: problem (did you
-mean ...?)``.
+The schema is not written here: every key is declared once, on its dataclass field
+(:mod:`.model`, with :mod:`.rules`), and :func:`schema` derives each version's sections from
+those declarations. Loading collects every problem, unknown or duplicate keys, missing keys,
+wrong types and out-of-range values, then the rules between fields and between parts that the
+dataclasses declare, and raises one :class:`~perfsim.hardware.rules.ConfigProblems` listing
+them as ``file:line: key.path: problem (did you mean ...?)``. A key path names the place in the
+file: ``engines[0].rows``, ``memory.sram.size_kib`` (version 1), ``memory[1].size_kib``
+(version 2).
+
+``schema_version: 1``: ``memory`` is ``{sram: ..., dram: ...}``, the levels named ``sram`` and
+``dram``. ``schema_version: 2``: ``memory`` is a list of levels, innermost first, DRAM last, each
+with a ``kind`` (``local``, ``sram``, ``dram``) that picks its keys, and engines may name the
+level they read (``reads_from``). In both, ``energy_pj`` gives ``mac`` and a ``<level>_byte``
+per level. :func:`to_document` writes the version 2 form of any config.
 
 ``--hw`` takes a path or the name of a shipped config (``hw_configs/``, installed as
 ``perfsim.hw_configs``), with or without ``.yaml``.
@@ -11,90 +21,116 @@ mean ...?)``.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import math
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any, Callable
 
-from perfsim.errors import ConfigError
-from perfsim.hardware.model import (DATAFLOWS, Dram, Energy, HwConfig, MatrixEngine, Precision, Sram,
-                        VectorEngine)
+from perfsim.errors import ConfigError, suggest
+from perfsim.hardware.model import (ENERGY_PER_BYTE, ENGINE_KINDS, LEVEL_KINDS, Dram, Energy,
+                                    HwConfig, Outline, Precision, Sram, outline_problems)
+from perfsim.hardware.rules import (ConfigProblems, Key, Problem, field_of, keys_of,
+                                    rule_problems, value_problems)
 from perfsim.yaml_source import KeyPath, YamlDoc, format_path, load_yaml
-from perfsim.errors import suggest
+
+VERSIONS = (1, 2)
+SCHEMA_VERSION = Key(int, choices=VERSIONS)
 
 
-@dataclass(frozen=True)
-class Key:
-    """One scalar key: its type (``int``, ``float`` accepts ints, ``str``), whether it is
-    required, its default, the smallest allowed value (``minimum``, inclusive unless
-    ``positive``) and the allowed strings."""
+class Section(dict):
+    """The keys of one mapping, in document order: key -> :class:`Key`, a nested Section, a
+    list of Sections whose ``kind`` picks one, or a function of the document that returns the
+    Section (keys that follow other keys' values). ``cls`` is the dataclass the mapping
+    becomes, built from its values by ``fields_of`` (default: the values without ``kind``)."""
 
-    type: type
-    required: bool = True
-    default: object = None
-    positive: bool = False
-    minimum: float | None = None
-    choices: tuple[str, ...] = ()
+    def __init__(self, keys: dict, cls: type | None = None,
+                 fields_of: Callable[[dict], dict] | None = None):
+        super().__init__(keys)
+        self.cls = cls
+        self.fields_of = fields_of or (lambda values: {k: v for k, v in values.items()
+                                                       if k != "kind"})
 
 
-Section = dict  # key -> Key | Section
+def section_of(cls: type, version: int) -> Section:
+    """The keys of ``cls`` in ``version``: its declared keys (``name`` and ``kind`` first for
+    a kind of engine or memory level)."""
+    keys = {name: spec for name, spec in keys_of(cls).items() if spec.since <= version}
+    if "name" in keys and hasattr(cls, "kind"):
+        keys = {"name": keys.pop("name"), "kind": Key(str, choices=(cls.kind,)), **keys}
+    return Section(keys, cls)
 
-PRECISION: Section = {
-    "activation_bytes": Key(int, positive=True),
-    "weight_bytes": Key(int, positive=True),
-    "accumulator_bytes": Key(int, positive=True),
-}
-MATRIX: Section = {
-    "name": Key(str), "kind": Key(str, choices=("matrix",)),
-    "rows": Key(int, positive=True), "cols": Key(int, positive=True),
-    "dataflow": Key(str, choices=DATAFLOWS),
-}
-VECTOR: Section = {
-    "name": Key(str), "kind": Key(str, choices=("vector",)),
-    "lanes": Key(int, positive=True),
-    "pipeline_latency_cycles": Key(int, required=False, default=0, minimum=0),
-}
-SRAM: Section = {
-    "size_kib": Key(float, positive=True),
-    "bandwidth_bytes_per_cycle": Key(float, positive=True),
-    "ifmap_kib": Key(float, required=False, positive=True),
-    "filter_kib": Key(float, required=False, positive=True),
-    "ofmap_kib": Key(float, required=False, positive=True),
-    "buffers": Key(int, required=False, default=2, minimum=2),
-}
-DRAM: Section = {
-    "bandwidth_gb_per_s": Key(float, positive=True),
-    "latency_ns": Key(float, required=False, default=0.0, minimum=0),
-}
-ENERGY: Section = {
-    "mac": Key(float, minimum=0), "sram_byte": Key(float, minimum=0),
-    "dram_byte": Key(float, minimum=0),
-}
-SCHEMA: Section = {
-    "schema_version": Key(int, choices=(1,)),
-    "name": Key(str),
-    "clock_ghz": Key(float, positive=True),
-    "precision": PRECISION,
-    "engines": [MATRIX, VECTOR],  # a list; each entry's `kind` picks its section
-    "memory": {"sram": SRAM, "dram": DRAM},
-    "energy_pj": ENERGY,
-}
+
+def energy_section(level_names: tuple[str, ...]) -> Section:
+    """``energy_pj``: ``mac`` and one ``<level>_byte`` per memory level."""
+    def fields_of(values: dict) -> dict:
+        return {"mac": values["mac"],
+                "per_byte": tuple((n, values[f"{n}_byte"]) for n in level_names)}
+
+    return Section({"mac": keys_of(Energy)["mac"],
+                    **{f"{name}_byte": ENERGY_PER_BYTE for name in level_names}},
+                   Energy, fields_of)
+
+
+def _energy_of(document: dict) -> Section:
+    """Version 2's ``energy_pj``: its keys follow the file's level names."""
+    return energy_section(_level_names(document.get("memory")))
+
+
+def _level_names(levels: object) -> tuple[str, ...]:
+    """The level names of a file's ``memory`` list, as far as they can be read (a level of
+    kind ``sram`` or ``dram`` without a name has its kind's default name)."""
+    names: list[str] = []
+    for entry in levels if isinstance(levels, list) else ():
+        kind = entry.get("kind") if isinstance(entry, dict) else None
+        cls = LEVEL_KINDS.get(kind) if isinstance(kind, str) else None
+        if cls is not None:
+            name = entry.get("name", field_of(cls, "name").default)
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def schema(version: int) -> Section:
+    """Every key of a ``version`` file, derived from the dataclasses' declarations."""
+    top = keys_of(HwConfig)
+    if version == 1:
+        memory: Any = Section({"sram": section_of(Sram, 1), "dram": section_of(Dram, 1)})
+        energy: Any = energy_section(("sram", "dram"))
+    else:
+        memory = [section_of(cls, version) for cls in LEVEL_KINDS.values()]
+        energy = _energy_of
+    return Section({"schema_version": SCHEMA_VERSION, "name": top["name"],
+                    "clock_ghz": top["clock_ghz"], "precision": section_of(Precision, version),
+                    "engines": [section_of(cls, version) for cls in ENGINE_KINDS.values()],
+                    "memory": memory, "energy_pj": energy})
+
+
+SCHEMA = schema(1)
+SCHEMA_V2 = schema(2)
+MATRIX, VECTOR = SCHEMA["engines"]
 OPTIONAL_SECTIONS = {("energy_pj",)}
-ENGINE_KINDS: dict[str, Section] = {"matrix": MATRIX, "vector": VECTOR}
+LISTS = {"engines": "engine", "memory": "memory level"}
+"""The lists of kinds, and what one entry is called."""
+
+
+def _kind_of(section: Section) -> str:
+    return section["kind"].choices[0]
 
 
 class _Checker:
-    """Walks a document against the schema, collecting problems."""
+    """Walks a document against a schema, collecting problems and building the dataclasses
+    of the sections that are free of them."""
 
     def __init__(self, doc: YamlDoc):
         self.doc = doc
-        self.problems: list[tuple[int, str]] = []
+        self.problems: list[tuple[int, str, Problem]] = []
 
-    def problem(self, path: KeyPath, text: str, line: int | None = None) -> None:
+    def problem(self, path: KeyPath, text: str, line: int | None = None,
+                first: KeyPath | None = None) -> None:
         line = self.doc.line(path) if line is None else line
-        self.problems.append((line, f"{self.doc.path}:{line}: {format_path(path)}: {text}"))
+        also = f" (first at line {self.doc.line(first)})" if first is not None else ""
+        self.problems.append((line, f"{self.doc.path}:{line}: {format_path(path)}: {text}"
+                                    f"{also}", Problem(path, text, first)))
 
     def unknown_keys(self, value: dict, valid: list[str], path: KeyPath) -> None:
         for key in value:
@@ -102,15 +138,22 @@ class _Checker:
                 self.problem(path + (key,), f"unknown key{suggest(key, valid)} "
                                             f"(valid: {', '.join(valid)})")
 
-    def section(self, value, schema: Section, path: KeyPath) -> dict | None:
+    def section(self, value, schema: Section, path: KeyPath):
+        """The section's values (its dataclass, if it has one and nothing is wrong), or
+        None."""
         if not isinstance(value, dict):
+            hint = " (a list of memory levels is schema_version 2)" \
+                if path == ("memory",) and isinstance(value, list) else ""
             self.problem(path, f"expected a mapping with keys {', '.join(schema)}, "
-                               f"got {type(value).__name__}")
+                               f"got {type(value).__name__}{hint}")
             return None
-        out = {}
+        before = len(self.problems)
+        out: dict = {}
         self.unknown_keys(value, list(schema), path)
         for key, spec in schema.items():
             sub = path + (key,)
+            if callable(spec):  # a section whose keys depend on the document (energy_pj)
+                spec = spec(value)
             if key not in value:  # reported at the key path, on the line of its section
                 if isinstance(spec, Key) and spec.required:
                     self.problem(sub, "required key is missing")
@@ -122,107 +165,113 @@ class _Checker:
             if isinstance(spec, Key):
                 out[key] = self.scalar(value[key], spec, sub)
             elif isinstance(spec, list):
-                out[key] = self.engines(value[key], sub)
+                out[key] = self.entries(value[key], spec, sub)
             else:
                 out[key] = self.section(value[key], spec, sub)
-        return out
+        if schema.cls is None:
+            return out
+        return None if len(self.problems) > before else self.build(schema, out, path)
 
-    def engines(self, value, path: KeyPath) -> list | None:
-        if not isinstance(value, list) or not value:
-            self.problem(path, "expected a non-empty list of engines")
+    def build(self, schema: Section, values: dict, path: KeyPath):
+        """The section's dataclass, once its rules between fields hold."""
+        fields = schema.fields_of(values)
+        problems = rule_problems(schema.cls.RULES, fields)  # type: ignore[union-attr]
+        for problem in problems:
+            self.problem(path + problem.path, problem.message)
+        return None if problems else schema.cls(**fields)  # type: ignore[misc]
+
+    def entries(self, value, sections: list[Section], path: KeyPath) -> list | None:
+        """A list whose entries' ``kind`` picks their section (engines, memory levels)."""
+        what = LISTS[str(path[-1])]
+        kinds = {_kind_of(s): s for s in sections}
+        if not isinstance(value, list):
+            hint = " (a mapping of sram and dram is schema_version 1)" \
+                if path == ("memory",) and isinstance(value, dict) else ""
+            self.problem(path, f"expected a non-empty list of {what}s, got "
+                               f"{type(value).__name__}{hint}")
             return None
+        names = " or ".join(", ".join(f"'{k}'" for k in kinds).rsplit(", ", 1))
         out = []
-        first_of: dict[str, int] = {}
         for i, entry in enumerate(value):
             if not isinstance(entry, dict):
-                self.problem(path + (i,), f"expected an engine (a mapping with keys name, "
-                                          f"kind, ...), got {type(entry).__name__}")
+                self.problem(path + (i,), f"expected {'an' if what[0] in 'aeiou' else 'a'} "
+                                          f"{what} (a mapping with keys name, kind, ...), got "
+                                          f"{type(entry).__name__}")
+                out.append(None)
                 continue
             kind = entry.get("kind")
             if "kind" not in entry:  # a typo'd `kind` still gets its "did you mean"
-                self.unknown_keys(entry, list({**MATRIX, **VECTOR}), path + (i,))
-                self.problem(path + (i, "kind"), "required key is missing (matrix or vector)")
+                self.unknown_keys(entry, list(dict.fromkeys(k for s in sections for k in s)),
+                                  path + (i,))
+                self.problem(path + (i, "kind"), f"required key is missing "
+                                                 f"({names.replace(chr(39), '')})")
+                out.append(None)
                 continue
-            if not isinstance(kind, str) or kind not in ENGINE_KINDS:
-                self.problem(path + (i, "kind"), "engine kind must be 'matrix' or 'vector', got "
-                             f"{kind!r}{suggest(str(kind), list(ENGINE_KINDS))}")
+            if not isinstance(kind, str) or kind not in kinds:
+                self.problem(path + (i, "kind"), f"{what} kind must be {names}, got "
+                                                 f"{kind!r}{suggest(str(kind), list(kinds))}")
+                out.append(None)
                 continue
-            out.append(self.section(entry, ENGINE_KINDS[kind], path + (i,)))
-            name = entry.get("name")
-            if isinstance(name, str) and name in first_of:
-                first = self.doc.line(path + (first_of[name], "name"))
-                self.problem(path + (i, "name"),
-                             f"duplicate engine name '{name}' (first at line {first})")
-            elif isinstance(name, str):
-                first_of[name] = i
+            out.append(self.section(entry, kinds[kind], path + (i,)))
         return out
 
     def scalar(self, value, spec: Key, path: KeyPath):
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              if spec.type is float else
-              isinstance(value, spec.type) and not isinstance(value, bool))
-        if not ok:
-            hint = ""
-            if spec.type is float and isinstance(value, str) and _is_number_text(value):
-                hint = " (text, not a number: write it unquoted, and an exponent with a " \
-                       "decimal point, 1.0e3 rather than 1e3)"
-            self.problem(path, f"expected {'a number' if spec.type is float else spec.type.__name__}"
-                               f", got {value!r}{hint}")
+        problems = value_problems(spec, value)
+        for text in problems:
+            self.problem(path, text)
+        if problems:
             return None
-        if isinstance(value, float) and not math.isfinite(value):
-            self.problem(path, f"must be a finite number, got {value!r}")
-            return None
-        if spec.choices and value not in spec.choices:
-            self.problem(path, f"must be one of {', '.join(map(str, spec.choices))}, got "
-                               f"{value!r}{suggest(str(value), list(map(str, spec.choices)))}")
-        if spec.positive and value <= 0:
-            self.problem(path, f"must be > 0, got {value!r}")
-        if spec.minimum is not None and value < spec.minimum:
-            self.problem(path, f"must be >= {spec.minimum}, got {value!r}")
-        return value
-
-
-def _is_number_text(text: str) -> bool:
-    """Whether YAML text such as ``1e3`` or a quoted ``"34"`` reads as a finite number."""
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _build(data: dict) -> HwConfig:
-    engines = tuple(
-        MatrixEngine(e["name"], e["rows"], e["cols"], e["dataflow"]) if e["kind"] == "matrix"
-        else VectorEngine(e["name"], e["lanes"], e["pipeline_latency_cycles"])
-        for e in data["engines"])
-    memory = data["memory"]
-    return HwConfig(
-        name=data["name"], clock_ghz=data["clock_ghz"], precision=Precision(**data["precision"]),
-        engines=engines, sram=Sram(**memory["sram"]), dram=Dram(**memory["dram"]),
-        energy_pj=Energy(**data["energy_pj"]) if data.get("energy_pj") else None)
+        return tuple(value) if spec.type is tuple else value
 
 
 def parse_config(doc: YamlDoc) -> HwConfig:
-    """Validate a parsed document against :data:`SCHEMA` and build the config."""
+    """Validate a parsed document against its version's schema and build the config."""
     checker = _Checker(doc)
     for path, line, first in doc.duplicates:
         checker.problem(path, f"duplicate key '{path[-1]}' (first at line {first})", line)
-    data = checker.section(doc.data, SCHEMA, ())
-    if not checker.problems:
-        try:
-            return _build(data)  # type: ignore[arg-type]
-        except ConfigError as err:  # cross-field rules of the dataclasses
-            checker.problem(*_blame(str(err)))
-    problems = [text for _, text in sorted(checker.problems)]
-    raise ConfigError(f"{len(problems)} problem(s) in {doc.path}:\n" + "\n".join(problems))
+    data = doc.data
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version not in VERSIONS:  # still check the rest, as the version it looks like
+        version = 2 if isinstance(data, dict) and isinstance(data.get("memory"), list) else 1
+    values = checker.section(data, schema(version), ())
+    if values is not None:
+        hw = _assemble(checker, values, version)
+        if hw is not None and not checker.problems:
+            return hw
+    problems = sorted(checker.problems, key=lambda p: p[0])
+    raise ConfigProblems([p for _, _, p in problems],
+                         f"{len(problems)} problem(s) in {doc.path}:\n"
+                         + "\n".join(text for _, text, _ in problems))
 
 
-def _blame(message: str) -> tuple[KeyPath, str]:
-    """The key path a dataclass message starts with (``memory.sram: ...``) and the rest."""
-    head, _, rest = message.partition(":")
-    if "." in head and " " not in head and rest:
-        return tuple(head.split(".")), rest.strip()
-    return (), message
+def _assemble(checker: _Checker, values: dict, version: int) -> HwConfig | None:
+    """The config from its built parts, once the rules between parts hold; None (with the
+    problems reported) otherwise."""
+    engines, memory = values.get("engines"), values.get("memory")
+    levels = [memory.get("sram"), memory.get("dram")] if isinstance(memory, dict) else memory
+    if not isinstance(engines, list) or not isinstance(levels, list) \
+            or None in engines or None in levels:
+        return None
+    energy = values.get("energy_pj")
+    outline = Outline(tuple(e.name for e in engines), tuple(e.reads_from for e in engines),
+                      tuple(level.name for level in levels),
+                      tuple(level.kind for level in levels),
+                      None if energy is None else tuple(n for n, _ in energy.per_byte))
+    where = ({0: "sram", 1: "dram"} if version == 1 else {})  # version 1 names its two levels
+    problems = outline_problems(outline)
+    for problem in problems:
+        checker.problem(_in_file(problem.path, where),
+                        problem.message, first=problem.first and _in_file(problem.first, where))
+    if problems or checker.problems:
+        return None
+    return HwConfig(values["name"], values["clock_ghz"], values["precision"], engines,
+                    energy_pj=energy, memory_levels=levels)
+
+
+def _in_file(path: KeyPath, memory_keys: dict[int, str]) -> KeyPath:
+    if len(path) > 1 and path[0] == "memory" and path[1] in memory_keys:
+        return ("memory", memory_keys[path[1]]) + path[2:]  # type: ignore[index]
+    return path
 
 
 def shipped_config_names() -> list[str]:
@@ -254,20 +303,29 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def to_document(hw: HwConfig) -> dict:
-    """The config in the schema's own shape, every default filled in: loading it again gives
-    an equal config (the normalised form shown by ``perfsim validate`` and saved with runs)."""
-    def fields_of(obj) -> dict:
-        return {k: v for k, v in dataclasses.asdict(obj).items() if v is not None}
+def _entry(obj: Any, version: int = 2) -> dict:
+    """One section of the document: the keys of ``obj``'s section that are set, lists for
+    tuples."""
+    out = {}
+    for key in section_of(type(obj), version):
+        value = obj.kind if key == "kind" else getattr(obj, key)
+        if value is not None:
+            out[key] = list(value) if isinstance(value, tuple) else value
+    return out
 
+
+def to_document(hw: HwConfig) -> dict:
+    """The config as a ``schema_version: 2`` document, every default filled in (an unset
+    optional key, such as an engine's ``reads_from``, is left out): loading it again gives an
+    equal config. It is the normalised form ``perfsim validate`` prints and runs save, for a
+    config from a file of either version or built in Python."""
     document = {
-        "schema_version": 1, "name": hw.name, "clock_ghz": hw.clock_ghz,
-        "precision": fields_of(hw.precision),
-        "engines": [{"name": e.name, "kind": e.kind,
-                     **{k: v for k, v in fields_of(e).items() if k != "name"}}
-                    for e in hw.engines],
-        "memory": {"sram": fields_of(hw.sram), "dram": fields_of(hw.dram)},
+        "schema_version": 2, "name": hw.name, "clock_ghz": hw.clock_ghz,
+        "precision": _entry(hw.precision),
+        "engines": [_entry(e) for e in hw.engines],
+        "memory": [_entry(level) for level in hw.memory_levels],
     }
     if hw.energy_pj is not None:
-        document["energy_pj"] = fields_of(hw.energy_pj)
+        document["energy_pj"] = {"mac": hw.energy_pj.mac,
+                                 **{f"{n}_byte": pj for n, pj in hw.energy_pj.per_byte}}
     return document

@@ -1,65 +1,90 @@
-"""The accelerator model: frozen, validated dataclasses.
+"""The accelerator model: frozen dataclasses, validated on construction.
 
-Fields mirror the YAML schema (DESIGN section 3), with units in their names, so a sweep's key
-path (``engines.mxu.rows``, ``memory.dram.bandwidth_gb_per_s``) is a field path and a variant
-is a ``dataclasses.replace``. The cost model reads the internal units (bytes, cycles, bytes per
-cycle) from the properties, which convert once, in one place.
+Fields mirror the YAML schema (DESIGN section 3; README, "Hardware configs"), with units in their
+names, and every field's rule is declared once, in its metadata (:mod:`.rules`). The loader
+derives its schema from those declarations and runs the same rules between fields, so a file,
+a sweep variant and a ``dataclasses.replace`` are held to one set of rules and get the same
+messages. A problem from construction names its key path as a sweep does, engines and memory
+levels by name (``engines.mxu.rows: must be > 0, got 0``); a file's problems name their place
+in the file (``engines[0].rows``).
+
+The memory is an ordered tuple of levels, innermost first, DRAM last (:attr:`HwConfig.
+memory_levels`). Today's cost model costs one shared on-chip level and DRAM, which it reads as
+``hw.sram`` and ``hw.dram``; :func:`check_costable` refuses a config with more, rather than
+costing it as if the rest were not there. The internal units (bytes, cycles, bytes per cycle)
+come from properties that convert once, in one place.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar, Iterator, Mapping, NamedTuple, Sequence
 
-from perfsim.errors import ConfigError
+from perfsim.errors import ConfigError, suggest
+from perfsim.hardware.rules import (ConfigProblems, Key, Problem, Rule, check, field_problems,
+                                    key, keys_of, split_rule, value_problems)
+from perfsim.yaml_source import KeyPath, format_path
 
 DATAFLOWS = ("output_stationary", "weight_stationary", "input_stationary")
+OPERANDS = ("input", "weight", "output")
+"""What a memory level may hold (``holds``): activations in, weights, activations out."""
+LOCAL_SCOPES = ("pe", "engine")
+"""A local level is replicated per processing element (a MAC of an array, a lane of a vector
+engine) or per engine."""
+
+ENERGY_PER_BYTE = Key(float, minimum=0)
+"""The rule of every ``energy_pj.<level>_byte`` (pJ per byte moved at that level)."""
 
 
-def _check(condition: bool, what: str) -> None:
-    if not condition:
-        raise ConfigError(what)
+class _Validated:
+    """Checks its field rules and then :attr:`RULES` (rules between its fields) on
+    construction; a problem names :meth:`place` + the field."""
+
+    RULES: ClassVar[tuple[Rule, ...]] = ()
+
+    def place(self) -> KeyPath:
+        raise NotImplementedError
+
+    def __post_init__(self) -> None:
+        check(self, self.place(), self.RULES)
+        for name, spec in keys_of(type(self)).items():  # a valid list: a tuple, hashable
+            if spec.type is tuple and isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
-def _positive_int(value, what: str) -> None:
-    _check(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-           f"{what} must be a positive integer, got {value!r}")
-
-
-def _positive_number(value, what: str) -> None:
-    _check(isinstance(value, (int, float)) and not isinstance(value, bool)
-           and 0 < value < math.inf, f"{what} must be a positive finite number, got {value!r}")
+def _place(section: str, name: object) -> KeyPath:
+    """An engine's or a level's key path: by its name, once it has a valid one."""
+    return (section, name) if isinstance(name, str) else (section,)
 
 
 @dataclass(frozen=True)
-class Precision:
+class Precision(_Validated):
     """Bytes per stored element of each tensor kind."""
 
-    activation_bytes: int = 1
-    weight_bytes: int = 1
-    accumulator_bytes: int = 4
+    activation_bytes: int = key(int, default=1, required=True, positive=True)
+    weight_bytes: int = key(int, default=1, required=True, positive=True)
+    accumulator_bytes: int = key(int, default=4, required=True, positive=True)
 
-    def __post_init__(self):
-        for name in ("activation_bytes", "weight_bytes", "accumulator_bytes"):
-            _positive_int(getattr(self, name), f"precision.{name}")
+    def place(self) -> KeyPath:
+        return ("precision",)
 
 
 @dataclass(frozen=True)
-class MatrixEngine:
-    """A ``rows x cols`` systolic array with a dataflow (DESIGN section 4.1)."""
+class MatrixEngine(_Validated):
+    """A ``rows x cols`` systolic array with a dataflow (DESIGN section 4.1). ``reads_from``
+    names the on-chip memory level it reads its operands from; None: the innermost shared
+    level."""
 
     kind: ClassVar[str] = "matrix"
-    name: str
-    rows: int
-    cols: int
-    dataflow: str = "weight_stationary"
+    name: str = key(str)
+    rows: int = key(int, positive=True)
+    cols: int = key(int, positive=True)
+    dataflow: str = key(str, default="weight_stationary", required=True, choices=DATAFLOWS)
+    reads_from: str | None = key(str, default=None, since=2)
 
-    def __post_init__(self):
-        _positive_int(self.rows, f"engine {self.name}: rows")
-        _positive_int(self.cols, f"engine {self.name}: cols")
-        _check(self.dataflow in DATAFLOWS, f"engine {self.name}: dataflow must be one of "
-                                           f"{', '.join(DATAFLOWS)}, got {self.dataflow!r}")
+    def place(self) -> KeyPath:
+        return _place("engines", self.name)
 
     @property
     def peak_macs_per_cycle(self) -> int:
@@ -67,20 +92,18 @@ class MatrixEngine:
 
 
 @dataclass(frozen=True)
-class VectorEngine:
+class VectorEngine(_Validated):
     """``lanes`` SIMD lanes, each one MAC or element op per cycle, with a pipeline latency
-    paid once per layer."""
+    paid once per layer. ``reads_from`` as for :class:`MatrixEngine`."""
 
     kind: ClassVar[str] = "vector"
-    name: str
-    lanes: int
-    pipeline_latency_cycles: int = 0
+    name: str = key(str)
+    lanes: int = key(int, positive=True)
+    pipeline_latency_cycles: int = key(int, default=0, minimum=0)
+    reads_from: str | None = key(str, default=None, since=2)
 
-    def __post_init__(self):
-        _positive_int(self.lanes, f"engine {self.name}: lanes")
-        _check(isinstance(self.pipeline_latency_cycles, int)
-               and self.pipeline_latency_cycles >= 0,
-               f"engine {self.name}: pipeline_latency_cycles must be >= 0")
+    def place(self) -> KeyPath:
+        return _place("engines", self.name)
 
     @property
     def peak_macs_per_cycle(self) -> int:
@@ -88,36 +111,80 @@ class VectorEngine:
 
 
 Engine = MatrixEngine | VectorEngine
+ENGINE_KINDS: dict[str, type] = {cls.kind: cls for cls in (MatrixEngine, VectorEngine)}
+
+# Keys of every memory level from schema_version 2 on (holds: on-chip levels only). Today's cost
+# model reads none of them, so a config that sets one off its default is refused
+# (check_costable), not costed as if it were not set.
+_HOLDS = dict(default=OPERANDS, choices=OPERANDS, since=2, costed=False)
+_SETUP = dict(default=0, minimum=0, since=2, costed=False)
+_BURST = dict(default=1, positive=True, since=2, costed=False)
 
 
 @dataclass(frozen=True)
-class Sram:
-    """On-chip buffer: one shared capacity, or (SCALE-Sim style) one buffer per operand.
-    ``buffers`` is how many tiles of each operand it holds at once: 2 is double buffering
-    (the next tile loads while the current one computes), more lets loads run further ahead."""
+class LocalMemory(_Validated):
+    """A register file or scratch pad replicated per processing element or per engine
+    (``per``), read by the engines that name it in ``reads_from``. Capacity and bandwidth
+    are per copy: ``size_bytes``, optionally split per operand (``ifmap_bytes``,
+    ``filter_bytes``, ``ofmap_bytes``: all or none, together at most ``size_bytes``);
+    reads and writes share ``bandwidth_bytes_per_cycle``. ``buffers`` tiles of each operand
+    fit at once (1: no double buffering). ``holds`` names the operands it may keep;
+    ``transfer_setup_cycles`` is paid per transfer into the level and ``burst_bytes`` is its
+    transfer granularity (every level has these three)."""
 
-    size_kib: float
-    bandwidth_bytes_per_cycle: float
-    ifmap_kib: float | None = None
-    filter_kib: float | None = None
-    ofmap_kib: float | None = None
-    buffers: int = 2
+    kind: ClassVar[str] = "local"
+    name: str = key(str, since=2)
+    per: str = key(str, choices=LOCAL_SCOPES, since=2)
+    size_bytes: int = key(int, positive=True, since=2)
+    bandwidth_bytes_per_cycle: float = key(float, positive=True, since=2)
+    ifmap_bytes: int | None = key(int, default=None, positive=True, since=2)
+    filter_bytes: int | None = key(int, default=None, positive=True, since=2)
+    ofmap_bytes: int | None = key(int, default=None, positive=True, since=2)
+    buffers: int = key(int, default=1, minimum=1, since=2)
+    holds: tuple[str, ...] = key(tuple, **_HOLDS)
+    transfer_setup_cycles: int = key(int, **_SETUP)
+    burst_bytes: int = key(int, **_BURST)
 
-    def __post_init__(self):
-        _positive_number(self.size_kib, "memory.sram.size_kib")
-        _positive_number(self.bandwidth_bytes_per_cycle, "memory.sram.bandwidth_bytes_per_cycle")
-        _check(isinstance(self.buffers, int) and not isinstance(self.buffers, bool)
-               and self.buffers >= 2,
-               f"memory.sram.buffers must be an integer >= 2, got {self.buffers!r}")
-        split = (self.ifmap_kib, self.filter_kib, self.ofmap_kib)
-        _check(all(v is None for v in split) or all(v is not None for v in split),
-               "memory.sram: give all of ifmap_kib, filter_kib, ofmap_kib or none")
-        if self.ifmap_kib is not None:
-            for name in ("ifmap_kib", "filter_kib", "ofmap_kib"):
-                _positive_number(getattr(self, name), f"memory.sram.{name}")
-            _check(sum(split) <= self.size_kib + 1e-9,  # type: ignore[arg-type]
-                   f"memory.sram: ifmap_kib + filter_kib + ofmap_kib = {sum(split)} exceeds "
-                   f"size_kib = {self.size_kib}")
+    RULES = (split_rule("size_bytes", ("ifmap_bytes", "filter_bytes", "ofmap_bytes")),)
+
+    def place(self) -> KeyPath:
+        return _place("memory", self.name)
+
+    @property
+    def split_bytes(self) -> tuple[int, int, int] | None:
+        """(ifmap, filter, ofmap) capacities in bytes, or None for one shared capacity."""
+        if self.ifmap_bytes is None:
+            return None
+        return (self.ifmap_bytes, self.filter_bytes, self.ofmap_bytes)  # type: ignore
+
+
+@dataclass(frozen=True)
+class Sram(_Validated):
+    """A shared on-chip buffer (a global buffer, an L2): one capacity, or (SCALE-Sim style) one
+    buffer per operand (``ifmap_kib``, ``filter_kib``, ``ofmap_kib``: all or none, together at
+    most ``size_kib``). Reads and writes share ``bandwidth_bytes_per_cycle``. ``buffers`` is
+    how many tiles of each operand it holds at once: 2 is double buffering (the next tile
+    loads while the current one computes), more lets loads run further ahead. ``holds``,
+    ``transfer_setup_cycles`` and ``burst_bytes`` as for :class:`LocalMemory`. A
+    ``schema_version: 1`` file's ``memory.sram`` is the level named ``sram``; version 1's
+    fields come first, so ``Sram(size_kib, bandwidth_bytes_per_cycle)`` builds it."""
+
+    kind: ClassVar[str] = "sram"
+    size_kib: float = key(float, positive=True)
+    bandwidth_bytes_per_cycle: float = key(float, positive=True)
+    ifmap_kib: float | None = key(float, default=None, positive=True)
+    filter_kib: float | None = key(float, default=None, positive=True)
+    ofmap_kib: float | None = key(float, default=None, positive=True)
+    buffers: int = key(int, default=2, minimum=2)
+    name: str = key(str, default="sram", since=2)
+    holds: tuple[str, ...] = key(tuple, **_HOLDS)
+    transfer_setup_cycles: int = key(int, **_SETUP)
+    burst_bytes: int = key(int, **_BURST)
+
+    RULES = (split_rule("size_kib", ("ifmap_kib", "filter_kib", "ofmap_kib")),)
+
+    def place(self) -> KeyPath:
+        return _place("memory", self.name)
 
     @property
     def size_bytes(self) -> int:
@@ -133,51 +200,263 @@ class Sram:
 
 
 @dataclass(frozen=True)
-class Dram:
-    """Off-chip memory: one channel of ``bandwidth_gb_per_s`` (10^9 bytes/s) and a latency."""
+class Dram(_Validated):
+    """Off-chip memory, the outermost level: one channel of ``bandwidth_gb_per_s`` (10^9
+    bytes/s) and a latency; ``transfer_setup_cycles`` and ``burst_bytes`` as for
+    :class:`LocalMemory`. A ``schema_version: 1`` file's ``memory.dram`` is the level named
+    ``dram``."""
 
-    bandwidth_gb_per_s: float
-    latency_ns: float = 0.0
+    kind: ClassVar[str] = "dram"
+    bandwidth_gb_per_s: float = key(float, positive=True)
+    latency_ns: float = key(float, default=0.0, minimum=0)
+    name: str = key(str, default="dram", since=2)
+    transfer_setup_cycles: int = key(int, **_SETUP)
+    burst_bytes: int = key(int, **_BURST)
 
-    def __post_init__(self):
-        _positive_number(self.bandwidth_gb_per_s, "memory.dram.bandwidth_gb_per_s")
-        _check(isinstance(self.latency_ns, (int, float)) and 0 <= self.latency_ns < math.inf,
-               "memory.dram.latency_ns must be >= 0 and finite")
+    def place(self) -> KeyPath:
+        return _place("memory", self.name)
+
+
+MemoryLevel = LocalMemory | Sram | Dram
+LEVEL_KINDS: dict[str, type] = {cls.kind: cls for cls in (LocalMemory, Sram, Dram)}
+
+
+def _energy_per_byte(values: Mapping[str, Any]) -> Iterator[Problem]:
+    """``per_byte`` is (level name, pJ per byte) pairs, each energy obeying
+    :data:`ENERGY_PER_BYTE`."""
+    pairs = values["per_byte"]
+    if not all(len(pair) == 2 and isinstance(pair[0], str) for pair in pairs):
+        yield Problem(("per_byte",), f"expected (level name, pJ per byte) pairs, got {pairs!r}")
+        return
+    for name, pj in pairs:
+        for text in value_problems(ENERGY_PER_BYTE, pj):
+            yield Problem((f"{name}_byte",), text)
 
 
 @dataclass(frozen=True)
-class Energy:
-    """Energy per MAC and per byte moved at each level, in picojoules."""
+class Energy(_Validated):
+    """Energy per MAC and per byte moved at each memory level, in picojoules. ``per_byte``
+    pairs each level's name with its energy, in the order of the levels (innermost first, DRAM
+    last); a mapping is accepted. A file writes them as ``energy_pj: {mac: ..., <level>_byte:
+    ...}``: in ``schema_version: 1``, ``sram_byte`` and ``dram_byte``."""
 
-    mac: float
-    sram_byte: float
-    dram_byte: float
+    mac: float = key(float, minimum=0)
+    per_byte: tuple[tuple[str, float], ...] = field()
 
-    def __post_init__(self):
-        for name in ("mac", "sram_byte", "dram_byte"):
-            value = getattr(self, name)
-            _check(isinstance(value, (int, float)) and 0 <= value < math.inf,
-                   f"energy_pj.{name} must be >= 0 and finite")
+    RULES = (_energy_per_byte,)
+
+    def place(self) -> KeyPath:
+        return ("energy_pj",)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.per_byte, Mapping):
+            object.__setattr__(self, "per_byte", tuple(self.per_byte.items()))
+        else:
+            object.__setattr__(self, "per_byte", tuple(tuple(p) for p in self.per_byte))
+        super().__post_init__()
+
+    @property
+    def sram_byte(self) -> float:
+        """pJ per byte at the on-chip level of a config with one (the ones the cost model
+        costs)."""
+        if len(self.per_byte) != 2:
+            raise ConfigError("energy_pj: sram_byte is the energy of the one on-chip level of a "
+                              f"config with one; this one has levels "
+                              f"{', '.join(n for n, _ in self.per_byte)}")
+        return self.per_byte[0][1]
+
+    @property
+    def dram_byte(self) -> float:
+        """pJ per byte at DRAM (the last level)."""
+        return self.per_byte[-1][1]
 
 
-@dataclass(frozen=True)
+# --- rules between the parts of a config ------------------------------------------------------
+
+class Outline(NamedTuple):
+    """What the rules between the parts of a config read, by position in ``engines`` and
+    ``memory``: plain values, so the loader runs them on a file's values and
+    :class:`HwConfig` on its parts. A problem's path names an entry by position
+    (``("engines", 1, "name")``); each user names it in its own terms."""
+
+    engine_names: tuple[str, ...]
+    reads_from: tuple[str | None, ...]
+    level_names: tuple[str, ...]
+    level_kinds: tuple[str, ...]
+    energy_levels: tuple[str, ...] | None
+    """The level names ``energy_pj`` gives, in order; None: the config gives no energies."""
+
+
+def _unique(names: Sequence[str], section: str, what: str) -> Iterator[Problem]:
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            yield Problem((section, i, "name"), f"duplicate {what} '{name}'",
+                          first=(section, first[name], "name"))
+        else:
+            first[name] = i
+
+
+def engines_given(o: Outline) -> Iterator[Problem]:
+    """An accelerator has at least one engine."""
+    if not o.engine_names:
+        yield Problem(("engines",), "expected a non-empty list of engines")
+
+
+def engine_names_unique(o: Outline) -> Iterator[Problem]:
+    """Engine names are unique (a sweep and ``reads_from`` address engines by name)."""
+    yield from _unique(o.engine_names, "engines", "engine name")
+
+
+def levels_given(o: Outline) -> Iterator[Problem]:
+    """A config has memory levels."""
+    if not o.level_names:
+        yield Problem(("memory",), "expected a non-empty list of memory levels, innermost "
+                                   "first, DRAM last")
+
+
+def level_names_unique(o: Outline) -> Iterator[Problem]:
+    """Memory level names are unique (engines and energies address levels by name)."""
+    yield from _unique(o.level_names, "memory", "memory level name")
+
+
+def dram_last(o: Outline) -> Iterator[Problem]:
+    """Exactly one DRAM level, and it is the last (outermost)."""
+    kinds = o.level_kinds
+    for i, kind in enumerate(kinds[:-1]):
+        if kind == "dram":
+            yield Problem(("memory", i, "kind"), "only the last (outermost) level may be DRAM")
+    if kinds and kinds[-1] != "dram":
+        yield Problem(("memory", len(kinds) - 1, "kind"),
+                      f"the last (outermost) level must be DRAM, got {kinds[-1]!r}")
+
+
+def shared_level_given(o: Outline) -> Iterator[Problem]:
+    """A shared on-chip level (kind sram) stages data between DRAM and the engines."""
+    if o.level_kinds and "sram" not in o.level_kinds:
+        yield Problem(("memory",), "needs a shared on-chip level (kind sram) between the "
+                                   "engines and DRAM")
+
+
+def local_levels_innermost(o: Outline) -> Iterator[Problem]:
+    """Local levels come before (inside) every shared level."""
+    shared = [i for i, kind in enumerate(o.level_kinds) if kind == "sram"]
+    for i, kind in enumerate(o.level_kinds):
+        if kind == "local" and shared and i > shared[0]:
+            yield Problem(("memory", i, "kind"), "a local level must come before (inside) "
+                                                 "every shared (sram) level")
+
+
+def reads_from_on_chip(o: Outline) -> Iterator[Problem]:
+    """An engine's ``reads_from`` names an on-chip level of the config."""
+    on_chip = [n for n, kind in zip(o.level_names, o.level_kinds) if kind != "dram"]
+    for i, name in enumerate(o.reads_from):
+        if name is not None and name not in on_chip:
+            yield Problem(("engines", i, "reads_from"),
+                          f"no on-chip memory level '{name}'{suggest(name, on_chip)} "
+                          f"(on-chip levels: {', '.join(on_chip)})")
+
+
+def local_levels_read(o: Outline) -> Iterator[Problem]:
+    """Every local level is read by some engine (one that names it in ``reads_from``)."""
+    for i, (name, kind) in enumerate(zip(o.level_names, o.level_kinds)):
+        if kind == "local" and name not in o.reads_from:
+            yield Problem(("memory", i), f"no engine reads from local level '{name}' (name it "
+                                         f"in an engine's reads_from)")
+
+
+def energy_for_every_level(o: Outline) -> Iterator[Problem]:
+    """``energy_pj`` gives the energy per byte of every memory level and of no other, in the
+    levels' order. (A file's ``energy_pj`` keys are derived from its level names, so the
+    loader meets this rule as its missing and unknown keys, in the same words.)"""
+    if o.energy_levels is None:
+        return
+    keys = [f"{name}_byte" for name in o.level_names]
+    for name in o.level_names:
+        if name not in o.energy_levels:
+            yield Problem(("energy_pj", f"{name}_byte"), "required key is missing")
+    for name in o.energy_levels:
+        if name not in o.level_names:
+            yield Problem(("energy_pj", f"{name}_byte"),
+                          f"unknown key{suggest(f'{name}_byte', keys)}")
+    if set(o.energy_levels) == set(o.level_names) and o.energy_levels != o.level_names:
+        yield Problem(("energy_pj",), f"give the levels' energies in the order of the levels "
+                                      f"({', '.join(o.level_names)})")
+
+
+CONFIG_RULES: tuple = (engines_given, engine_names_unique, levels_given, level_names_unique,
+                       dram_last, shared_level_given, local_levels_innermost,
+                       reads_from_on_chip, local_levels_read, energy_for_every_level)
+"""The rules between the parts of a config, in the order their problems are listed."""
+
+
+def outline_problems(outline: Outline) -> list[Problem]:
+    return [problem for rule in CONFIG_RULES for problem in rule(outline)]
+
+
+def _parts_problems(precision: object, engines: Sequence, levels: Sequence,
+                    energy: object) -> list[Problem]:
+    """Parts of the wrong class (a Python user's slip; a file cannot make one)."""
+    out = []
+    if not isinstance(precision, Precision):
+        out.append(Problem(("precision",), f"expected a Precision, got "
+                                           f"{type(precision).__name__}"))
+    for section, items, classes in (("engines", engines, ENGINE_KINDS),
+                                    ("memory", levels, LEVEL_KINDS)):
+        wanted = tuple(classes.values())
+        out += [Problem((section, i), f"expected one of {', '.join(c.__name__ for c in wanted)}"
+                                      f", got {type(item).__name__}")
+                for i, item in enumerate(items) if not isinstance(item, wanted)]
+    if energy is not None and not isinstance(energy, Energy):
+        out.append(Problem(("energy_pj",), f"expected an Energy or None, got "
+                                           f"{type(energy).__name__}"))
+    return out
+
+
+@dataclass(frozen=True, init=False)
 class HwConfig:
-    """One accelerator: engines sharing an SRAM and a DRAM channel, at one clock."""
+    """One accelerator: engines, an ordered memory hierarchy (innermost level first, DRAM
+    last) and one clock.
 
-    name: str
-    clock_ghz: float
-    precision: Precision
-    engines: tuple[Engine, ...]
-    sram: Sram
-    dram: Dram
+    ``HwConfig(name, clock_ghz, precision, engines, sram, dram, energy_pj)`` builds the
+    two-level machine of a ``schema_version: 1`` file; ``memory_levels=`` gives any hierarchy.
+    Given with ``memory_levels``, ``sram`` replaces the one on-chip level and ``dram`` the
+    last; so ``dataclasses.replace(hw, sram=...)`` works as it always did (``replace`` passes
+    its keywords to this constructor). Equality and hashing are by value."""
+
+    name: str = key(str)
+    clock_ghz: float = key(float, positive=True)
+    precision: Precision = field()
+    engines: tuple[Engine, ...] = field()
+    memory_levels: tuple[MemoryLevel, ...] = field()
     energy_pj: Energy | None = None
 
-    def __post_init__(self):
-        _positive_number(self.clock_ghz, "clock_ghz")
-        _check(len(self.engines) > 0, "engines: an accelerator needs at least one engine")
-        names = [e.name for e in self.engines]
-        _check(len(set(names)) == len(names), f"engines: names must be unique, got {names}")
-        object.__setattr__(self, "engines", tuple(self.engines))
+    def __init__(self, name: str, clock_ghz: float, precision: Precision,
+                 engines: Sequence[Engine], sram: Sram | None = None, dram: Dram | None = None,
+                 energy_pj: Energy | None = None, *,
+                 memory_levels: Sequence[MemoryLevel] | None = None):
+        levels = _levels(memory_levels, sram, dram)
+        for attribute, value in (("name", name), ("clock_ghz", clock_ghz),
+                                 ("precision", precision), ("engines", tuple(engines)),
+                                 ("memory_levels", levels), ("energy_pj", energy_pj)):
+            object.__setattr__(self, attribute, value)
+        problems = field_problems(HwConfig, {"name": name, "clock_ghz": clock_ghz})
+        parts = _parts_problems(precision, self.engines, levels, energy_pj)
+        outline = self.outline()
+        if not parts:
+            problems += outline_problems(outline)
+        if problems or parts:
+            raise ConfigProblems([_named(p, outline) for p in problems + parts])
+
+    def outline(self) -> Outline:
+        """The plain values the rules between parts read (:data:`CONFIG_RULES`)."""
+        return Outline(
+            tuple(getattr(e, "name", None) for e in self.engines),
+            tuple(getattr(e, "reads_from", None) for e in self.engines),
+            tuple(getattr(level, "name", None) for level in self.memory_levels),
+            tuple(getattr(level, "kind", None) for level in self.memory_levels),
+            None if not isinstance(self.energy_pj, Energy)
+            else tuple(n for n, _ in self.energy_pj.per_byte))
 
     def engine(self, name: str) -> Engine:
         for engine in self.engines:
@@ -185,6 +464,20 @@ class HwConfig:
                 return engine
         raise ConfigError(f"{self.name}: no engine '{name}' (engines: "
                           f"{', '.join(e.name for e in self.engines)})")
+
+    @cached_property
+    def sram(self) -> Sram:
+        """The one on-chip level, for a config with one (the ones the cost model costs); a
+        :class:`ConfigError` otherwise."""
+        on_chip = self.memory_levels[:-1]
+        if len(on_chip) != 1:
+            raise ConfigError(_second_level_reason(self))
+        return on_chip[0]  # type: ignore[return-value]  (the rules make it an Sram)
+
+    @cached_property  # read on every cost-model cache look-up: an attribute, not a call
+    def dram(self) -> Dram:
+        """The DRAM, the last level."""
+        return self.memory_levels[-1]  # type: ignore[return-value]
 
     @property
     def dram_bytes_per_cycle(self) -> float:
@@ -201,17 +494,91 @@ class HwConfig:
         return sum(e.peak_macs_per_cycle for e in self.engines)
 
     def summary(self) -> dict:
-        """The figures a reader needs beside a run (``hw_summary`` in JSON)."""
+        """The figures a reader needs beside a run (``hw_summary`` in JSON); ``sram_*`` describe
+        the innermost shared level."""
+        shared = next(level for level in self.memory_levels if isinstance(level, Sram))
         return {
             "name": self.name,
             "clock_ghz": self.clock_ghz,
             "dram_bytes_per_cycle": self.dram_bytes_per_cycle,
             "dram_gb_per_s": self.dram.bandwidth_gb_per_s,
-            "sram_bytes": self.sram.size_bytes,
-            "sram_bytes_per_cycle": self.sram.bandwidth_bytes_per_cycle,
+            "sram_bytes": shared.size_bytes,
+            "sram_bytes_per_cycle": shared.bandwidth_bytes_per_cycle,
             "engines": [{"name": e.name, "kind": e.kind,
                          "peak_macs_per_cycle": e.peak_macs_per_cycle,
                          **({"rows": e.rows, "cols": e.cols, "dataflow": e.dataflow}
                             if isinstance(e, MatrixEngine) else {"lanes": e.lanes})}
                         for e in self.engines],
         }
+
+
+def _levels(levels: Sequence[MemoryLevel] | None, sram: Sram | None,
+            dram: Dram | None) -> tuple[MemoryLevel, ...]:
+    """The hierarchy from ``memory_levels`` with ``sram`` and ``dram`` put in their places, or
+    from ``sram`` and ``dram`` alone."""
+    if levels is None:
+        if sram is None or dram is None:
+            raise ConfigProblems([Problem(("memory",), "give sram and dram, or memory_levels")])
+        return (sram, dram)
+    out = list(levels)
+    if sram is not None:
+        if len(out) != 2:
+            raise ConfigProblems([Problem(("memory",), f"sram replaces the one on-chip level; "
+                                                       f"there are {len(out) - 1}: give "
+                                                       f"memory_levels instead")])
+        out[0] = sram
+    if dram is not None:
+        out[-1] = dram
+    return tuple(out)
+
+
+def _named(problem: Problem, outline: Outline) -> Problem:
+    """A problem with engines and memory levels named as a sweep names them, where the name is
+    unique (else by position)."""
+    def name(path: KeyPath | None) -> KeyPath | None:
+        names = {"engines": outline.engine_names, "memory": outline.level_names}.get(
+            path[0]) if path else None
+        if names is None or len(path) < 2 or not isinstance(path[1], int):  # type: ignore
+            return path
+        entry = names[path[1]] if path[1] < len(names) else None  # type: ignore[index]
+        if isinstance(entry, str) and names.count(entry) == 1:
+            return (path[0], entry) + path[2:]
+        return path
+
+    return Problem(name(problem.path), problem.message, name(problem.first))  # type: ignore
+
+
+def _second_level_reason(hw: HwConfig) -> str:
+    shared = next(level for level in hw.memory_levels if isinstance(level, Sram))
+    extra = next(level for level in hw.memory_levels[:-1] if level is not shared)
+    return (f"{hw.name}: memory level '{extra.name}' ({extra.kind}): costing more than one "
+            f"on-chip level is not supported yet")
+
+
+def uncostable_reason(hw: HwConfig) -> str | None:
+    """Why today's cost model cannot cost ``hw``, in one line, or None if it can. It costs
+    one shared on-chip level and DRAM, and reads no key declared ``costed=False``
+    (:class:`~perfsim.hardware.rules.Key`): a level that sets one to other than its default
+    would be costed as if it were not set."""
+    if len(hw.memory_levels) > 2:
+        return _second_level_reason(hw)
+    for level in hw.memory_levels:
+        for name, spec in keys_of(type(level)).items():
+            value = getattr(level, name)
+            if not spec.costed and value != spec.default:
+                return (f"{hw.name}: {format_path(level.place() + (name,))} = "
+                        f"{_plain(value)}: costing {name} is not supported yet (leave it at "
+                        f"{_plain(spec.default)})")
+    return None
+
+
+def check_costable(hw: HwConfig) -> None:
+    """A :class:`ConfigError` saying why (:func:`uncostable_reason`) unless today's cost model
+    can cost every parameter of ``hw``."""
+    reason = uncostable_reason(hw)
+    if reason is not None:
+        raise ConfigError(reason)
+
+
+def _plain(value: object) -> str:
+    return f"[{', '.join(map(str, value))}]" if isinstance(value, tuple) else repr(value)

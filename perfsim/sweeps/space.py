@@ -1,12 +1,14 @@
 """The parameter space of a sweep: key paths into a hardware config, grids of values, and the
 variants they make.
 
-A key path addresses a config field as the YAML does, engines by name:
+A key path addresses a config field as the YAML does, engines and memory levels by name:
 ``engines.mxu.rows``, ``memory.sram.size_kib``, ``memory.dram.bandwidth_gb_per_s``,
-``clock_ghz``, ``precision.weight_bytes``. A variant is built from the config's normalised
-document (:func:`perfsim.hardware.loading.to_document`) with the values set, then revalidated by the
-config module's own checker and builder (:func:`perfsim.hardware.loading.parse_config`), so a sweep
-accepts exactly what a hardware file accepts; no YAML text is generated.
+``clock_ghz``, ``precision.weight_bytes``, ``energy_pj.dram_byte`` (a ``schema_version: 1``
+config's levels are named ``sram`` and ``dram``). A variant is built from the config's
+normalised document (:func:`perfsim.hardware.loading.to_document`) with the values set, then
+revalidated by the config module's own checker and builder
+(:func:`perfsim.hardware.loading.parse_config`), so a sweep accepts exactly what a hardware file
+accepts; no YAML text is generated.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import copy
 import itertools
 from typing import Mapping, Sequence
 
-from perfsim.hardware.loading import parse_config, to_document
+from perfsim.hardware.loading import SCHEMA_V2, parse_config, to_document
+from perfsim.hardware.rules import ConfigProblems
 from perfsim.errors import ConfigError
 from perfsim.hardware.model import HwConfig
-from perfsim.yaml_source import YamlDoc
+from perfsim.yaml_source import KeyPath, YamlDoc, format_path
 from perfsim.errors import suggest
 
 Point = dict[str, object]
@@ -26,8 +29,10 @@ Point = dict[str, object]
 
 MODES = ("product", "zip")
 FIXED_KEYS = ("schema_version", "name", "kind")
-"""Fields a sweep does not vary: the schema version, the config's name and engines' kinds
-and names (an engine is addressed by its name)."""
+"""Fields a sweep does not vary: the schema version, the config's name and the kinds and
+names of engines and memory levels (they are addressed by their names)."""
+BY_NAME = ("engines", "memory")
+"""The lists whose entries a key path addresses by name."""
 
 
 def key_paths(hw: HwConfig) -> list[str]:
@@ -41,17 +46,20 @@ def key_paths(hw: HwConfig) -> list[str]:
             path = f"{prefix}{key}"
             if isinstance(sub, dict):
                 walk(sub, path + ".")
-            elif key == "engines":
-                for engine in sub:
-                    walk({k: v for k, v in engine.items() if k != "name"},
-                         f"engines.{engine['name']}.")
+            elif key in BY_NAME:
+                for entry in sub:
+                    walk({k: v for k, v in entry.items() if k != "name"},
+                         f"{key}.{entry['name']}.")
             else:
                 paths.append(path)
 
     document = to_document(hw)
     walk(document, "")
-    if hw.sram.split_bytes is None:  # the optional split buffers may be set by a sweep too
-        paths += [f"memory.sram.{k}" for k in ("ifmap_kib", "filter_kib", "ofmap_kib")]
+    for key in BY_NAME:  # optional keys left unset (split buffers, reads_from) may be set too
+        sections = {s["kind"].choices[0]: s for s in SCHEMA_V2[key]}
+        for entry in document[key]:
+            paths += [f"{key}.{entry['name']}.{k}" for k in sections[entry["kind"]]
+                      if k not in entry and k not in FIXED_KEYS]
     return paths
 
 
@@ -68,27 +76,29 @@ def variant(hw: HwConfig, point: Mapping[str, object]) -> HwConfig:
     """``hw`` with the values of ``point`` set and the whole config revalidated; a
     :class:`ConfigError` names the key path and the problem."""
     document = copy.deepcopy(to_document(hw))
-    engines = {e["name"]: e for e in document["engines"]}
+    named = {key: {e["name"]: e for e in document[key]} for key in BY_NAME}
     for path, value in point.items():
         check_key_path(hw, path)
         parts = path.split(".")
-        if parts[0] == "engines":
-            engines[parts[1]][parts[2]] = value
+        if parts[0] in BY_NAME:
+            named[parts[0]][parts[1]][parts[2]] = value
             continue
         section = document
         for part in parts[:-1]:
             section = section.setdefault(part, {})
         section[parts[-1]] = value
-    marker = "<sweep point>"
     try:
-        return parse_config(YamlDoc(marker, document, {}))
-    except ConfigError as err:
-        problems = [line.replace(f"{marker}:1: ", "", 1)
-                    for line in str(err).splitlines()[1:]]
-        for i, engine in enumerate(document["engines"]):  # engines by name, as in key paths
-            problems = [p.replace(f"engines[{i}]", f"engines.{engine['name']}")
-                        for p in problems]
-        raise ConfigError("; ".join(problems)) from None
+        return parse_config(YamlDoc("<sweep point>", document, {}))
+    except ConfigProblems as err:
+        raise ConfigError("; ".join(f"{format_path(_by_name(document, p.path))}: {p.message}"
+                                    for p in err.problems)) from None
+
+
+def _by_name(document: dict, path: KeyPath) -> KeyPath:
+    """A document key path with engines and memory levels named, as in sweep key paths."""
+    if len(path) > 1 and path[0] in BY_NAME and isinstance(path[1], int):
+        return (path[0], document[path[0]][path[1]]["name"]) + path[2:]
+    return path
 
 
 def points_of(grid: Mapping[str, Sequence] | None = None,
