@@ -1,0 +1,369 @@
+"""Tiling an einsum loop nest over a memory hierarchy: the Python side of
+:mod:`perfsim.mapping.kernels.nest_tiling`.
+
+Packs a :class:`~perfsim.workload.loopnest.LoopNest`, the precision, where operands live and
+each level's capacity, buffers and rates into the kernels' record arrays, runs them, and
+returns frozen results with units in their names. Tables are cached by nest and costs, so
+every capacity, buffer count and rate a sweep tries only ranks them again.
+
+Two entry points:
+
+* :func:`search_one_level` -- today's case, one on-chip level below DRAM; it reproduces
+  :func:`perfsim.mapping.kernels.tiling.rank_conv` / ``search_stream`` exactly on the einsum
+  form of their nests (:func:`perfsim.workload.loopnest.from_legacy`).
+* :func:`search_levels` -- a hierarchy (:class:`TilingLevel`, innermost first, DRAM last),
+  searched greedily from the outermost on-chip level inwards: that level's tiling is the
+  one-level search (it decides the traffic to DRAM, the slowest link, which the objective
+  ranks first), then each inner level searches its tiles inside the chosen outer tiles
+  (traffic into a level depends on its own tiling and the tilings above it, never on the
+  ones below). Every level's traffic is counted and reported.
+
+:func:`levels_traffic` costs a given tiling of every level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from perfsim.errors import PerfsimError
+from perfsim.hardware.model import OPERANDS, Precision
+from perfsim.mapping.kernels import nest_tiling as kern
+from perfsim.workload.loopnest import LoopNest
+
+BUFFER_ROLES = OPERANDS
+"""Roles with their own buffer, named as a hardware level's ``holds``: ``input``, ``weight``
+(a nest's weights and their bias), ``output``."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Bytes a level offers tiles: one pool shared by all operands (``shared_bytes``), or one
+    buffer per role (``input_bytes``, ``weight_bytes``, ``output_bytes``, SCALE-Sim's ifmap,
+    filter and ofmap buffers). Negative values fit nothing."""
+
+    shared_bytes: int | None = None
+    input_bytes: int | None = None
+    weight_bytes: int | None = None
+    output_bytes: int | None = None
+
+    def __post_init__(self):
+        split = (self.input_bytes, self.weight_bytes, self.output_bytes)
+        if (self.shared_bytes is None) == all(v is None for v in split) or \
+                any(v is None for v in split) and not all(v is None for v in split):
+            raise PerfsimError("a capacity is shared_bytes, or input_bytes, weight_bytes and "
+                               f"output_bytes, got {self}")
+
+    @cached_property
+    def record(self) -> np.ndarray:
+        """The one-element :data:`~.nest_tiling.CAPACITY` array the kernels read."""
+        if self.shared_bytes is None:
+            row = (True, 0, (self.input_bytes, self.weight_bytes, self.output_bytes))
+        else:
+            row = (False, self.shared_bytes, (0, 0, 0))
+        return np.array([row], dtype=kern.CAPACITY)
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """Tiles of each role a level holds at once: 2 is double buffering (the next tile loads
+    while the current one computes)."""
+
+    input: int = 2
+    weight: int = 2
+    output: int = 2
+
+    def __post_init__(self):
+        for role in BUFFER_ROLES:
+            value = getattr(self, role)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise PerfsimError(f"buffers.{role} must be an integer >= 1, got {value!r}")
+
+    @classmethod
+    def uniform(cls, count: int) -> Buffers:
+        return cls(count, count, count)
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        """Counts per role, in :data:`BUFFER_ROLES` order, as the kernels read them."""
+        return np.array([getattr(self, role) for role in BUFFER_ROLES], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What a level's tiling is timed with (:func:`~.nest_tiling.pipeline_cycles`): the
+    engine's compute cycles, the bytes the engine (or the level below) moves through this
+    level, this level's bandwidth, and the link from the level above (bytes per cycle, and
+    latency in cycles)."""
+
+    compute_cycles: float
+    engine_bytes: float
+    level_bytes_per_cycle: float
+    above_bytes_per_cycle: float
+    above_latency_cycles: float = 0.0
+
+    @cached_property
+    def record(self) -> np.ndarray:
+        """The one-element :data:`~.nest_tiling.RATES` array the kernels read."""
+        return np.array([(self.compute_cycles, self.engine_bytes, self.level_bytes_per_cycle,
+                          self.above_bytes_per_cycle, self.above_latency_cycles)],
+                        dtype=kern.RATES)
+
+
+@dataclass(frozen=True)
+class TilingLevel:
+    """A memory level as the tiler sees it. ``capacity`` is None only for the outermost level
+    (DRAM), which holds everything; ``holds`` names the roles it keeps tiles of (others pass
+    through it from the level above); ``bytes_per_cycle`` and ``latency_cycles`` are its
+    bandwidth and access latency."""
+
+    name: str
+    bytes_per_cycle: float
+    capacity: Capacity | None = None
+    latency_cycles: float = 0.0
+    holds: frozenset[str] = frozenset(BUFFER_ROLES)
+    buffers: Buffers = field(default_factory=Buffers)
+
+    def __post_init__(self):
+        object.__setattr__(self, "holds", frozenset(self.holds))
+        unknown = self.holds - set(BUFFER_ROLES)
+        if unknown:
+            raise PerfsimError(f"level {self.name}: holds unknown roles {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class LevelTiling:
+    """One level's tiling: per cut dimension its tile size (or, for a dimension split into
+    parts, how many parts each tile of the level above is cut into), and the loop order of
+    the cut dimensions, outermost first."""
+
+    tiles: Mapping[str, int]
+    order: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OperandTraffic:
+    """An operand at one level, in bytes: ``read_bytes`` fetched into the level from the
+    nearest level above that holds it; ``partial_read_bytes`` partial sums read back (outputs);
+    ``write_bytes`` written back up (partial sums at accumulator precision plus final values);
+    ``working_set_bytes`` its buffers of the largest tile."""
+
+    read_bytes: int
+    partial_read_bytes: int
+    write_bytes: int
+    working_set_bytes: int
+
+
+@dataclass(frozen=True)
+class LevelTraffic:
+    """A level's tiling and its traffic with the level above. ``tile_count`` tiles of this
+    level run; ``cycles`` is the pipeline time the search ranked it by (None when costed
+    without a search)."""
+
+    level: str
+    tiling: LevelTiling
+    tile_count: int
+    operands: Mapping[str, OperandTraffic]
+    cycles: float | None = None
+
+    @property
+    def read_bytes(self) -> int:
+        """Bytes into the level: fetches and partial sums read back."""
+        return sum(t.read_bytes + t.partial_read_bytes for t in self.operands.values())
+
+    @property
+    def write_bytes(self) -> int:
+        return sum(t.write_bytes for t in self.operands.values())
+
+    @property
+    def moved_bytes(self) -> int:
+        return self.read_bytes + self.write_bytes
+
+    @property
+    def working_set_bytes(self) -> int:
+        return sum(t.working_set_bytes for t in self.operands.values())
+
+
+def _role(nest: LoopNest, name: str) -> str:
+    """The buffer role (:data:`BUFFER_ROLES`) of a nest's operand."""
+    role = nest.operand(name).role
+    return "weight" if role in ("weights", "bias") else role
+
+
+def level_costs(nest: LoopNest, precision: Precision, level: int, holds: frozenset[str],
+                homes: Mapping[str, int]) -> np.ndarray:
+    """:data:`~.nest_tiling.COST` records of the operands at on-chip ``level``: inputs move at
+    activation precision, weights and biases at weight precision, outputs finally at activation
+    and partially at accumulator precision; the output's tile buffer accumulates at
+    accumulator precision when the nest reduces. An operand counts traffic into the level if
+    the level holds its role and it lives above (``homes``: level it lives at; missing
+    means DRAM); it takes a tile buffer then, and an output also at its home level."""
+    return _level_costs(nest, precision, level, frozenset(holds),
+                        tuple(sorted(homes.items()))).copy()
+
+
+@lru_cache(maxsize=4096)
+def _level_costs(nest: LoopNest, precision: Precision, level: int, holds: frozenset[str],
+                 homes: tuple[tuple[str, int], ...]) -> np.ndarray:
+    """The memoised body of :func:`level_costs` (``homes`` as sorted items)."""
+    costs = np.zeros(len(nest.operands), dtype=kern.COST)
+    homes = dict(homes)
+    for i, op in enumerate(nest.operands):
+        role = _role(nest, op.name)
+        element = precision.activation_bytes if role != "weight" else precision.weight_bytes
+        buffer = (precision.accumulator_bytes if role == "output" and nest.reduction_dims
+                  else element)
+        home = homes.get(op.travels_with or op.name, kern.MAX_LEVELS)  # DRAM: above all
+        held = role in holds
+        costs[i] = (element, precision.accumulator_bytes, buffer, held and level < home,
+                    held and (level < home or (role == "output" and level == home)))
+    return costs
+
+
+def _values(nest: LoopNest, tilings: Sequence[LevelTiling]) -> tuple[np.ndarray, np.ndarray]:
+    tiled = nest.tiled_dims
+    values = np.ones((len(tilings), len(tiled)), dtype=np.int64)
+    orders = np.zeros((len(tilings), len(tiled)), dtype=np.int64)
+    for j, tiling in enumerate(tilings):
+        if set(tiling.tiles) != set(tiled) or sorted(tiling.order) != sorted(tiled):
+            raise PerfsimError(f"a tiling gives every cut dimension ({', '.join(tiled)}) a "
+                               f"value and a place in the order, got {tiling}")
+        for d, name in enumerate(tiled):
+            value = tiling.tiles[name]
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise PerfsimError(f"tile of {name} must be an integer >= 1, got {value!r}")
+            values[j, d] = value
+        orders[j] = [tiled.index(name) for name in tiling.order]
+    return values, orders
+
+
+def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.ndarray,
+                  tiles: int, buffers: Buffers, cycles: float | None) -> LevelTraffic:
+    operands = {}
+    for op, t in zip(nest.operands, traffic):
+        count = getattr(buffers, _role(nest, op.name))
+        operands[op.name] = OperandTraffic(int(t["read_bytes"]), int(t["partial_read_bytes"]),
+                                           int(t["write_bytes"]), count * int(t["tile_bytes"]))
+    return LevelTraffic(name, tiling, int(tiles), operands, cycles)
+
+
+def _traffic_at(packed: kern.PackedNest, values, orders, k: int, costs):
+    return kern.level_traffic(packed.dims, packed.operands, packed.axes, packed.axis_of,
+                              packed.dim_axes, values, orders, k, costs)
+
+
+def levels_traffic(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel],
+                   tilings: Sequence[LevelTiling], *,
+                   homes: Mapping[str, int] | None = None) -> tuple[LevelTraffic, ...]:
+    """Traffic of every on-chip level (``levels[:-1]``, innermost first; ``tilings`` one per
+    on-chip level) with the level above it. ``homes`` maps operand names to the level they
+    live at (default the outermost)."""
+    _check_levels(levels, tilings)
+    packed = kern.pack_nest(nest)
+    values, orders = _values(nest, tilings)
+    homes = dict(homes or {})
+    results = []
+    for k, tiling in enumerate(tilings):
+        costs = level_costs(nest, precision, k, levels[k].holds, homes)
+        traffic, tiles = _traffic_at(packed, values, orders, k, costs)
+        results.append(_level_result(nest, levels[k].name, tiling, traffic, tiles,
+                                     levels[k].buffers, None))
+    return tuple(results)
+
+
+def _check_levels(levels: Sequence[TilingLevel], tilings: Sequence[LevelTiling] | None):
+    if len(levels) < 2 or len(levels) - 1 > kern.MAX_LEVELS:
+        raise PerfsimError(f"a hierarchy has 2 to {kern.MAX_LEVELS + 1} levels (the last "
+                           f"holding everything), got {len(levels)}")
+    if any(level.capacity is None for level in levels[:-1]):
+        raise PerfsimError("every level but the outermost has a capacity")
+    if tilings is not None and len(tilings) != len(levels) - 1:
+        raise PerfsimError(f"{len(levels) - 1} on-chip levels need as many tilings, got "
+                           f"{len(tilings)}")
+
+
+@lru_cache(maxsize=256)
+def _table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shape: tuple, k: int):
+    """The search table of level ``k`` (cached: shared by every capacity, buffer count and
+    rate); arguments are the arrays' bytes so that they hash."""
+    packed = kern.pack_nest(nest)
+    values_array = np.frombuffer(values, np.int64).reshape(shape).copy()
+    orders_array = np.frombuffer(orders, np.int64).reshape(shape).copy()
+    return kern.level_table(packed.dims, packed.operands, packed.axes, packed.axis_of,
+                            packed.dim_axes, packed.classes, values_array, orders_array, k,
+                            np.frombuffer(costs, kern.COST).copy(), packed.class_orders)
+
+
+def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
+               costs: np.ndarray, capacity: Capacity, buffers: Buffers, rates: Rates):
+    """Choose level ``k``'s tiling (levels above fixed in ``values``/``orders``, which get it
+    filled in); returns (cycles, tiling) or None when nothing fits."""
+    table, candidates, counts = _table(nest, costs.tobytes(), values.tobytes(),
+                                       orders.tobytes(), values.shape, k)
+    row, cycles = kern.rank_table(table, buffers.array, capacity.record, rates.record)
+    if row < 0:
+        return None
+    packed = kern.pack_nest(nest)
+    rest = int(row)
+    for d in range(len(counts) - 1, -1, -1):
+        values[k, d] = candidates[d, rest % counts[d]]
+        rest //= int(counts[d])
+    orders[k] = packed.orders[table[row]["order"]]
+    tiling = LevelTiling({name: int(values[k, d]) for d, name in enumerate(packed.dim_names)},
+                         tuple(packed.dim_names[d] for d in orders[k]))
+    return float(cycles), tiling
+
+
+@lru_cache(maxsize=65536)
+def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, rates: Rates,
+                     *, buffers: Buffers = Buffers(),
+                     resident: frozenset[str] = frozenset()) -> LevelTraffic | None:
+    """The best tiling of one on-chip level below DRAM: least pipeline cycles, then bytes
+    moved, first found on ties; None when no tiling fits. ``resident`` names operands that
+    live on chip (an input there costs no traffic and no tile buffer; an output no traffic)."""
+    homes = {name: 0 for name in resident}
+    costs = level_costs(nest, precision, 0, frozenset(BUFFER_ROLES), homes)
+    values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
+    orders = np.zeros_like(values)
+    found = _search_at(nest, values, orders, 0, costs, capacity, buffers, rates)
+    if found is None:
+        return None
+    cycles, tiling = found
+    traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, 0, costs)
+    return _level_result(nest, "sram", tiling, traffic, tiles, buffers, cycles)
+
+
+def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel], *,
+                  compute_cycles: float, engine_bytes: Sequence[float],
+                  homes: Mapping[str, int] | None = None) -> tuple[LevelTraffic, ...] | None:
+    """Greedy search over a hierarchy (module docstring): the outermost on-chip level first,
+    each level timed with ``engine_bytes[k]`` (bytes the engine or the level below moves
+    through it, as the caller estimates them) and the link from the level above; None when
+    some level fits nothing. Returns every on-chip level's tiling and traffic, innermost
+    first."""
+    _check_levels(levels, None)
+    on_chip = len(levels) - 1
+    homes = dict(homes or {})
+    values = np.ones((on_chip, len(nest.tiled_dims)), dtype=np.int64)
+    orders = np.zeros_like(values)
+    chosen: dict[int, tuple[float, LevelTiling]] = {}
+    for k in range(on_chip - 1, -1, -1):
+        costs = level_costs(nest, precision, k, levels[k].holds, homes)
+        rates = Rates(compute_cycles, engine_bytes[k], levels[k].bytes_per_cycle,
+                      levels[k + 1].bytes_per_cycle, levels[k + 1].latency_cycles)
+        found = _search_at(nest, values, orders, k, costs, levels[k].capacity,
+                           levels[k].buffers, rates)
+        if found is None:
+            return None
+        chosen[k] = found
+    results = []
+    for k in range(on_chip):
+        costs = level_costs(nest, precision, k, levels[k].holds, homes)
+        traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, k, costs)
+        cycles, tiling = chosen[k]
+        results.append(_level_result(nest, levels[k].name, tiling, traffic, tiles,
+                                     levels[k].buffers, cycles))
+    return tuple(results)

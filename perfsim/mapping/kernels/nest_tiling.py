@@ -1,0 +1,906 @@
+"""Traffic of a tiling of any einsum loop nest through a memory hierarchy, and the search for
+the best tiling (Numba), with their ``_ref`` specifications.
+
+The nest is a :class:`perfsim.workload.loopnest.LoopNest`; nothing here knows a convolution.
+Levels are numbered innermost first; the outermost (``L``, DRAM) holds everything. A tiling
+gives every on-chip level ``j < L`` a value per cut dimension -- a tile size, or for a
+dimension split into parts the number of parts -- that cuts each tile of level ``j + 1`` into
+tiles of level ``j`` (inner tiles nest in outer ones; edge tiles are shorter), and a loop order
+of the dimensions. The loops of all levels, outermost level first, walk the work.
+
+**Fetches.** Each level keeps one tile of each operand (plus its prefetch buffers) and fetches
+it from the level above when it changes. With the loops of one level over one tile of the
+level above, an operand's tile is re-fetched once per iteration of every loop that does not
+index it, outside its innermost indexing loop of more than one trip; and a tile covering its
+parent's whole extent along the operand's dimensions is kept across consecutive parent tiles
+that share it. Summed over every tile of the level above, both rules are products of
+per-dimension sums (:func:`dim_summary`, :func:`_runs`): exact with edge tiles, halos and
+parts, and never a walk over the tiles. Fetched elements times the element size are the
+bytes read into a level; windows fetch exactly the in-bounds elements their outputs read
+(halos re-fetched by neighbours, padding never); a bias travels with its weights tile that
+starts at index 0 of the weights' other dimensions.
+
+**Outputs.** An output tile visited ``r`` times writes ``r - 1`` partial sums (accumulator
+precision) and reads ``r - 1`` back, plus its final value once (activation precision): with
+``F`` output elements fetched and ``E`` distinct, ``F - E`` partial reads and writes.
+
+**Working set**: per operand, the largest tile times its buffer element size; the caller
+multiplies by the buffer count (``buffers`` per role), so the table is shared by every count.
+An operand resident at a level (its home) costs no traffic there and above, and an input
+resident there needs no tile buffer; an output keeps its accumulation buffer.
+
+**Time** of a level's tiling: ``n`` tiles whose loads and stores (``moved`` bytes over the link
+from the level above) overlap the engine's compute (or the level's own bandwidth if slower)
+by buffering: ``(T + C)/n + (n - 1)/n * max(T, C)`` plus the link latency (:func:`pipeline_cycles`).
+
+**Search** (:func:`level_table` then :func:`rank_table`) at one level, with the tilings of the
+levels above fixed: every combination of candidate values (:func:`candidate_values`) in the
+nest's dimension order (first dimension outermost), each with the loop order that moves the
+fewest bytes (first on ties), then the fitting row of least (cycles, bytes), first on ties.
+Loop orders permute the nest's loop classes (:func:`loop_classes`): dimensions that index the
+same operands are interchangeable, and classes indexing every operand go outermost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from perfsim.workload.loopnest import LoopNest, Plain, Spread, Window
+
+MAX_LEVELS = 8
+"""On-chip levels a tiling may have (the record arrays below are sized by it)."""
+MAX_CANDIDATES = 64
+"""Candidate values per dimension and level (2^63 bounds every size)."""
+
+SPLIT_HALVES, SPLIT_PARTS, SPLIT_SINGLE = 0, 1, 2
+SPLIT_CODES = {"halves": SPLIT_HALVES, "parts": SPLIT_PARTS, "single": SPLIT_SINGLE}
+ROLE_INPUT, ROLE_WEIGHTS, ROLE_OUTPUT = 0, 1, 2
+ROLE_CODES = {"input": ROLE_INPUT, "weights": ROLE_WEIGHTS, "bias": ROLE_WEIGHTS,
+              "output": ROLE_OUTPUT}
+"""Buffer role of each operand role: a bias shares its weights' buffer."""
+AXIS_PLAIN, AXIS_WINDOW, AXIS_SPREAD, AXIS_FIRST = 0, 1, 2, 3
+"""How an axis reads a tile of its dimension: its span; the in-bounds elements its windows
+read; its own length cut in the same parts; 1 element for the tile starting at 0, else none
+(a bias along its weights' other dimensions)."""
+
+DIM = np.dtype([("size", np.int64), ("split", np.int64)], align=True)
+"""A cut dimension (dimensions split "whole" are folded into :data:`OPERAND`)."""
+OPERAND = np.dtype([("role", np.int64), ("whole_elements", np.int64),
+                    ("elements", np.int64)], align=True)
+"""``whole_elements``: elements per point times the extents of the axes along uncut dimensions;
+``elements``: distinct elements (used for outputs)."""
+AXIS = np.dtype([("operand", np.int64), ("dim", np.int64), ("kind", np.int64),
+                 ("extent", np.int64), ("stride", np.int64), ("dilation", np.int64),
+                 ("window", np.int64), ("pad_before", np.int64)], align=True)
+"""An operand's axis along a cut dimension ``dim``; ``extent`` is the tensor axis length
+(windows: the input size; spread: its own length), ``window`` the filter size."""
+COST = np.dtype([("element_bytes", np.int64), ("partial_bytes", np.int64),
+                 ("buffer_bytes", np.int64), ("fetched", np.bool_), ("buffered", np.bool_)],
+                align=True)
+"""An operand at one level: bytes per element moved (finals), per partial sum, per element of
+its tile buffer; whether its traffic into the level counts, whether it takes a tile buffer."""
+CAPACITY = np.dtype([("split", np.bool_), ("shared_bytes", np.int64),
+                     ("role_bytes", np.int64, (3,))], align=True)
+"""Bytes for tiles: one pool (``shared_bytes``) or one per role (``role_bytes``)."""
+RATES = np.dtype([("compute_cycles", np.float64), ("engine_bytes", np.float64),
+                  ("level_bytes_per_cycle", np.float64), ("above_bytes_per_cycle", np.float64),
+                  ("above_latency_cycles", np.float64)], align=True)
+"""Engine cycles, bytes the engine moves through the level, the level's bandwidth, and the
+link from the level above (bandwidth, latency)."""
+ROW = np.dtype([("moved_bytes", np.int64), ("tile_count", np.int64), ("order", np.int64),
+                ("tile_bytes", np.int64, (3,))], align=True)
+"""A tiling in :func:`level_table`: bytes its best order moves, tiles, that order, and the
+single-buffered tile bytes per role."""
+TRAFFIC = np.dtype([("read_bytes", np.int64), ("partial_read_bytes", np.int64),
+                    ("write_bytes", np.int64), ("tile_bytes", np.int64)], align=True)
+"""An operand's bytes into a level (reads), partial sums read back, bytes written back, and
+its single-buffered tile."""
+DIM_SUMMARY = np.dtype([("trips_sum", np.int64, (MAX_LEVELS,)),
+                        ("count", np.int64, (MAX_LEVELS + 1,))], align=True)
+"""A dimension's tiling: ``trips_sum[j]``, the level-``j`` tiles summed over the tiles of level
+``j + 1``; ``count[j]``, its tiles at level ``j``."""
+AXIS_SUMMARY = np.dtype([("extent_sum", np.int64, (MAX_LEVELS, 2)), ("top", np.int64),
+                         ("max_extent", np.int64)], align=True)
+"""An axis under a dimension's tiling, relative to a level ``k``: ``extent_sum[j, s]`` sums,
+over the level-``j + 1`` tiles cut in one (``s = 0``) or several (``s = 1``) tiles at level
+``j``, the extents of those children whose subtree down to level ``k`` is a single tile;
+``top``: the whole extent if that holds of the whole dimension, else 0; ``max_extent``: the
+largest extent at level ``k``."""
+
+
+# ----------------------------------------------------------------------------- tiles
+
+
+@njit(cache=True)
+def candidate_values(extent: int, split: int):
+    """Values a level may give a dimension whose largest tile above spans ``extent``, in
+    search order: tile sizes ``ceil(extent / 2^i)`` ascending (halves), part counts 1, 2,
+    4, ... up to ``extent`` (parts), or 1 (single)."""
+    out = np.empty(MAX_CANDIDATES, dtype=np.int64)
+    n = 0
+    if split == SPLIT_SINGLE:
+        out[0] = 1
+        return out[:1].copy()
+    if split == SPLIT_PARTS:
+        parts = 1
+        while parts <= extent:
+            out[n] = parts
+            n += 1
+            parts *= 2
+        return out[:n].copy()
+    parts = 1
+    last = -1
+    while True:
+        t = -(-extent // parts)
+        if t != last:
+            out[n] = t
+            n += 1
+            last = t
+        if t == 1:
+            break
+        parts *= 2
+    return out[:n][::-1].copy()
+
+
+@njit(cache=True)
+def _share(extent: int, parts: int, i: int) -> int:
+    """Length of part ``i`` when ``extent`` is cut into ``parts`` parts of ``ceil`` size."""
+    size = -(-extent // parts)
+    return min(size, max(0, extent - i * size))
+
+
+@njit(cache=True)
+def _children(length: int, split: int, value: int) -> int:
+    """How many tiles ``value`` cuts a tile of ``length`` into (parts: ``value``, some empty)."""
+    if split == SPLIT_PARTS:
+        return value
+    return -(-length // value)
+
+
+@njit(cache=True)
+def _child(start: int, length: int, split: int, value: int, i: int):
+    """(start, length) of child ``i`` of a tile ``[start, start + length)``."""
+    if split == SPLIT_PARTS:
+        return start + i * -(-length // value), _share(length, value, i)
+    return start + i * value, min(value, length - i * value)
+
+
+@njit(cache=True)
+def window_extent(start: int, count: int, stride: int, kernel: int, dilation: int, pad: int,
+                  size: int) -> int:
+    """In-bounds elements of an axis of ``size`` that outputs ``[start, start + count)`` read
+    through windows ``stride * o + dilation * f - pad``, ``f < kernel``."""
+    if count <= 0:
+        return 0
+    if dilation == 1 and stride <= kernel:  # windows overlap or touch: one span
+        lo = start * stride - pad
+        hi = (start + count - 1) * stride - pad + kernel
+        return max(0, min(hi, size) - max(lo, 0))
+    if dilation == 1:  # disjoint windows: each its own clipped span
+        total = 0
+        for o in range(start, start + count):
+            lo = o * stride - pad
+            total += max(0, min(lo + kernel, size) - max(lo, 0))
+        return total
+    mask = np.zeros(size, dtype=np.bool_)
+    for o in range(start, start + count):
+        for f in range(kernel):
+            r = o * stride - pad + f * dilation
+            if 0 <= r < size:
+                mask[r] = True
+    return int(mask.sum())
+
+
+@njit(cache=True)
+def _axis_extent(axis, start: int, length: int, parent_extent: int, value: int, i: int) -> int:
+    """Extent of an axis on child ``i`` (span ``[start, start + length)``) of a tile whose
+    extent on that axis is ``parent_extent``."""
+    if axis["kind"] == AXIS_PLAIN:
+        return length
+    if axis["kind"] == AXIS_WINDOW:
+        return window_extent(start, length, axis["stride"], axis["window"], axis["dilation"],
+                             axis["pad_before"], axis["extent"])
+    if axis["kind"] == AXIS_SPREAD:
+        return _share(parent_extent, value, i)
+    return 1 if start == 0 else 0
+
+
+@njit(cache=True)
+def _root_extent(axis, size: int) -> int:
+    """Extent of an axis on the whole dimension (``size`` long)."""
+    if axis["kind"] == AXIS_SPREAD:
+        return axis["extent"]
+    return _axis_extent(axis, 0, size, 0, 1, 0)
+
+
+@njit(cache=True)
+def largest_tile(size: int, split: int, values, level: int) -> int:
+    """Span of the largest tile of a dimension at ``level`` (the first tile is the largest);
+    ``values[j]`` cut level ``j + 1`` into level ``j``, for ``level <= j < len(values)``."""
+    length = size
+    for j in range(values.shape[0] - 1, level - 1, -1):
+        if split == SPLIT_PARTS:
+            length = -(-length // values[j])
+        else:
+            length = min(length, values[j])
+    return length
+
+
+@njit(cache=True)
+def _segments(length: int, split: int, value: int, parent_extents, kinds, windowed: bool):
+    """Runs ``[b[i], b[i + 1])`` of children of a tile (``length`` long, extents
+    ``parent_extents`` per axis) that are alike: same length and extents, and none but the
+    first starting where its parent starts. Without windows, whose extents depend on where a
+    child lies, a tile has at most a few runs however many children it has."""
+    n = _children(length, split, value)
+    if windowed:
+        return np.arange(n + 1)
+    marks = np.empty(6 + 2 * kinds.shape[0], dtype=np.int64)
+    marks[0], marks[1] = 0, n
+    marks[2] = min(1, n)  # the first child may start at 0 (a bias's first tile)
+    if split == SPLIT_PARTS:
+        whole = length // -(-length // value) if length > 0 else 0
+    else:
+        whole = length // value
+    marks[3], marks[4] = min(whole, n), min(whole + 1, n)
+    used = 5
+    for s in range(kinds.shape[0]):
+        if kinds[s] == AXIS_SPREAD:
+            e = parent_extents[s]
+            full = e // -(-e // value) if e > 0 else 0
+            marks[used], marks[used + 1] = min(full, n), min(full + 1, n)
+            used += 2
+    return np.unique(marks[:used])
+
+
+@njit(cache=True)
+def dim_summary(dims, axes, dim_axes, d: int, values, k: int, dim_out, axis_out, col: int):
+    """Summarise dimension ``d`` cut by ``values[j]`` at levels ``k <= j < L``
+    (``L = len(values)``): writes ``dim_out[d, col]`` (:data:`DIM_SUMMARY`) and
+    ``axis_out[a, col]`` (:data:`AXIS_SUMMARY`) for its axes ``a`` in ``dim_axes[d]``.
+
+    Builds the tree of its tiles (level ``L`` is the whole dimension) with each axis's
+    extent per tile, marks the tiles whose subtree down to level ``k`` is one tile, and sums.
+    Alike siblings (:func:`_segments`) have alike subtrees: the tree keeps one node per run of
+    them, with the run's ``weight``."""
+    levels = values.shape[0]
+    size, split = dims[d]["size"], dims[d]["split"]
+    slots = dim_axes[d]
+    n_slots = 0
+    while n_slots < slots.shape[0] and slots[n_slots] >= 0:
+        n_slots += 1
+    kinds = np.zeros(n_slots, dtype=np.int64)
+    windowed = False
+    for s in range(n_slots):
+        kinds[s] = axes[slots[s]]["kind"]
+        windowed = windowed or kinds[s] == AXIS_WINDOW
+    most_runs = 4 + 2 * n_slots  # per tile, by _segments
+    bound = np.zeros(levels + 1, dtype=np.int64)
+    bound[levels] = 1
+    for j in range(levels - 1, k - 1, -1):
+        if split == SPLIT_PARTS:
+            bound[j] = bound[j + 1] * values[j]
+        else:
+            bound[j] = min(size, size // values[j] + bound[j + 1])
+        if not windowed:
+            bound[j] = min(bound[j], bound[j + 1] * most_runs)
+    total = bound[k:].sum()
+    start = np.zeros(total, dtype=np.int64)
+    length = np.zeros(total, dtype=np.int64)
+    weight = np.ones(total, dtype=np.int64)
+    first = np.zeros(total, dtype=np.int64)
+    runs_of = np.zeros(total, dtype=np.int64)
+    children = np.zeros(total, dtype=np.int64)
+    single = np.ones(total, dtype=np.bool_)
+    extent = np.zeros((total, max(n_slots, 1)), dtype=np.int64)
+    offset = np.zeros(levels + 1, dtype=np.int64)
+    count = np.zeros(levels + 1, dtype=np.int64)
+    length[0] = size
+    for s in range(n_slots):
+        extent[0, s] = _root_extent(axes[slots[s]], size)
+    count[levels] = 1
+    pos = 1
+    for j in range(levels - 1, k - 1, -1):
+        offset[j] = pos
+        value = values[j]
+        for parent in range(offset[j + 1], offset[j + 1] + count[j + 1]):
+            children[parent] = _children(length[parent], split, value)
+            marks = _segments(length[parent], split, value, extent[parent], kinds, windowed)
+            first[parent] = pos
+            runs_of[parent] = marks.shape[0] - 1
+            for r in range(marks.shape[0] - 1):
+                i = marks[r]
+                start[pos], length[pos] = _child(start[parent], length[parent], split, value, i)
+                weight[pos] = weight[parent] * (marks[r + 1] - i)
+                for s in range(n_slots):
+                    extent[pos, s] = _axis_extent(axes[slots[s]], start[pos], length[pos],
+                                                  extent[parent, s], value, i)
+                pos += 1
+        count[j] = pos - offset[j]
+    # A tile is kept across its parents' iterations only if its subtree is one tile down to k.
+    for j in range(k + 1, levels + 1):
+        for node in range(offset[j], offset[j] + count[j]):
+            single[node] = children[node] == 1 and single[first[node]]
+    summary = dim_out[d, col]
+    summary["trips_sum"][:] = 0
+    summary["count"][:] = 0
+    for j in range(k, levels + 1):
+        summary["count"][j] = weight[offset[j]:offset[j] + count[j]].sum()
+    sums = np.zeros((max(n_slots, 1), levels, 2), dtype=np.int64)
+    for j in range(k, levels):
+        trips = 0
+        for parent in range(offset[j + 1], offset[j + 1] + count[j + 1]):
+            trips += weight[parent] * children[parent]
+            state = 1 if children[parent] > 1 else 0
+            for node in range(first[parent], first[parent] + runs_of[parent]):
+                if single[node]:
+                    for s in range(n_slots):
+                        sums[s, j, state] += weight[node] * extent[node, s]
+        summary["trips_sum"][j] = trips
+    for s in range(n_slots):
+        out = axis_out[slots[s], col]
+        out["extent_sum"][:, :] = 0
+        out["extent_sum"][:levels, :] = sums[s]
+        out["top"] = extent[0, s] if single[0] else 0
+        out["max_extent"] = extent[offset[k]:offset[k] + count[k], s].max()
+
+
+# ----------------------------------------------------------------------------- fetch counts
+
+
+@njit(cache=True, inline="always")
+def _dim_term(op: int, d: int, j: int, axis_of, dim_sum, axis_sum, col: int):
+    """(outside, inside, multi): dimension ``d``'s factors in :func:`_runs` for operand ``op``
+    at level ``j``, summed over the tiles of level ``j + 1``. A dimension indexing the operand
+    gives its extents (of all tiles; of the tiles with one child; with several); one that does
+    not gives its trips and its tile count (and is never the innermost indexing loop)."""
+    a = axis_of[op, d]
+    if a >= 0:
+        one = axis_sum[a, col]["extent_sum"][j, 0]
+        several = axis_sum[a, col]["extent_sum"][j, 1]
+        return one + several, one, several
+    return dim_sum[d, col]["trips_sum"][j], dim_sum[d, col]["count"][j + 1], 0
+
+
+@njit(cache=True, inline="always")
+def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
+    """Elements operand ``op`` fetches by one level's loops over every tile of the level
+    above, for the tiles that do not stay. ``orders[o]`` lists the loops outermost first; a
+    loop is a dimension, or a loop class (its dimensions' factors multiplied: all index the
+    operand or none do, and within a class the sum telescopes to the product). Row ``op`` of
+    the arrays holds each loop's factors (:func:`_dim_term`).
+
+    Summed over the innermost indexing loop ``q`` of more than one trip: loops outside ``q``
+    contribute all their trips (re-fetches of the non-indexing ones, extents of the indexing
+    ones), ``q`` its extents, loops inside ``q`` one trip (indexing loops of one trip,
+    non-indexing loops once per tile). Evaluated inside out, Horner-fashion, branch-free."""
+    total = 0
+    suffix = 1
+    for p in range(orders.shape[1] - 1, -1, -1):
+        g = orders[o, p]
+        total = multi[op, g] * suffix + outside[op, g] * total
+        suffix *= inside[op, g]
+    return total
+
+
+@njit(cache=True, inline="always")
+def _top(op: int, axis_of, axis_sum, cols) -> int:
+    """Elements fetched once for the whole run: the product of the axes' ``top`` extents."""
+    product = 1
+    for d in range(axis_of.shape[1]):
+        a = axis_of[op, d]
+        if a >= 0:
+            product *= axis_sum[a, cols[d]]["top"]
+    return product
+
+
+@njit(cache=True, inline="always")
+def _bytes_moved(operand, cost, fetched: int):
+    """(reads, partial reads, writes) of an operand that fetches ``fetched`` elements."""
+    if not cost["fetched"]:
+        return 0, 0, 0
+    if operand["role"] == ROLE_OUTPUT:
+        partial = (fetched - operand["elements"]) * cost["partial_bytes"]
+        return 0, partial, operand["elements"] * cost["element_bytes"] + partial
+    return fetched * cost["element_bytes"], 0, 0
+
+
+@njit(cache=True, inline="always")
+def _tile_bytes(op: int, operands, costs, axis_of, axis_sum, cols) -> int:
+    """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer)."""
+    if not costs[op]["buffered"]:
+        return 0
+    elements = operands[op]["whole_elements"]
+    for d in range(axis_of.shape[1]):
+        a = axis_of[op, d]
+        if a >= 0:
+            elements *= axis_sum[a, cols[d]]["max_extent"]
+    return elements * costs[op]["buffer_bytes"]
+
+
+@njit(cache=True)
+def level_traffic(dims, operands, axes, axis_of, dim_axes, values, orders, k: int, costs):
+    """Traffic into level ``k`` of the tiling ``values[j, d]`` / ``orders[j]`` (dimension
+    indices, outermost first) of levels ``k <= j < L``: one :data:`TRAFFIC` record per
+    operand, and the number of level-``k`` tiles."""
+    n_dims = dims.shape[0]
+    dim_sum = np.zeros((n_dims, 1), dtype=DIM_SUMMARY)
+    axis_sum = np.zeros((axes.shape[0], 1), dtype=AXIS_SUMMARY)
+    cols = np.zeros(n_dims, dtype=np.int64)
+    for d in range(n_dims):
+        dim_summary(dims, axes, dim_axes, d, values[:, d].copy(), k, dim_sum, axis_sum, 0)
+    outside = np.zeros((1, n_dims), dtype=np.int64)
+    inside = np.zeros((1, n_dims), dtype=np.int64)
+    multi = np.zeros((1, n_dims), dtype=np.int64)
+    out = np.zeros(operands.shape[0], dtype=TRAFFIC)
+    for op in range(operands.shape[0]):
+        fetched = _top(op, axis_of, axis_sum, cols)
+        for j in range(k, values.shape[0]):
+            for d in range(n_dims):
+                outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of,
+                                                                     dim_sum, axis_sum, 0)
+            fetched += _runs(orders, j, outside, inside, multi, 0)
+        fetched *= operands[op]["whole_elements"]
+        out[op]["read_bytes"], out[op]["partial_read_bytes"], out[op]["write_bytes"] = _bytes_moved(
+            operands[op], costs[op], fetched)
+        out[op]["tile_bytes"] = _tile_bytes(op, operands, costs, axis_of, axis_sum, cols)
+    tiles = 1
+    for d in range(n_dims):
+        tiles *= dim_sum[d, 0]["count"][k]
+    return out, tiles
+
+
+# ----------------------------------------------------------------------------- search
+
+
+@njit(cache=True)
+def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders, k: int,
+                costs, class_orders):
+    """Every tiling of level ``k`` the search tries, in its order, with the loop order of
+    ``class_orders`` (loop classes ``classes[d]`` of the cut dimensions, outermost first) that
+    moves the fewest bytes into level ``k`` (the first on ties): one :data:`ROW` per tiling,
+    and the candidate values per dimension (``candidates[d, i]``, ``counts[d]``); row ``r`` is
+    the mixed-radix number of its candidate indices, the first dimension most significant.
+    Levels above ``k`` keep ``values``/``orders`` (dimension indices, outermost first).
+
+    The table depends on the nest, the costs and the levels above only: a tiling's working
+    set and tile count do not depend on its loop order, and its cycles grow with the bytes it
+    moves, so the order ranked first by (cycles, bytes) moves the fewest bytes whatever the
+    capacities and rates; :func:`rank_table` then picks the tiling in one pass."""
+    n_dims, n_ops, levels = dims.shape[0], operands.shape[0], values.shape[0]
+    n_classes = class_orders.shape[1]
+    candidates = np.zeros((n_dims, MAX_CANDIDATES), dtype=np.int64)
+    counts = np.zeros(n_dims, dtype=np.int64)
+    for d in range(n_dims):
+        parent = largest_tile(dims[d]["size"], dims[d]["split"], values[:, d].copy(), k + 1)
+        options = candidate_values(parent, dims[d]["split"])
+        counts[d] = options.shape[0]
+        candidates[d, :counts[d]] = options
+    widest = counts.max() if n_dims else 1
+    dim_sum = np.zeros((n_dims, widest), dtype=DIM_SUMMARY)
+    axis_sum = np.zeros((axes.shape[0], widest), dtype=AXIS_SUMMARY)
+    for d in range(n_dims):
+        column = values[:, d].copy()
+        for i in range(counts[d]):
+            column[k] = candidates[d, i]
+            dim_summary(dims, axes, dim_axes, d, column, k, dim_sum, axis_sum, i)
+    # Each dimension's factors at level k depend on its own candidate only: tabulate them.
+    term = np.zeros((3, n_ops, n_dims, widest), dtype=np.int64)
+    tiles_of = np.ones((n_dims, widest), dtype=np.int64)
+    indexing = np.zeros((n_ops, n_classes), dtype=np.bool_)
+    for d in range(n_dims):
+        for op in range(n_ops):
+            indexing[op, classes[d]] = axis_of[op, d] >= 0
+        for i in range(counts[d]):
+            tiles_of[d, i] = dim_sum[d, i]["count"][k]
+            for op in range(n_ops):
+                term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term(
+                    op, d, k, axis_of, dim_sum, axis_sum, i)
+    n_rows = 1
+    for d in range(n_dims):
+        n_rows *= counts[d]
+    table = np.zeros(n_rows, dtype=ROW)
+    cols = np.zeros(n_dims, dtype=np.int64)
+    outside = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
+    inside = np.zeros_like(outside)
+    multi = np.zeros_like(outside)
+    settled = np.zeros(n_ops, dtype=np.int64)
+    fetched_flag = costs["fetched"].copy()
+    for row in range(n_rows):
+        rest = row
+        tiles = 1
+        for d in range(n_dims - 1, -1, -1):
+            cols[d] = rest % counts[d]
+            rest //= counts[d]
+            tiles *= tiles_of[d, cols[d]]
+        entry = table[row]
+        entry["tile_count"] = tiles
+        entry["tile_bytes"][:] = 0
+        for op in range(n_ops):
+            settled[op] = _top(op, axis_of, axis_sum, cols)
+            # Fetches the levels above k cause do not depend on the order searched at k.
+            for j in range(k + 1, levels):
+                for d in range(n_dims):
+                    outside[op, d], inside[op, d], multi[op, d] = _dim_term(
+                        op, d, j, axis_of, dim_sum, axis_sum, cols[d])
+                settled[op] += _runs(orders, j, outside, inside, multi, op)
+            for c in range(n_classes):
+                outside[op, c] = 1
+                inside[op, c] = 1
+            for d in range(n_dims):
+                outside[op, classes[d]] *= term[0, op, d, cols[d]]
+                inside[op, classes[d]] *= term[1, op, d, cols[d]]
+            for c in range(n_classes):
+                multi[op, c] = outside[op, c] - inside[op, c] if indexing[op, c] else 0
+            entry["tile_bytes"][operands[op]["role"]] += _tile_bytes(op, operands, costs, axis_of,
+                                                                     axis_sum, cols)
+        best = -1
+        for o in range(class_orders.shape[0]):
+            moved = 0
+            for op in range(n_ops):
+                if fetched_flag[op]:
+                    fetched = operands[op]["whole_elements"] * (
+                        settled[op] + _runs(class_orders, o, outside, inside, multi, op))
+                    reads, partial, writes = _bytes_moved(operands[op], costs[op], fetched)
+                    moved += reads + partial + writes
+            if best < 0 or moved < best:
+                best = moved
+                entry["moved_bytes"] = moved
+                entry["order"] = o
+    return table, candidates, counts
+
+
+@njit(cache=True)
+def fits(tile_bytes, buffers, capacity) -> bool:
+    """Whether ``buffers[role]`` copies of each role's tiles fit the capacity."""
+    if capacity["split"]:
+        for role in range(3):
+            if buffers[role] * tile_bytes[role] > capacity["role_bytes"][role]:
+                return False
+        return True
+    total = 0
+    for role in range(3):
+        total += buffers[role] * tile_bytes[role]
+    return total <= capacity["shared_bytes"]
+
+
+@njit(cache=True)
+def pipeline_cycles(moved_bytes: int, tile_count: int, rates) -> float:
+    """Cycles of ``tile_count`` equal tiles moving ``moved_bytes`` over the link from the level
+    above, overlapped with compute by buffering (module docstring)."""
+    transfer = moved_bytes / rates["above_bytes_per_cycle"]
+    level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
+    busy = max(rates["compute_cycles"], level)
+    cycles = (transfer + busy) / tile_count + (tile_count - 1) / tile_count * max(transfer, busy)
+    if moved_bytes > 0:
+        cycles += rates["above_latency_cycles"]
+    return np.round(cycles, 6)  # ranks ties alike whatever the order of float operations
+
+
+@njit(cache=True)
+def rank_table(table, buffers, capacity, rates):
+    """(row, cycles) of the first fitting row of least (cycles, bytes) of a
+    :func:`level_table`, or (-1, inf) when nothing fits; ``capacity`` and ``rates`` are
+    one-element :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
+    capacity = capacity[0]
+    rates = rates[0]
+    best_cycles = np.inf
+    best_moved = -1
+    chosen = -1
+    for row in range(table.shape[0]):
+        entry = table[row]
+        if not fits(entry["tile_bytes"], buffers, capacity):
+            continue
+        cycles = pipeline_cycles(entry["moved_bytes"], entry["tile_count"], rates)
+        if chosen < 0 or cycles < best_cycles or (cycles == best_cycles
+                                                 and entry["moved_bytes"] < best_moved):
+            best_cycles = cycles
+            best_moved = entry["moved_bytes"]
+            chosen = row
+    return chosen, best_cycles
+
+
+# ----------------------------------------------------------------------------- loop classes
+
+
+def loop_classes(nest: LoopNest) -> tuple[tuple[tuple[str, ...], ...], int]:
+    """The nest's loop classes (cut dimensions that index the same operands, a bias counting
+    as its weights), in order of first appearance with the classes that index every operand
+    first; and how many of those lead. Loops of one class are interchangeable at a level: the
+    same operands change tile with each of them."""
+    owners = [op for op in nest.operands if op.role != "bias"]
+    everything = frozenset(op.name for op in owners)
+    groups: dict[frozenset, list[str]] = {}
+    for d in nest.tiled_dims:
+        groups.setdefault(frozenset(op.name for op in owners if d in op.dims), []).append(d)
+    lead = [tuple(g) for s, g in groups.items() if s == everything]
+    rest = [tuple(g) for s, g in groups.items() if s != everything]
+    return tuple(lead + rest), len(lead)
+
+
+def search_orders(nest: LoopNest) -> tuple[tuple[str, ...], ...]:
+    """The loop orders the search tries (cut dimensions, outermost first): the classes that
+    index every operand lead, the others in every permutation, in lexicographic order of
+    their first appearance."""
+    classes, lead = loop_classes(nest)
+    head = tuple(d for c in classes[:lead] for d in c)
+    return tuple(head + tuple(d for c in perm for d in c)
+                 for perm in itertools.permutations(classes[lead:]))
+
+
+class PackedNest(NamedTuple):
+    """A nest as the kernels read it (arrays in nest order; do not modify them)."""
+
+    dims: np.ndarray
+    """:data:`DIM` per cut dimension."""
+    operands: np.ndarray
+    """:data:`OPERAND` per operand."""
+    axes: np.ndarray
+    """:data:`AXIS` per operand axis along a cut dimension (a bias has one along each of its
+    weights' cut dimensions)."""
+    axis_of: np.ndarray
+    """``axis_of[op, d]``: the axis of operand ``op`` along cut dimension ``d``, or -1."""
+    dim_axes: np.ndarray
+    """``dim_axes[d]``: the axes along cut dimension ``d``, padded with -1."""
+    classes: np.ndarray
+    """``classes[d]``: the loop class (:func:`loop_classes`) of cut dimension ``d``."""
+    class_orders: np.ndarray
+    """``class_orders[o]``: the classes of search order ``o``, outermost first."""
+    orders: np.ndarray
+    """``orders[o]``: :func:`search_orders` as cut-dimension indices."""
+    dim_names: tuple[str, ...]
+    operand_names: tuple[str, ...]
+
+
+@lru_cache(maxsize=1024)
+def pack_nest(nest: LoopNest) -> PackedNest:
+    """The arrays of ``nest`` (cached: nests are immutable)."""
+    tiled = nest.tiled_dims
+    index = {d: i for i, d in enumerate(tiled)}
+    dims = np.zeros(len(tiled), dtype=DIM)
+    for i, d in enumerate(tiled):
+        dims[i] = (nest.size(d), SPLIT_CODES[nest.dim(d).split])
+    operands = np.zeros(len(nest.operands), dtype=OPERAND)
+    axis_rows = []
+    axis_of = np.full((len(nest.operands), len(tiled)), -1, dtype=np.int64)
+    for o, op in enumerate(nest.operands):
+        whole = op.elements_per_point
+        if op.travels_with:  # along its weights' axes, one element only on their first tile
+            host = nest.operand(op.travels_with)
+            axes = [a if a.dim in op.dims else None for a in host.axes]
+        else:
+            axes = list(op.axes)
+        for position, axis in enumerate(axes):
+            dim = (axis.out if isinstance(axis, Window) else
+                   host.axes[position].dim if axis is None else axis.dim)
+            if dim not in index:
+                whole *= nest.axis_elements(axis) if axis is not None else 1
+                continue
+            if axis is None:
+                row = (o, index[dim], AXIS_FIRST, 1, 1, 1, 1, 0)
+            elif isinstance(axis, Plain):
+                row = (o, index[dim], AXIS_PLAIN, nest.size(dim), 1, 1, 1, 0)
+            elif isinstance(axis, Spread):
+                row = (o, index[dim], AXIS_SPREAD, axis.size, 1, 1, 1, 0)
+            else:
+                row = (o, index[dim], AXIS_WINDOW, axis.size, axis.stride, axis.dilation,
+                       nest.size(axis.filter), axis.pad_before)
+            axis_of[o, index[dim]] = len(axis_rows)
+            axis_rows.append(row)
+        operands[o] = (ROLE_CODES[op.role], whole, nest.elements(op.name))
+    axes_array = np.array(axis_rows, dtype=AXIS)
+    widest = max([sum(1 for r in axis_rows if r[1] == d) for d in range(len(tiled))] + [1])
+    dim_axes = np.full((len(tiled), widest), -1, dtype=np.int64)
+    for d in range(len(tiled)):
+        found = [a for a, r in enumerate(axis_rows) if r[1] == d]
+        dim_axes[d, :len(found)] = found
+    groups, lead = loop_classes(nest)
+    classes = np.array([next(c for c, g in enumerate(groups) if d in g) for d in tiled],
+                       dtype=np.int64)
+    class_orders = np.array([list(range(lead)) + [lead + c for c in perm] for perm in
+                             itertools.permutations(range(len(groups) - lead))],
+                            dtype=np.int64).reshape(-1, len(groups))
+    orders = np.array([[index[d] for d in order] for order in search_orders(nest)],
+                      dtype=np.int64).reshape(-1, len(tiled))
+    return PackedNest(dims, operands, axes_array, axis_of, dim_axes, classes, class_orders,
+                      orders, tiled, tuple(op.name for op in nest.operands))
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def _cut(start: int, length: int, split: str, value: int) -> list[tuple[int, int]]:
+    """The tiles one level cuts ``[start, start + length)`` into (spans, in order)."""
+    if split == "parts":
+        size = math.ceil(length / value)
+        return [(start + i * size, min(size, max(0, length - i * size)))
+                for i in range(value)]
+    return [(s, min(value, start + length - s)) for s in range(start, start + length, value)]
+
+
+def _span(nest: LoopNest, dim: str, path: tuple[int, ...], tilings) -> tuple[int, int]:
+    """The span of the tile reached by ``path`` (child indices, outermost level first)."""
+    d = nest.dim(dim)
+    start, length = 0, d.size
+    for depth, i in enumerate(path):
+        level = len(tilings) - 1 - depth
+        start, length = _cut(start, length, d.split, tilings[level][dim])[i]
+    return start, length
+
+
+def _spread_length(extent: int, path: tuple[int, ...], dim: str, tilings) -> int:
+    """A spread axis's length on the tile reached by ``path``: its own extent cut in parts."""
+    for depth, i in enumerate(path):
+        extent = _cut(0, extent, "parts", tilings[len(tilings) - 1 - depth][dim])[i][1]
+    return extent
+
+
+def tile_elements_ref(nest: LoopNest, name: str, paths: dict, tilings) -> int:
+    """Elements of operand ``name``'s tile where each cut dimension is at ``paths[dim]``: the
+    product over its axes of the elements they hold, windows counting the distinct in-bounds
+    elements their outputs read; a bias has elements only on its weights' tile starting at 0
+    along the weights' other dimensions."""
+    op = nest.operand(name)
+
+    def span(dim):
+        if nest.dim(dim).split == "whole":
+            return 0, nest.size(dim)
+        return _span(nest, dim, paths[dim], tilings)
+
+    count = op.elements_per_point
+    for axis in op.axes:
+        if isinstance(axis, Plain):
+            count *= span(axis.dim)[1]
+        elif isinstance(axis, Spread):
+            count *= _spread_length(axis.size, paths[axis.dim], axis.dim, tilings)
+        else:
+            o0, n = span(axis.out)
+            rows = {axis.stride * o + axis.dilation * f - axis.pad_before
+                    for o in range(o0, o0 + n) for f in range(nest.size(axis.filter))}
+            count *= len({r for r in rows if 0 <= r < axis.size})
+    if op.travels_with:
+        for dim in nest.operand(op.travels_with).dims:
+            if dim not in op.dims and span(dim)[0] != 0:
+                return 0
+    return count
+
+
+def levels_traffic_ref(nest: LoopNest, tilings, orders, costs):
+    """The specification of :func:`level_traffic` at every level at once: walk the loops of
+    all levels (``tilings[j]`` maps each cut dimension to its value at on-chip level ``j``,
+    innermost first; ``orders[j]`` lists the cut dimensions outermost first), keep one tile
+    per operand per level, fetch it when it changes, and count. ``costs[j][op]`` is the
+    :data:`COST` record of operand ``op`` (nest order) at level ``j``.
+
+    Returns, per level, ``(per-operand (reads, partial reads, writes, tile bytes), tiles)``."""
+    levels = len(tilings)
+    tiled = nest.tiled_dims
+    names = [op.name for op in nest.operands]
+    keys = {}
+    for op in nest.operands:
+        host = nest.operand(op.travels_with) if op.travels_with else op
+        keys[op.name] = tuple(d for d in tiled if d in host.dims)
+    resident = [{n: None for n in names} for _ in range(levels)]
+    fetched = [{n: 0 for n in names} for _ in range(levels)]
+    largest = [{n: 0 for n in names} for _ in range(levels)]
+    runs: list[dict] = [{} for _ in range(levels)]
+    partial_reads = [{n: 0 for n in names} for _ in range(levels)]
+    tiles = [0] * levels
+
+    def visit(paths):
+        for j in range(levels):
+            at_level = {d: paths[d][:levels - j] for d in tiled}
+            for name in names:
+                tile = tuple(at_level[d] for d in keys[name])
+                size = tile_elements_ref(nest, name, at_level, tilings)
+                largest[j][name] = max(largest[j][name], size)
+                if resident[j][name] != tile:
+                    resident[j][name] = tile
+                    fetched[j][name] += size
+                    seen = runs[j].get((name, tile), 0)
+                    if seen:  # its partial sums went up last time: read them back
+                        partial_reads[j][name] += size
+                    runs[j][(name, tile)] = seen + 1
+
+    def walk(j, paths):
+        spans = {d: _span(nest, d, paths[d], tilings) for d in tiled}
+        pieces = [range(len(_cut(*spans[d], nest.dim(d).split, tilings[j][d])))
+                  for d in orders[j]]
+        for combo in itertools.product(*pieces):
+            tiles[j] += 1
+            inner = dict(paths)
+            for d, i in zip(orders[j], combo):
+                inner[d] = paths[d] + (i,)
+            if j == 0:
+                visit(inner)
+            else:
+                walk(j - 1, inner)
+
+    walk(levels - 1, {d: () for d in tiled})
+    results = []
+    for j in range(levels):
+        per_op = []
+        for index, op in enumerate(nest.operands):
+            cost = costs[j][index]
+            tile = int(cost["buffer_bytes"]) * largest[j][op.name] if cost["buffered"] else 0
+            if not cost["fetched"]:
+                per_op.append((0, 0, 0, tile))
+            elif op.role == "output":
+                partial = partial_reads[j][op.name] * int(cost["partial_bytes"])
+                final = nest.elements(op.name) * int(cost["element_bytes"])
+                per_op.append((0, partial, final + partial, tile))
+            else:
+                per_op.append((fetched[j][op.name] * int(cost["element_bytes"]), 0, 0, tile))
+        results.append((per_op, tiles[j]))
+    return results
+
+
+def candidate_values_ref(extent: int, split: str) -> list[int]:
+    """The specification of :func:`candidate_values`."""
+    if split == "single":
+        return [1]
+    if split == "parts":
+        return [2 ** i for i in range(extent.bit_length()) if 2 ** i <= extent]
+    return sorted({math.ceil(extent / 2 ** i) for i in range(extent.bit_length() + 1)})
+
+
+def pipeline_cycles_ref(moved_bytes: int, tile_count: int, rates) -> float:
+    """The specification of :func:`pipeline_cycles`: walk ``n`` equal tiles through load,
+    compute and store stages with one transfer link and add up the time."""
+    step = moved_bytes / rates["above_bytes_per_cycle"] / tile_count
+    level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
+    compute = max(rates["compute_cycles"], level) / tile_count
+    # The first tile's transfer is exposed, then each step moves one tile's bytes while the
+    # engine computes one tile; the last tile's compute is exposed.
+    time = step + (tile_count - 1) * max(step, compute) + compute
+    if moved_bytes > 0:
+        time += rates["above_latency_cycles"]
+    return round(time, 6)
+
+
+def search_level_ref(nest: LoopNest, tilings, orders, k: int, costs, buffers, capacity, rates):
+    """The specification of :func:`level_table` then :func:`rank_table`: with the levels above
+    ``k`` fixed (``tilings[j]``, ``orders[j]`` for ``j > k``), try every candidate value of
+    every cut dimension (in the nest's order, first outermost) and every order of
+    :func:`search_orders`; keep what fits; rank by (cycles, bytes moved into level ``k``),
+    first found on ties. Returns ``(cycles, moved, values, order)`` or None."""
+    above = {j: tilings[j] for j in range(k + 1, len(tilings))}
+    options = []
+    for dim in nest.tiled_dims:
+        d = nest.dim(dim)
+        parent = d.size
+        for j in sorted(above, reverse=True):
+            parent = max(n for _, n in _cut(0, parent, d.split, above[j][dim]))
+        options.append(candidate_values_ref(parent, d.split))
+    best = None
+    for values in itertools.product(*options):
+        tiling = dict(zip(nest.tiled_dims, values))
+        for order in search_orders(nest):
+            sub_tilings = [tiling] + [above[j] for j in sorted(above)]
+            sub_orders = [order] + [orders[j] for j in sorted(above)]
+            per_op, tiles = levels_traffic_ref(nest, sub_tilings, sub_orders,
+                                               [costs[j] for j in range(k, len(tilings))])[0]
+            role_bytes = [0, 0, 0]
+            for op, (_, _, _, tile) in zip(nest.operands, per_op):
+                role_bytes[ROLE_CODES[op.role]] += tile
+            need = [b * t for b, t in zip(buffers, role_bytes)]
+            if capacity["split"]:
+                ok = all(n <= c for n, c in zip(need, capacity["role_bytes"]))
+            else:
+                ok = sum(need) <= capacity["shared_bytes"]
+            if not ok:
+                continue
+            moved = sum(r + p + w for r, p, w, _ in per_op)
+            key = (pipeline_cycles_ref(moved, tiles, rates), moved)
+            if best is None or key < best[0]:
+                best = (key, tiling, order)
+    if best is None:
+        return None
+    (cycles, moved), tiling, order = best
+    return cycles, moved, tiling, order
