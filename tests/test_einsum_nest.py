@@ -28,6 +28,10 @@ def test_a_gemm_is_valid_and_reduces_over_k():
     assert nest.reduction_dims == ("K",)
     assert nest.tiled_dims == ("M", "N", "K")
     assert nest.elements("a") == 20 and nest.elements("out") == 12
+    with pytest.raises(WorkloadError, match="no dimension 'Q' \\(the nest has M, N, K\\)"):
+        nest.size("Q")
+    with pytest.raises(WorkloadError, match="no operand 'w'"):
+        nest.operand("w")
 
 
 @pytest.mark.parametrize("change, message", [

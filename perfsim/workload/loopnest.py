@@ -248,22 +248,14 @@ class LoopNest:
         return self._hash
 
     def dim(self, name: str) -> Dim:
-        for d in self.dims:
-            if d.name == name:
-                return d
-        raise WorkloadError(f"no dimension {name!r} (the nest has "
-                            f"{', '.join(d.name for d in self.dims)})")
+        return _named(self.dims, name, "dimension")
 
     def size(self, name: str) -> int:
         """Iterations of dimension ``name``."""
         return self.dim(name).size
 
     def operand(self, name: str) -> Operand:
-        for op in self.operands:
-            if op.name == name:
-                return op
-        raise WorkloadError(f"no operand {name!r} (the nest has "
-                            f"{', '.join(o.name for o in self.operands)})")
+        return _named(self.operands, name, "operand")
 
     @property
     def output(self) -> Operand:
@@ -295,6 +287,15 @@ class LoopNest:
         """Distinct elements of an operand the nest reads or writes."""
         op = self.operand(operand)
         return op.elements_per_point * prod(self.axis_elements(a) for a in op.axes)
+
+
+def _named(items, name: str, what: str):
+    """The item called ``name``, or a :class:`WorkloadError` listing the names there are."""
+    for item in items:
+        if item.name == name:
+            return item
+    raise WorkloadError(f"no {what} {name!r} (the nest has "
+                        f"{', '.join(i.name for i in items)})")
 
 
 def _pair(value, what: str) -> tuple[int, int]:
