@@ -14,7 +14,7 @@ level above, an operand's tile is re-fetched once per iteration of every loop th
 index it, outside its innermost indexing loop of more than one trip; and a tile covering its
 parent's whole extent along the operand's dimensions is kept across consecutive parent tiles
 that share it. Summed over every tile of the level above, both rules are products of
-per-dimension sums (:func:`dim_summary`, :func:`_runs`): exact with edge tiles, halos and
+per-dimension sums (:func:`_dim_summary`, :func:`_runs`): exact with edge tiles, halos and
 parts, and never a walk over the tiles. Fetched elements times the element size are the
 bytes read into a level; windows fetch exactly the in-bounds elements their outputs read
 (halos re-fetched by neighbours, padding never); a bias travels with its weights tile that
@@ -220,7 +220,7 @@ def _root_extent(axis, size: int) -> int:
 
 
 @njit(cache=True)
-def largest_tile(size: int, split: int, values, level: int) -> int:
+def _largest_tile(size: int, split: int, values, level: int) -> int:
     """Span of the largest tile of a dimension at ``level`` (the first tile is the largest);
     ``values[j]`` cut level ``j + 1`` into level ``j``, for ``level <= j < len(values)``."""
     length = size
@@ -260,7 +260,7 @@ def _segments(length: int, split: int, value: int, parent_extents, kinds, window
 
 
 @njit(cache=True)
-def dim_summary(dims, axes, dim_axes, d: int, values, k: int, dim_out, axis_out, col: int):
+def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, dim_out, axis_out, col: int):
     """Summarise dimension ``d`` cut by ``values[j]`` at levels ``k <= j < L``
     (``L = len(values)``): writes ``dim_out[d, col]`` (:data:`DIM_SUMMARY`) and
     ``axis_out[a, col]`` (:data:`AXIS_SUMMARY`) for its axes ``a`` in ``dim_axes[d]``.
@@ -434,7 +434,7 @@ def level_traffic(dims, operands, axes, axis_of, dim_axes, values, orders, k: in
     axis_sum = np.zeros((axes.shape[0], 1), dtype=AXIS_SUMMARY)
     cols = np.zeros(n_dims, dtype=np.int64)
     for d in range(n_dims):
-        dim_summary(dims, axes, dim_axes, d, values[:, d].copy(), k, dim_sum, axis_sum, 0)
+        _dim_summary(dims, axes, dim_axes, d, values[:, d].copy(), k, dim_sum, axis_sum, 0)
     outside = np.zeros((1, n_dims), dtype=np.int64)
     inside = np.zeros((1, n_dims), dtype=np.int64)
     multi = np.zeros((1, n_dims), dtype=np.int64)
@@ -478,7 +478,7 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
     candidates = np.zeros((n_dims, MAX_CANDIDATES), dtype=np.int64)
     counts = np.zeros(n_dims, dtype=np.int64)
     for d in range(n_dims):
-        parent = largest_tile(dims[d]["size"], dims[d]["split"], values[:, d].copy(), k + 1)
+        parent = _largest_tile(dims[d]["size"], dims[d]["split"], values[:, d].copy(), k + 1)
         options = candidate_values(parent, dims[d]["split"])
         counts[d] = options.shape[0]
         candidates[d, :counts[d]] = options
@@ -489,7 +489,7 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
         column = values[:, d].copy()
         for i in range(counts[d]):
             column[k] = candidates[d, i]
-            dim_summary(dims, axes, dim_axes, d, column, k, dim_sum, axis_sum, i)
+            _dim_summary(dims, axes, dim_axes, d, column, k, dim_sum, axis_sum, i)
     # Each dimension's factors at level k depend on its own candidate only: tabulate them.
     term = np.zeros((3, n_ops, n_dims, widest), dtype=np.int64)
     tiles_of = np.ones((n_dims, widest), dtype=np.int64)
@@ -557,7 +557,7 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
 
 
 @njit(cache=True)
-def fits(tile_bytes, buffers, capacity) -> bool:
+def _fits(tile_bytes, buffers, capacity) -> bool:
     """Whether ``buffers[role]`` copies of each role's tiles fit the capacity."""
     if capacity["split"]:
         for role in range(3):
@@ -595,7 +595,7 @@ def rank_table(table, buffers, capacity, rates):
     chosen = -1
     for row in range(table.shape[0]):
         entry = table[row]
-        if not fits(entry["tile_bytes"], buffers, capacity):
+        if not _fits(entry["tile_bytes"], buffers, capacity):
             continue
         cycles = pipeline_cycles(entry["moved_bytes"], entry["tile_count"], rates)
         if chosen < 0 or cycles < best_cycles or (cycles == best_cycles
@@ -741,6 +741,15 @@ def _spread_length(extent: int, path: tuple[int, ...], dim: str, tilings) -> int
     return extent
 
 
+def window_extent_ref(start: int, count: int, stride: int, kernel: int, dilation: int,
+                      pad: int, size: int) -> int:
+    """The specification of :func:`window_extent`: the set of elements the windows of outputs
+    ``[start, start + count)`` land on, kept if inside the axis."""
+    rows = {o * stride + f * dilation - pad for o in range(start, start + count)
+            for f in range(kernel)}
+    return len({r for r in rows if 0 <= r < size})
+
+
 def tile_elements_ref(nest: LoopNest, name: str, paths: dict, tilings) -> int:
     """Elements of operand ``name``'s tile where each cut dimension is at ``paths[dim]``: the
     product over its axes of the elements they hold, windows counting the distinct in-bounds
@@ -761,9 +770,8 @@ def tile_elements_ref(nest: LoopNest, name: str, paths: dict, tilings) -> int:
             count *= _spread_length(axis.size, paths[axis.dim], axis.dim, tilings)
         else:
             o0, n = span(axis.out)
-            rows = {axis.stride * o + axis.dilation * f - axis.pad_before
-                    for o in range(o0, o0 + n) for f in range(nest.size(axis.filter))}
-            count *= len({r for r in rows if 0 <= r < axis.size})
+            count *= window_extent_ref(o0, n, axis.stride, nest.size(axis.filter),
+                                       axis.dilation, axis.pad_before, axis.size)
     if op.travels_with:
         for dim in nest.operand(op.travels_with).dims:
             if dim not in op.dims and span(dim)[0] != 0:
