@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 
 from perfsim.mapping.engines import engine_sram_bytes
 from perfsim.hardware.model import MatrixEngine, Precision
-from perfsim.mapping.kernels import tiling as k
-from perfsim.mapping.lowering import LoopNest, CONV_FIELDS
+from perfsim.mapping.kernels.nest_search import (Capacity, LevelTiling, TilingLevel,
+                                                 levels_traffic)
+from perfsim.mapping.lowering import Work
+from perfsim.workload import loopnest
 
-LAYERS = [
+FIELDS = ("B", "G", "K", "C", "OY", "OX", "IY", "IX", "FY", "FX", "SY", "SX", "DY", "DX", "PT",
+          "PL", "BIAS_PER_K", "STEPS")
+LAYERS = [  # K and C per group
     # B G K C OY OX IY IX FY FX SY SX DY DX PT PL BIAS STEPS
     (1, 1, 3, 2, 5, 4, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),
     (2, 1, 2, 3, 3, 3, 7, 7, 3, 3, 2, 2, 1, 1, 0, 0, 0, 1),
@@ -26,6 +29,10 @@ LAYERS = [
     (1, 1, 2, 2, 3, 3, 7, 7, 3, 3, 1, 1, 2, 2, 0, 0, 0, 1),
     (1, 1, 1, 1, 4, 3, 6, 6, 2, 3, 1, 2, 1, 1, 0, 1, 0, 1),
 ]
+ORDERS = list(itertools.permutations("KCP"))
+"""The six orders of the tile-loop classes, outermost first: ``K`` (weights, outputs), ``C``
+(weights, inputs), ``P`` (batch and output pixels: inputs, outputs); ``G`` is outermost."""
+CLASS_DIMS = {"K": ("K",), "C": ("C",), "P": ("B", "OY", "OX")}
 TILINGS = [(1, 1, 1, 1, 2, 2), (2, 1, 2, 1, 3, 1), (1, 2, 1, 2, 1, 4), (2, 2, 3, 3, 5, 4),
            (1, 1, 2, 1, 2, 3)]
 
@@ -37,14 +44,14 @@ def split(total, tile):
 def walk(dims, tiles, order):
     """Element-level DRAM counts: weights and inputs fetched, partial sums read back, and
     output elements written (partial or final) when their tile leaves the buffer."""
-    d = dict(zip(CONV_FIELDS, dims))
+    d = dict(zip(FIELDS, dims))
     t = dict(zip(("B", "G", "K", "C", "OY", "OX"), tiles))
     loops = {
         "K": split(d["K"], t["K"]), "C": split(d["C"], t["C"]),
         "P": list(itertools.product(split(d["B"], t["B"]), split(d["OY"], t["OY"]),
                                     split(d["OX"], t["OX"]))),
     }
-    names = ["KCP"[c] for c in k.ORDERS[order]]
+    names = list(ORDERS[order])
     buffers = {"W": None, "I": None, "O": None}
     counts = {"W": 0, "I": 0, "O_read": 0, "O_write": 0}
     done: set = set()  # output elements whose partial sums went out to DRAM
@@ -89,13 +96,22 @@ def walk(dims, tiles, order):
 def test_dram_counts_match_an_element_level_walk(dims, tiles, order):
     tiles = tuple(min(t, dims[i]) for t, i in zip(tiles, (0, 1, 2, 3, 4, 5)))
     counts = walk(dims, tiles, order)
-    prec = np.array((1, 1, 1, 1, 1), dtype=np.int64)  # 1 byte everywhere: bytes = elements
-    read_w, read_i, spill, write, *_ = k.conv_traffic(
-        np.array(dims, dtype=np.int64), np.array(tiles, dtype=np.int64), order, prec)
-    assert read_w == counts["W"]
-    assert read_i == counts["I"]
-    assert spill == counts["O_read"]
-    assert write == counts["O_write"]
+    d = dict(zip(FIELDS, dims))
+    nest = loopnest.convolution(
+        batch=d["B"], in_channels=d["G"] * d["C"], out_channels=d["G"] * d["K"],
+        in_size=(d["IY"], d["IX"]), out_size=(d["OY"], d["OX"]), kernel=(d["FY"], d["FX"]),
+        stride=(d["SY"], d["SX"]), dilation=(d["DY"], d["DX"]), pad_before=(d["PT"], d["PL"]),
+        groups=d["G"], biases_per_output=d["BIAS_PER_K"])
+    tiling = LevelTiling(dict(zip(("B", "G", "K", "C", "OY", "OX"), tiles)),
+                         ("G", *(d for c in ORDERS[order] for d in CLASS_DIMS[c])))
+    levels = (TilingLevel("sram", 1.0, Capacity(shared_bytes=10 ** 9)), TilingLevel("dram", 1.0))
+    one_byte = Precision(activation_bytes=1, weight_bytes=1, accumulator_bytes=1)
+    ops = levels_traffic(nest, one_byte, levels, (tiling,))[0].operands  # bytes = elements
+    weights = ops["weights"].read_bytes + (ops["bias"].read_bytes if "bias" in ops else 0)
+    assert weights == counts["W"]
+    assert ops["input"].read_bytes == counts["I"]
+    assert ops["output"].partial_read_bytes == counts["O_read"]
+    assert ops["output"].write_bytes == counts["O_write"]
 
 
 def systolic_walk(dataflow, rows, cols, np_, kk, t_red):
@@ -131,11 +147,12 @@ def systolic_walk(dataflow, rows, cols, np_, kk, t_red):
 def test_engine_sram_accesses_match_a_fold_walk(dataflow, gemm, array):
     np_, kk, t_red = gemm
     rows, cols = array
-    nest = LoopNest("conv", (1, 1, kk, t_red, 1, np_, 1, np_, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1),
-                    np_ * kk * t_red, 0, t_red)
+    nest = loopnest.convolution(in_channels=t_red, out_channels=kk, in_size=(1, np_),
+                                out_size=(1, np_))
+    work = Work(nest, np_ * kk * t_red, 0, t_red)
     engine = MatrixEngine("mxu", rows, cols, dataflow)
     precision = Precision(activation_bytes=1, weight_bytes=1, accumulator_bytes=1)
-    reads, writes = engine_sram_bytes(engine, nest, precision, np_ * t_red, kk * t_red)
+    reads, writes = engine_sram_bytes(engine, work, precision, np_ * t_red, kk * t_red)
     inputs, weights, partial_reads, out_writes = systolic_walk(dataflow, rows, cols, np_, kk,
                                                                t_red)
     # With 1-byte everything, the model's bytes are element counts; its partial writes of the

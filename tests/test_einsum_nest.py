@@ -1,6 +1,6 @@
 """The einsum form of a layer (:mod:`perfsim.workload.loopnest`): validated on construction, its
-constructors give the operands and element counts worked out by hand, and ``from_legacy``
-reads today's positional nests."""
+constructors give the operands and element counts worked out by hand, and every zoo layer
+lowers to one."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 import perfsim
 from perfsim.errors import WorkloadError
-from perfsim.mapping.lowering import lower
 from perfsim.workload import loopnest as ln
+from perfsim.workload.ops import elems
 from perfsim.workload.loopnest import Dim, LoopNest, Operand, Plain, Spread, Window
 
 
@@ -145,28 +145,19 @@ def test_depthwise_fc_matrix_product_pooling_recurrent_and_stream():
         == ["input", "output"]
 
 
-def test_from_legacy_reads_positional_nests():
-    conv = ln.from_legacy("conv", (2, 2, 3, 2, 4, 3, 9, 7, 5, 5, 2, 2, 1, 1, 1, 2, 1, 1))
-    assert conv == ln.convolution(batch=2, in_channels=4, out_channels=6, in_size=(9, 7),
-                                  out_size=(4, 3), kernel=(5, 5), stride=(2, 2),
-                                  pad_before=(1, 2), groups=2, biases_per_output=1)
-    rnn = ln.from_legacy("conv", (1, 1, 128, 64, 1, 7, 1, 7, 1, 1, 1, 1, 1, 1, 0, 0, 2, 7))
-    assert rnn == ln.recurrent(batch=1, steps=7, in_features=64, out_features=128,
-                               biases_per_output=2)
-    assert ln.from_legacy("stream", (1, 512, 1568, 784, 0)) == ln.stream(
-        batch=1, groups=512, in_per_group=1568, out_per_group=784)
-    with pytest.raises(WorkloadError, match="no einsum form"):
-        ln.from_legacy("view", ())
-    with pytest.raises(WorkloadError, match="one GEMM per step"):
-        ln.from_legacy("conv", (1, 1, 8, 8, 1, 7, 1, 7, 3, 1, 1, 1, 1, 1, 0, 0, 0, 7))
-
-
 @pytest.mark.parametrize("name", ["mobilenet_v1", "resnet50", "googlenet", "alexnet"])
-def test_every_zoo_layer_has_an_einsum_form_with_the_legacy_element_counts(name):
+def test_every_zoo_layer_lowers_to_a_nest_with_its_output_elements(name):
+    batch = 2
     network = perfsim.load_workload(name)
     for layer in network.layers:
-        nest = lower(network, layer)
-        if nest.shape == "view":
+        out_shapes = network.out_shapes[layer.name]
+        nest = layer.op.loop_nest(batch, network.in_shapes(layer), out_shapes)
+        if nest is None:
+            assert layer.op.view, layer.name
             continue
-        einsum = ln.from_legacy(nest.shape, nest.dims)
-        assert einsum.elements("output") == nest.outputs, layer.name
+        exact = batch * sum(elems(s) for s in out_shapes)
+        written = nest.elements("output")
+        if nest.reduction_dims:  # convolution-like: one output element per output pixel
+            assert written == exact, layer.name
+        else:  # stream work: channel groups of ceil(elements / groups)
+            assert 0 <= written - exact < batch * nest.size("G"), layer.name

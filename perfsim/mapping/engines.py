@@ -1,4 +1,4 @@
-"""What an engine can run and what a loop nest costs on it: compute cycles and the engine's
+"""What an engine can run and what a layer's work costs on it: compute cycles and the engine's
 own SRAM accesses (DESIGN section 4), one :class:`EngineModel` per engine kind.
 
 * A **matrix engine** runs conv, fc and recurrent layers as GEMMs, one per group and time
@@ -12,25 +12,14 @@ own SRAM accesses (DESIGN section 4), one :class:`EngineModel` per engine kind.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import ClassVar
 
 from perfsim.hardware.model import Engine, MatrixEngine, Precision, VectorEngine
 from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
                                               systolic_cycles)
 from perfsim.mapping.kernels.vector import vector_cycles
-from perfsim.mapping.lowering import LoopNest
+from perfsim.mapping.lowering import Work, gemm
 from perfsim.workload.ops import Op
-
-
-@dataclass(frozen=True)
-class Gemm:
-    """The GEMM view of a conv nest: ``repeats`` GEMMs of ``np_ x t_red x k``."""
-
-    np_: int
-    k: int
-    t_red: int
-    repeats: int
 
 
 def can_run(engine: Engine, op: Op) -> bool:
@@ -39,38 +28,31 @@ def can_run(engine: Engine, op: Op) -> bool:
     return engine.kind in op.engine_kinds
 
 
-def gemm(nest: LoopNest) -> Gemm:
-    """Toeplitz view of a conv nest: per group and step, ``Np = B*OY*OX/steps`` pixels."""
-    steps = nest["STEPS"]
-    return Gemm(np_=nest["B"] * nest["OY"] * nest["OX"] // steps, k=nest["K"],
-                t_red=nest["C"] * nest["FY"] * nest["FX"], repeats=nest["G"] * steps)
-
-
 class EngineModel(ABC):
-    """How one kind of engine costs a loop nest. An engine kind is its dataclass in
+    """How one kind of engine costs a layer's work. An engine kind is its dataclass in
     :mod:`perfsim.hardware.model` (what the hardware file says) and one subclass here,
     registered in :data:`MODELS` under the same ``kind`` (what it costs)."""
 
     kind: ClassVar[str] = ""
 
     @abstractmethod
-    def compute_cycles(self, engine: Engine, nest: LoopNest) -> int:
+    def compute_cycles(self, engine: Engine, work: Work) -> int:
         """Cycles the engine computes for, with unlimited bandwidth."""
 
     @abstractmethod
-    def sram_bytes(self, engine: Engine, nest: LoopNest, precision: Precision,
+    def sram_bytes(self, engine: Engine, work: Work, precision: Precision,
                    in_elems: int, weight_elems: int) -> tuple[int, int]:
         """(bytes the engine reads from SRAM, bytes it writes) for one layer."""
 
     @abstractmethod
-    def work(self, nest: LoopNest) -> int:
+    def peak_work(self, work: Work) -> int:
         """The operations the engine's peak (``peak_macs_per_cycle``) counts."""
 
     @abstractmethod
-    def waste(self, engine: Engine, nest: LoopNest, efficiency: float) -> str:
+    def waste(self, engine: Engine, work: Work, efficiency: float) -> str:
         """Why the layer's shape leaves most of the engine idle, in numbers."""
 
-    def unused_note(self, engine: Engine, nest: LoopNest, total_cycles: int,
+    def unused_note(self, engine: Engine, work: Work, total_cycles: int,
                     cycles: int) -> str | None:
         """What the layer would have cost here when another engine ran it (None: not worth
         saying)."""
@@ -83,16 +65,16 @@ class Systolic(EngineModel):
 
     kind = "matrix"
 
-    def compute_cycles(self, engine: MatrixEngine, nest: LoopNest) -> int:
-        g = gemm(nest)
+    def compute_cycles(self, engine: MatrixEngine, work: Work) -> int:
+        g = gemm(work)
         return int(systolic_cycles(DATAFLOW_CODES[engine.dataflow], engine.rows, engine.cols,
                                    g.np_, g.k, g.t_red, g.repeats))
 
-    def sram_bytes(self, engine: MatrixEngine, nest: LoopNest, precision: Precision,
+    def sram_bytes(self, engine: MatrixEngine, work: Work, precision: Precision,
                    in_elems: int, weight_elems: int) -> tuple[int, int]:
         act, wgt, acc = precision.activation_bytes, precision.weight_bytes, \
             precision.accumulator_bytes
-        g = gemm(nest)
+        g = gemm(work)
         rows, cols = engine.rows, engine.cols
         code = DATAFLOW_CODES[engine.dataflow]
 
@@ -117,11 +99,11 @@ class Systolic(EngineModel):
         writes = g.repeats * (partial * acc + outputs * act)
         return reads, writes
 
-    def work(self, nest: LoopNest) -> int:
-        return nest.macs
+    def peak_work(self, work: Work) -> int:
+        return work.macs
 
-    def waste(self, engine: MatrixEngine, nest: LoopNest, efficiency: float) -> str:
-        g = gemm(nest)
+    def waste(self, engine: MatrixEngine, work: Work, efficiency: float) -> str:
+        g = gemm(work)
         mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
                   "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),
                   "input_stationary": ("C*FY*FX", g.t_red, "Np", g.np_)}[engine.dataflow]
@@ -129,12 +111,12 @@ class Systolic(EngineModel):
                 f"{mapped[0]}={mapped[1]:,} on {engine.rows} rows, {mapped[2]}={mapped[3]:,} "
                 f"on {engine.cols} columns, {g.repeats:,} GEMM(s) one after another")
 
-    def unused_note(self, engine: MatrixEngine, nest: LoopNest, total_cycles: int,
+    def unused_note(self, engine: MatrixEngine, work: Work, total_cycles: int,
                     cycles: int) -> str | None:
         if not cycles:
             return None
         return (f"on {engine.name} {total_cycles:,} cycles, "
-                f"{nest.macs / (cycles * engine.peak_macs_per_cycle):.1%} of its array used")
+                f"{work.macs / (cycles * engine.peak_macs_per_cycle):.1%} of its array used")
 
 
 class Simd(EngineModel):
@@ -144,22 +126,21 @@ class Simd(EngineModel):
 
     kind = "vector"
 
-    def compute_cycles(self, engine: VectorEngine, nest: LoopNest) -> int:
-        steps = nest["STEPS"] if nest.shape == "conv" else 1
-        return int(vector_cycles(engine.lanes, nest.outputs, nest.work_per_output, steps,
+    def compute_cycles(self, engine: VectorEngine, work: Work) -> int:
+        return int(vector_cycles(engine.lanes, work.outputs, work.work_per_output, work.steps,
                                  engine.pipeline_latency_cycles))
 
-    def sram_bytes(self, engine: VectorEngine, nest: LoopNest, precision: Precision,
+    def sram_bytes(self, engine: VectorEngine, work: Work, precision: Precision,
                    in_elems: int, weight_elems: int) -> tuple[int, int]:
         return (in_elems * precision.activation_bytes + weight_elems * precision.weight_bytes,
-                nest.outputs * precision.activation_bytes)
+                work.outputs * precision.activation_bytes)
 
-    def work(self, nest: LoopNest) -> int:
-        return nest.macs + nest.ops
+    def peak_work(self, work: Work) -> int:
+        return work.macs + work.ops
 
-    def waste(self, engine: VectorEngine, nest: LoopNest, efficiency: float) -> str:
+    def waste(self, engine: VectorEngine, work: Work, efficiency: float) -> str:
         return (f"{efficiency:.1%} of {engine.name}'s {engine.lanes} lanes used "
-                f"({nest.outputs:,} outputs)")
+                f"({work.outputs:,} outputs)")
 
 
 MODELS: dict[str, EngineModel] = {model.kind: model for model in (Systolic(), Simd())}
@@ -171,12 +152,12 @@ def model_of(engine: Engine) -> EngineModel:
     return MODELS[engine.kind]
 
 
-def compute_cycles(engine: Engine, nest: LoopNest) -> int:
+def compute_cycles(engine: Engine, work: Work) -> int:
     """Cycles the engine computes for, with unlimited bandwidth."""
-    return model_of(engine).compute_cycles(engine, nest)
+    return model_of(engine).compute_cycles(engine, work)
 
 
-def engine_sram_bytes(engine: Engine, nest: LoopNest, precision: Precision,
+def engine_sram_bytes(engine: Engine, work: Work, precision: Precision,
                       in_elems: int, weight_elems: int) -> tuple[int, int]:
     """(bytes the engine reads from SRAM, bytes it writes) for one layer."""
-    return model_of(engine).sram_bytes(engine, nest, precision, in_elems, weight_elems)
+    return model_of(engine).sram_bytes(engine, work, precision, in_elems, weight_elems)

@@ -1,32 +1,37 @@
-"""Tiling search per layer and engine: the Python side of :mod:`perfsim.mapping.kernels.tiling`.
-
-Packs a loop nest, the precision, where the operands live, the SRAM left for tiles and the
-machine's rates into arrays, runs the Numba search, and caches the answer by all of those, so
-repeated layers (and repeated sweep points) cost nothing.
+"""Tiling search per layer and engine, for today's hierarchy (one on-chip SRAM below DRAM):
+the layer's einsum nest, the precision, where its tensors live, the SRAM left for tiles, the
+buffers per operand and the machine's rates go to the generic search of
+:mod:`perfsim.mapping.kernels.nest_search`, which caches its tables and answers, so repeated
+layers (and repeated sweep points) cost nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-
-import numpy as np
 
 from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import HwConfig
-from perfsim.mapping.kernels import tiling as k
-from perfsim.mapping.lowering import LoopNest
+from perfsim.mapping.kernels.nest_search import (Buffers, Capacity, LevelTiling, LevelTraffic,
+                                                 Rates, TilingLevel, levels_traffic,
+                                                 search_one_level)
+from perfsim.mapping.lowering import Work
 from perfsim.mapping.residency import Placement
 
+CONV_TILE_DIMS = ("B", "G", "K", "C", "OY", "OX")
+"""The dimensions convolution-like tiles are reported by (a recurrent cell's steps ``T`` as
+OX)."""
+WEIGHT_OPERANDS = ("weights", "bias", "constants")
+"""Operands read as weights: a layer's weights, their bias, a stream's per-group constants."""
 
 
 @dataclass(frozen=True)
 class Tiling:
     """The chosen tiling of one layer on one engine and its DRAM traffic (bytes).
 
-    ``tiles`` are ``(tB, tG, tK, tC, tOY, tOX)`` for conv nests and ``(tG, chunks)`` for
-    stream nests; ``order`` names the tile-loop classes outermost first (``KCP`` ...;
-    ``-`` for streams); ``cycles`` is the overlapped time of the layer (before rounding)."""
+    ``tiles`` are ``(tB, tG, tK, tC, tOY, tOX)`` for convolution-like work and ``(tG, chunks)``
+    for stream work; ``order`` names the tile-loop classes outermost first (``KCP`` ...;
+    ``-`` for streams); ``working_set_bytes`` counts every buffer of every operand;
+    ``cycles`` is the overlapped time of the layer (before rounding)."""
 
     tiles: tuple[int, ...]
     order: str
@@ -46,80 +51,99 @@ class Tiling:
     def describe(self) -> str:
         if self.order == "-":
             return f"{self.tile_count} tiles of {self.tiles[0]} channels / {self.tiles[1]}"
-        names = ("B", "G", "K", "C", "OY", "OX")
-        return (" ".join(f"{n}{t}" for n, t in zip(names, self.tiles))
+        return (" ".join(f"{n}{t}" for n, t in zip(CONV_TILE_DIMS, self.tiles))
                 + f" order {self.order}")
 
 
-def capacities(hw: HwConfig, resident_bytes: int) -> np.ndarray:
-    """[shared, ifmap, filter, ofmap] bytes free for tiles (shared < 0: split buffers)."""
+def capacity(hw: HwConfig, work: Work, resident_bytes: int) -> Capacity:
+    """The SRAM bytes free for ``work``'s tiles: one pool, or (split SRAM, SCALE-Sim's ifmap,
+    filter and ofmap buffers) one per operand role; resident activations take theirs from the
+    pool or the ifmap buffer. Stream work on split buffers keeps every tile in the smaller of
+    the ifmap and ofmap buffers (as perfsim always has; the fidelity issue revisits it)."""
     split = hw.sram.split_bytes
     if split is None:
-        return np.array([hw.sram.size_bytes - resident_bytes, -1, -1, -1], dtype=np.float64)
-    return np.array([-1, split[0] - resident_bytes, split[1], split[2]], dtype=np.float64)
+        return Capacity(shared_bytes=hw.sram.size_bytes - resident_bytes)
+    if not work.reduces:
+        return Capacity(shared_bytes=min(split[0] - resident_bytes, split[2]))
+    return Capacity(input_bytes=split[0] - resident_bytes, weight_bytes=split[1],
+                    output_bytes=split[2])
 
 
-@lru_cache(maxsize=256)
-def _conv_table(dims: tuple, prec: tuple) -> np.ndarray:
-    """Every tiling's traffic, by layer and precision (a few hundred kB at most): shared by
-    every SRAM size, array and bandwidth a sweep tries."""
-    return k.conv_table(np.array(dims, dtype=np.int64), np.array(prec, dtype=np.int64))
-
-
-@lru_cache(maxsize=65536)
-def _search(shape: str, dims: tuple, prec: tuple, caps: tuple, machine: tuple) -> tuple:
-    args = (np.array(dims, dtype=np.int64), np.array(prec, dtype=np.int64),
-            np.array(caps, dtype=np.float64), np.array(machine, dtype=np.float64))
-    if shape == "conv":  # the table is shared by every capacity and machine
-        result = k.rank_conv(_conv_table(dims, prec), *args)
-    else:
-        result = k.search_stream(*args)
-    return tuple(float(v) for v in result)
-
-
-def plan_tiling(layer_name: str, nest: LoopNest, hw: HwConfig, placement: Placement,
+def plan_tiling(layer_name: str, work: Work, hw: HwConfig, placement: Placement,
                 compute_cycles: int, engine_sram_bytes: int) -> Tiling:
     """The best tiling, or :class:`InfeasibleError` naming the layer and the bytes."""
-    p = hw.precision
-    prec = (p.activation_bytes, p.weight_bytes, p.accumulator_bytes,
-            int(placement.input_location == "dram"), int(placement.output_location == "dram"))
-    # The kernels fit two buffers of each tile; with more, each must fit in a share.
-    share = 2 / hw.sram.buffers
-    caps = tuple(c * share if c >= 0 else c
-                 for c in capacities(hw, placement.resident_bytes).tolist())
-    machine = (float(compute_cycles), float(engine_sram_bytes),
-               float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
-               float(hw.dram_latency_cycles))
-    r = _search(nest.shape, nest.dims, prec, caps, machine)
-    if r[k.R_TILES] == 0:
-        raise InfeasibleError(_infeasible(layer_name, nest, prec, hw, placement))
-    if nest.shape == "conv":
-        tiles = tuple(int(v) for v in r[k.R_T0:k.R_T5 + 1])
-        inner = k.ORDER_NAMES[int(r[k.R_ORDER])]
+    resident = _resident(work, placement)
+    rates = Rates(float(compute_cycles), float(engine_sram_bytes),
+                  float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
+                  float(hw.dram_latency_cycles))
+    plan = search_one_level(work.nest, hw.precision,
+                            capacity(hw, work, placement.resident_bytes), rates,
+                            buffers=Buffers.uniform(hw.sram.buffers), resident=resident)
+    if plan is None:
+        raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
+    tiles = plan.tiling.tiles
+    if work.reduces:
+        named = {"OX": tiles.get("T", 1), **tiles}
+        shape = tuple(named.get(d, 1) for d in CONV_TILE_DIMS)
+        order = _class_order(plan.tiling.order)
     else:
-        tiles, inner = (int(r[k.R_T1]), int(r[k.R_T5])), "-"
-    return Tiling(tiles, inner, int(r[k.R_TILES]), int(r[k.R_DRAM_READ_W]),
-                  int(r[k.R_DRAM_READ_I]), int(r[k.R_DRAM_READ_O]), int(r[k.R_DRAM_WRITE]),
-                  int(r[k.R_WS_BYTES]) * hw.sram.buffers // 2, r[k.R_CYCLES])
+        shape, order = (tiles["G"], tiles["S"]), "-"
+    ops = plan.operands
+    output = ops["output"]
+    return Tiling(shape, order, plan.tile_count,
+                  sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
+                  ops["input"].read_bytes if "input" in ops else 0,
+                  output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
+                  plan.cycles)
 
 
-def _infeasible(layer_name, nest, prec, hw: HwConfig, placement) -> str:
-    dims = np.array(nest.dims, dtype=np.int64)
+def _resident(work: Work, placement: Placement) -> frozenset[str]:
+    """The operands that live in SRAM rather than DRAM (no traffic, and an input no tiles)."""
+    names = {op.name for op in work.nest.operands}
+    return frozenset(name for name, where in (("input", placement.input_location),
+                                              ("output", placement.output_location))
+                     if where != "dram" and name in names)
+
+
+def _class_order(order: tuple[str, ...]) -> str:
+    """A conv tiling's loop order (dimensions outermost first) as its order of loop classes:
+    ``K`` (weights, outputs), ``C`` (weights, inputs), ``P`` (batch and output pixels: inputs,
+    outputs); ``G`` indexes every operand and changes nothing."""
+    letters = [{"K": "K", "C": "C", "G": ""}.get(d, "P") for d in order]
+    return "".join(c for i, c in enumerate(letters) if c and c not in letters[:i])
+
+
+def _smallest(work: Work, hw: HwConfig, placement: Placement) -> LevelTraffic:
+    """The working sets of the smallest tiles: one iteration of every dimension a tiling
+    cuts (the most parts of one cut into parts)."""
+    einsum = work.nest
+    tiles = {name: einsum.size(name) if einsum.dim(name).split == "parts" else 1
+             for name in einsum.tiled_dims}
+    levels = (TilingLevel("sram", hw.sram.bandwidth_bytes_per_cycle,
+                          Capacity(shared_bytes=0), buffers=Buffers.uniform(hw.sram.buffers)),
+              TilingLevel("dram", hw.dram_bytes_per_cycle))
+    homes = {name: 0 for name in _resident(work, placement)}
+    return levels_traffic(einsum, hw.precision, levels,
+                          (LevelTiling(tiles, einsum.tiled_dims),), homes=homes)[0]
+
+
+def _infeasible(layer_name: str, work: Work, hw: HwConfig, placement: Placement) -> str:
+    smallest = _smallest(work, hw, placement)
     buffers = hw.sram.buffers
-    if nest.shape == "conv":
-        *_, ws_i, ws_w, ws_o, _ = k.conv_traffic(dims, np.ones(6, dtype=np.int64), 0,
-                                                 np.array(prec, dtype=np.int64))
-        ws_i, ws_w, ws_o = (v * buffers // 2 for v in (ws_i, ws_w, ws_o))
+    if work.reduces:
+        ws = {n: t.working_set_bytes for n, t in smallest.operands.items()}
+        ws_i = ws.get("input", 0)
+        ws_w = sum(v for n, v in ws.items() if n in WEIGHT_OPERANDS)
+        ws_o = ws["output"]
         need = f"{ws_i + ws_w + ws_o:,} bytes (inputs {ws_i:,}, weights {ws_w:,}, " \
                f"outputs {ws_o:,})"
     else:
-        smallest = k.stream_traffic(dims, 1, max(dims[k.SIN], dims[k.SOUT]), np.array(prec))[3]
-        need = f"{smallest * buffers // 2:,} bytes"
-    caps = capacities(hw, placement.resident_bytes)
-    free = (f"{int(caps[0]):,} bytes free" if caps[0] >= 0 else
-            f"{int(caps[1]):,} / {int(caps[2]):,} / {int(caps[3]):,} bytes free in the ifmap / "
-            f"filter / ofmap buffers")
+        need = f"{smallest.working_set_bytes:,} bytes"
+    split, resident = hw.sram.split_bytes, placement.resident_bytes
+    free_text = (f"{hw.sram.size_bytes - resident:,} bytes free" if split is None else
+                 f"{split[0] - resident:,} / {split[1]:,} / {split[2]:,} bytes free in the "
+                 f"ifmap / filter / ofmap buffers")
     fewer = "; or fewer memory.sram.buffers" if buffers > 2 else ""
     return (f"layer '{layer_name}' does not fit in SRAM: its smallest tiles need {need} "
-            f"with {buffers} buffers per operand, {free} ({placement.resident_bytes:,} bytes "
-            f"hold resident activations); use a larger SRAM or residency 'dram'{fewer}")
+            f"with {buffers} buffers per operand, {free_text} ({resident:,} bytes hold "
+            f"resident activations); use a larger SRAM or residency 'dram'{fewer}")

@@ -23,7 +23,7 @@ from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import Engine, HwConfig
 from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import elems
-from perfsim.mapping.lowering import LoopNest, lower
+from perfsim.mapping.lowering import Work, lower
 from perfsim.mapping.residency import Placement, plan
 from perfsim.results import LayerResult
 from perfsim.mapping.tiling import Tiling, plan_tiling
@@ -64,7 +64,7 @@ LAYER_CACHE_ENTRIES = 8_000
 """Layer results kept for reuse (a few kB each); the cache starts over when full."""
 _layer_cache: dict[tuple, LayerPlan] = {}
 _placement_cache: dict[tuple, dict[str, Placement]] = {}
-_nest_cache: dict[tuple, LoopNest] = {}
+_work_cache: dict[tuple, Work] = {}
 
 
 def _placements(network: Network, hw: HwConfig, residency: str) -> dict[str, Placement]:
@@ -80,16 +80,16 @@ def _placements(network: Network, hw: HwConfig, residency: str) -> dict[str, Pla
     return placements
 
 
-def _lowered(network: Network, layer: Layer, in_shapes: tuple) -> LoopNest:
+def _lowered(network: Network, layer: Layer, in_shapes: tuple) -> Work:
     """:func:`perfsim.mapping.lowering.lower`, cached by what it reads: the layer, its shapes and
     the batch (no hardware)."""
     key = (layer, network.batch, in_shapes, network.out_shapes[layer.name])
-    nest = _nest_cache.get(key)
-    if nest is None:
-        if len(_nest_cache) >= LAYER_CACHE_ENTRIES:
-            _nest_cache.clear()
-        nest = _nest_cache[key] = lower(network, layer)
-    return nest
+    work = _work_cache.get(key)
+    if work is None:
+        if len(_work_cache) >= LAYER_CACHE_ENTRIES:
+            _work_cache.clear()
+        work = _work_cache[key] = lower(network, layer)
+    return work
 
 
 def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
@@ -119,19 +119,19 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
 def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
           pin: dict[str, str]) -> LayerPlan:
     in_shapes = network.in_shapes(layer)
-    nest = _lowered(network, layer, in_shapes)
+    work = _lowered(network, layer, in_shapes)
     p = hw.precision
     in_elems = network.batch * sum(elems(s) for s in in_shapes)
     weights = layer.op.weight_elems(in_shapes)
     base = dict(
         layer=layer.name, op=layer.op.kind, out_shape=list(network.out_shapes[layer.name][0]),
-        kernel=list(layer.op.kernel), groups=layer.op.groups, macs=nest.macs, ops=nest.ops,
+        kernel=list(layer.op.kernel), groups=layer.op.groups, macs=work.macs, ops=work.ops,
         params=layer.op.params(in_shapes), in_bytes=in_elems * p.activation_bytes,
         out_bytes=network.batch * sum(elems(s) for s in network.out_shapes[layer.name])
         * p.activation_bytes,
         weight_bytes=weights * p.weight_bytes, in_location=placement.input_location,
         out_location=placement.output_location)
-    if nest.shape == "view":
+    if work.nest is None:
         what = "network input, in DRAM" if not layer.inputs else "a view of its input"
         reason = (f"not costed: unsupported ONNX op {layer.op.onnx_op}"
                   if layer.op.kind == "placeholder" else f"none: {what}, no data moved")
@@ -146,10 +146,10 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
     errors = []
     options = []
     for engine in engines:
-        cycles = compute_cycles(engine, nest)
-        reads, writes = engine_sram_bytes(engine, nest, p, in_elems, weights)
+        cycles = compute_cycles(engine, work)
+        reads, writes = engine_sram_bytes(engine, work, p, in_elems, weights)
         try:
-            tiling = plan_tiling(layer.name, nest, hw, placement, cycles, reads + writes)
+            tiling = plan_tiling(layer.name, work, hw, placement, cycles, reads + writes)
         except InfeasibleError as err:
             errors.append(err)
             continue
@@ -160,9 +160,9 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
     if best is None:
         raise errors[0]
     total, engine, cycles, reads, writes, tiling = best
-    row = _row(base, nest, hw, engine, total, cycles, reads, writes, tiling)
+    row = _row(base, work, hw, engine, total, cycles, reads, writes, tiling)
     others = [note for t, e, c in options if e is not engine
-              for note in [model_of(e).unused_note(e, nest, t, c)] if note]
+              for note in [model_of(e).unused_note(e, work, t, c)] if note]
     if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
         row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
     return LayerPlan(row, tiling, reads + writes)
@@ -192,7 +192,7 @@ def _energy(hw: HwConfig, work: int, sram_bytes: int, dram_bytes: int) -> float:
     return work * e.mac + sram_bytes * e.sram_byte + dram_bytes * e.dram_byte  # type: ignore
 
 
-def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
+def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
          cycles: int, reads: int, writes: int, tiling: Tiling) -> LayerResult:
     dram_read, dram_write = tiling.dram_read_bytes, tiling.dram_write_bytes
     dram_bytes = dram_read + dram_write
@@ -200,25 +200,25 @@ def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
     dram_cycles = dram_bytes / hw.dram_bytes_per_cycle
     sram_cycles = (sram_read + sram_write) / hw.sram.bandwidth_bytes_per_cycle
     memory_cycles = math.ceil(max(dram_cycles, sram_cycles))
-    work = model_of(engine).work(nest)
+    done = model_of(engine).peak_work(work)
     peak = engine.peak_macs_per_cycle
-    efficiency = work / (cycles * peak) if cycles else 0.0
-    intensity = nest.macs / dram_bytes if dram_bytes else math.inf
+    efficiency = done / (cycles * peak) if cycles else 0.0
+    intensity = work.macs / dram_bytes if dram_bytes else math.inf
     balance = peak / hw.dram_bytes_per_cycle
-    per_byte = _per_byte(nest, dram_bytes)
+    per_byte = _per_byte(work, dram_bytes)
     if max(dram_cycles, sram_cycles) >= cycles:
         bound = "memory"
         if dram_cycles >= sram_cycles:
             reason = (f"memory: DRAM {dram_cycles:,.0f} cycles >= compute {cycles:,} "
                       f"({per_byte}, machine balance {balance:,.0f} MAC/B; "
-                      f"{_dominant(tiling, nest)})")
+                      f"{_dominant(tiling, work)})")
         else:
             reason = (f"memory: SRAM {sram_cycles:,.0f} cycles >= compute {cycles:,} "
                       f"({sram_read + sram_write:,} B at "
                       f"{hw.sram.bandwidth_bytes_per_cycle:g} B/cycle)")
     elif efficiency < WELL_USED:
         bound = "utilization"
-        reason = f"utilization: {model_of(engine).waste(engine, nest, efficiency)}"
+        reason = f"utilization: {model_of(engine).waste(engine, work, efficiency)}"
     else:
         bound = "compute"
         reason = f"compute: {engine.name} {efficiency:.0%} used ({per_byte})"
@@ -226,30 +226,30 @@ def _row(base: dict, nest: LoopNest, hw: HwConfig, engine: Engine, total: int,
         **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
         sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,
         memory_cycles=memory_cycles, total_cycles=total, stall_cycles=total - cycles,
-        utilization=work / (total * peak) if total else 0.0,
+        utilization=done / (total * peak) if total else 0.0,
         macs_per_dram_byte=intensity if dram_bytes else None, bound=bound, reason=reason,
-        energy_pj=_energy(hw, nest.macs + nest.ops, sram_read + sram_write, dram_bytes)
+        energy_pj=_energy(hw, work.macs + work.ops, sram_read + sram_write, dram_bytes)
         if hw.energy_pj else None,
         tiling=f"{engine.name}: {tiling.describe()}")
 
 
-def _per_byte(nest: LoopNest, dram_bytes: int) -> str:
+def _per_byte(work: Work, dram_bytes: int) -> str:
     """Arithmetic per DRAM byte: MACs for weight layers, other ops for the rest."""
     if not dram_bytes:
         return "no DRAM traffic"
-    if nest.macs:
-        return f"{nest.macs / dram_bytes:,.1f} MAC/B"
-    return f"{nest.ops / dram_bytes:,.1f} ops/B"
+    if work.macs:
+        return f"{work.macs / dram_bytes:,.1f} MAC/B"
+    return f"{work.ops / dram_bytes:,.1f} ops/B"
 
 
-def _dominant(tiling: Tiling, nest: LoopNest) -> str:
+def _dominant(tiling: Tiling, work: Work) -> str:
     """The operand that moves the most DRAM bytes, and how often it is fetched."""
     parts = {"weights": tiling.dram_read_weight_bytes, "inputs": tiling.dram_read_input_bytes,
              "partial sums": tiling.dram_read_partial_bytes,
              "outputs": tiling.dram_write_bytes}
     name = max(parts, key=parts.get)  # type: ignore[arg-type]
     mb = parts[name] / 1e6
-    if name == "weights" and nest.shape == "conv":
-        reuse = nest.macs / parts[name] if parts[name] else 0
+    if name == "weights" and work.reduces:
+        reuse = work.macs / parts[name] if parts[name] else 0
         return f"weights {mb:,.2f} MB read, {reuse:,.1f} MAC per weight byte"
     return f"{name} {mb:,.2f} MB"

@@ -24,10 +24,11 @@ runs as the analytic pipeline does:
 * epilogue: the last tile's compute, then its store.
 
 Alone, that is ``latency + L + (n - 1) max(L + S, c) + c + S`` whatever the buffers: exactly
-the analytic pipeline time (:func:`perfsim.mapping.kernels.tiling.pipeline_cycles`); deeper buffers
-help only when something else holds the channel or the engine. (They also make each tile
-smaller, since ``buffers`` copies of it must fit: :func:`perfsim.mapping.tiling.plan_tiling`.) Every
-layer ends on a whole cycle, as analytic rows are whole cycles.
+the analytic pipeline time (:func:`perfsim.mapping.kernels.nest_tiling.pipeline_cycles`);
+deeper buffers help only when something else holds the channel or the engine. (They also make
+each tile smaller, since ``buffers`` copies of it must fit:
+:func:`perfsim.mapping.tiling.plan_tiling`.) Every layer ends on a whole cycle, as analytic
+rows are whole cycles.
 
 **Coalescing.** The ``n - 1`` steps are equal, so runs of them are coalesced: at most
 :data:`MAX_CHUNKS` chunks per layer, each of ``m`` consecutive steps, holding the channel for
@@ -46,8 +47,8 @@ tiles.
   (at low priority on the channel) while the current layer runs, when the SRAM has room;
   and a layer that only streams over its producer's output (activations, normalisation,
   element-wise math, local pooling, ...: :attr:`~perfsim.workload.ops.Op.tile_local`) runs
-  tile by tile behind its producer, so the vector engine works while the matrix engine goes on. Each such chain
-  runs as a group; groups run one after another.
+  tile by tile behind its producer, so the vector engine works while the matrix engine goes
+  on. Each such chain runs as a group; groups run one after another.
 * ``graph``: any layer runs as soon as its inputs are ready and its engine and SRAM allow,
   so independent branches (Inception modules, ResNeXt and DPN paths, fire expands) run
   concurrently on different engines, and time-share one engine chunk by chunk (earlier
@@ -149,7 +150,7 @@ def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
     n = tiling.tile_count
     per_byte = 1.0 / hw.dram_bytes_per_cycle
     read, write = tiling.dram_read_bytes, tiling.dram_write_bytes
-    # As perfsim.mapping.kernels.tiling.pipeline_cycles: the engine is busy computing, or
+    # As perfsim.mapping.kernels.nest_tiling.pipeline_cycles: the engine is busy computing, or
     # moving its own and the DMA's bytes through SRAM if that is slower.
     sram_cycles = (engine_sram + read + write) / hw.sram.bandwidth_bytes_per_cycle
     busy = max(float(row.compute_cycles), sram_cycles)

@@ -40,12 +40,6 @@ SPLITS = ("halves", "parts", "whole", "single")
 ROLES = ("input", "weights", "bias", "output")
 """What an operand is; the precision and the buffer it uses follow from it."""
 
-LEGACY_CONV_FIELDS = ("B", "G", "K", "C", "OY", "OX", "IY", "IX", "FY", "FX", "SY", "SX", "DY",
-                      "DX", "PT", "PL", "BIAS_PER_K", "STEPS")
-"""The positional conv nest of :mod:`perfsim.mapping.lowering` that :func:`from_legacy` reads."""
-LEGACY_STREAM_FIELDS = ("B", "G", "IN_PER_GROUP", "OUT_PER_GROUP", "W_PER_GROUP")
-"""The positional stream nest of :mod:`perfsim.mapping.lowering` that :func:`from_legacy` reads."""
-
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
@@ -404,7 +398,8 @@ def pooling(*, batch: int = 1, channels: int, in_size: tuple[int, int],
     """Local (max or average) pooling: ``out[b, g, oy, ox] = reduce_{fy, fx} in[b, g, iy, ix]``
     per channel ``g``, windows as in :func:`convolution`; no weights. ``stride`` defaults to
     the kernel. (Today's cost model lowers pooling as a depthwise convolution that also reads
-    a ``FY x FX`` window of weights per channel; :func:`from_legacy` keeps that form.)"""
+    a ``FY x FX`` window of weights per channel: :meth:`perfsim.workload.ops.Pool.loop_nest`
+    keeps that form until the fidelity issue moves it here.)"""
     (iy, ix), (oy, ox) = _pair(in_size, "in_size"), _pair(out_size, "out_size")
     (fy, fx) = _pair(kernel, "kernel")
     (sy, sx) = _pair(stride if stride is not None else kernel, "stride")
@@ -441,34 +436,3 @@ def stream(*, batch: int = 1, groups: int, in_per_group: int, out_per_group: int
     operands.append(Operand("output", "output", (Plain("B"), Plain("G"),
                                                  Spread("S", out_per_group))))
     return LoopNest(dims, tuple(operands))
-
-
-def from_legacy(shape: str, dims: tuple[int, ...]) -> LoopNest:
-    """The einsum form of a positional nest of :mod:`perfsim.mapping.lowering`
-    (``LoopNest.shape`` and ``.dims``): ``"conv"`` (:data:`LEGACY_CONV_FIELDS`; a recurrent
-    cell when ``STEPS > 1``) or ``"stream"`` (:data:`LEGACY_STREAM_FIELDS`). A ``"view"`` does
-    no work and has no nest."""
-    if shape == "conv":
-        _require(len(dims) == len(LEGACY_CONV_FIELDS),
-                 f"a conv nest has {len(LEGACY_CONV_FIELDS)} fields, got {len(dims)}")
-        d = dict(zip(LEGACY_CONV_FIELDS, (int(v) for v in dims)))
-        if d["STEPS"] > 1:
-            gemm = dict(G=1, OY=1, IY=1, OX=d["STEPS"], IX=d["STEPS"], FY=1, FX=1, SY=1, SX=1,
-                        DY=1, DX=1, PT=0, PL=0)
-            _require(all(d[k] == v for k, v in gemm.items()),
-                     f"a recurrent conv nest (STEPS > 1) is one GEMM per step, got {d}")
-            return recurrent(batch=d["B"], steps=d["STEPS"], in_features=d["C"],
-                             out_features=d["K"], biases_per_output=d["BIAS_PER_K"])
-        return convolution(batch=d["B"], in_channels=d["G"] * d["C"],
-                           out_channels=d["G"] * d["K"], in_size=(d["IY"], d["IX"]),
-                           out_size=(d["OY"], d["OX"]), kernel=(d["FY"], d["FX"]),
-                           stride=(d["SY"], d["SX"]), dilation=(d["DY"], d["DX"]),
-                           pad_before=(d["PT"], d["PL"]), groups=d["G"],
-                           biases_per_output=d["BIAS_PER_K"])
-    if shape == "stream":
-        _require(len(dims) == len(LEGACY_STREAM_FIELDS),
-                 f"a stream nest has {len(LEGACY_STREAM_FIELDS)} fields, got {len(dims)}")
-        b, g, per_in, per_out, per_w = (int(v) for v in dims)
-        return stream(batch=b, groups=g, in_per_group=per_in, out_per_group=per_out,
-                      constants_per_group=per_w)
-    raise WorkloadError(f"a {shape!r} nest does no work and has no einsum form")

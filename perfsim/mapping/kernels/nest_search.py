@@ -8,9 +8,9 @@ every capacity, buffer count and rate a sweep tries only ranks them again.
 
 Two entry points:
 
-* :func:`search_one_level` -- today's case, one on-chip level below DRAM; it reproduces
-  :func:`perfsim.mapping.kernels.tiling.rank_conv` / ``search_stream`` exactly on the einsum
-  form of their nests (:func:`perfsim.workload.loopnest.from_legacy`).
+* :func:`search_one_level` -- today's case, one on-chip level below DRAM (what
+  :func:`perfsim.mapping.tiling.plan_tiling` runs); it reproduced the conv-shaped search it
+  replaced exactly.
 * :func:`search_levels` -- a hierarchy (:class:`TilingLevel`, innermost first, DRAM last),
   searched greedily from the outermost on-chip level inwards: that level's tiling is the
   one-level search (it decides the traffic to DRAM, the slowest link, which the objective

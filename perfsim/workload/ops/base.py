@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import ClassVar
 
+from perfsim.workload import loopnest
+
 Shape = tuple[int, int, int]
 Pair = tuple[int, int]
 Pads = tuple[int, int, int, int]
@@ -131,6 +133,9 @@ class Op:
     """The ONNX operator this op is, one to one and without attributes, when it is one: ONNX
     import and export then need nothing else (ops with attributes have their own converters
     in :mod:`perfsim.io`)."""
+    broadcasts_as_constants: ClassVar[bool] = False
+    """Inputs smaller than the largest (an SE gate ``[C, 1, 1]``) are broadcast constants of
+    the layer, read like weights, not streams."""
     reader_kinds: ClassVar[tuple[str, ...]] = ()
     """The kinds of layer :meth:`reader_kind` names for this op, in the order reports list
     them; empty: the op is among the "other" layers."""
@@ -144,6 +149,33 @@ class Op:
                 raise TypeError(f"op kind '{cls.kind}' is declared twice: {OPS[cls.kind]} "
                                 f"and {cls}")
             OPS[cls.kind] = cls
+
+    def loop_nest(self, batch: int, in_shapes: tuple[Shape, ...],
+                  out_shapes: tuple[Shape, ...]) -> loopnest.LoopNest | None:
+        """The layer's work at ``batch`` as an einsum nest (:mod:`perfsim.workload.loopnest`),
+        which the tiling search and the traffic counts read; None for a view. The default is
+        stream work: every input element read and every output element written once, in
+        channel groups (:meth:`stream_groups`), with the op's constants and the inputs it
+        broadcasts (:attr:`broadcasts_as_constants`) read like weights."""
+        if self.view:
+            return None
+        groups = self.stream_groups(in_shapes, out_shapes)
+        largest = max(elems(s) for s in in_shapes)
+        in_total = broadcast = 0
+        for shape in in_shapes:
+            if self.broadcasts_as_constants and elems(shape) < largest:
+                broadcast += elems(shape)  # a gate or a per-channel constant
+            else:
+                in_total += elems(shape)
+        out_total = sum(elems(s) for s in out_shapes)
+        constants = self.weight_elems(in_shapes) + broadcast
+        return loopnest.stream(batch=batch, groups=groups, in_per_group=-(-in_total // groups),
+                               out_per_group=-(-out_total // groups),
+                               constants_per_group=-(-constants // groups))
+
+    def stream_groups(self, in_shapes: tuple[Shape, ...], out_shapes: tuple[Shape, ...]) -> int:
+        """The channel groups stream work is tiled by: the first input's channels."""
+        return in_shapes[0][0]
 
     @classmethod
     def reader_kind(cls, *, groups: int, kernel: Pair, out_channels: int) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from perfsim.workload import loopnest
+
 from perfsim.workload.ops.base import (Op, Pads, Pair, Shape, ShapeError, _positive, _single,
                                        _sliding_out, as_pads, as_pair, elems)
 
@@ -71,6 +73,15 @@ class Conv(Op):
         ox = _sliding_out(w, l + r, ex, self.strides[1], False, l, "column")
         return ((self.out_channels, oy, ox),)
 
+    def loop_nest(self, batch, in_shapes, out_shapes):
+        c, iy, ix = in_shapes[0]
+        k, oy, ox = out_shapes[0]
+        return loopnest.convolution(
+            batch=batch, in_channels=c, out_channels=k, in_size=(iy, ix), out_size=(oy, ox),
+            kernel=self.kernel_size, stride=self.strides, dilation=self.dilation,
+            pad_before=self.padding[:2], groups=self.group_count,
+            biases_per_output=1 if self.bias else 0)
+
     @classmethod
     def reader_kind(cls, *, groups: int, kernel: Pair, out_channels: int) -> str:
         if groups > 1:
@@ -130,6 +141,12 @@ class FullyConnected(Op):
 
     def ops(self, in_shapes):
         return self.out_features if self.bias else 0
+
+    def loop_nest(self, batch, in_shapes, out_shapes):
+        # The flattened input is C*H*W channels of a 1x1 map.
+        return loopnest.convolution(batch=batch, in_channels=elems(in_shapes[0]),
+                                    out_channels=self.out_features, in_size=(1, 1),
+                                    out_size=(1, 1), biases_per_output=1 if self.bias else 0)
 
     def window(self, in_shape):
         return (in_shape[1], in_shape[2])

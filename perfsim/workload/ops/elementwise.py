@@ -180,6 +180,7 @@ class Binary(Op):
     category: ClassVar[str] = "element"
     min_inputs: ClassVar[int] = 2
     max_inputs: ClassVar[int | None] = None
+    broadcasts_as_constants: ClassVar[bool] = True
     tile_local: ClassVar[bool] = True
     lecture_type: ClassVar[str | None] = "Elem"
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar
 
+from perfsim.workload import loopnest
+
 from perfsim.workload.ops.base import (Op, Pads, Pair, ShapeError, _positive, _single,
                                        _sliding_out, as_pads, as_pair, elems)
 
@@ -42,6 +44,17 @@ class Pool(Op):
         ox = _sliding_out(w, l + r, self.kernel_size[1], self.strides[1], self.ceil_mode, l,
                           "column")
         return ((c, oy, ox),)
+
+    def loop_nest(self, batch, in_shapes, out_shapes):
+        # Each channel is its own group with one 1-channel "filter" of FY x FX weights: how
+        # perfsim has always costed pooling (a depthwise convolution reading a window of
+        # weights it does not have); the fidelity issue replaces it by loopnest.pooling.
+        c, iy, ix = in_shapes[0]
+        _, oy, ox = out_shapes[0]
+        return loopnest.convolution(batch=batch, in_channels=c, out_channels=c,
+                                    in_size=(iy, ix), out_size=(oy, ox),
+                                    kernel=self.kernel_size, stride=self.strides,
+                                    pad_before=self.padding[:2], groups=c)
 
     def ops(self, in_shapes):
         """``FY*FX`` per output element (compares for max, adds for average)."""

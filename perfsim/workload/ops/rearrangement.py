@@ -27,6 +27,9 @@ class Concat(Op):
         if self.axis not in (0, 1, 2):
             raise ValueError(f"axis must be 0, 1 or 2, got {self.axis!r}")
 
+    def stream_groups(self, in_shapes, out_shapes):
+        return out_shapes[0][0] if self.axis == 0 else in_shapes[0][0]
+
     def out_shapes(self, in_shapes):
         first = in_shapes[0]
         for i, shape in enumerate(in_shapes[1:], start=1):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from perfsim.workload import loopnest
+
 from perfsim.workload.ops.base import Op, ShapeError, _positive, _single
 
 
@@ -37,6 +39,20 @@ class Recurrent(Op):
     def macs(self, in_shapes):
         n, _, t = in_shapes[0]
         return t * self.gates * self.hidden_size * (n + self.hidden_size)
+
+    def loop_nest(self, batch, in_shapes, out_shapes):
+        # One GEMM per step over [input; hidden state]; the steps run one after another.
+        features, _, steps = in_shapes[0]
+        biases = 2 if self.bias else 0
+        if steps == 1:  # a single step has no recurrence: one GEMM
+            return loopnest.convolution(
+                batch=batch, in_channels=features + self.hidden_size,
+                out_channels=self.gates * self.hidden_size, in_size=(1, 1), out_size=(1, 1),
+                biases_per_output=biases)
+        return loopnest.recurrent(batch=batch, steps=steps,
+                                  in_features=features + self.hidden_size,
+                                  out_features=self.gates * self.hidden_size,
+                                  biases_per_output=biases)
 
     def window(self, in_shape):
         """The last step's output depends on the whole sequence."""
