@@ -617,14 +617,14 @@ def test_eyeriss_rs_is_what_its_comments_say():
     assert [dataclasses.replace(e, reads_from=None) for e in hw.engines] == list(eyeriss.engines)
 
 
-def test_simulate_refuses_more_than_one_on_chip_level_in_one_line():
+def test_simulate_refuses_more_than_one_on_chip_level_in_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         simulate("alexnet", "eyeriss_rs")
     assert str(err.value) == ("eyeriss_rs: memory level 'spad' (local): costing more than one "
                               "on-chip level is not supported yet")
     with pytest.raises(ConfigError, match="'spad'.*not supported yet"):
         load_hw("eyeriss_rs").sram  # noqa: B018  (what the cost model would read)
-    result = perfsim("run", "alexnet", "--hw", "eyeriss_rs")
+    result = perfsim("run", "alexnet", "--hw", "eyeriss_rs", cwd=tmp_path)  # the installed copy
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "not supported yet" in result.stderr
 
