@@ -122,15 +122,6 @@ class TileWork:
     def moves_bytes(self) -> bool:
         return self.load_cycles > 0 or self.store_cycles > 0
 
-    def alone_cycles(self) -> int:
-        """Cycles of the layer with nothing else running (the analytic pipeline time)."""
-        if self.tiles == 0:
-            return 0
-        step = max(self.load_cycles + self.store_cycles, self.busy_cycles)
-        time = (self.load_cycles + (self.tiles - 1) * step + self.busy_cycles
-                + self.store_cycles + (self.latency_cycles if self.moves_bytes else 0))
-        return math.ceil(round(time, 6))
-
 
 @dataclass(frozen=True)
 class EventSchedule:
