@@ -216,7 +216,8 @@ def _root_extent(axis, size: int) -> int:
     """Extent of an axis on the whole dimension (``size`` long)."""
     if axis["kind"] == AXIS_SPREAD:
         return axis["extent"]
-    return _axis_extent(axis, 0, size, 0, 1, 0)
+    zero = np.int64(0)  # not a literal: Numba compiles _axis_extent for one signature
+    return _axis_extent(axis, zero, size, zero, np.int64(1), zero)
 
 
 @njit(cache=True)
@@ -276,7 +277,7 @@ def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, dim_out, axis_out
     while n_slots < slots.shape[0] and slots[n_slots] >= 0:
         n_slots += 1
     kinds = np.zeros(n_slots, dtype=np.int64)
-    windowed = False
+    windowed = np.bool_(False)  # not a literal: _segments keeps one signature
     for s in range(n_slots):
         kinds[s] = axes[slots[s]]["kind"]
         windowed = windowed or kinds[s] == AXIS_WINDOW
@@ -433,8 +434,9 @@ def level_traffic(dims, operands, axes, axis_of, dim_axes, values, orders, k: in
     dim_sum = np.zeros((n_dims, 1), dtype=DIM_SUMMARY)
     axis_sum = np.zeros((axes.shape[0], 1), dtype=AXIS_SUMMARY)
     cols = np.zeros(n_dims, dtype=np.int64)
+    first = np.int64(0)  # the one column; not a literal, so the callees keep one signature
     for d in range(n_dims):
-        _dim_summary(dims, axes, dim_axes, d, values[:, d].copy(), k, dim_sum, axis_sum, 0)
+        _dim_summary(dims, axes, dim_axes, d, values[:, d].copy(), k, dim_sum, axis_sum, first)
     outside = np.zeros((1, n_dims), dtype=np.int64)
     inside = np.zeros((1, n_dims), dtype=np.int64)
     multi = np.zeros((1, n_dims), dtype=np.int64)
@@ -444,8 +446,8 @@ def level_traffic(dims, operands, axes, axis_of, dim_axes, values, orders, k: in
         for j in range(k, values.shape[0]):
             for d in range(n_dims):
                 outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of,
-                                                                     dim_sum, axis_sum, 0)
-            fetched += _runs(orders, j, outside, inside, multi, 0)
+                                                                     dim_sum, axis_sum, first)
+            fetched += _runs(orders, j, outside, inside, multi, first)
         fetched *= operands[op]["whole_elements"]
         out[op]["read_bytes"], out[op]["partial_read_bytes"], out[op]["write_bytes"] = _bytes_moved(
             operands[op], costs[op], fetched)
