@@ -9,16 +9,13 @@ on random nests: commit 3e53761); ``tests/test_recorded.py`` keeps that promise 
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nojit import passes_without_jit, skip_without_jit
 from perfsim.hardware.model import Precision
 from perfsim.mapping.kernels import nest_search as ns
 from perfsim.mapping.kernels import nest_tiling as kern
@@ -193,15 +190,7 @@ def test_nothing_fitting_is_none():
                                ns.Rates(1.0, 1.0, 1.0, 1.0)) is None
 
 
-@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",
-                    reason="already running without JIT")
+@skip_without_jit
 def test_kernel_equivalence_holds_without_jit():
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    here = Path(__file__)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here), "-k",
-         "(small and (fc or depthwise or stream) and not inner) or candidate or window "
-         "or pipeline"],
-        cwd=here.parent.parent, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert " passed" in result.stdout
+    passes_without_jit(__file__, "(small and (fc or depthwise or stream) and not inner) or "
+                                 "candidate or window or pipeline")

@@ -4,15 +4,10 @@ theirs in ``tests/test_einsum_tiling.py``."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nojit import passes_without_jit, skip_without_jit
 from perfsim.mapping.kernels.systolic import systolic_cycles, systolic_cycles_ref
 from perfsim.mapping.kernels.vector import vector_cycles, vector_cycles_ref
 
@@ -34,14 +29,6 @@ def test_vector_cycles_equals_reference(lanes, outputs, work, steps, latency):
         vector_cycles_ref(lanes, outputs, work, steps, latency)
 
 
-@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",
-                    reason="already running without JIT")
+@skip_without_jit
 def test_kernel_equivalence_holds_without_jit():
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    here = Path(__file__)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here),
-         "-k", "not without_jit"],
-        cwd=here.parent.parent, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert " passed" in result.stdout
+    passes_without_jit(__file__, "not without_jit")
