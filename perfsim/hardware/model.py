@@ -17,6 +17,7 @@ come from properties that convert once, in one place.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Iterator, Mapping, NamedTuple, Sequence
@@ -37,14 +38,15 @@ ENERGY_PER_BYTE = Key(float, minimum=0)
 """The rule of every ``energy_pj.<level>_byte`` (pJ per byte moved at that level)."""
 
 
-class _Validated:
+class _Validated(ABC):
     """Checks its field rules and then :attr:`RULES` (rules between its fields) on
     construction; a problem names :meth:`place` + the field."""
 
     RULES: ClassVar[tuple[Rule, ...]] = ()
 
+    @abstractmethod
     def place(self) -> KeyPath:
-        raise NotImplementedError
+        """The key path of this part of the config (``memory.sram``, ``engines.mxu``)."""
 
     def __post_init__(self) -> None:
         check(self, self.place(), self.RULES)
