@@ -79,6 +79,8 @@ class MatrixEngine(_Validated):
     level."""
 
     kind: ClassVar[str] = "matrix"
+    SHAPE_FIELDS: ClassVar[tuple[str, ...]] = ("rows", "cols", "dataflow")
+    """The fields a run's summary shows beside the engine's peak."""
     name: str = key(str)
     rows: int = key(int, positive=True)
     cols: int = key(int, positive=True)
@@ -99,6 +101,8 @@ class VectorEngine(_Validated):
     paid once per layer. ``reads_from`` as for :class:`MatrixEngine`."""
 
     kind: ClassVar[str] = "vector"
+    SHAPE_FIELDS: ClassVar[tuple[str, ...]] = ("lanes",)
+    """The fields a run's summary shows beside the engine's peak."""
     name: str = key(str)
     lanes: int = key(int, positive=True)
     pipeline_latency_cycles: int = key(int, default=0, minimum=0)
@@ -508,8 +512,7 @@ class HwConfig:
             "sram_bytes_per_cycle": shared.bandwidth_bytes_per_cycle,
             "engines": [{"name": e.name, "kind": e.kind,
                          "peak_macs_per_cycle": e.peak_macs_per_cycle,
-                         **({"rows": e.rows, "cols": e.cols, "dataflow": e.dataflow}
-                            if isinstance(e, MatrixEngine) else {"lanes": e.lanes})}
+                         **{f: getattr(e, f) for f in e.SHAPE_FIELDS}}
                         for e in self.engines],
         }
 
