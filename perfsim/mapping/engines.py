@@ -6,7 +6,8 @@ own SRAM accesses (DESIGN section 4), one :class:`EngineModel` per engine kind.
   stationary operand is read once per fold, the streamed ones once per fold they cross, and
   partial sums are written once per row fold (read back for all but the first).
 * A **vector engine** runs every op (:mod:`perfsim.mapping.kernels.vector`); it reads each
-  input and constant once and writes each output once (reuse inside a layer happens in its registers).
+  input and constant once and writes each output once (reuse inside a layer happens in its
+  registers).
 """
 
 from __future__ import annotations
