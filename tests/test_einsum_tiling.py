@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -184,6 +185,13 @@ def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, a
     assert fast >= moved / above - 1e-6 and fast >= compute - 1e-6  # the roofline
 
 
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(0, 9), min_size=1, max_size=12))
+def test_sorted_distinct_equals_numpy_unique(values):
+    array = np.array(values, dtype=np.int64)
+    assert kern._sorted_distinct(array).tolist() == np.unique(array).tolist()
+
+
 def test_nothing_fitting_is_none():
     nest = SMALL["fc"]
     assert ns.search_one_level(nest, PRECISION, ns.Capacity(shared_bytes=10),
@@ -193,4 +201,4 @@ def test_nothing_fitting_is_none():
 @skip_without_jit
 def test_kernel_equivalence_holds_without_jit():
     passes_without_jit(__file__, "(small and (fc or depthwise or stream) and not inner) or "
-                                 "candidate or window or pipeline")
+                                 "candidate or window or pipeline or sorted_distinct")

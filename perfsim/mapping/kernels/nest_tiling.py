@@ -257,7 +257,25 @@ def _segments(length: int, split: int, value: int, parent_extents, kinds, window
             full = e // -(-e // value) if e > 0 else 0
             marks[used], marks[used + 1] = min(full, n), min(full + 1, n)
             used += 2
-    return np.unique(marks[:used])
+    return _sorted_distinct(marks[:used])
+
+
+@njit(cache=True)
+def _sorted_distinct(values):
+    """The distinct values, ascending: an insertion sort, since there are at most a dozen (and
+    ``np.unique`` costs seconds of Numba compile)."""
+    out = values.copy()
+    n = 0
+    for v in values:
+        i = n
+        while i > 0 and out[i - 1] > v:
+            i -= 1
+        if i > 0 and out[i - 1] == v:
+            continue
+        out[i + 1:n + 1] = out[i:n].copy()
+        out[i] = v
+        n += 1
+    return out[:n]
 
 
 @njit(cache=True)
