@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -56,8 +57,17 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
     for engine_name in pin.values():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
     placements = _placements(network, hw, residency)
-    return [plan_layer(network, layer, hw, placements[layer.name], pin)
-            for layer in network.layers]
+    memory = _memory_key(hw)
+    capable: dict[type, tuple[Engine, ...]] = {}
+    plans = []
+    for layer in network.layers:
+        cls = type(layer.op)
+        engines = capable.get(cls)
+        if engines is None:
+            engines = capable[cls] = tuple(e for e in hw.engines if can_run(e, layer.op))
+        plans.append(_cached_plan(network, layer, hw, placements[layer.name], pin, engines,
+                                  memory))
+    return plans
 
 
 LAYER_CACHE_ENTRIES = 8_000
@@ -104,10 +114,46 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
     batch, its placement, the engines that can run it (and a pin), the precision, memories,
     clock and energies. A sweep point that changes only the array reuses every vector-engine
     layer of the point before."""
-    kind = layer.op.kind
+    return _cached_plan(network, layer, hw, placement, pin,
+                        tuple(e for e in hw.engines if can_run(e, layer.op)), _memory_key(hw))
+
+
+class _Prehashed:
+    """A value whose hash is computed once: a cache key part looked up once per layer."""
+
+    __slots__ = ("value", "hash")
+
+    def __init__(self, value: tuple):
+        self.value = value
+        self.hash = hash(value)
+
+    def __hash__(self) -> int:
+        return self.hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Prehashed) and self.value == other.value
+
+
+_memory_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _memory_key(hw: HwConfig) -> _Prehashed:
+    """The parts of ``hw`` besides its engines that a layer's cost depends on (precision,
+    memories, clock, energies), hashed once per config rather than once per layer."""
+    key = _memory_keys.get(hw)
+    if key is None:
+        key = _memory_keys[hw] = _Prehashed((hw.precision, hw.sram, hw.dram, hw.clock_ghz,
+                                             hw.energy_pj))
+    return key
+
+
+def _cached_plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+                 pin: dict[str, str], engines: tuple[Engine, ...],
+                 memory: _Prehashed) -> LayerPlan:
+    """:func:`plan_layer` with the ``engines`` that can run the layer and the ``memory`` key
+    of ``hw`` already worked out (once per network, not per layer)."""
     key = (layer, network.batch, network.in_shapes(layer), network.out_shapes[layer.name],
-           placement, tuple(e for e in hw.engines if can_run(e, layer.op)), pin.get(kind),
-           hw.precision, hw.sram, hw.dram, hw.clock_ghz, hw.energy_pj)
+           placement, engines, pin.get(layer.op.kind), memory)
     plan = _layer_cache.get(key)
     if plan is None:
         if len(_layer_cache) >= LAYER_CACHE_ENTRIES:
