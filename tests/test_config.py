@@ -917,20 +917,21 @@ def _levels(*order):
     return edit
 
 
-def _replace_level(i, **changes):
+def _replace_part(field, i, **changes):
+    """A builder of ``hw`` with entry ``i`` of its tuple ``field`` changed."""
     def build(hw):
-        levels = list(hw.memory_levels)
-        levels[i] = dataclasses.replace(levels[i], **changes)
-        return dataclasses.replace(hw, memory_levels=tuple(levels))
+        parts = list(getattr(hw, field))
+        parts[i] = dataclasses.replace(parts[i], **changes)
+        return dataclasses.replace(hw, **{field: tuple(parts)})
     return build
+
+
+def _replace_level(i, **changes):
+    return _replace_part("memory_levels", i, **changes)
 
 
 def _replace_engine(i, **changes):
-    def build(hw):
-        engines = list(hw.engines)
-        engines[i] = dataclasses.replace(engines[i], **changes)
-        return dataclasses.replace(hw, engines=tuple(engines))
-    return build
+    return _replace_part("engines", i, **changes)
 
 
 def _reorder(*order):

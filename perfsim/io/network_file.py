@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfsim.errors import WorkloadError
+from perfsim.errors import WorkloadError, suggest
 from perfsim.workload.network import Layer, Network, infer_shapes
 from perfsim.workload.ops import OPS, Shape, attribute_names
 from perfsim.yaml_source import YamlDoc, load_yaml
-from perfsim.errors import suggest
 
 TOP_KEYS = ("version", "name", "description", "input_shape", "inputs", "layers")
 LAYER_KEYS = ("name", "op", "inputs")

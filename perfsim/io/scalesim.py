@@ -88,11 +88,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfsim.errors import ConfigError, WorkloadError
+from perfsim.errors import ConfigError, WorkloadError, suggest
 from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
 from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import OPS, make_op
-from perfsim.errors import suggest
 
 TOPOLOGY_SUFFIX = ".csv"
 CONFIG_SUFFIX = ".cfg"

@@ -19,10 +19,9 @@ from typing import Mapping, Sequence
 
 from perfsim.hardware.loading import SCHEMA_V2, parse_config, to_document
 from perfsim.hardware.rules import ConfigProblems
-from perfsim.errors import ConfigError
+from perfsim.errors import ConfigError, suggest
 from perfsim.hardware.model import HwConfig
 from perfsim.yaml_source import KeyPath, YamlDoc, format_path
-from perfsim.errors import suggest
 
 Point = dict[str, object]
 """One hardware point: key path -> value."""

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfsim.io.load import load_hw
-from perfsim.errors import ConfigError, PerfsimError
+from perfsim.errors import ConfigError, PerfsimError, suggest
 from perfsim.hardware.model import HwConfig
 from perfsim.mapping.residency import RESIDENCY_MODES
 from perfsim.sweeps.space import MODES, Point, check_key_path, points_of, variant
 from perfsim.io.load import load_workload
 from perfsim.yaml_source import YamlDoc, load_yaml
-from perfsim.errors import suggest
 
 KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "residency")
 
