@@ -51,10 +51,28 @@ class LayerResult:
     start_cycle: int | None = None
     """Event schedule only: the cycle the layer starts (claims its SRAM) and ends at."""
     end_cycle: int | None = None
+    local_bytes: tuple[tuple[str, int, int], ...] = ()
+    """``(level, read bytes, written bytes)`` of each local level the engine reads through,
+    innermost first: the ``<level>_read_bytes`` and ``<level>_write_bytes`` columns."""
 
 
 EVENT_COLUMNS = ("start_cycle", "end_cycle")
 """Row fields only the event schedule fills."""
+
+
+def _level_columns(row: dict, levels: list[str]) -> dict:
+    """A row's fields with ``local_bytes`` spread into ``<level>_read_bytes`` and
+    ``<level>_write_bytes`` columns (0 for a level the layer's engine does not read through),
+    placed before the SRAM's columns."""
+    used = {name: (read, written) for name, read, written in row.pop("local_bytes")}
+    out = {}
+    for key, value in row.items():
+        if key == "sram_read_bytes":
+            for name in levels:
+                read, written = used.get(name, (0, 0))
+                out[f"{name}_read_bytes"], out[f"{name}_write_bytes"] = read, written
+        out[key] = value
+    return out
 
 
 @dataclass(frozen=True)
@@ -75,12 +93,19 @@ class RunResult:
     overlap_cycles: dict = field(default_factory=dict)
 
     def _rows(self) -> list[dict]:
-        rows = [dataclasses.asdict(r) for r in self.layers]
+        levels = self.local_levels
+        rows = [_level_columns(dataclasses.asdict(r), levels) for r in self.layers]
         if self.fidelity == "analytic":
             for row in rows:
                 for name in EVENT_COLUMNS:
                     del row[name]
         return rows
+
+    @property
+    def local_levels(self) -> list[str]:
+        """The local levels (per engine) some layer read through, innermost first."""
+        names = {name for r in self.layers for name, _, _ in r.local_bytes}
+        return [level.name for level in self.hw.memory_levels if level.name in names]
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row per layer, with ``workload, hw, batch, fidelity`` columns (and
@@ -96,7 +121,8 @@ class RunResult:
     def totals(self) -> dict:
         """Network totals: cycles (the sum of layers; in event runs the last layer's end),
         time_ms at the clock, MACs, MACs per cycle, utilisation of all engines' peak, DRAM
-        and SRAM bytes, energy (None without energy figures)."""
+        bytes, bytes at each local level (``<level>_bytes``) and at the SRAM, energy (None
+        without energy figures)."""
         if self.fidelity == "event":
             cycles = max((r.end_cycle or 0 for r in self.layers), default=0)
         else:
@@ -116,6 +142,9 @@ class RunResult:
             "dram_bytes": dram,
             "dram_read_bytes": sum(r.dram_read_bytes for r in self.layers),
             "dram_write_bytes": sum(r.dram_write_bytes for r in self.layers),
+            **{f"{name}_bytes": sum(read + written for r in self.layers
+                                    for n, read, written in r.local_bytes if n == name)
+               for name in self.local_levels},
             "sram_bytes": sum(r.sram_read_bytes + r.sram_write_bytes for r in self.layers),
             "energy_pj": energy,
             "layers": len(self.layers),

@@ -617,16 +617,26 @@ def test_eyeriss_rs_is_what_its_comments_say():
     assert [dataclasses.replace(e, reads_from=None) for e in hw.engines] == list(eyeriss.engines)
 
 
-def test_simulate_refuses_more_than_one_on_chip_level_in_one_line(tmp_path):
+def test_simulate_refuses_a_level_per_pe_in_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         simulate("alexnet", "eyeriss_rs")
-    assert str(err.value) == ("eyeriss_rs: memory level 'spad' (local): costing more than one "
-                              "on-chip level is not supported yet")
-    with pytest.raises(ConfigError, match="'spad'.*not supported yet"):
-        load_hw("eyeriss_rs").sram  # noqa: B018  (what the cost model would read)
+    assert str(err.value) == ("eyeriss_rs: memory.spad.per = 'pe': costing a level per "
+                              "processing element (which needs a spatial mapping of the "
+                              "array) is not supported yet; per 'engine' is")
     result = perfsim("run", "alexnet", "--hw", "eyeriss_rs", cwd=tmp_path)  # the installed copy
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1 and "not supported yet" in result.stderr
+
+
+def test_simulate_refuses_a_second_shared_level_in_one_line():
+    hw = load_hw("edge_npu")
+    l2 = Sram(4096, 64, name="l2")
+    config = dataclasses.replace(hw, memory_levels=(hw.sram, l2, hw.dram), energy_pj=None)
+    with pytest.raises(ConfigError) as err:
+        simulate("lenet5_lecun1998", config)
+    assert str(err.value) == ("edge_npu: memory level 'l2' (sram): costing a second shared "
+                              "on-chip level is not supported yet (activations stay in the "
+                              "one shared level between layers)")
 
 
 def other_valid_value(spec: Key):
@@ -732,7 +742,7 @@ def test_a_config_built_in_python_round_trips_through_its_document(tmp_path):
     assert hw.memory_levels[1].holds == ("input", "weight")  # a list is kept as a tuple
     path = write(tmp_path, "built", yaml.safe_dump(to_document(hw), sort_keys=False))
     assert load_hw(path) == hw
-    assert uncostable_reason(hw).startswith("built: memory level 'rf' (local)")
+    assert uncostable_reason(hw).startswith("built: memory.rf.per = 'pe': costing a level per")
 
 
 def test_sram_and_dram_replace_their_levels_and_the_one_on_chip_level_only():
@@ -742,8 +752,13 @@ def test_sram_and_dram_replace_their_levels_and_the_one_on_chip_level_only():
     faster = dataclasses.replace(hw, dram=dataclasses.replace(hw.dram, bandwidth_gb_per_s=34))
     assert faster.dram_bytes_per_cycle == 34 and faster.sram == hw.sram
     rs = load_hw("eyeriss_rs")
-    with pytest.raises(ConfigError, match="sram replaces the one on-chip level; there are 2"):
-        dataclasses.replace(rs, sram=load_hw("eyeriss").sram)
+    bigger = dataclasses.replace(rs.sram, size_kib=216)
+    assert dataclasses.replace(rs, sram=bigger).memory_levels == (rs.memory_levels[0], bigger,
+                                                                rs.dram)
+    two = dataclasses.replace(rs, memory_levels=(rs.memory_levels[0], rs.sram,
+                                                  Sram(512, 64, name="l2"), rs.dram))
+    with pytest.raises(ConfigError, match="sram replaces the one shared level; there are 2"):
+        dataclasses.replace(two, sram=bigger)
     assert dataclasses.replace(rs, dram=Dram(0.72, 100)).dram.bandwidth_gb_per_s == 0.72
     with pytest.raises(ConfigError, match="give sram and dram, or memory_levels"):
         HwConfig("x", 1.0, Precision(), hw.engines, hw.sram)

@@ -176,13 +176,27 @@ def test_window_extent_equals_reference(start, count, stride, kernel, dilation, 
 @given(moved=st.integers(0, 10 ** 7), tiles=st.integers(1, 500),
        compute=st.integers(0, 10 ** 6), engine=st.integers(0, 10 ** 7),
        level=st.sampled_from([16.0, 64.0, 1024.0]), above=st.sampled_from([1.5, 30.0]),
-       latency=st.integers(0, 200))
-def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, above, latency):
-    rates = ns.Rates(float(compute), float(engine), level, above, float(latency)).record
+       latency=st.integers(0, 200), serial=st.booleans())
+def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, above, latency,
+                                         serial):
+    rates = ns.Rates(float(compute), float(engine), level, above, float(latency),
+                     serial).record
     fast = kern.pipeline_cycles(moved, tiles, rates[0])
     assert fast == pytest.approx(kern.pipeline_cycles_ref(moved, tiles, rates[0]), rel=1e-9,
                                  abs=1e-5)
     assert fast >= moved / above - 1e-6 and fast >= compute - 1e-6  # the roofline
+    overlapped = ns.Rates(float(compute), float(engine), level, above, float(latency)).record
+    assert fast >= kern.pipeline_cycles(moved, tiles, overlapped[0]) - 1e-6
+
+
+def test_one_buffer_loads_then_computes():
+    # 4 tiles, 400 bytes over a 2 B/cycle link (200 cycles), compute 100 cycles, the level
+    # fast enough not to matter: in turn 200 + 100 = 300 (+ 7 latency); overlapped, the first
+    # load (50), three steps of max(50, 25) and the last compute (25): 225 (+ 7).
+    serial = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0, serial=True).record[0]
+    overlapped = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0).record[0]
+    assert kern.pipeline_cycles(400, 4, serial) == pytest.approx(307)
+    assert kern.pipeline_cycles(400, 4, overlapped) == pytest.approx(232)
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,9 +9,11 @@ levels by name (``engines.mxu.rows: must be > 0, got 0``); a file's problems nam
 in the file (``engines[0].rows``).
 
 The memory is an ordered tuple of levels, innermost first, DRAM last (:attr:`HwConfig.
-memory_levels`). Today's cost model costs one shared on-chip level and DRAM, which it reads as
-``hw.sram`` and ``hw.dram``; :func:`check_costable` refuses a config with more, rather than
-costing it as if the rest were not there. The internal units (bytes, cycles, bytes per cycle)
+memory_levels`). The cost model costs local levels replicated per engine, one shared on-chip
+level (``hw.sram``, where activations stay between layers) and DRAM (``hw.dram``); each engine
+reads through :meth:`HwConfig.path` of them. :func:`check_costable` refuses what it cannot cost
+(a second shared level, a level per processing element), rather than costing it as if it were
+not there. The internal units (bytes, cycles, bytes per cycle)
 come from properties that convert once, in one place.
 """
 
@@ -473,12 +475,21 @@ class HwConfig:
 
     @cached_property
     def sram(self) -> Sram:
-        """The one on-chip level, for a config with one (the ones the cost model costs); a
-        :class:`ConfigError` otherwise."""
-        on_chip = self.memory_levels[:-1]
-        if len(on_chip) != 1:
-            raise ConfigError(_second_level_reason(self))
-        return on_chip[0]  # type: ignore[return-value]  (the rules make it an Sram)
+        """The one shared on-chip level, for a config with one (the ones the cost model
+        costs); a :class:`ConfigError` otherwise."""
+        shared = [level for level in self.memory_levels if isinstance(level, Sram)]
+        if len(shared) != 1:
+            raise ConfigError(_second_shared_reason(self))
+        return shared[0]
+
+    def path(self, engine: Engine) -> tuple[MemoryLevel, ...]:
+        """The levels ``engine``'s operands pass through, innermost first: the level it reads
+        from (by default the shared one), then every shared level above it, then DRAM."""
+        start = engine.reads_from or self.sram.name
+        names = [level.name for level in self.memory_levels]
+        return (self.memory_levels[names.index(start)],) + tuple(
+            level for level in self.memory_levels[names.index(start) + 1:]
+            if not isinstance(level, LocalMemory))
 
     @cached_property  # read on every cost-model cache look-up: an attribute, not a call
     def dram(self) -> Dram:
@@ -527,11 +538,12 @@ def _levels(levels: Sequence[MemoryLevel] | None, sram: Sram | None,
         return (sram, dram)
     out = list(levels)
     if sram is not None:
-        if len(out) != 2:
-            raise ConfigProblems([Problem(("memory",), f"sram replaces the one on-chip level; "
-                                                       f"there are {len(out) - 1}: give "
+        shared = [i for i, level in enumerate(out) if isinstance(level, Sram)]
+        if len(shared) != 1:
+            raise ConfigProblems([Problem(("memory",), f"sram replaces the one shared level; "
+                                                       f"there are {len(shared)}: give "
                                                        f"memory_levels instead")])
-        out[0] = sram
+        out[shared[0]] = sram
     if dram is not None:
         out[-1] = dram
     return tuple(out)
@@ -553,20 +565,25 @@ def _named(problem: Problem, outline: Outline) -> Problem:
     return Problem(name(problem.path), problem.message, name(problem.first))  # type: ignore
 
 
-def _second_level_reason(hw: HwConfig) -> str:
-    shared = next(level for level in hw.memory_levels if isinstance(level, Sram))
-    extra = next(level for level in hw.memory_levels[:-1] if level is not shared)
-    return (f"{hw.name}: memory level '{extra.name}' ({extra.kind}): costing more than one "
-            f"on-chip level is not supported yet")
+def _second_shared_reason(hw: HwConfig) -> str:
+    second = [level for level in hw.memory_levels if isinstance(level, Sram)][1]
+    return (f"{hw.name}: memory level '{second.name}' (sram): costing a second shared on-chip "
+            f"level is not supported yet (activations stay in the one shared level between "
+            f"layers)")
 
 
 def uncostable_reason(hw: HwConfig) -> str | None:
     """Why today's cost model cannot cost ``hw``, in one line, or None if it can. It costs
-    one shared on-chip level and DRAM, and reads no key declared ``costed=False``
-    (:class:`~perfsim.hardware.rules.Key`): a level that sets one to other than its default
-    would be costed as if it were not set."""
-    if len(hw.memory_levels) > 2:
-        return _second_level_reason(hw)
+    local levels replicated per engine, one shared on-chip level and DRAM, and reads no key
+    declared ``costed=False`` (:class:`~perfsim.hardware.rules.Key`): a level that sets one to
+    other than its default would be costed as if it were not set."""
+    if sum(isinstance(level, Sram) for level in hw.memory_levels) > 1:
+        return _second_shared_reason(hw)
+    for level in hw.memory_levels:
+        if isinstance(level, LocalMemory) and level.per != "engine":
+            return (f"{hw.name}: {format_path(level.place() + ('per',))} = {level.per!r}: "
+                    f"costing a level per processing element (which needs a spatial mapping "
+                    f"of the array) is not supported yet; per 'engine' is")
     for level in hw.memory_levels:
         for name, spec in keys_of(type(level)).items():
             value = getattr(level, name)

@@ -1,8 +1,17 @@
-"""Tiling search per layer and engine, for today's hierarchy (one on-chip SRAM below DRAM):
-the layer's einsum nest, the precision, where its tensors live, the SRAM left for tiles, the
-buffers per operand and the machine's rates go to the generic search of
-:mod:`perfsim.mapping.kernels.nest_search`, which caches its tables and answers, so repeated
-layers (and repeated sweep points) cost nothing.
+"""Tiling search per layer and engine over the levels the engine reads through
+(:meth:`~perfsim.hardware.model.HwConfig.path`): the layer's einsum nest, the precision,
+where its tensors live, each level's room for tiles, its buffers per operand and the machine's
+rates go to the generic search of :mod:`perfsim.mapping.kernels.nest_search`, which caches its
+tables and answers, so repeated layers (and repeated sweep points) cost nothing.
+
+The shared SRAM's tiling decides the DRAM traffic and is searched first, as if the engine read
+the SRAM directly (so a local level never changes a layer's DRAM bytes); a local level per
+engine (a register file, an array's local buffer) is then tiled inside the SRAM's tiles. Each
+level's pipeline (:func:`~perfsim.mapping.kernels.nest_tiling.pipeline_cycles`: its link
+overlapped with compute by its buffers, or not with one buffer) is timed with the bytes
+actually moved through it, and they nest: the SRAM's pipeline sees the engine busy for the
+local level's whole pipeline time (when that exceeds the compute), so the layer is never
+faster than any of its levels.
 """
 
 from __future__ import annotations
@@ -10,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perfsim.errors import InfeasibleError
-from perfsim.hardware.model import HwConfig
+from perfsim.hardware.model import Engine, HwConfig, LocalMemory
+from perfsim.mapping.kernels import nest_tiling
 from perfsim.mapping.kernels.nest_search import (Buffers, Capacity, LevelTiling, LevelTraffic,
                                                  Rates, TilingLevel, levels_traffic,
-                                                 search_one_level)
+                                                 search_levels, search_one_level)
 from perfsim.mapping.lowering import Work
 from perfsim.mapping.residency import Placement
 
@@ -25,13 +35,32 @@ WEIGHT_OPERANDS = ("weights", "bias", "constants")
 
 
 @dataclass(frozen=True)
+class LocalUse:
+    """A local level below the shared SRAM as one layer uses it: its tiling, the bytes it
+    fetches from the level above (``fill_bytes``, partial sums read back included) and writes
+    back to it (``writeback_bytes``), and its pipeline time (``cycles``)."""
+
+    name: str
+    bytes_per_cycle: float
+    tiling: LevelTiling
+    fill_bytes: int
+    writeback_bytes: int
+    cycles: float
+
+    def describe(self) -> str:
+        return f"{self.name} " + " ".join(f"{d}{self.tiling.tiles[d]}"
+                                          for d in self.tiling.order)
+
+
+@dataclass(frozen=True)
 class Tiling:
     """The chosen tiling of one layer on one engine and its DRAM traffic (bytes).
 
-    ``tiles`` are ``(tB, tG, tK, tC, tOY, tOX)`` for convolution-like work and ``(tG, chunks)``
-    for stream work; ``order`` names the tile-loop classes outermost first (``KCP`` ...;
-    ``-`` for streams); ``working_set_bytes`` counts every buffer of every operand;
-    ``cycles`` is the overlapped time of the layer (before rounding)."""
+    ``tiles`` are the shared SRAM's: ``(tB, tG, tK, tC, tOY, tOX)`` for convolution-like work
+    and ``(tG, chunks)`` for stream work; ``order`` names the tile-loop classes outermost
+    first (``KCP`` ...; ``-`` for streams); ``working_set_bytes`` counts every buffer of every
+    operand in the SRAM; ``locals`` are the local levels the engine reads through, innermost
+    first; ``cycles`` is the overlapped time of the layer (before rounding)."""
 
     tiles: tuple[int, ...]
     order: str
@@ -42,6 +71,7 @@ class Tiling:
     dram_write_bytes: int
     working_set_bytes: int
     cycles: float
+    locals: tuple[LocalUse, ...] = ()
 
     @property
     def dram_read_bytes(self) -> int:
@@ -50,9 +80,11 @@ class Tiling:
 
     def describe(self) -> str:
         if self.order == "-":
-            return f"{self.tile_count} tiles of {self.tiles[0]} channels / {self.tiles[1]}"
-        return (" ".join(f"{n}{t}" for n, t in zip(CONV_TILE_DIMS, self.tiles))
-                + f" order {self.order}")
+            shared = f"{self.tile_count} tiles of {self.tiles[0]} channels / {self.tiles[1]}"
+        else:
+            shared = (" ".join(f"{n}{t}" for n, t in zip(CONV_TILE_DIMS, self.tiles))
+                      + f" order {self.order}")
+        return "; ".join([shared] + [local.describe() for local in self.locals])
 
 
 def capacity(hw: HwConfig, work: Work, resident_bytes: int) -> Capacity:
@@ -69,18 +101,76 @@ def capacity(hw: HwConfig, work: Work, resident_bytes: int) -> Capacity:
                     output_bytes=split[2])
 
 
-def plan_tiling(layer_name: str, work: Work, hw: HwConfig, placement: Placement,
-                compute_cycles: int, engine_sram_bytes: int) -> Tiling:
-    """The best tiling, or :class:`InfeasibleError` naming the layer and the bytes."""
+def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
+                placement: Placement, compute_cycles: int, engine_bytes: int) -> Tiling:
+    """The best tiling of ``work`` on ``engine``, which computes for ``compute_cycles`` and
+    moves ``engine_bytes`` through the level it reads from; :class:`InfeasibleError` naming
+    the layer and the bytes when some level fits nothing."""
     resident = _resident(work, placement)
-    rates = Rates(float(compute_cycles), float(engine_sram_bytes),
+    rates = Rates(float(compute_cycles), float(engine_bytes),
                   float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
                   float(hw.dram_latency_cycles))
-    plan = search_one_level(work.nest, hw.precision,
-                            capacity(hw, work, placement.resident_bytes), rates,
+    room = capacity(hw, work, placement.resident_bytes)
+    plan = search_one_level(work.nest, hw.precision, room, rates,
                             buffers=Buffers.uniform(hw.sram.buffers), resident=resident)
     if plan is None:
         raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
+    path = hw.path(engine)
+    if len(path) == 2:
+        return _tiling(work, plan, plan.cycles, ())
+    return _with_locals(layer_name, work, hw, path, room, rates, resident)
+
+
+def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: Capacity,
+                 rates: Rates, resident: frozenset[str]) -> Tiling:
+    """The local levels of ``path`` tiled inside the SRAM's tiling (the search ranks every
+    level with the engine's bytes, so the SRAM's choice is the one-level search's), then every
+    level re-timed with the bytes that cross it."""
+    locals_ = path[:-2]
+    levels = tuple(TilingLevel(level.name, level.bandwidth_bytes_per_cycle,
+                               _local_capacity(level), buffers=Buffers.uniform(level.buffers))
+                   for level in locals_) + (
+        TilingLevel("sram", rates.level_bytes_per_cycle, room,
+                    buffers=Buffers.uniform(hw.sram.buffers)),
+        TilingLevel("dram", rates.above_bytes_per_cycle,
+                    latency_cycles=rates.above_latency_cycles))
+    sram_at = len(locals_)
+    plans = search_levels(work.nest, hw.precision, levels,
+                          compute_cycles=rates.compute_cycles,
+                          engine_bytes=[rates.engine_bytes] * (sram_at + 1),
+                          homes={name: sram_at for name in resident})
+    if plans is None:
+        level = locals_[0]
+        raise InfeasibleError(f"layer '{layer_name}' does not fit in memory level "
+                              f"'{level.name}' ({level.size_bytes:,} bytes per {level.per}) "
+                              f"even with its smallest tiles; use a larger {level.name} or "
+                              f"fewer buffers")
+    uses = tuple(LocalUse(level.name, level.bandwidth_bytes_per_cycle, plan.tiling,
+                          plan.read_bytes, plan.write_bytes, plan.cycles)
+                 for level, plan in zip(locals_, plans))
+    below = uses[-1]
+    sram = plans[sram_at]
+    # The SRAM's pipeline, its engine busy for the local level's whole pipeline.
+    retimed = Rates(max([rates.compute_cycles] + [use.cycles for use in uses]),
+                    float(below.fill_bytes + below.writeback_bytes),
+                    rates.level_bytes_per_cycle, rates.above_bytes_per_cycle,
+                    rates.above_latency_cycles)
+    cycles = float(nest_tiling.pipeline_cycles(sram.moved_bytes, sram.tile_count,
+                                               retimed.record[0]))
+    return _tiling(work, sram, cycles, uses)
+
+
+def _local_capacity(level: LocalMemory) -> Capacity:
+    """A local level's room for tiles: one pool, or one buffer per operand role."""
+    split = level.split_bytes
+    if split is None:
+        return Capacity(shared_bytes=level.size_bytes)
+    return Capacity(input_bytes=split[0], weight_bytes=split[1], output_bytes=split[2])
+
+
+def _tiling(work: Work, plan: LevelTraffic, cycles: float,
+            uses: tuple[LocalUse, ...]) -> Tiling:
+    """A :class:`Tiling` of the SRAM's ``plan``, named by the layer's dimensions."""
     tiles = plan.tiling.tiles
     if work.reduces:
         named = {"OX": tiles.get("T", 1), **tiles}
@@ -94,7 +184,7 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, placement: Placement,
                   sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
                   ops["input"].read_bytes if "input" in ops else 0,
                   output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
-                  plan.cycles)
+                  cycles, uses)
 
 
 def _resident(work: Work, placement: Placement) -> frozenset[str]:

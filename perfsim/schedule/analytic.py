@@ -142,7 +142,7 @@ def _memory_key(hw: HwConfig) -> _Prehashed:
     memories, clock, energies), hashed once per config rather than once per layer."""
     key = _memory_keys.get(hw)
     if key is None:
-        key = _memory_keys[hw] = _Prehashed((hw.precision, hw.sram, hw.dram, hw.clock_ghz,
+        key = _memory_keys[hw] = _Prehashed((hw.precision, hw.memory_levels, hw.clock_ghz,
                                              hw.energy_pj))
     return key
 
@@ -195,7 +195,8 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
         cycles = compute_cycles(engine, work)
         reads, writes = engine_sram_bytes(engine, work, p, in_elems, weights)
         try:
-            tiling = plan_tiling(layer.name, work, hw, placement, cycles, reads + writes)
+            tiling = plan_tiling(layer.name, work, hw, engine, placement, cycles,
+                                 reads + writes)
         except InfeasibleError as err:
             errors.append(err)
             continue
@@ -233,35 +234,65 @@ def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[E
     return engines
 
 
-def _energy(hw: HwConfig, work: int, sram_bytes: int, dram_bytes: int) -> float:
+def _level_bytes(hw: HwConfig, reads: int, writes: int,
+                 tiling: Tiling) -> list[tuple[str, float, int, int]]:
+    """``(name, bytes per cycle, read bytes, written bytes)`` of every level the layer uses,
+    innermost first. A level reads what the level below (or the engine) reads from it and what
+    it writes back up; it writes what comes down from above and what the level below (or the
+    engine) writes into it."""
+    levels = []
+    down, up = reads, writes  # bytes the engine (then each level) reads and writes below
+    for use in tiling.locals:
+        levels.append((use.name, use.bytes_per_cycle, down + use.writeback_bytes,
+                       up + use.fill_bytes))
+        down, up = use.fill_bytes, use.writeback_bytes
+    dram_read, dram_write = tiling.dram_read_bytes, tiling.dram_write_bytes
+    levels.append((hw.sram.name, hw.sram.bandwidth_bytes_per_cycle, down + dram_write,
+                   up + dram_read))
+    levels.append((hw.dram.name, hw.dram_bytes_per_cycle, dram_read, dram_write))
+    return levels
+
+
+def _energy(hw: HwConfig, work: int, levels: list[tuple[str, float, int, int]]) -> float:
+    """Picojoules of the work and of every byte read or written at every level."""
     e = hw.energy_pj
-    return work * e.mac + sram_bytes * e.sram_byte + dram_bytes * e.dram_byte  # type: ignore
+    per_byte = dict(e.per_byte)  # type: ignore[union-attr]
+    energy = work * e.mac  # type: ignore[union-attr]
+    for name, _, read, written in levels:
+        energy += (read + written) * per_byte[name]
+    return energy
+
+
+def _level_text(hw: HwConfig, name: str) -> str:
+    level = next(level for level in hw.memory_levels if level.name == name)
+    return {"sram": "SRAM", "dram": "DRAM"}.get(level.kind, f"local {name}")
 
 
 def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
          cycles: int, reads: int, writes: int, tiling: Tiling) -> LayerResult:
-    dram_read, dram_write = tiling.dram_read_bytes, tiling.dram_write_bytes
+    levels = _level_bytes(hw, reads, writes, tiling)
+    *inner, (_, sram_bw, sram_read, sram_write), (_, _, dram_read, dram_write) = levels
     dram_bytes = dram_read + dram_write
-    sram_read, sram_write = reads + dram_write, writes + dram_read
     dram_cycles = dram_bytes / hw.dram_bytes_per_cycle
-    sram_cycles = (sram_read + sram_write) / hw.sram.bandwidth_bytes_per_cycle
-    memory_cycles = math.ceil(max(dram_cycles, sram_cycles))
+    # the busiest on-chip level, the innermost on a tie
+    name, bw, read, written = max(inner + [levels[-2]], key=lambda lv: (lv[2] + lv[3]) / lv[1])
+    on_chip_cycles = (read + written) / bw
+    memory_cycles = math.ceil(max(dram_cycles, on_chip_cycles))
     done = model_of(engine).peak_work(work)
     peak = engine.peak_macs_per_cycle
     efficiency = done / (cycles * peak) if cycles else 0.0
     intensity = work.macs / dram_bytes if dram_bytes else math.inf
     balance = peak / hw.dram_bytes_per_cycle
     per_byte = _per_byte(work, dram_bytes)
-    if max(dram_cycles, sram_cycles) >= cycles:
+    if max(dram_cycles, on_chip_cycles) >= cycles:
         bound = "memory"
-        if dram_cycles >= sram_cycles:
+        if dram_cycles >= on_chip_cycles:
             reason = (f"memory: DRAM {dram_cycles:,.0f} cycles >= compute {cycles:,} "
                       f"({per_byte}, machine balance {balance:,.0f} MAC/B; "
                       f"{_dominant(tiling, work)})")
         else:
-            reason = (f"memory: SRAM {sram_cycles:,.0f} cycles >= compute {cycles:,} "
-                      f"({sram_read + sram_write:,} B at "
-                      f"{hw.sram.bandwidth_bytes_per_cycle:g} B/cycle)")
+            reason = (f"memory: {_level_text(hw, name)} {on_chip_cycles:,.0f} cycles >= "
+                      f"compute {cycles:,} ({read + written:,} B at {bw:g} B/cycle)")
     elif efficiency < WELL_USED:
         bound = "utilization"
         reason = f"utilization: {model_of(engine).waste(engine, work, efficiency)}"
@@ -274,9 +305,9 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
         memory_cycles=memory_cycles, total_cycles=total, stall_cycles=total - cycles,
         utilization=done / (total * peak) if total else 0.0,
         macs_per_dram_byte=intensity if dram_bytes else None, bound=bound, reason=reason,
-        energy_pj=_energy(hw, work.macs + work.ops, sram_read + sram_write, dram_bytes)
-        if hw.energy_pj else None,
-        tiling=f"{engine.name}: {tiling.describe()}")
+        energy_pj=_energy(hw, work.macs + work.ops, levels) if hw.energy_pj else None,
+        tiling=f"{engine.name}: {tiling.describe()}",
+        local_bytes=tuple((n, r, w) for n, _, r, w in inner))
 
 
 def _per_byte(work: Work, dram_bytes: int) -> str:

@@ -142,9 +142,13 @@ def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
     per_byte = 1.0 / hw.dram_bytes_per_cycle
     read, write = tiling.dram_read_bytes, tiling.dram_write_bytes
     # As perfsim.mapping.kernels.nest_tiling.pipeline_cycles: the engine is busy computing, or
-    # moving its own and the DMA's bytes through SRAM if that is slower.
-    sram_cycles = (engine_sram + read + write) / hw.sram.bandwidth_bytes_per_cycle
-    busy = max(float(row.compute_cycles), sram_cycles)
+    # moving its own (or its local level's) and the DMA's bytes through SRAM if that is
+    # slower, or running its local level's pipeline (perfsim.mapping.tiling) if that is.
+    below = tiling.locals[-1] if tiling.locals else None
+    through_sram = engine_sram if below is None else below.fill_bytes + below.writeback_bytes
+    sram_cycles = (through_sram + read + write) / hw.sram.bandwidth_bytes_per_cycle
+    busy = max([float(row.compute_cycles), sram_cycles]
+               + [use.cycles for use in tiling.locals])
     return TileWork(row.layer, row.engine, n, read * per_byte / n, write * per_byte / n,
                     busy / n, tiling.dram_read_weight_bytes * per_byte / n,
                     hw.dram_latency_cycles, tiling.working_set_bytes,

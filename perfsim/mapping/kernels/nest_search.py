@@ -97,20 +97,22 @@ class Rates:
     """What a level's tiling is timed with (:func:`~.nest_tiling.pipeline_cycles`): the
     engine's compute cycles, the bytes the engine (or the level below) moves through this
     level, this level's bandwidth, and the link from the level above (bytes per cycle, and
-    latency in cycles)."""
+    latency in cycles); ``serial`` when the level has one buffer of some operand, so its
+    transfers cannot overlap compute."""
 
     compute_cycles: float
     engine_bytes: float
     level_bytes_per_cycle: float
     above_bytes_per_cycle: float
     above_latency_cycles: float = 0.0
+    serial: bool = False
 
     @cached_property
     def record(self) -> np.ndarray:
         """The one-element :data:`~.nest_tiling.RATES` array the kernels read."""
         return np.array([(self.compute_cycles, self.engine_bytes, self.level_bytes_per_cycle,
-                          self.above_bytes_per_cycle, self.above_latency_cycles)],
-                        dtype=kern.RATES)
+                          self.above_bytes_per_cycle, self.above_latency_cycles,
+                          self.serial)], dtype=kern.RATES)
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,8 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
     for k in range(on_chip - 1, -1, -1):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
         rates = Rates(compute_cycles, engine_bytes[k], levels[k].bytes_per_cycle,
-                      levels[k + 1].bytes_per_cycle, levels[k + 1].latency_cycles)
+                      levels[k + 1].bytes_per_cycle, levels[k + 1].latency_cycles,
+                      serial=min(levels[k].buffers.array) == 1)
         found = _search_at(nest, values, orders, k, costs, levels[k].capacity,
                            levels[k].buffers, rates)
         if found is None:

@@ -90,9 +90,10 @@ CAPACITY = np.dtype([("split", np.bool_), ("shared_bytes", np.int64),
 """Bytes for tiles: one pool (``shared_bytes``) or one per role (``role_bytes``)."""
 RATES = np.dtype([("compute_cycles", np.float64), ("engine_bytes", np.float64),
                   ("level_bytes_per_cycle", np.float64), ("above_bytes_per_cycle", np.float64),
-                  ("above_latency_cycles", np.float64)], align=True)
-"""Engine cycles, bytes the engine moves through the level, the level's bandwidth, and the
-link from the level above (bandwidth, latency)."""
+                  ("above_latency_cycles", np.float64), ("serial", np.bool_)], align=True)
+"""Engine cycles, bytes the engine moves through the level, the level's bandwidth, the link
+from the level above (bandwidth, latency), and whether transfers wait for compute (a level
+with one buffer of some operand cannot load the next tile while the current one computes)."""
 ROW = np.dtype([("moved_bytes", np.int64), ("tile_count", np.int64), ("order", np.int64),
                 ("tile_bytes", np.int64, (3,))], align=True)
 """A tiling in :func:`level_table`: bytes its best order moves, tiles, that order, and the
@@ -597,7 +598,11 @@ def pipeline_cycles(moved_bytes: int, tile_count: int, rates) -> float:
     transfer = moved_bytes / rates["above_bytes_per_cycle"]
     level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
     busy = max(rates["compute_cycles"], level)
-    cycles = (transfer + busy) / tile_count + (tile_count - 1) / tile_count * max(transfer, busy)
+    if rates["serial"]:
+        cycles = transfer + busy
+    else:
+        cycles = ((transfer + busy) / tile_count
+                  + (tile_count - 1) / tile_count * max(transfer, busy))
     if moved_bytes > 0:
         cycles += rates["above_latency_cycles"]
     return np.round(cycles, 6)  # ranks ties alike whatever the order of float operations
@@ -884,9 +889,12 @@ def pipeline_cycles_ref(moved_bytes: int, tile_count: int, rates) -> float:
     step = moved_bytes / rates["above_bytes_per_cycle"] / tile_count
     level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
     compute = max(rates["compute_cycles"], level) / tile_count
-    # The first tile's transfer is exposed, then each step moves one tile's bytes while the
-    # engine computes one tile; the last tile's compute is exposed.
-    time = step + (tile_count - 1) * max(step, compute) + compute
+    if rates["serial"]:  # one buffer: every tile loads, then computes
+        time = tile_count * (step + compute)
+    else:
+        # The first tile's transfer is exposed, then each step moves one tile's bytes while
+        # the engine computes one tile; the last tile's compute is exposed.
+        time = step + (tile_count - 1) * max(step, compute) + compute
     if moved_bytes > 0:
         time += rates["above_latency_cycles"]
     return round(time, 6)

@@ -1,0 +1,129 @@
+"""A local level per engine (an array's local buffer) in ``simulate``: the bookkeeping of bytes
+between the levels, against the same machine without it; the DRAM traffic it must not change;
+every level's roofline; the energy of every level; one buffer against two; and the event
+schedule on such a config."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from perfsim import load_hw
+from perfsim.hardware.model import Energy, HwConfig, LocalMemory
+from perfsim.simulate import simulate
+
+NETWORKS = ("resnet18", "mobilenet_v1", "alexnet")
+
+
+def with_local_buffer(hw: HwConfig, size_bytes: int = 64 * 1024, bytes_per_cycle: float = 512,
+                      buffers: int = 2) -> HwConfig:
+    """``hw`` with a local buffer ``lb`` per engine under its matrix engine; every other part
+    is unchanged."""
+    lb = LocalMemory("lb", "engine", size_bytes, bytes_per_cycle, buffers=buffers)
+    engines = tuple(dataclasses.replace(e, reads_from="lb") if e.kind == "matrix" else e
+                    for e in hw.engines)
+    energy = None if hw.energy_pj is None else Energy(
+        hw.energy_pj.mac, (("lb", 0.05),) + hw.energy_pj.per_byte)
+    return HwConfig(f"{hw.name}+lb", hw.clock_ghz, hw.precision, engines, energy_pj=energy,
+                    memory_levels=(lb,) + hw.memory_levels)
+
+
+@pytest.fixture(scope="module", params=NETWORKS)
+def pair(request):
+    """The same network on ``edge_npu`` and on ``edge_npu`` with a local buffer, pinned to
+    the same engines (the buffer may change which engine is fastest)."""
+    hw = load_hw("edge_npu")
+    pin = {"conv": "mac_array", "fc": "mac_array"}
+    return (simulate(request.param, hw, pin=pin).to_frame(),
+            simulate(request.param, with_local_buffer(hw), pin=pin).to_frame())
+
+
+def test_a_local_level_changes_no_dram_byte_and_no_placement(pair):
+    plain, local = pair
+    columns = ["layer", "engine", "in_location", "out_location", "dram_read_bytes",
+               "dram_write_bytes"]
+    pd.testing.assert_frame_equal(plain[columns], local[columns])
+
+
+def test_bytes_are_conserved_between_the_levels(pair):
+    # Without the buffer the engine reads R and writes W at the SRAM, which also sends D_w to
+    # DRAM and takes D_r from it: sram_read = R + D_w, sram_write = W + D_r. With it, the
+    # buffer fills F from the SRAM and writes B back: lb_read = R + B, lb_write = W + F,
+    # sram_read = F + D_w, sram_write = B + D_r. So the engine's own bytes, recovered from
+    # either machine, agree.
+    plain, local = pair
+    on_array = local["engine"] == "mac_array"
+    assert on_array.sum() > 0
+    fill = local["sram_read_bytes"] - local["dram_write_bytes"]
+    back = local["sram_write_bytes"] - local["dram_read_bytes"]
+    engine_reads = plain["sram_read_bytes"] - plain["dram_write_bytes"]
+    engine_writes = plain["sram_write_bytes"] - plain["dram_read_bytes"]
+    assert (local["lb_read_bytes"] - back)[on_array].tolist() == \
+        engine_reads[on_array].tolist()
+    assert (local["lb_write_bytes"] - fill)[on_array].tolist() == \
+        engine_writes[on_array].tolist()
+    # layers off the array never touch the buffer, and keep their SRAM bytes
+    off = ~on_array
+    assert (local.loc[off, ["lb_read_bytes", "lb_write_bytes"]] == 0).all().all()
+    assert local.loc[off, "sram_read_bytes"].tolist() == plain.loc[off, "sram_read_bytes"].tolist()
+
+
+def test_no_row_beats_the_roofline_of_any_level(pair):
+    _, local = pair
+    hw = with_local_buffer(load_hw("edge_npu"))
+    rows = local[local["engine"] != "-"]
+    for column, bytes_per_cycle in (("lb", 512), ("sram", hw.sram.bandwidth_bytes_per_cycle),
+                                    ("dram", hw.dram_bytes_per_cycle)):
+        moved = rows[f"{column}_read_bytes"] + rows[f"{column}_write_bytes"]
+        assert (rows["total_cycles"] >= moved / bytes_per_cycle - 1e-6).all(), column
+    assert (rows["total_cycles"] >= rows["compute_cycles"]).all()
+    assert (rows["utilization"] <= 1.0).all()
+
+
+def test_energy_counts_every_byte_at_its_level(pair):
+    _, local = pair
+    e = with_local_buffer(load_hw("edge_npu")).energy_pj
+    pj = dict(e.per_byte)
+    expected = ((local["macs"] + local["ops"]) * e.mac
+                + sum((local[f"{n}_read_bytes"] + local[f"{n}_write_bytes"]) * pj[n]
+                      for n in ("lb", "sram", "dram")))
+    assert local["energy_pj"].tolist() == pytest.approx(expected.tolist(), rel=1e-12)
+
+
+def test_the_totals_and_the_reason_name_the_local_level():
+    hw = with_local_buffer(load_hw("edge_npu"), bytes_per_cycle=1.0)  # a starved buffer
+    result = simulate("lenet5_lecun1998", hw, pin={"conv": "mac_array", "fc": "mac_array"})
+    frame = result.to_frame()
+    assert result.totals["lb_bytes"] == (frame["lb_read_bytes"] + frame["lb_write_bytes"]).sum()
+    assert result.totals["lb_bytes"] > 0
+    starved = frame[frame["engine"] == "mac_array"]
+    assert starved["reason"].str.startswith("memory: local lb ").all()
+    # the columns sit before the SRAM's, and a plain config has none
+    columns = list(frame.columns)
+    assert columns.index("lb_write_bytes") + 1 == columns.index("sram_read_bytes")
+    assert not any(c.startswith("lb_") for c in simulate("lenet5_lecun1998", "edge_npu")
+                   .to_frame().columns)
+
+
+def test_one_buffer_is_never_faster_than_two():
+    hw = load_hw("edge_npu")
+    pin = {"conv": "mac_array", "fc": "mac_array"}
+    double = simulate("alexnet", with_local_buffer(hw, bytes_per_cycle=64), pin=pin)
+    single = simulate("alexnet", with_local_buffer(hw, bytes_per_cycle=64, buffers=1), pin=pin)
+    pairs = list(zip(single.layers, double.layers))
+    # one buffer holds twice the tile of two: compare on the same tiles where they agree
+    same = [(s, d) for s, d in pairs if s.tiling == d.tiling and s.engine == "mac_array"]
+    assert same
+    assert all(s.total_cycles >= d.total_cycles for s, d in same)
+    assert any(s.total_cycles > d.total_cycles for s, d in same)
+
+
+def test_the_event_schedule_runs_a_local_level():
+    hw = with_local_buffer(load_hw("edge_npu"))
+    analytic = simulate("resnet18", hw)
+    event = simulate("resnet18", hw, fidelity="event", overlap="none")
+    # one layer at a time: every layer takes exactly its analytic cycles
+    assert [r.total_cycles for r in event.layers] == [r.total_cycles for r in analytic.layers]
+    assert "lb_read_bytes" in event.to_frame().columns
