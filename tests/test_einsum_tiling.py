@@ -181,12 +181,40 @@ def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, a
                                          serial):
     rates = ns.Rates(float(compute), float(engine), level, above, float(latency),
                      serial).record
-    fast = kern.pipeline_cycles(moved, tiles, rates[0])
-    assert fast == pytest.approx(kern.pipeline_cycles_ref(moved, tiles, rates[0]), rel=1e-9,
-                                 abs=1e-5)
+    link = moved / above
+    fast = kern.pipeline_cycles(moved, link, tiles, rates[0])
+    assert fast == pytest.approx(kern.pipeline_cycles_ref(moved, link, tiles, rates[0]),
+                                 rel=1e-9, abs=1e-5)
     assert fast >= moved / above - 1e-6 and fast >= compute - 1e-6  # the roofline
     overlapped = ns.Rates(float(compute), float(engine), level, above, float(latency)).record
-    assert fast >= kern.pipeline_cycles(moved, tiles, overlapped[0]) - 1e-6
+    assert fast >= kern.pipeline_cycles(moved, link, tiles, overlapped[0]) - 1e-6
+
+
+@settings(max_examples=300, deadline=None)
+@given(moved=st.tuples(*[st.integers(0, 10 ** 6)] * 3),
+       tile=st.tuples(*[st.integers(0, 10 ** 4)] * 3), setup=st.integers(0, 100),
+       burst=st.sampled_from([1.0, 32.0, 64.0]), above=st.sampled_from([1.5, 30.0]))
+def test_link_cycles_equal_reference(moved, tile, setup, burst, above):
+    rates = ns.Rates(0.0, 0.0, 1.0, above, 0.0, transfer_setup_cycles=float(setup),
+                     burst_bytes=burst).record[0]
+    fast = kern.link_cycles(np.array(moved, dtype=np.int64), np.array(tile, dtype=np.int64),
+                            rates)
+    assert fast == pytest.approx(kern.link_cycles_ref(moved, tile, rates), rel=1e-12)
+    assert fast >= sum(moved) / above - 1e-9  # overheads only add
+
+
+def test_link_cycles_by_hand():
+    # Inputs: 1,000 bytes in tiles of 300 -> ceil(1000 / 300) = 4 transfers of 250 bytes,
+    # each 4 bursts of 64 (256 bytes): 1,024 bytes. Weights: 64 bytes in one tile of 64: one
+    # burst. Outputs: nothing moved. 1,088 bytes at 8 B/cycle = 136 cycles, plus 5 transfers
+    # x 10 setup cycles = 186.
+    rates = ns.Rates(0.0, 0.0, 1.0, 8.0, transfer_setup_cycles=10.0, burst_bytes=64.0)
+    moved = np.array([1000, 64, 0], dtype=np.int64)
+    tiles = np.array([300, 64, 500], dtype=np.int64)
+    assert kern.link_cycles(moved, tiles, rates.record[0]) == pytest.approx(186)
+    # without per-transfer costs the link moves exactly the bytes
+    assert kern.link_cycles(moved, tiles, ns.Rates(0.0, 0.0, 1.0, 8.0).record[0]) == \
+        pytest.approx(1064 / 8)
 
 
 def test_one_buffer_loads_then_computes():
@@ -195,8 +223,8 @@ def test_one_buffer_loads_then_computes():
     # load (50), three steps of max(50, 25) and the last compute (25): 225 (+ 7).
     serial = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0, serial=True).record[0]
     overlapped = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0).record[0]
-    assert kern.pipeline_cycles(400, 4, serial) == pytest.approx(307)
-    assert kern.pipeline_cycles(400, 4, overlapped) == pytest.approx(232)
+    assert kern.pipeline_cycles(400, 200.0, 4, serial) == pytest.approx(307)
+    assert kern.pipeline_cycles(400, 200.0, 4, overlapped) == pytest.approx(232)
 
 
 @settings(max_examples=300, deadline=None)

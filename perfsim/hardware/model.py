@@ -74,11 +74,21 @@ class Precision(_Validated):
         return ("precision",)
 
 
+def _weight_buffers(values: Mapping[str, Any]) -> Iterator[Problem]:
+    """A second weight buffer is for a weight-stationary array (its stationary operand)."""
+    if values.get("weight_buffers") == 2 and values["dataflow"] != "weight_stationary":
+        yield Problem(("weight_buffers",), f"2 needs dataflow weight_stationary (in "
+                                           f"{values['dataflow']} the weights do not stay in "
+                                           f"the array)")
+
+
 @dataclass(frozen=True)
 class MatrixEngine(_Validated):
     """A ``rows x cols`` systolic array with a dataflow (DESIGN section 4.1). ``reads_from``
     names the on-chip memory level it reads its operands from; None: the innermost shared
-    level."""
+    level. ``weight_buffers: 2`` gives a weight-stationary array a second weight register per
+    PE, so the next fold's weights shift in while the current fold computes (TPU v1); 1 (the
+    default, and SCALE-Sim's model) loads them between folds."""
 
     kind: ClassVar[str] = "matrix"
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = ("rows", "cols", "dataflow")
@@ -88,6 +98,9 @@ class MatrixEngine(_Validated):
     cols: int = key(int, positive=True)
     dataflow: str = key(str, default="weight_stationary", required=True, choices=DATAFLOWS)
     reads_from: str | None = key(str, default=None, since=2)
+    weight_buffers: int = key(int, default=1, choices=(1, 2), since=2)
+
+    RULES = (_weight_buffers,)
 
     def place(self) -> KeyPath:
         return _place("engines", self.name)
@@ -121,12 +134,17 @@ class VectorEngine(_Validated):
 Engine = MatrixEngine | VectorEngine
 ENGINE_KINDS: dict[str, type] = {cls.kind: cls for cls in (MatrixEngine, VectorEngine)}
 
-# Keys of every memory level from schema_version 2 on (holds: on-chip levels only). Today's cost
-# model reads none of them, so a config that sets one off its default is refused
-# (check_costable), not costed as if it were not set.
+# Keys of memory levels from schema_version 2 on. The cost model does not read holds yet, so a
+# config that sets it off its default is refused (check_costable), not costed as if it were not
+# set. A transfer into an on-chip level pays its setup cycles (a DMA descriptor, a handshake) and
+# moves whole bursts of the level it comes from.
 _HOLDS = dict(default=OPERANDS, choices=OPERANDS, since=2, costed=False)
-_SETUP = dict(default=0, minimum=0, since=2, costed=False)
-_BURST = dict(default=1, positive=True, since=2, costed=False)
+_SETUP = dict(default=0, minimum=0, since=2)
+_BURST = dict(default=1, positive=True, since=2)
+DRAM_BURST_BYTES = 64
+"""The default DRAM burst: DDR4 moves bursts of 8 beats on a 64-bit channel (JEDEC JESD79-4,
+BL8: 64 bytes), LPDDR4 16 beats on a 32-bit channel (JESD209-4, BL16: 64 bytes); a transfer
+of fewer bytes still occupies the channel for a whole burst."""
 
 
 @dataclass(frozen=True)
@@ -210,16 +228,15 @@ class Sram(_Validated):
 @dataclass(frozen=True)
 class Dram(_Validated):
     """Off-chip memory, the outermost level: one channel of ``bandwidth_gb_per_s`` (10^9
-    bytes/s) and a latency; ``transfer_setup_cycles`` and ``burst_bytes`` as for
-    :class:`LocalMemory`. A ``schema_version: 1`` file's ``memory.dram`` is the level named
-    ``dram``."""
+    bytes/s), a latency, and the ``burst_bytes`` every transfer out of it is rounded up to
+    (default :data:`DRAM_BURST_BYTES`). A ``schema_version: 1`` file's ``memory.dram`` is the
+    level named ``dram``."""
 
     kind: ClassVar[str] = "dram"
     bandwidth_gb_per_s: float = key(float, positive=True)
     latency_ns: float = key(float, default=0.0, minimum=0)
     name: str = key(str, default="dram", since=2)
-    transfer_setup_cycles: int = key(int, **_SETUP)
-    burst_bytes: int = key(int, **_BURST)
+    burst_bytes: int = key(int, **{**_BURST, "default": DRAM_BURST_BYTES})
 
     def place(self) -> KeyPath:
         return _place("memory", self.name)

@@ -5,9 +5,11 @@ own SRAM accesses (DESIGN section 4), one :class:`EngineModel` per engine kind.
   step (:mod:`perfsim.mapping.kernels.systolic`). Its SRAM accesses follow the dataflow: the
   stationary operand is read once per fold, the streamed ones once per fold they cross, and
   partial sums are written once per row fold (read back for all but the first).
-* A **vector engine** runs every op (:mod:`perfsim.mapping.kernels.vector`); it reads each
-  input and constant once and writes each output once (reuse inside a layer happens in its
-  registers).
+* A **vector engine** runs every op (:mod:`perfsim.mapping.kernels.vector`). Its lanes get
+  their operands from the level it reads, at that level's bandwidth: each MAC reads its input
+  and its weight (a SIMD lane has no array around it to pass operands on), element-wise work
+  reads each input and constant once. Outputs are written once (partial sums stay in the
+  lanes' registers).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Systolic(EngineModel):
     def compute_cycles(self, engine: MatrixEngine, work: Work) -> int:
         g = gemm(work)
         return int(systolic_cycles(DATAFLOW_CODES[engine.dataflow], engine.rows, engine.cols,
-                                   g.np_, g.k, g.t_red, g.repeats))
+                                   g.np_, g.k, g.t_red, g.repeats, engine.weight_buffers))
 
     def sram_bytes(self, engine: MatrixEngine, work: Work, precision: Precision,
                    in_elems: int, weight_elems: int) -> tuple[int, int]:
@@ -121,9 +123,9 @@ class Systolic(EngineModel):
 
 
 class Simd(EngineModel):
-    """A vector engine: ``lanes`` operations a cycle (:mod:`perfsim.mapping.kernels.vector`);
-    it reads each input and constant once and writes each output once (reuse inside a layer
-    happens in its registers)."""
+    """A vector engine: ``lanes`` operations a cycle (:mod:`perfsim.mapping.kernels.vector`)
+    fed from the level it reads (module docstring): a dense convolution needs two operands per
+    lane per cycle, so the level's bandwidth, not the lanes, is often its limit."""
 
     kind = "vector"
 
@@ -133,8 +135,11 @@ class Simd(EngineModel):
 
     def sram_bytes(self, engine: VectorEngine, work: Work, precision: Precision,
                    in_elems: int, weight_elems: int) -> tuple[int, int]:
+        writes = work.outputs * precision.activation_bytes
+        if work.macs:
+            return work.macs * (precision.activation_bytes + precision.weight_bytes), writes
         return (in_elems * precision.activation_bytes + weight_elems * precision.weight_bytes,
-                work.outputs * precision.activation_bytes)
+                writes)
 
     def peak_work(self, work: Work) -> int:
         return work.macs + work.ops

@@ -16,6 +16,7 @@ faster than any of its levels.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from perfsim.errors import InfeasibleError
@@ -60,7 +61,8 @@ class Tiling:
     and ``(tG, chunks)`` for stream work; ``order`` names the tile-loop classes outermost
     first (``KCP`` ...; ``-`` for streams); ``working_set_bytes`` counts every buffer of every
     operand in the SRAM; ``locals`` are the local levels the engine reads through, innermost
-    first; ``cycles`` is the overlapped time of the layer (before rounding)."""
+    first; ``cycles`` is the overlapped time of the layer (before rounding);
+    ``dram_link_cycles`` the DRAM channel's busy time, per-transfer costs included."""
 
     tiles: tuple[int, ...]
     order: str
@@ -71,6 +73,7 @@ class Tiling:
     dram_write_bytes: int
     working_set_bytes: int
     cycles: float
+    dram_link_cycles: float
     locals: tuple[LocalUse, ...] = ()
 
     @property
@@ -109,7 +112,9 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
     resident = _resident(work, placement)
     rates = Rates(float(compute_cycles), float(engine_bytes),
                   float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
-                  float(hw.dram_latency_cycles))
+                  float(hw.dram_latency_cycles),
+                  transfer_setup_cycles=float(hw.sram.transfer_setup_cycles),
+                  burst_bytes=float(hw.dram.burst_bytes))
     room = capacity(hw, work, placement.resident_bytes)
     plan = search_one_level(work.nest, hw.precision, room, rates,
                             buffers=Buffers.uniform(hw.sram.buffers), resident=resident)
@@ -117,7 +122,7 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
         raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
     path = hw.path(engine)
     if len(path) == 2:
-        return _tiling(work, plan, plan.cycles, ())
+        return _tiling(work, plan, plan.cycles, plan.link_cycles(rates), ())
     return _with_locals(layer_name, work, hw, path, room, rates, resident)
 
 
@@ -128,12 +133,16 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     level re-timed with the bytes that cross it."""
     locals_ = path[:-2]
     levels = tuple(TilingLevel(level.name, level.bandwidth_bytes_per_cycle,
-                               _local_capacity(level), buffers=Buffers.uniform(level.buffers))
+                               _local_capacity(level), buffers=Buffers.uniform(level.buffers),
+                               transfer_setup_cycles=level.transfer_setup_cycles,
+                               burst_bytes=level.burst_bytes)
                    for level in locals_) + (
         TilingLevel("sram", rates.level_bytes_per_cycle, room,
-                    buffers=Buffers.uniform(hw.sram.buffers)),
+                    buffers=Buffers.uniform(hw.sram.buffers),
+                    transfer_setup_cycles=rates.transfer_setup_cycles,
+                    burst_bytes=hw.sram.burst_bytes),
         TilingLevel("dram", rates.above_bytes_per_cycle,
-                    latency_cycles=rates.above_latency_cycles))
+                    latency_cycles=rates.above_latency_cycles, burst_bytes=rates.burst_bytes))
     sram_at = len(locals_)
     plans = search_levels(work.nest, hw.precision, levels,
                           compute_cycles=rates.compute_cycles,
@@ -151,13 +160,12 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     below = uses[-1]
     sram = plans[sram_at]
     # The SRAM's pipeline, its engine busy for the local level's whole pipeline.
-    retimed = Rates(max([rates.compute_cycles] + [use.cycles for use in uses]),
-                    float(below.fill_bytes + below.writeback_bytes),
-                    rates.level_bytes_per_cycle, rates.above_bytes_per_cycle,
-                    rates.above_latency_cycles)
-    cycles = float(nest_tiling.pipeline_cycles(sram.moved_bytes, sram.tile_count,
-                                               retimed.record[0]))
-    return _tiling(work, sram, cycles, uses)
+    retimed = dataclasses.replace(
+        rates, compute_cycles=max([rates.compute_cycles] + [use.cycles for use in uses]),
+        engine_bytes=float(below.fill_bytes + below.writeback_bytes))
+    cycles = float(nest_tiling.pipeline_cycles(sram.moved_bytes, sram.link_cycles(retimed),
+                                               sram.tile_count, retimed.record[0]))
+    return _tiling(work, sram, cycles, sram.link_cycles(retimed), uses)
 
 
 def _local_capacity(level: LocalMemory) -> Capacity:
@@ -168,7 +176,7 @@ def _local_capacity(level: LocalMemory) -> Capacity:
     return Capacity(input_bytes=split[0], weight_bytes=split[1], output_bytes=split[2])
 
 
-def _tiling(work: Work, plan: LevelTraffic, cycles: float,
+def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
             uses: tuple[LocalUse, ...]) -> Tiling:
     """A :class:`Tiling` of the SRAM's ``plan``, named by the layer's dimensions."""
     tiles = plan.tiling.tiles
@@ -184,7 +192,7 @@ def _tiling(work: Work, plan: LevelTraffic, cycles: float,
                   sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
                   ops["input"].read_bytes if "input" in ops else 0,
                   output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
-                  cycles, uses)
+                  cycles, link, uses)
 
 
 def _resident(work: Work, placement: Placement) -> frozenset[str]:

@@ -273,7 +273,7 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
     levels = _level_bytes(hw, reads, writes, tiling)
     *inner, (_, sram_bw, sram_read, sram_write), (_, _, dram_read, dram_write) = levels
     dram_bytes = dram_read + dram_write
-    dram_cycles = dram_bytes / hw.dram_bytes_per_cycle
+    dram_cycles = tiling.dram_link_cycles  # bytes at the bandwidth, and per-transfer costs
     # the busiest on-chip level, the innermost on a tie
     name, bw, read, written = max(inner + [levels[-2]], key=lambda lv: (lv[2] + lv[3]) / lv[1])
     on_chip_cycles = (read + written) / bw

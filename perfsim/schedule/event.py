@@ -139,8 +139,9 @@ def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
     if tiling is None:
         return TileWork(row.layer, "-", 0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)
     n = tiling.tile_count
-    per_byte = 1.0 / hw.dram_bytes_per_cycle
     read, write = tiling.dram_read_bytes, tiling.dram_write_bytes
+    # the channel's time per byte, with the transfers' setup and burst rounding spread over them
+    per_byte = tiling.dram_link_cycles / (read + write) if read + write else 0.0
     # As perfsim.mapping.kernels.nest_tiling.pipeline_cycles: the engine is busy computing, or
     # moving its own (or its local level's) and the DMA's bytes through SRAM if that is
     # slower, or running its local level's pipeline (perfsim.mapping.tiling) if that is.

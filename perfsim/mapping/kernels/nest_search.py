@@ -98,7 +98,8 @@ class Rates:
     engine's compute cycles, the bytes the engine (or the level below) moves through this
     level, this level's bandwidth, and the link from the level above (bytes per cycle, and
     latency in cycles); ``serial`` when the level has one buffer of some operand, so its
-    transfers cannot overlap compute."""
+    transfers cannot overlap compute; each transfer over the link costs
+    ``transfer_setup_cycles`` and moves whole bursts of ``burst_bytes``."""
 
     compute_cycles: float
     engine_bytes: float
@@ -106,13 +107,16 @@ class Rates:
     above_bytes_per_cycle: float
     above_latency_cycles: float = 0.0
     serial: bool = False
+    transfer_setup_cycles: float = 0.0
+    burst_bytes: float = 1.0
 
     @cached_property
     def record(self) -> np.ndarray:
         """The one-element :data:`~.nest_tiling.RATES` array the kernels read."""
         return np.array([(self.compute_cycles, self.engine_bytes, self.level_bytes_per_cycle,
                           self.above_bytes_per_cycle, self.above_latency_cycles,
-                          self.serial)], dtype=kern.RATES)
+                          self.serial, self.transfer_setup_cycles, self.burst_bytes)],
+                        dtype=kern.RATES)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ class TilingLevel:
     """A memory level as the tiler sees it. ``capacity`` is None only for the outermost level
     (DRAM), which holds everything; ``holds`` names the roles it keeps tiles of (others pass
     through it from the level above); ``bytes_per_cycle`` and ``latency_cycles`` are its
-    bandwidth and access latency."""
+    bandwidth and access latency; ``transfer_setup_cycles`` is paid per transfer into it and
+    ``burst_bytes`` is the granularity of transfers out of it."""
 
     name: str
     bytes_per_cycle: float
@@ -128,6 +133,8 @@ class TilingLevel:
     latency_cycles: float = 0.0
     holds: frozenset[str] = frozenset(BUFFER_ROLES)
     buffers: Buffers = field(default_factory=Buffers)
+    transfer_setup_cycles: float = 0.0
+    burst_bytes: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "holds", frozenset(self.holds))
@@ -163,13 +170,23 @@ class OperandTraffic:
 class LevelTraffic:
     """A level's tiling and its traffic with the level above. ``tile_count`` tiles of this
     level run; ``cycles`` is the pipeline time the search ranked it by (None when costed
-    without a search)."""
+    without a search); ``role_moved_bytes`` and ``role_tile_bytes`` are the bytes moved and
+    the single-buffered tile per buffer role (:data:`BUFFER_ROLES`), which its transfers are
+    counted by (:func:`~.nest_tiling.link_cycles`)."""
 
     level: str
     tiling: LevelTiling
     tile_count: int
     operands: Mapping[str, OperandTraffic]
     cycles: float | None = None
+    role_moved_bytes: tuple[int, int, int] = (0, 0, 0)
+    role_tile_bytes: tuple[int, int, int] = (0, 0, 0)
+
+    def link_cycles(self, rates: Rates) -> float:
+        """Cycles the link from the level above is busy with this level's transfers."""
+        return float(kern.link_cycles(np.array(self.role_moved_bytes, dtype=np.int64),
+                                      np.array(self.role_tile_bytes, dtype=np.int64),
+                                      rates.record[0]))
 
     @property
     def read_bytes(self) -> int:
@@ -245,11 +262,18 @@ def _values(nest: LoopNest, tilings: Sequence[LevelTiling]) -> tuple[np.ndarray,
 def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.ndarray,
                   tiles: int, buffers: Buffers, cycles: float | None) -> LevelTraffic:
     operands = {}
+    moved = dict.fromkeys(BUFFER_ROLES, 0)
+    tile = dict.fromkeys(BUFFER_ROLES, 0)
     for op, t in zip(nest.operands, traffic):
-        count = getattr(buffers, _role(nest, op.name))
+        role = _role(nest, op.name)
+        count = getattr(buffers, role)
         operands[op.name] = OperandTraffic(int(t["read_bytes"]), int(t["partial_read_bytes"]),
                                            int(t["write_bytes"]), count * int(t["tile_bytes"]))
-    return LevelTraffic(name, tiling, int(tiles), operands, cycles)
+        moved[role] += int(t["read_bytes"] + t["partial_read_bytes"] + t["write_bytes"])
+        tile[role] += int(t["tile_bytes"])
+    return LevelTraffic(name, tiling, int(tiles), operands, cycles,
+                        tuple(moved[r] for r in BUFFER_ROLES),  # type: ignore[arg-type]
+                        tuple(tile[r] for r in BUFFER_ROLES))  # type: ignore[arg-type]
 
 
 def _traffic_at(packed: kern.PackedNest, values, orders, k: int, costs):
@@ -323,8 +347,8 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
 def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, rates: Rates,
                      *, buffers: Buffers = Buffers(),
                      resident: frozenset[str] = frozenset()) -> LevelTraffic | None:
-    """The best tiling of one on-chip level below DRAM: least pipeline cycles, then bytes
-    moved, first found on ties; None when no tiling fits. ``resident`` names operands that
+    """The best tiling of one on-chip level below DRAM by the search's objective
+    (:data:`~.nest_tiling.CYCLE_TOLERANCE`); None when no tiling fits. ``resident`` names operands that
     live on chip (an input there costs no traffic and no tile buffer; an output no traffic)."""
     homes = {name: 0 for name in resident}
     costs = level_costs(nest, precision, 0, frozenset(BUFFER_ROLES), homes)
@@ -356,7 +380,9 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
         rates = Rates(compute_cycles, engine_bytes[k], levels[k].bytes_per_cycle,
                       levels[k + 1].bytes_per_cycle, levels[k + 1].latency_cycles,
-                      serial=min(levels[k].buffers.array) == 1)
+                      serial=min(levels[k].buffers.array) == 1,
+                      transfer_setup_cycles=levels[k].transfer_setup_cycles,
+                      burst_bytes=levels[k + 1].burst_bytes)
         found = _search_at(nest, values, orders, k, costs, levels[k].capacity,
                            levels[k].buffers, rates)
         if found is None:

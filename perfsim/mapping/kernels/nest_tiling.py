@@ -29,14 +29,21 @@ multiplies by the buffer count (``buffers`` per role), so the table is shared by
 An operand resident at a level (its home) costs no traffic there and above, and an input
 resident there needs no tile buffer; an output keeps its accumulation buffer.
 
-**Time** of a level's tiling: ``n`` tiles whose loads and stores (``moved`` bytes over the link
-from the level above) overlap the engine's compute (or the level's own bandwidth if slower)
-by buffering: ``(T + C)/n + (n - 1)/n * max(T, C)`` plus the link latency (:func:`pipeline_cycles`).
+**Time** of a level's tiling: ``n`` tiles whose loads and stores keep the link from the level
+above busy ``T`` cycles (``moved`` bytes at its bandwidth, rounded up to whole bursts, plus a
+setup per transfer, one transfer per tile of each role: :func:`link_cycles`) overlap the
+engine's compute (or the level's own bandwidth if slower) ``C`` by buffering:
+``(T + C)/n + (n - 1)/n * max(T, C)`` plus the link latency (:func:`pipeline_cycles`); with one
+buffer, ``T + C``.
 
 **Search** (:func:`level_table` then :func:`rank_table`) at one level, with the tilings of the
 levels above fixed: every combination of candidate values (:func:`candidate_values`) in the
 nest's dimension order (first dimension outermost), each with the loop order that moves the
-fewest bytes (first on ties), then the fitting row of least (cycles, bytes), first on ties.
+fewest bytes (first on ties); then, of the fitting rows within :data:`CYCLE_TOLERANCE` of the
+least cycles, the one that moves the fewest bytes, then has the fewest tiles, then the fewest
+cycles, first on ties.
+Ranking by cycles alone picked tiny tiles whenever compute hid their traffic (a tile costs
+nothing then), inflating every byte count behind it.
 Loop orders permute the nest's loop classes (:func:`loop_classes`): dimensions that index the
 same operands are interchangeable, and classes indexing every operand go outermost.
 """
@@ -57,6 +64,11 @@ MAX_LEVELS = 8
 """On-chip levels a tiling may have (the record arrays below are sized by it)."""
 MAX_CANDIDATES = 64
 """Candidate values per dimension and level (2^63 bounds every size)."""
+CYCLE_TOLERANCE = 0.01
+"""The search's objective: least cycles, then, among tilings within this fraction of the
+least, the fewest bytes moved into the level (traffic to the slower level above, and so its
+energy), then the fewest tiles (the least per-transfer overhead, and the most room for the
+levels inside), then the fewest cycles; first found on ties."""
 
 SPLIT_HALVES, SPLIT_PARTS, SPLIT_SINGLE = 0, 1, 2
 SPLIT_CODES = {"halves": SPLIT_HALVES, "parts": SPLIT_PARTS, "single": SPLIT_SINGLE}
@@ -90,14 +102,17 @@ CAPACITY = np.dtype([("split", np.bool_), ("shared_bytes", np.int64),
 """Bytes for tiles: one pool (``shared_bytes``) or one per role (``role_bytes``)."""
 RATES = np.dtype([("compute_cycles", np.float64), ("engine_bytes", np.float64),
                   ("level_bytes_per_cycle", np.float64), ("above_bytes_per_cycle", np.float64),
-                  ("above_latency_cycles", np.float64), ("serial", np.bool_)], align=True)
+                  ("above_latency_cycles", np.float64), ("serial", np.bool_),
+                  ("transfer_setup_cycles", np.float64), ("burst_bytes", np.float64)],
+                 align=True)
 """Engine cycles, bytes the engine moves through the level, the level's bandwidth, the link
-from the level above (bandwidth, latency), and whether transfers wait for compute (a level
-with one buffer of some operand cannot load the next tile while the current one computes)."""
+from the level above (bandwidth, latency), whether transfers wait for compute (a level with
+one buffer of some operand cannot load the next tile while the current one computes), and
+the link's cost per transfer (setup cycles, and the burst its bytes are rounded up to)."""
 ROW = np.dtype([("moved_bytes", np.int64), ("tile_count", np.int64), ("order", np.int64),
-                ("tile_bytes", np.int64, (3,))], align=True)
-"""A tiling in :func:`level_table`: bytes its best order moves, tiles, that order, and the
-single-buffered tile bytes per role."""
+                ("tile_bytes", np.int64, (3,)), ("role_moved", np.int64, (3,))], align=True)
+"""A tiling in :func:`level_table`: bytes its best order moves, tiles, that order, the
+single-buffered tile bytes per role, and the bytes moved per role."""
 TRAFFIC = np.dtype([("read_bytes", np.int64), ("partial_read_bytes", np.int64),
                     ("write_bytes", np.int64), ("tile_bytes", np.int64)], align=True)
 """An operand's bytes into a level (reads), partial sums read back, bytes written back, and
@@ -532,6 +547,7 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
     inside = np.zeros_like(outside)
     multi = np.zeros_like(outside)
     settled = np.zeros(n_ops, dtype=np.int64)
+    role_moved = np.zeros(3, dtype=np.int64)
     fetched_flag = costs["fetched"].copy()
     for row in range(n_rows):
         rest = row
@@ -564,16 +580,20 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
         best = -1
         for o in range(class_orders.shape[0]):
             moved = 0
+            for role in range(3):
+                role_moved[role] = 0
             for op in range(n_ops):
                 if fetched_flag[op]:
                     fetched = operands[op]["whole_elements"] * (
                         settled[op] + _runs(class_orders, o, outside, inside, multi, op))
                     reads, partial, writes = _bytes_moved(operands[op], costs[op], fetched)
                     moved += reads + partial + writes
+                    role_moved[operands[op]["role"]] += reads + partial + writes
             if best < 0 or moved < best:
                 best = moved
                 entry["moved_bytes"] = moved
                 entry["order"] = o
+                entry["role_moved"][:] = role_moved
     return table, candidates, counts
 
 
@@ -592,43 +612,81 @@ def _fits(tile_bytes, buffers, capacity) -> bool:
 
 
 @njit(cache=True)
-def pipeline_cycles(moved_bytes: int, tile_count: int, rates) -> float:
-    """Cycles of ``tile_count`` equal tiles moving ``moved_bytes`` over the link from the level
-    above, overlapped with compute by buffering (module docstring)."""
-    transfer = moved_bytes / rates["above_bytes_per_cycle"]
+def link_cycles(role_moved, role_tile_bytes, rates) -> float:
+    """Cycles the link from the level above is busy moving ``role_moved`` bytes per role: one
+    transfer per tile fetched or written back (``ceil(moved / tile)`` of each role), each
+    paying the setup cycles and rounded up to whole bursts."""
+    burst = rates["burst_bytes"]
+    transfers = 0
+    padded = 0.0
+    for role in range(3):
+        moved = role_moved[role]
+        if moved <= 0:
+            continue
+        tile = role_tile_bytes[role]
+        count = -(-moved // tile) if tile > 0 else 1
+        transfers += count
+        if burst > 1:
+            padded += count * math.ceil(moved / count / burst) * burst
+        else:
+            padded += moved
+    return padded / rates["above_bytes_per_cycle"] + transfers * rates["transfer_setup_cycles"]
+
+
+@njit(cache=True)
+def pipeline_cycles(moved_bytes: int, link: float, tile_count: int, rates) -> float:
+    """Cycles of ``tile_count`` equal tiles moving ``moved_bytes`` into and out of the level,
+    which keeps the link from the level above busy ``link`` cycles (:func:`link_cycles`),
+    overlapped with compute by buffering (module docstring)."""
     level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
     busy = max(rates["compute_cycles"], level)
     if rates["serial"]:
-        cycles = transfer + busy
+        cycles = link + busy
     else:
-        cycles = ((transfer + busy) / tile_count
-                  + (tile_count - 1) / tile_count * max(transfer, busy))
+        cycles = ((link + busy) / tile_count
+                  + (tile_count - 1) / tile_count * max(link, busy))
     if moved_bytes > 0:
         cycles += rates["above_latency_cycles"]
     return np.round(cycles, 6)  # ranks ties alike whatever the order of float operations
 
 
+@njit(cache=True, inline="always")
+def _better(entry, cycles: float, best, best_cycles: float) -> bool:
+    """Whether a tiling within the tolerance beats the best so far: fewer bytes, then fewer
+    tiles, then fewer cycles."""
+    if entry["moved_bytes"] != best["moved_bytes"]:
+        return entry["moved_bytes"] < best["moved_bytes"]
+    if entry["tile_count"] != best["tile_count"]:
+        return entry["tile_count"] < best["tile_count"]
+    return cycles < best_cycles
+
+
 @njit(cache=True)
 def rank_table(table, buffers, capacity, rates):
-    """(row, cycles) of the first fitting row of least (cycles, bytes) of a
-    :func:`level_table`, or (-1, inf) when nothing fits; ``capacity`` and ``rates`` are
+    """(row, cycles) of the :data:`CYCLE_TOLERANCE` objective's choice among the fitting rows
+    of a :func:`level_table`, or (-1, inf) when nothing fits; ``capacity`` and ``rates`` are
     one-element :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
     capacity = capacity[0]
     rates = rates[0]
-    best_cycles = np.inf
-    best_moved = -1
-    chosen = -1
+    cycles = np.full(table.shape[0], np.inf)
+    least = np.inf
     for row in range(table.shape[0]):
         entry = table[row]
-        if not _fits(entry["tile_bytes"], buffers, capacity):
-            continue
-        cycles = pipeline_cycles(entry["moved_bytes"], entry["tile_count"], rates)
-        if chosen < 0 or cycles < best_cycles or (cycles == best_cycles
-                                                 and entry["moved_bytes"] < best_moved):
-            best_cycles = cycles
-            best_moved = entry["moved_bytes"]
+        if _fits(entry["tile_bytes"], buffers, capacity):
+            cycles[row] = pipeline_cycles(entry["moved_bytes"],
+                                          link_cycles(entry["role_moved"], entry["tile_bytes"],
+                                                      rates),
+                                          entry["tile_count"], rates)
+            least = min(least, cycles[row])
+    chosen = -1
+    for row in range(table.shape[0]):
+        if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE):
+            continue  # does not fit, or too slow
+        if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
             chosen = row
-    return chosen, best_cycles
+    if chosen < 0:
+        return chosen, np.inf
+    return chosen, cycles[chosen]
 
 
 # ----------------------------------------------------------------------------- loop classes
@@ -883,10 +941,25 @@ def candidate_values_ref(extent: int, split: str) -> list[int]:
     return sorted({math.ceil(extent / 2 ** i) for i in range(extent.bit_length() + 1)})
 
 
-def pipeline_cycles_ref(moved_bytes: int, tile_count: int, rates) -> float:
+def link_cycles_ref(role_moved, role_tile_bytes, rates) -> float:
+    """The specification of :func:`link_cycles`: a transfer per tile of each role, each paying
+    its setup and carrying whole bursts."""
+    transfers, padded = 0, 0
+    for moved, tile in zip(role_moved, role_tile_bytes):
+        if moved <= 0:
+            continue
+        count = math.ceil(moved / tile) if tile > 0 else 1
+        per_transfer = moved / count
+        burst = rates["burst_bytes"]
+        transfers += count
+        padded += count * math.ceil(per_transfer / burst) * burst if burst > 1 else moved
+    return padded / rates["above_bytes_per_cycle"] + transfers * rates["transfer_setup_cycles"]
+
+
+def pipeline_cycles_ref(moved_bytes: int, link: float, tile_count: int, rates) -> float:
     """The specification of :func:`pipeline_cycles`: walk ``n`` equal tiles through load,
     compute and store stages with one transfer link and add up the time."""
-    step = moved_bytes / rates["above_bytes_per_cycle"] / tile_count
+    step = link / tile_count
     level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
     compute = max(rates["compute_cycles"], level) / tile_count
     if rates["serial"]:  # one buffer: every tile loads, then computes
@@ -904,8 +977,9 @@ def search_level_ref(nest: LoopNest, tilings, orders, k: int, costs, buffers, ca
     """The specification of :func:`level_table` then :func:`rank_table`: with the levels above
     ``k`` fixed (``tilings[j]``, ``orders[j]`` for ``j > k``), try every candidate value of
     every cut dimension (in the nest's order, first outermost) and every order of
-    :func:`search_orders`; keep what fits; rank by (cycles, bytes moved into level ``k``),
-    first found on ties. Returns ``(cycles, moved, values, order)`` or None."""
+    :func:`search_orders`; keep what fits; of those within :data:`CYCLE_TOLERANCE` of the
+    least cycles, take the fewest bytes moved into level ``k``, then the fewest tiles, then the
+    fewest cycles, first found on ties. Returns ``(cycles, moved, values, order)`` or None."""
     above = {j: tilings[j] for j in range(k + 1, len(tilings))}
     options = []
     for dim in nest.tiled_dims:
@@ -914,7 +988,7 @@ def search_level_ref(nest: LoopNest, tilings, orders, k: int, costs, buffers, ca
         for j in sorted(above, reverse=True):
             parent = max(n for _, n in _cut(0, parent, d.split, above[j][dim]))
         options.append(candidate_values_ref(parent, d.split))
-    best = None
+    fitting = []
     for values in itertools.product(*options):
         tiling = dict(zip(nest.tiled_dims, values))
         for order in search_orders(nest):
@@ -932,11 +1006,16 @@ def search_level_ref(nest: LoopNest, tilings, orders, k: int, costs, buffers, ca
                 ok = sum(need) <= capacity["shared_bytes"]
             if not ok:
                 continue
-            moved = sum(r + p + w for r, p, w, _ in per_op)
-            key = (pipeline_cycles_ref(moved, tiles, rates), moved)
-            if best is None or key < best[0]:
-                best = (key, tiling, order)
-    if best is None:
+            role_moved = [0, 0, 0]
+            for op, (r, p, w, _) in zip(nest.operands, per_op):
+                role_moved[ROLE_CODES[op.role]] += r + p + w
+            moved = sum(role_moved)
+            link = link_cycles_ref(role_moved, role_bytes, rates)
+            fitting.append((pipeline_cycles_ref(moved, link, tiles, rates), moved, tiles,
+                            tiling, order))
+    if not fitting:
         return None
-    (cycles, moved), tiling, order = best
+    least = min(cycles for cycles, *_ in fitting)
+    near = [f for f in fitting if f[0] <= least * (1 + CYCLE_TOLERANCE)]
+    cycles, moved, _, tiling, order = min(near, key=lambda f: (f[1], f[2], f[0]))  # first on ties
     return cycles, moved, tiling, order
