@@ -58,6 +58,20 @@ class LayerResult:
 
 EVENT_COLUMNS = ("start_cycle", "end_cycle")
 """Row fields only the event schedule fills."""
+PER_RUN_FIELDS = ("macs", "ops", "in_bytes", "out_bytes", "dram_read_bytes", "dram_write_bytes",
+                  "sram_read_bytes", "sram_write_bytes", "compute_cycles", "memory_cycles",
+                  "total_cycles", "stall_cycles", "energy_pj")
+"""Row fields that add up when a layer runs again (another sub-batch); the others (shapes,
+weights, ratios, bound and reason) stay."""
+
+
+def repeated(row: LayerResult, runs: int) -> LayerResult:
+    """``row`` run ``runs`` times one after another (a batch run as sub-batches): every
+    :data:`PER_RUN_FIELDS` value and local level's bytes times ``runs``."""
+    changes = {name: getattr(row, name) * runs for name in PER_RUN_FIELDS
+               if getattr(row, name) is not None}
+    return dataclasses.replace(row, **changes, local_bytes=tuple(
+        (name, read * runs, written * runs) for name, read, written in row.local_bytes))
 
 
 def _level_columns(row: dict, levels: list[str]) -> dict:
@@ -165,7 +179,10 @@ class RunResult:
             rows = [r for r in self.layers if r.bound == bound]
             if rows:
                 shares.append(f"{bound}-bound {sum(r.total_cycles for r in rows) / cycles:.0%}")
-        line1 = (f"{self.network} on {self.hw.name}, batch {self.batch}: {t['time_ms']:.3f} ms "
+        sub = self.options.get("sub_batch", self.batch)
+        split = f" (as {self.batch // sub} sub-batches of {sub})" if sub < self.batch else ""
+        line1 = (f"{self.network} on {self.hw.name}, batch {self.batch}{split}: "
+                 f"{t['time_ms']:.3f} ms "
                  f"({t['cycles']:,} cycles at {self.hw.clock_ghz:g} GHz), "
                  f"{t['macs_per_cycle']:,.0f} MAC/cycle = {t['utilization']:.1%} of peak, "
                  f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB; cycles: {', '.join(shares)}")

@@ -1,18 +1,28 @@
-"""``simulate``: one network on one accelerator. No file I/O, no printing."""
+"""``simulate``: one network on one accelerator. No file I/O, no printing.
+
+A batch may run as sub-batches, one after another, when that is faster (a batch so large that
+its activations spill to DRAM can lose to smaller ones that stay on chip): every divisor of
+the batch is tried with the analytic schedule and the fastest kept, so a batch is never slower
+per image than batch 1 repeated. The rows are then one sub-batch's rows times the number of
+sub-batches (:func:`perfsim.results.repeated`), and an event run repeats its timeline.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Mapping
+
+import pandas as pd
 
 from perfsim.io.load import load_hw
 from perfsim.errors import PerfsimError
 from perfsim.hardware.model import HwConfig, check_costable
 from perfsim.workload.network import Network
 from perfsim.mapping.residency import RESIDENCY_MODES, plan
-from perfsim.results import RunResult
-from perfsim.schedule.analytic import plan_layers
-from perfsim.schedule.event import OVERLAPS, simulate_events
+from perfsim.results import RunResult, repeated
+from perfsim.schedule.analytic import LayerPlan, plan_layers
+from perfsim.schedule.event import OVERLAPS, EventSchedule, simulate_events
 from perfsim.io.load import load_workload
 
 FIDELITIES = ("analytic", "event")
@@ -21,7 +31,7 @@ FIDELITIES = ("analytic", "event")
 def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
              batch: int | None = None, *, fidelity: str = "analytic",
              residency: str = "auto", pin: Mapping[str, str] | None = None,
-             overlap: str = "graph") -> RunResult:
+             overlap: str = "graph", split_batch: bool = True) -> RunResult:
     """Cost ``workload`` (a Network, zoo name or network file) on ``hw`` (a config, shipped
     name or YAML path) at ``batch`` (default: the network's own).
 
@@ -29,7 +39,9 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     simpy schedule of :mod:`perfsim.schedule.event`, with ``overlap`` ``none``, ``layer``
     or ``graph``; it also yields a timeline). ``residency`` is ``auto`` (activations stay in
     SRAM when they fit) or ``dram``; ``pin`` maps op kinds to engine names
-    (``{"conv": "mxu"}``) instead of the fastest engine."""
+    (``{"conv": "mxu"}``) instead of the fastest engine. ``split_batch`` lets the batch run
+    as the fastest sub-batches (module docstring); the run's ``options["sub_batch"]`` says
+    which."""
     if fidelity not in FIDELITIES:
         raise PerfsimError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}")
     if residency not in RESIDENCY_MODES:
@@ -42,21 +54,55 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
         network = network.with_batch(batch)
     config = hw if isinstance(hw, HwConfig) else load_hw(hw)
     check_costable(config)
-    plans = plan_layers(network, config, residency=residency, pin=pin)
-    layers = [p.row for p in plans]
-    options = {"residency": residency, "pin": dict(pin or {})}
+    sub, plans = _fastest_sub_batch(network, config, residency, pin, split_batch)
+    runs = network.batch // sub.batch
+    options = {"residency": residency, "pin": dict(pin or {}), "sub_batch": sub.batch}
     if fidelity == "analytic":
-        return RunResult(network.name, config, network.batch, fidelity, tuple(layers),
-                         options)
-    placements = plan(network, config, residency)
+        return RunResult(network.name, config, network.batch, fidelity,
+                         tuple(repeated(p.row, runs) for p in plans), options)
+    placements = plan(sub, config, residency)
     # "none" runs layer after layer: exactly the analytic cycles (tests hold the two equal).
-    levels = {"none": sum(r.total_cycles for r in layers)}
+    levels = {"none": runs * sum(p.row.total_cycles for p in plans)}
     result = None
     for level in OVERLAPS[1:OVERLAPS.index(overlap) + 1]:
-        result = simulate_events(network, config, plans, placements, level, pin=pin)
-        levels[level] = result.cycles
+        result = simulate_events(sub, config, plans, placements, level, pin=pin)
+        levels[level] = runs * result.cycles
     if result is None:
-        result = simulate_events(network, config, plans, placements, overlap, pin=pin)
+        result = simulate_events(sub, config, plans, placements, overlap, pin=pin)
+    result = _one_after_another(result, runs)
     return RunResult(network.name, config, network.batch, fidelity, result.layers,
                      {**options, "overlap": overlap}, timeline=result.timeline,
                      overlap_cycles=levels)
+
+
+def _fastest_sub_batch(network: Network, config: HwConfig, residency: str,
+                       pin: Mapping[str, str] | None,
+                       split: bool) -> tuple[Network, list[LayerPlan]]:
+    """The network at the sub-batch whose runs, one after another, take the fewest analytic
+    cycles (the whole batch on a tie), and its plans."""
+    best = None
+    sizes = [s for s in range(network.batch, 0, -1) if network.batch % s == 0] if split \
+        else [network.batch]
+    for size in sizes:
+        sub = network if size == network.batch else network.with_batch(size)
+        plans = plan_layers(sub, config, residency=residency, pin=pin)
+        cycles = network.batch // size * sum(p.row.total_cycles for p in plans)
+        if best is None or cycles < best[0]:
+            best = (cycles, sub, plans)
+    return best[1], best[2]
+
+
+def _one_after_another(schedule: EventSchedule, runs: int) -> EventSchedule:
+    """``schedule`` run ``runs`` times back to back: each layer spans from its start in the
+    first run to its end in the last, its timeline repeated at every run's offset."""
+    if runs == 1:
+        return schedule
+    span = schedule.cycles
+    layers = tuple(dataclasses.replace(repeated(r, runs),
+                                       end_cycle=r.end_cycle + (runs - 1) * span)
+                   for r in schedule.layers)
+    timeline = pd.concat([schedule.timeline.assign(
+        start_cycle=schedule.timeline["start_cycle"] + i * span,
+        end_cycle=schedule.timeline["end_cycle"] + i * span) for i in range(runs)],
+        ignore_index=True)
+    return EventSchedule(layers, timeline, runs * span)
