@@ -19,6 +19,7 @@ from perfsim.io.load import load_hw
 from perfsim.errors import PerfsimError
 from perfsim.hardware.model import HwConfig, check_costable
 from perfsim.workload.network import Network
+from perfsim.workload.recurrence import causal
 from perfsim.mapping.residency import RESIDENCY_MODES, plan
 from perfsim.results import RunResult, repeated
 from perfsim.schedule.analytic import LayerPlan, plan_layers
@@ -52,6 +53,7 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     network = workload if isinstance(workload, Network) else load_workload(workload)
     if batch is not None:
         network = network.with_batch(batch)
+    network = causal(network)
     config = hw if isinstance(hw, HwConfig) else load_hw(hw)
     check_costable(config)
     sub, plans = _fastest_sub_batch(network, config, residency, pin, split_batch)

@@ -134,8 +134,9 @@ def test_depthwise_fc_matrix_product_pooling_recurrent_and_stream():
                       stride=(2, 2))
     assert [o.name for o in pool.operands] == ["input", "output"]
     assert pool.reduction_dims == ("FY", "FX")
-    rnn = ln.recurrent(batch=2, steps=5, in_features=12, out_features=32, biases_per_output=2)
-    assert rnn.sequential == "T" and rnn.elements("bias") == 64
+    rnn = ln.recurrent(batch=2, steps=5, hidden=8, gates=4)
+    assert rnn.sequential == "T" and rnn.dim("T").split == "single"
+    assert rnn.elements("weights") == 32 * 8 and rnn.elements("projection") == 2 * 32 * 5
     up = ln.stream(batch=2, groups=4, in_per_group=9, out_per_group=36, constants_per_group=2)
     assert up.dim("S").split == "parts" and up.size("S") == 36
     assert (up.elements("input"), up.elements("output"), up.elements("constants")) == \

@@ -50,8 +50,7 @@ SMALL = {
                         constants_per_group=2),
     "pooling": ln.pooling(channels=2, in_size=(7, 7), out_size=(3, 3), kernel=(3, 3),
                           stride=(2, 2)),
-    "recurrent": ln.recurrent(batch=2, steps=3, in_features=4, out_features=6,
-                              biases_per_output=2),
+    "recurrent": ln.recurrent(batch=2, steps=3, hidden=3, gates=2),
 }
 PRECISION = Precision(1, 2, 4)
 

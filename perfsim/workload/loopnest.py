@@ -185,8 +185,10 @@ class LoopNest:
     the order of their loop classes (:mod:`perfsim.mapping.kernels.nest_tiling`); the
     constructors below keep today's search order (``G, K, C, B, OY, OX`` for convolutions).
     ``sequential`` names a dimension whose iterations depend on the previous one (a
-    recurrent layer's time steps); schedulers run them in order, and the tiling may still
-    group steps (the input projection of all steps at once), as the cost model does today."""
+    recurrent layer's time steps): it is split ``"single"`` and every tiling runs it as its
+    outermost loop, one step after another, so a step's tiles all finish before the next
+    step's start (what may be done for all steps at once, like a recurrent layer's input
+    projection, is a nest of its own)."""
 
     dims: tuple[Dim, ...]
     operands: tuple[Operand, ...]
@@ -235,6 +237,9 @@ class LoopNest:
             _require(name in used, f"dimension {name} indexes no operand")
         _require(self.sequential is None or self.sequential in by_name,
                  f"sequential dimension {self.sequential!r} is not a dimension of the nest")
+        _require(self.sequential is None or by_name[self.sequential].split == "single",
+                 f"sequential dimension {self.sequential!r} must be split 'single' (one step "
+                 f"at a time)")
         # Nests key the tiling caches: hash the nested tuples once, not on every lookup.
         object.__setattr__(self, "_hash", hash((self.dims, self.operands, self.sequential)))
 
@@ -364,20 +369,19 @@ def fully_connected(*, batch: int = 1, in_features: int, out_features: int,
                     tuple(operands))
 
 
-def recurrent(*, batch: int = 1, steps: int, in_features: int, out_features: int,
-              biases_per_output: int = 0) -> LoopNest:
-    """A recurrent cell's GEMM per time step: ``out[b, k, t] = sum_c w[k, c] * x[b, c, t]`` over
-    ``in_features`` = input plus hidden features and ``out_features`` = gates times hidden
-    size. ``T`` is sequential (each step reads the previous step's state)."""
-    _count(biases_per_output, "biases_per_output", 0)
-    operands = [Operand("input", "input", (Plain("B"), Plain("C"), Plain("T"))),
-                Operand("weights", "weights", (Plain("K"), Plain("C")))]
-    if biases_per_output:
-        operands.append(Operand("bias", "bias", (Plain("K"),), biases_per_output,
-                                travels_with="weights"))
-    operands.append(Operand("output", "output", (Plain("B"), Plain("K"), Plain("T"))))
-    return LoopNest((Dim("K", out_features), Dim("C", in_features), Dim("B", batch),
-                     Dim("T", steps)), tuple(operands), sequential="T")
+def recurrent(*, batch: int = 1, steps: int, hidden: int, gates: int) -> LoopNest:
+    """A recurrent cell's steps after its input projection: per step ``T``, the gates
+    ``out[b, k, t] = proj[b, k, t] + sum_c w[k, c] * h[b, c, t - 1]`` over the ``hidden``
+    state features ``C``, ``K`` = gates times hidden, from ``proj``, the input projection of
+    every step computed before (a nest of its own). ``T`` is sequential, so the recurrent
+    weights are fetched again every step unless a level holds all of them. The state ``h``
+    (``B x hidden`` per step, made from the gates by the cell's element-wise math) stays in
+    the engine, and the nest writes the gates: a little more traffic than the cell's state."""
+    operands = (Operand("projection", "input", (Plain("B"), Plain("K"), Plain("T"))),
+                Operand("weights", "weights", (Plain("K"), Plain("C"))),
+                Operand("output", "output", (Plain("B"), Plain("K"), Plain("T"))))
+    return LoopNest((Dim("T", steps, "single"), Dim("K", gates * hidden), Dim("C", hidden),
+                     Dim("B", batch)), operands, sequential="T")
 
 
 def matrix_product(*, batch: int = 1, heads: int = 1, m: int, n: int, k: int) -> LoopNest:

@@ -694,15 +694,19 @@ def rank_table(table, buffers, capacity, rates):
 
 def loop_classes(nest: LoopNest) -> tuple[tuple[tuple[str, ...], ...], int]:
     """The nest's loop classes (cut dimensions that index the same operands, a bias counting
-    as its weights), in order of first appearance with the classes that index every operand
-    first; and how many of those lead. Loops of one class are interchangeable at a level: the
+    as its weights), in order of first appearance with the sequential dimension's and the
+    classes that index every operand first; and how many of those lead. Loops of one class are interchangeable at a level: the
     same operands change tile with each of them."""
     owners = [op for op in nest.operands if op.role != "bias"]
     everything = frozenset(op.name for op in owners)
     groups: dict[frozenset, list[str]] = {}
+    steps = [d for d in nest.tiled_dims if d == nest.sequential]
     for d in nest.tiled_dims:
-        groups.setdefault(frozenset(op.name for op in owners if d in op.dims), []).append(d)
-    lead = [tuple(g) for s, g in groups.items() if s == everything]
+        if d not in steps:
+            groups.setdefault(frozenset(op.name for op in owners if d in op.dims), []).append(d)
+    # a sequential dimension is a class of its own, outermost: one step after another
+    lead = [tuple(steps)] * bool(steps) + [tuple(g) for s, g in groups.items()
+                                           if s == everything]
     rest = [tuple(g) for s, g in groups.items() if s != everything]
     return tuple(lead + rest), len(lead)
 

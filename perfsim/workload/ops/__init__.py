@@ -40,14 +40,15 @@ from perfsim.workload.ops.pooling import (AvgPool, GlobalAvgPool, GlobalMaxPool,
                                           MaxPool, Pool, SpatialPyramidPool, Upsample)
 from perfsim.workload.ops.rearrangement import (ChannelShuffle, Concat, DepthToSpace, Flatten,
                                                 Reshape, Shift, SpaceToDepth, Split)
-from perfsim.workload.ops.recurrent import GRU, LSTM, RNN, Recurrent
+from perfsim.workload.ops.recurrent import (GRU, LSTM, RNN, Recurrent, RecurrentInput,
+                                            RecurrentSteps)
 
 __all__ = ["CATEGORIES", "FIELD_ALIASES", "GRU", "LRN", "LSTM", "OPS", "OTHER_KIND", "RNN",
            "Add", "AvgPool", "BatchNorm", "Binary", "ChannelShuffle", "Concat", "Conv",
            "DepthToSpace", "Dropout", "Elementwise", "Flatten", "FullyConnected",
            "GlobalAvgPool", "GlobalMaxPool", "GlobalPool", "GroupNorm", "Input", "LeakyRelu",
            "Max", "MaxPool", "Mul", "Offset", "Op", "PRelu", "Pads", "Pair", "Placeholder",
-           "Pool", "Recurrent", "Relu", "Relu6", "Reshape", "Scale", "Shape", "ShapeError",
+           "Pool", "Recurrent", "RecurrentInput", "RecurrentSteps", "Relu", "Relu6", "Reshape", "Scale", "Shape", "ShapeError",
            "Shift", "Sigmoid", "Softmax", "SpaceToDepth", "SpatialPyramidPool", "Split", "Tanh",
            "Upsample", "as_pads", "as_pair", "attribute_names", "elems", "fmt_shape", "make_op",
            "reader_kind_order", "user_attributes"]

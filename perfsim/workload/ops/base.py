@@ -144,7 +144,7 @@ class Op:
         """Registers every op class that names a ``kind`` in :data:`OPS`: an op kind is
         declared once, by its class."""
         super().__init_subclass__(**kwargs)
-        if "kind" in cls.__dict__ and cls.kind:
+        if isinstance(cls.__dict__.get("kind"), str) and cls.kind:  # not a kind property
             if cls.kind in OPS:
                 raise TypeError(f"op kind '{cls.kind}' is declared twice: {OPS[cls.kind]} "
                                 f"and {cls}")
