@@ -9,7 +9,7 @@ bandwidth_bytes_per_cycle``, as in ``perfsim sweep``) set on the config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping
@@ -39,7 +39,7 @@ class Case:
 
     ``hw`` is a shipped config name or a YAML path; ``network`` builds the network from the
     keyword ``parameters``; ``batch`` is the batch the source ran; ``residency`` is where the
-    chip keeps activations between layers (perfsim's ``auto`` or ``dram``), with ``why``."""
+    chip keeps activations between layers (perfsim's ``auto`` or ``dram``)."""
 
     name: str
     hw: str | Path
@@ -47,7 +47,6 @@ class Case:
     parameters: Mapping[str, object]
     batch: int
     residency: str
-    why: str = field(default="", compare=False)
 
     def config(self, point: Mapping[str, object] | None = None) -> HwConfig:
         """The case's accelerator, with the hardware key paths of ``point`` set."""
@@ -64,30 +63,28 @@ class Case:
                                 residency=self.residency)
 
 
-EYERISS_RESIDENCY = ("Eyeriss runs a CNN layer by layer, loading ifmaps and filters from DRAM "
-                     "and writing ofmaps back (JSSC 2017, Section III-B, p. 129)")
-TPU_RESIDENCY = ("the TPU holds intermediate results in its 24 MiB Unified Buffer (ISCA 2017, "
-                 "Section 2, p. 3)")
-NVDLA_RESIDENCY = ("the primer's configurations use no on-chip SRAM, and its estimator times a "
-                   "layer by the data it reads and writes from memory and its MACs")
-
 CASES: tuple[Case, ...] = (
+    # Eyeriss runs a CNN layer by layer, loading ifmaps and filters from DRAM and writing
+    # ofmaps back (JSSC 2017, Section III-B, p. 129): activations through DRAM.
     Case("eyeriss_alexnet", "eyeriss", zoo, {"network": "alexnet_bvlc_grouped"}, batch=4,
-         residency="dram", why=EYERISS_RESIDENCY),
+         residency="dram"),
+    # The TPU holds intermediate results in its 24 MiB Unified Buffer (ISCA 2017, p. 3).
     Case("tpu_mlp0", "tpu_v1", partial(networks.tpu_mlp, "tpu_mlp0"),
          {"width": networks.MLP0_WIDTH, "layers": networks.MLP0_LAYERS}, batch=200,
-         residency="auto", why=TPU_RESIDENCY),
+         residency="auto"),
     Case("tpu_mlp1", "tpu_v1", partial(networks.tpu_mlp, "tpu_mlp1"),
          {"width": networks.MLP1_WIDTH, "layers": networks.MLP1_LAYERS}, batch=168,
-         residency="auto", why=TPU_RESIDENCY),
+         residency="auto"),
     Case("tpu_lstm0", "tpu_v1", partial(networks.tpu_lstm, "tpu_lstm0"),
          {"hidden": networks.LSTM0_HIDDEN, "layers": networks.LSTM0_LAYERS,
-          "steps": networks.LSTM0_STEPS}, batch=64, residency="auto", why=TPU_RESIDENCY),
+          "steps": networks.LSTM0_STEPS}, batch=64, residency="auto"),
     Case("tpu_cnn0", "tpu_v1", networks.tpu_cnn0, {"filters": networks.CNN0_FILTERS},
-         batch=8, residency="auto", why=TPU_RESIDENCY),
-    # Batch 1: the primer gives no batch, and nv_small supports none (scalability table).
+         batch=8, residency="auto"),
+    # The primer's configurations use no on-chip SRAM, and its estimator times a layer by the
+    # data it reads and writes and its MACs: activations through DRAM. Batch 1: the primer
+    # gives no batch, and nv_small supports none (the manual's scalability table).
     *(Case(f"nvdla_{macs}", HW_DIR / f"nvdla_{macs}.yaml", zoo, {"network": "resnet50"},
-           batch=1, residency="dram", why=NVDLA_RESIDENCY) for macs in NVDLA_MACS),
+           batch=1, residency="dram") for macs in NVDLA_MACS),
 )
 """Every case, in the order of ``published.yaml``. The NVDLA cases run ``resnet50`` (the
 paper's v1, as Caffe's reference model); the primer does not say which ResNet-50."""

@@ -16,6 +16,8 @@ from matplotlib.ticker import FuncFormatter
 
 from perfsim.report.plots import count_text, place_labels
 
+from validation.published import CaseFacts
+
 PANEL_TITLES = {"eyeriss_jssc2017": "Eyeriss v1, AlexNet CONV1-5 (silicon, JSSC 2017)",
                 "tpu_isca2017": "TPU v1, Table 3 (silicon, ISCA 2017)",
                 "nvdla_primer": "NVDLA, ResNet-50 (an estimator, not silicon: primer)"}
@@ -53,6 +55,17 @@ def published_cell(value) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
+def cases_markdown(cases: list[CaseFacts]) -> str:
+    """The cases compared: each one's setup and source, and whether the source is silicon or
+    an estimator."""
+    table = pd.DataFrame({"case": [c.case for c in cases],
+                          "kind": [c.source.kind if c.source.kind == "silicon"
+                                   else f"**{c.source.kind}**, not silicon" for c in cases],
+                          "published setup": [c.setup for c in cases],
+                          "source": [f"[{c.source.key}]({c.source.link})" for c in cases]})
+    return table.to_markdown(index=False) + "\n"
+
+
 def comparison_markdown(frame: pd.DataFrame) -> str:
     """The comparison table as Markdown: case, metric, layers, published, model, error, target
     and whether it is met, and where the number is published (a dagger marks a value not
@@ -71,7 +84,7 @@ def comparison_markdown(frame: pd.DataFrame) -> str:
 
 def sensitivity_markdown(frame: pd.DataFrame, studies_why: dict[tuple[str, str], str]) -> str:
     """One table per case: a row per setting (the baseline marked), a column per published
-    number, each cell the model's value and its error."""
+    number, each cell the model's value and its error (a bound as the model has it)."""
     parts = []
     for case, rows in frame.groupby("case", sort=False):
         columns = list(dict.fromkeys(_column(r) for _, r in rows.iterrows()))
@@ -81,7 +94,8 @@ def sensitivity_markdown(frame: pd.DataFrame, studies_why: dict[tuple[str, str],
                     "value": f"**{setting}** (baseline)" if group["baseline"].iloc[0]
                     else setting}
             for _, r in group.iterrows():
-                line[_column(r)] = f"{cell(r['model'])} ({percent(r['error_pct'])})"
+                line[_column(r)] = (f"{cell(r['model'])} ({percent(r['error_pct'])})"
+                                    if pd.notna(r["error_pct"]) else r["model"])
             table.append(line)
         parts.append(f"#### {case}\n\n" + pd.DataFrame(table, columns=["parameter", "value",
                                                                         *columns])
