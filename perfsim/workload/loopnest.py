@@ -375,10 +375,12 @@ def recurrent(*, batch: int = 1, steps: int, hidden: int, gates: int) -> LoopNes
     state features ``C``, ``K`` = gates times hidden, from ``proj``, the input projection of
     every step computed before (a nest of its own). ``T`` is sequential, so the recurrent
     weights are fetched again every step unless a level holds all of them. The state ``h``
-    (``B x hidden`` per step, made from the gates by the cell's element-wise math) stays in
-    the engine, and the nest writes the gates: a little more traffic than the cell's state."""
-    operands = (Operand("projection", "input", (Plain("B"), Plain("K"), Plain("T"))),
+    (``B x hidden`` per step, made from the gates by the cell's element-wise math) is read as
+    the input ``state``, and the nest writes the gates: a little more traffic than the cell's
+    state."""
+    operands = (Operand("state", "input", (Plain("B"), Plain("C"), Plain("T"))),
                 Operand("weights", "weights", (Plain("K"), Plain("C"))),
+                Operand("projection", "input", (Plain("B"), Plain("K"), Plain("T"))),
                 Operand("output", "output", (Plain("B"), Plain("K"), Plain("T"))))
     return LoopNest((Dim("T", steps, "single"), Dim("K", gates * hidden), Dim("C", hidden),
                      Dim("B", batch)), operands, sequential="T")
