@@ -68,6 +68,8 @@ weights, ratios, bound and reason) stay."""
 def repeated(row: LayerResult, runs: int) -> LayerResult:
     """``row`` run ``runs`` times one after another (a batch run as sub-batches): every
     :data:`PER_RUN_FIELDS` value and local level's bytes times ``runs``."""
+    if runs == 1:
+        return row
     changes = {name: getattr(row, name) * runs for name in PER_RUN_FIELDS
                if getattr(row, name) is not None}
     return dataclasses.replace(row, **changes, local_bytes=tuple(
