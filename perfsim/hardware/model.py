@@ -78,7 +78,11 @@ class Precision(_Validated):
 class MatrixEngine(_Validated):
     """A ``rows x cols`` systolic array with a dataflow (DESIGN section 4.1). ``reads_from``
     names the on-chip memory level it reads its operands from; None: the innermost shared
-    level."""
+    level. ``output_elems_per_cycle`` is the throughput of its output path (an activation
+    unit at the array's output, as the TPU v1's activation pipeline or NVDLA's SDP): element
+    operations per cycle applied to results as they leave the array (activations,
+    per-channel scale and offset, residual adds); None: one per column (``cols``); 0: no
+    output path, so such ops stay layers of their own."""
 
     kind: ClassVar[str] = "matrix"
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = ("rows", "cols", "dataflow")
@@ -88,6 +92,7 @@ class MatrixEngine(_Validated):
     cols: int = key(int, positive=True)
     dataflow: str = key(str, default="weight_stationary", required=True, choices=DATAFLOWS)
     reads_from: str | None = key(str, default=None, since=2)
+    output_elems_per_cycle: int | None = key(int, default=None, minimum=0, since=2)
 
     def place(self) -> KeyPath:
         return _place("engines", self.name)
@@ -95,6 +100,11 @@ class MatrixEngine(_Validated):
     @property
     def peak_macs_per_cycle(self) -> int:
         return self.rows * self.cols
+
+    @property
+    def output_path_elems_per_cycle(self) -> int:
+        """Element operations per cycle of the output path (0: it has none)."""
+        return self.cols if self.output_elems_per_cycle is None else self.output_elems_per_cycle
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,12 @@ class VectorEngine(_Validated):
 
     @property
     def peak_macs_per_cycle(self) -> int:
+        return self.lanes
+
+    @property
+    def output_path_elems_per_cycle(self) -> int:
+        """A vector engine's output path is its own lanes: element ops applied to a layer's
+        results cost lane time (:mod:`perfsim.mapping.engines`), never a layer of their own."""
         return self.lanes
 
 
