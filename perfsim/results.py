@@ -177,9 +177,9 @@ class RunResult:
     def summary(self) -> list[str]:
         """Three lines for a reader: the totals and where the cycles go by bound; MACs against
         cycles by kind of layer; the layers that dominate time, with their reasons. Event runs
-        add one: what overlapping layers and running branches in parallel saved; and a run
-        whose rows absorbed layers of the training graph a last one: how many, and the cycles
-        that saved against the raw graph.
+        add a fourth: what overlapping layers and running branches in parallel saved. When
+        the rows absorbed layers of the training graph, the first line ends with how many and
+        the cycles that saved against the raw graph.
 
         Shares of cycles are of the layers' cycles added up (in event runs layers overlap,
         so that sum exceeds the network's cycles)."""
@@ -194,7 +194,8 @@ class RunResult:
         line1 = (f"{self.network} on {self.hw.name}, batch {self.batch}: {t['time_ms']:.3f} ms "
                  f"({t['cycles']:,} cycles at {self.hw.clock_ghz:g} GHz), "
                  f"{t['macs_per_cycle']:,.0f} MAC/cycle = {t['utilization']:.1%} of peak, "
-                 f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB; cycles: {', '.join(shares)}")
+                 f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB; cycles: {', '.join(shares)}"
+                 + (f"; {self._graph_text()}" if t["fused_layers"] else ""))
         kinds: dict[str, list[LayerResult]] = {}
         for r in self.layers:
             if r.engine != "-":
@@ -213,24 +214,20 @@ class RunResult:
         top = sorted(self.layers, key=lambda r: -r.total_cycles)[:3]
         line3 = "slowest: " + "; ".join(
             f"{r.layer} {r.total_cycles / cycles:.0%} ({r.reason})" for r in top)
-        lines = [line1, line2, line3]
-        if self.fidelity == "event":
-            lines.append(self._overlap_line())
-        if t["fused_layers"]:
-            lines.append(self._graph_line())
-        return lines
+        if self.fidelity != "event":
+            return [line1, line2, line3]
+        return [line1, line2, line3, self._overlap_line()]
 
-    def _graph_line(self) -> str:
+    def _graph_text(self) -> str:
+        """What the inference graph saved: the layers it absorbed, and its cycles layer by
+        layer against the raw graph's."""
         t = self.totals
-        line = (f"inference graph: {t['fused_layers']:,} layers of the training graph folded "
-                f"into the weights or run in the output path of the layer before them")
+        text = f"inference graph: {t['fused_layers']:,} layers folded or fused"
         raw = t["raw_graph_cycles"]
         if raw is None:
-            return f"{line}; the raw graph (--graph raw) cannot run on {self.hw.name}"
-        mine = self.layer_by_layer_cycles
-        return (f"{line}: {mine:,} cycles layer by layer against {raw:,} for the raw graph "
-                f"(--graph raw), {t['fusion_saved_cycles']:,} saved "
-                f"({t['fusion_saved_cycles'] / raw:.0%})")
+            return f"{text} (the raw graph cannot run on {self.hw.name})"
+        return (f"{text}, {t['fusion_saved_cycles']:,} cycles saved "
+                f"({t['fusion_saved_cycles'] / raw:.0%} of the raw graph's {raw:,})")
 
     def _overlap_line(self) -> str:
         levels = self.overlap_cycles

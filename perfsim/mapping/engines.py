@@ -63,6 +63,11 @@ class EngineModel(ABC):
         saying)."""
         return None
 
+    def output_path_note(self, engine: Engine, work: Work) -> str | None:
+        """Why the engine's output path, not its arithmetic, sets the compute cycles (None:
+        it does not)."""
+        return None
+
 
 class Systolic(EngineModel):
     """A matrix engine: GEMMs on a systolic array (:mod:`perfsim.mapping.kernels.systolic`);
@@ -119,13 +124,18 @@ class Systolic(EngineModel):
     def peak_work(self, work: Work) -> int:
         return work.macs
 
-    def waste(self, engine: MatrixEngine, work: Work, efficiency: float) -> str:
+    def output_path_note(self, engine: MatrixEngine, work: Work) -> str | None:
         array, path = self._array_cycles(engine, work), self._output_path_cycles(engine, work)
-        if path > array:
-            return (f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: its "
-                    f"output path takes {path:,} cycles against the array's {array:,} "
-                    f"({work.epilogue_ops:,} element ops at "
-                    f"{engine.output_path_elems_per_cycle} per cycle)")
+        if path <= array:
+            return None
+        return (f"its output path takes {path:,} cycles against the array's {array:,} "
+                f"({work.epilogue_ops:,} element ops at {engine.output_path_elems_per_cycle} "
+                f"per cycle)")
+
+    def waste(self, engine: MatrixEngine, work: Work, efficiency: float) -> str:
+        note = self.output_path_note(engine, work)
+        if note:
+            return f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: {note}"
         g = gemm(work)
         mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
                   "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),

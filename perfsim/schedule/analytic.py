@@ -301,6 +301,9 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
     else:
         bound = "compute"
         reason = f"compute: {engine.name} {efficiency:.0%} used ({per_byte})"
+        note = model_of(engine).output_path_note(engine, work)
+        if note:
+            reason = f"{reason}; {note}"
     return LayerResult(
         **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
         sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,
