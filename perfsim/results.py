@@ -87,8 +87,9 @@ class RunResult:
     and ``overlap_cycles``: the network's cycles at each overlap level up to the one run
     (``none`` is the analytic sum of layers), from which the summary reads the speed-ups.
     Runs of the inference graph (``options["graph"]``) carry ``raw_graph_cycles``, the raw
-    training graph's analytic cycles on the same hardware (None when it cannot run there),
-    against which the totals and summary say what folding and fusing saved."""
+    training graph's analytic cycles on the same hardware, against which the totals and
+    summary say what folding and fusing saved (None when it was not costed, or cannot run
+    there)."""
 
     network: str
     hw: HwConfig
@@ -225,7 +226,7 @@ class RunResult:
         text = f"inference graph: {t['fused_layers']:,} layers folded or fused"
         raw = t["raw_graph_cycles"]
         if raw is None:
-            return f"{text} (the raw graph cannot run on {self.hw.name})"
+            return text
         return (f"{text}, {t['fusion_saved_cycles']:,} cycles saved "
                 f"({t['fusion_saved_cycles'] / raw:.0%} of the raw graph's {raw:,})")
 

@@ -22,7 +22,8 @@ FIDELITIES = ("analytic", "event")
 def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
              batch: int | None = None, *, fidelity: str = "analytic",
              residency: str = "auto", pin: Mapping[str, str] | None = None,
-             overlap: str = "graph", fuse: bool = True) -> RunResult:
+             overlap: str = "graph", fuse: bool = True,
+             compare_raw: bool = True) -> RunResult:
     """Cost ``workload`` (a Network, zoo name or network file) on ``hw`` (a config, shipped
     name or YAML path) at ``batch`` (default: the network's own).
 
@@ -32,8 +33,10 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     SRAM when they fit) or ``dram``; ``pin`` maps op kinds to engine names
     (``{"conv": "mxu"}``) instead of the fastest engine. ``fuse`` costs the inference graph
     (:func:`perfsim.mapping.fusion.inference_graph`: batch norm folded, element-wise ops in
-    the output paths), and the raw training graph too, analytically, to say what that saved;
-    ``fuse=False`` costs the raw graph, layer for layer."""
+    the output paths) and, with ``compare_raw``, the raw training graph too, analytically, to
+    say what that saved (``RunResult.raw_graph_cycles``; it about doubles the work of a new
+    hardware point, so sweeps, which do not report it, leave it out); ``fuse=False`` costs the
+    raw graph, layer for layer."""
     if fidelity not in FIDELITIES:
         raise PerfsimError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}")
     if residency not in RESIDENCY_MODES:
@@ -51,7 +54,8 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
         network = inference_graph(raw, config, pin)
     plans = plan_layers(network, config, residency=residency, pin=pin)
     layers = [p.row for p in plans]
-    raw_cycles = _raw_cycles(raw, network, config, layers, residency, pin) if fuse else None
+    raw_cycles = (_raw_cycles(raw, network, config, layers, residency, pin)
+                  if fuse and compare_raw else None)
     options = {"graph": "inference" if fuse else "raw", "residency": residency,
                "pin": dict(pin or {})}
     if fidelity == "analytic":

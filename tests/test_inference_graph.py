@@ -91,6 +91,8 @@ def test_totals_say_what_folding_and_fusing_saved():
     assert run.options["graph"] == "inference"
     assert t["fused_layers"] == 2 and t["raw_graph_cycles"] == raw
     assert t["fusion_saved_cycles"] == raw - t["cycles"] > 0
+    skipped = simulate(conv_bn_relu(), hw, compare_raw=False).totals
+    assert skipped["cycles"] == t["cycles"] and skipped["raw_graph_cycles"] is None
     assert run.summary()[0].endswith(f"inference graph: 2 layers folded or fused, "
                                      f"{raw - t['cycles']:,} cycles saved "
                                      f"({(raw - t['cycles']) / raw:.0%} of the raw graph's "
@@ -267,3 +269,31 @@ def test_output_elems_per_cycle_is_a_version_2_key(tmp_path):
     assert dataclasses.replace(me, cols=64).output_path_elems_per_cycle == 64
     with pytest.raises(ConfigError, match=r"engines\.mxu\.output_elems_per_cycle: must be >= 0"):
         dataclasses.replace(me, output_elems_per_cycle=-1)
+
+
+def test_epilogue_constants_travel_with_the_weights():
+    # conv 1x1, C=4 -> K=4 with a bias, on a 2x2 map, then a PReLU: one learnt slope per
+    # channel, read with the bias. Parameters and constant bytes: 16 weights + 4 biases +
+    # 4 slopes = 24; DRAM reads: input 4*2*2 = 16 B and those 24 B; the 16 B output is written.
+    b = NetworkBuilder("p", (4, 2, 2))
+    b.add("prelu", b.add("conv", b.input, out_channels=4, kernel=1, name="c"), name="p")
+    c = rows(simulate(b.build(), accelerator()))["c"]
+    assert c.fused == ("p",)
+    assert (c.params, c.weight_bytes, c.dram_read_bytes, c.dram_write_bytes) == (24, 24, 40, 16)
+    # ops: the bias add and the PReLU's 2 (a multiply and a max) on each of 16 outputs
+    assert c.ops == 16 + 2 * 16
+
+
+def test_a_vector_layer_takes_an_epilogue_on_its_own_lanes():
+    # Two network inputs of [4, 2, 2] added, then BN and ReLU: the add reads network inputs
+    # (no layer to join), so BN and ReLU join the add, on the vector unit.
+    b = NetworkBuilder("v", (4, 2, 2), input_name="x")
+    y = b.add("input", shape=(4, 2, 2), name="y")
+    b.add("relu", b.add("batch_norm", b.add("add", b.input, y, name="s"), name="bn"), name="r")
+    s = rows(simulate(b.build(), accelerator()))["s"]
+    assert s.fused == ("bn", "r") and s.engine == "vpu"
+    # 16 outputs; ops: the add 1, BN 2, ReLU 1 per output = 64, 4 per output on 4 lanes:
+    # 16 / 4 * 4 = 16 cycles. DRAM: both inputs 2 * 16 B, BN's 4 scales and 4 shifts 8 B,
+    # the 16 B output.
+    assert (s.ops, s.params, s.compute_cycles) == (64, 8, 16)
+    assert (s.dram_read_bytes, s.dram_write_bytes) == (40, 16)
