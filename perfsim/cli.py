@@ -32,7 +32,7 @@ from perfsim.workload.zoo import workload_family, workload_names
 
 FORMATS = ("table", "csv", "json", "md")
 LIST_COLUMNS = ("layer", "inputs", "in_shape", "out_shape", "kernel", "stride",
-                "receptive_field")
+                "receptive_field", "fused")
 
 
 def _input_shape(text: str) -> tuple[int, int, int]:

@@ -227,7 +227,9 @@ class RunResult:
         raw = t["raw_graph_cycles"]
         if raw is None:
             return text
-        return (f"{text}, {t['fusion_saved_cycles']:,} cycles saved "
+        # an event run's cycles overlap layers: what the graph saved is read layer by layer
+        where = " layer by layer" if self.fidelity == "event" else ""
+        return (f"{text}, {t['fusion_saved_cycles']:,} cycles saved{where} "
                 f"({t['fusion_saved_cycles'] / raw:.0%} of the raw graph's {raw:,})")
 
     def _overlap_line(self) -> str:
