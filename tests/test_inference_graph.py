@@ -297,3 +297,26 @@ def test_a_vector_layer_takes_an_epilogue_on_its_own_lanes():
     # the 16 B output.
     assert (s.ops, s.params, s.compute_cycles) == (64, 8, 16)
     assert (s.dram_read_bytes, s.dram_write_bytes) == (40, 16)
+
+
+def test_with_epilogue_adds_skip_inputs_and_constants_to_a_nest():
+    from perfsim.workload import loopnest
+
+    conv = loopnest.convolution(in_channels=4, out_channels=6, in_size=(2, 2), out_size=(2, 2))
+    nest = loopnest.with_epilogue(conv, residuals=2, constants=6)
+    # two skip inputs indexed as the output (6 * 2 * 2 = 24 elements each); 6 constants on a
+    # new bias beside the weights, one per output channel; MACs' operands untouched
+    assert [o.name for o in nest.operands] == ["input", "weights", "bias", "residual0",
+                                               "residual1", "output"]
+    assert nest.elements("residual0") == nest.elements("output") == 24
+    assert (nest.operand("bias").travels_with, nest.elements("bias")) == ("weights", 6)
+    assert nest.operand("input") == conv.operand("input")
+    # a bias already there carries them: 6 biases + 12 constants = 3 per channel
+    biased = loopnest.convolution(in_channels=4, out_channels=6, in_size=(2, 2),
+                                  out_size=(2, 2), biases_per_output=1)
+    assert loopnest.with_epilogue(biased, constants=12).elements("bias") == 18
+    # stream work (4 channel groups of 8 elements) keeps them as per-group constants: 8
+    # constants = 2 per group
+    stream = loopnest.with_epilogue(loopnest.stream(groups=4, in_per_group=8,
+                                                    out_per_group=8), constants=8)
+    assert stream.elements("constants") == 8 and stream.operand("constants").dims == ("G",)
