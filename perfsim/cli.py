@@ -19,6 +19,7 @@ from perfsim.hardware.loading import resolve_hw_path, shipped_config_names, to_d
 from perfsim.errors import PerfsimError
 from perfsim.io.timeloop import export_timeloop
 from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
+from perfsim.mapping.fusion import GRAPHS
 from perfsim.workload.ops import user_attributes
 from perfsim.workload.lecture import lecture_table
 from perfsim.results import EVENT_COLUMNS
@@ -31,7 +32,7 @@ from perfsim.workload.zoo import workload_family, workload_names
 
 FORMATS = ("table", "csv", "json", "md")
 LIST_COLUMNS = ("layer", "inputs", "in_shape", "out_shape", "kernel", "stride",
-                "receptive_field")
+                "receptive_field", "fused")
 
 
 def _input_shape(text: str) -> tuple[int, int, int]:
@@ -116,7 +117,7 @@ def cmd_list(args: argparse.Namespace) -> str:
     return f"{text}\nhardware configs: {', '.join(hw)}\n"
 
 
-RUN_COLUMNS = ["layer", "op", "engine", "macs", "compute_cycles", "memory_cycles",
+RUN_COLUMNS = ["layer", "op", "engine", "fused", "macs", "compute_cycles", "memory_cycles",
                "total_cycles", "stall_cycles", "utilization", "macs_per_dram_byte", "dram_bytes",
                "bound", "reason"]
 
@@ -142,7 +143,8 @@ def cmd_run(args: argparse.Namespace) -> str:
     if args.overlap is not None and args.fidelity != "event":
         raise PerfsimError("--overlap applies to the event schedule: add --fidelity event")
     result = simulate(network, hw, residency=args.residency, pin=pins,
-                      fidelity=args.fidelity, overlap=args.overlap or "graph")
+                      fidelity=args.fidelity, overlap=args.overlap or "graph",
+                      fuse=args.graph == "inference")
     run_dir = args.out or args.report  # --report alone saves the run beside its report
     if run_dir:
         save_run(result, run_dir, hw_path=hw_path, source=network.source or network.name,
@@ -156,8 +158,10 @@ def cmd_run(args: argparse.Namespace) -> str:
     frame["dram_bytes"] = frame["dram_read_bytes"] + frame["dram_write_bytes"]
     if args.format == "csv":
         return _render(frame, "csv")
-    columns = RUN_COLUMNS[:3] + [c for c in EVENT_COLUMNS if c in frame] + RUN_COLUMNS[3:]
+    columns = RUN_COLUMNS[:4] + [c for c in EVENT_COLUMNS if c in frame] + RUN_COLUMNS[4:]
     view = frame[columns].copy()
+    view["fused"] = [_fused_text(layer, fused) for layer, fused in zip(view["layer"],
+                                                                        view["fused"])]
     view["utilization"] = (100 * view["utilization"]).map("{:.1f}%".format)
     view["macs_per_dram_byte"] = view["macs_per_dram_byte"].map(
         lambda v: "-" if v is None or v != v else f"{v:,.1f}")
@@ -169,6 +173,12 @@ def cmd_run(args: argparse.Namespace) -> str:
         if args.report else ""
     return (body + "\ntotals: " + ", ".join(lines) + "\n\n" + "\n".join(result.summary())
             + "\n" + written)
+
+
+def _fused_text(layer: str, fused: list[str]) -> str:
+    """The layers a row absorbed, named after the row's own name where they extend it
+    (``conv1`` absorbed ``bn, relu`` for ``conv1/bn``, ``conv1/relu``)."""
+    return ", ".join(name.removeprefix(f"{layer}/") for name in fused)
 
 
 def cmd_validate(args: argparse.Namespace) -> str:
@@ -318,7 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep activations in SRAM between layers when they fit (auto) or "
                           "always spill them to DRAM")
     run.add_argument("--pin", action="append", default=[], metavar="OP=ENGINE",
-                     help="run every layer of op kind OP on ENGINE (repeatable)")
+                     help="run every layer of op kind OP on ENGINE (repeatable; a pinned "
+                          "op kind is never fused into another layer)")
+    run.add_argument("--graph", choices=GRAPHS, default="inference",
+                     help="inference: batch norm folded into the conv/fc before it, "
+                          "activations, per-channel scale/offset and residual adds run in "
+                          "the producing engine's output path when it has one (default); "
+                          "raw: the training graph, every layer on its own")
     run.add_argument("--report", metavar="DIR",
                      help="also write a report there (report.html, self-contained, and "
                           "report.md with PNGs); the run's files go there too unless --out "

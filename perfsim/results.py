@@ -54,6 +54,10 @@ class LayerResult:
     local_bytes: tuple[tuple[str, int, int], ...] = ()
     """``(level, read bytes, written bytes)`` of each local level the engine reads through,
     innermost first: the ``<level>_read_bytes`` and ``<level>_write_bytes`` columns."""
+    fused: tuple[str, ...] = ()
+    """The training graph's layers this row absorbed (a batch norm folded into its weights,
+    ops applied in its output path), in graph order; their work is in this row's ``ops``,
+    ``params`` and bytes. Empty when it absorbed none (and always for ``--graph raw``)."""
 
 
 EVENT_COLUMNS = ("start_cycle", "end_cycle")
@@ -97,7 +101,11 @@ class RunResult:
 
     Event runs also carry the ``timeline`` (:data:`perfsim.schedule.event.TIMELINE_COLUMNS`)
     and ``overlap_cycles``: the network's cycles at each overlap level up to the one run
-    (``none`` is the analytic sum of layers), from which the summary reads the speed-ups."""
+    (``none`` is the analytic sum of layers), from which the summary reads the speed-ups.
+    Runs of the inference graph (``options["graph"]``) carry ``raw_graph_cycles``, the raw
+    training graph's analytic cycles on the same hardware, against which the totals and
+    summary say what folding and fusing saved (None when it was not costed, or cannot run
+    there)."""
 
     network: str
     hw: HwConfig
@@ -107,10 +115,13 @@ class RunResult:
     options: dict = field(default_factory=dict)
     timeline: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     overlap_cycles: dict = field(default_factory=dict)
+    raw_graph_cycles: int | None = None
 
     def _rows(self) -> list[dict]:
         levels = self.local_levels
         rows = [_level_columns(dataclasses.asdict(r), levels) for r in self.layers]
+        for row in rows:
+            row["fused"] = list(row["fused"])
         if self.fidelity == "analytic":
             for row in rows:
                 for name in EVENT_COLUMNS:
@@ -138,7 +149,10 @@ class RunResult:
         """Network totals: cycles (the sum of layers; in event runs the last layer's end),
         time_ms at the clock, MACs, MACs per cycle, utilisation of all engines' peak, DRAM
         bytes, bytes at each local level (``<level>_bytes``) and at the SRAM, energy (None
-        without energy figures)."""
+        without energy figures); the training-graph layers the rows absorbed
+        (``fused_layers``), the raw graph's cycles layer by layer (``raw_graph_cycles``) and
+        the cycles folding and fusing saved against them (``fusion_saved_cycles``, layer by
+        layer in event runs too), both None when not known."""
         if self.fidelity == "event":
             cycles = max((r.end_cycle or 0 for r in self.layers), default=0)
         else:
@@ -164,12 +178,25 @@ class RunResult:
             "sram_bytes": sum(r.sram_read_bytes + r.sram_write_bytes for r in self.layers),
             "energy_pj": energy,
             "layers": len(self.layers),
+            "fused_layers": sum(len(r.fused) for r in self.layers),
+            "raw_graph_cycles": self.raw_graph_cycles,
+            "fusion_saved_cycles": (None if self.raw_graph_cycles is None else
+                                    self.raw_graph_cycles - self.layer_by_layer_cycles),
         }
+
+    @property
+    def layer_by_layer_cycles(self) -> int:
+        """The cycles of the rows run one after another (the analytic schedule's)."""
+        if self.fidelity == "event":
+            return self.overlap_cycles["none"]
+        return sum(r.total_cycles for r in self.layers)
 
     def summary(self) -> list[str]:
         """Three lines for a reader: the totals and where the cycles go by bound; MACs against
         cycles by kind of layer; the layers that dominate time, with their reasons. Event runs
-        add a fourth: what overlapping layers and running branches in parallel saved.
+        add a fourth: what overlapping layers and running branches in parallel saved. When
+        the rows absorbed layers of the training graph, the first line ends with how many and
+        the cycles that saved against the raw graph.
 
         Shares of cycles are of the layers' cycles added up (in event runs layers overlap,
         so that sum exceeds the network's cycles)."""
@@ -187,7 +214,8 @@ class RunResult:
                  f"{t['time_ms']:.3f} ms "
                  f"({t['cycles']:,} cycles at {self.hw.clock_ghz:g} GHz), "
                  f"{t['macs_per_cycle']:,.0f} MAC/cycle = {t['utilization']:.1%} of peak, "
-                 f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB; cycles: {', '.join(shares)}")
+                 f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB; cycles: {', '.join(shares)}"
+                 + (f"; {self._graph_text()}" if t["fused_layers"] else ""))
         kinds: dict[str, list[LayerResult]] = {}
         for r in self.layers:
             if r.engine != "-":
@@ -209,6 +237,19 @@ class RunResult:
         if self.fidelity != "event":
             return [line1, line2, line3]
         return [line1, line2, line3, self._overlap_line()]
+
+    def _graph_text(self) -> str:
+        """What the inference graph saved: the layers it absorbed, and its cycles layer by
+        layer against the raw graph's."""
+        t = self.totals
+        text = f"inference graph: {t['fused_layers']:,} layers folded or fused"
+        raw = t["raw_graph_cycles"]
+        if raw is None:
+            return text
+        # an event run's cycles overlap layers: what the graph saved is read layer by layer
+        where = " layer by layer" if self.fidelity == "event" else ""
+        return (f"{text}, {t['fusion_saved_cycles']:,} cycles saved{where} "
+                f"({t['fusion_saved_cycles'] / raw:.0%} of the raw graph's {raw:,})")
 
     def _overlap_line(self) -> str:
         levels = self.overlap_cycles

@@ -16,9 +16,10 @@ from typing import Mapping
 import pandas as pd
 
 from perfsim.io.load import load_hw
-from perfsim.errors import PerfsimError
+from perfsim.errors import InfeasibleError, PerfsimError
 from perfsim.hardware.model import HwConfig, check_costable
 from perfsim.workload.network import Network
+from perfsim.mapping.fusion import inference_graph
 from perfsim.workload.recurrence import causal
 from perfsim.mapping.residency import RESIDENCY_MODES, plan
 from perfsim.results import RunResult, repeated
@@ -32,7 +33,8 @@ FIDELITIES = ("analytic", "event")
 def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
              batch: int | None = None, *, fidelity: str = "analytic",
              residency: str = "auto", pin: Mapping[str, str] | None = None,
-             overlap: str = "graph", split_batch: bool = True) -> RunResult:
+             overlap: str = "graph", fuse: bool = True, compare_raw: bool = True,
+             split_batch: bool = True) -> RunResult:
     """Cost ``workload`` (a Network, zoo name or network file) on ``hw`` (a config, shipped
     name or YAML path) at ``batch`` (default: the network's own).
 
@@ -40,9 +42,13 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     simpy schedule of :mod:`perfsim.schedule.event`, with ``overlap`` ``none``, ``layer``
     or ``graph``; it also yields a timeline). ``residency`` is ``auto`` (activations stay in
     SRAM when they fit) or ``dram``; ``pin`` maps op kinds to engine names
-    (``{"conv": "mxu"}``) instead of the fastest engine. ``split_batch`` lets the batch run
-    as the fastest sub-batches (module docstring); the run's ``options["sub_batch"]`` says
-    which."""
+    (``{"conv": "mxu"}``) instead of the fastest engine. ``fuse`` costs the inference graph
+    (:func:`perfsim.mapping.fusion.inference_graph`: batch norm folded, element-wise ops in
+    the output paths) and, with ``compare_raw``, the raw training graph too, analytically, to
+    say what that saved (``RunResult.raw_graph_cycles``; it about doubles the work of a new
+    hardware point, so sweeps, which do not report it, leave it out); ``fuse=False`` costs the
+    raw graph, layer for layer. ``split_batch`` lets the batch run as the fastest sub-batches
+    (module docstring); the run's ``options["sub_batch"]`` says which."""
     if fidelity not in FIDELITIES:
         raise PerfsimError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}")
     if residency not in RESIDENCY_MODES:
@@ -56,12 +62,19 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     network = causal(network)
     config = hw if isinstance(hw, HwConfig) else load_hw(hw)
     check_costable(config)
-    sub, plans = _fastest_sub_batch(network, config, residency, pin, split_batch)
+    raw = network
+    if fuse:
+        network = inference_graph(raw, config, pin)
+    cycles, sub, plans = _fastest_sub_batch(network, config, residency, pin, split_batch)
     runs = network.batch // sub.batch
-    options = {"residency": residency, "pin": dict(pin or {}), "sub_batch": sub.batch}
+    raw_cycles = (_raw_cycles(raw, network, config, cycles, residency, pin, split_batch)
+                  if fuse and compare_raw else None)
+    options = {"graph": "inference" if fuse else "raw", "residency": residency,
+               "pin": dict(pin or {}), "sub_batch": sub.batch}
     if fidelity == "analytic":
         return RunResult(network.name, config, network.batch, fidelity,
-                         tuple(repeated(p.row, runs) for p in plans), options)
+                         tuple(repeated(p.row, runs) for p in plans), options,
+                         raw_graph_cycles=raw_cycles)
     placements = plan(sub, config, residency)
     # "none" runs layer after layer: exactly the analytic cycles (tests hold the two equal).
     levels = {"none": runs * sum(p.row.total_cycles for p in plans)}
@@ -74,14 +87,14 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     result = _one_after_another(result, runs)
     return RunResult(network.name, config, network.batch, fidelity, result.layers,
                      {**options, "overlap": overlap}, timeline=result.timeline,
-                     overlap_cycles=levels)
+                     overlap_cycles=levels, raw_graph_cycles=raw_cycles)
 
 
 def _fastest_sub_batch(network: Network, config: HwConfig, residency: str,
                        pin: Mapping[str, str] | None,
-                       split: bool) -> tuple[Network, list[LayerPlan]]:
-    """The network at the sub-batch whose runs, one after another, take the fewest analytic
-    cycles (the whole batch on a tie), and its plans."""
+                       split: bool) -> tuple[int, Network, list[LayerPlan]]:
+    """The analytic cycles of the batch, the network at the sub-batch whose runs, one after
+    another, take the fewest (the whole batch on a tie), and its plans."""
     best = None
     sizes = [s for s in range(network.batch, 0, -1) if network.batch % s == 0] if split \
         else [network.batch]
@@ -91,7 +104,21 @@ def _fastest_sub_batch(network: Network, config: HwConfig, residency: str,
         cycles = network.batch // size * sum(p.row.total_cycles for p in plans)
         if best is None or cycles < best[0]:
             best = (cycles, sub, plans)
-    return best[1], best[2]
+    return best
+
+
+def _raw_cycles(raw: Network, network: Network, hw: HwConfig, cycles: int, residency: str,
+                pin: Mapping[str, str] | None, split: bool) -> int | None:
+    """The raw graph's analytic cycles, layer by layer and split into sub-batches as the
+    inference graph ``network`` (which takes ``cycles``) may be; None when the raw graph
+    cannot run on ``hw`` (it runs an op as a layer no engine there can run, or that does not
+    fit)."""
+    if network is raw:  # nothing folded or fused
+        return cycles
+    try:
+        return _fastest_sub_batch(raw, hw, residency, pin, split)[0]
+    except InfeasibleError:
+        return None
 
 
 def _one_after_another(schedule: EventSchedule, runs: int) -> EventSchedule:

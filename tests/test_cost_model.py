@@ -172,7 +172,9 @@ def test_infeasible_layer_names_layer_and_bytes():
 
 
 def test_an_engine_that_cannot_run_an_op_is_a_clear_error():
-    hw = HwConfig("array_only", 1.0, Precision(), (MatrixEngine("mxu", 4, 4),),
+    # an array without an output path cannot apply the ReLU after its conv
+    hw = HwConfig("array_only", 1.0, Precision(),
+                  (MatrixEngine("mxu", 4, 4, output_elems_per_cycle=0),),
                   Sram(64.0, 64.0), Dram(8.0))
     b = NetworkBuilder("n", (3, 8, 8))
     b.add("relu", b.conv_bn(b.input, 4, 3, bn=False, act=None, name="c"), name="r")

@@ -27,7 +27,7 @@ def test_depthwise_on_matrix_engine_takes_far_more_cycles_than_macs():
     mac_share = dw["macs"].sum() / f["macs"].sum()
     cycle_share = dw["total_cycles"].sum() / f["total_cycles"].sum()
     assert mac_share == pytest.approx(0.0306, abs=5e-4)
-    assert cycle_share > 5 * mac_share  # 31% of the cycles for 3% of the MACs
+    assert cycle_share > 5 * mac_share  # 48% of the cycles for 3% of the MACs
 
 
 def test_depthwise_wastes_the_array_and_goes_to_the_vector_unit():

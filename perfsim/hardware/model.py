@@ -88,7 +88,11 @@ class MatrixEngine(_Validated):
     names the on-chip memory level it reads its operands from; None: the innermost shared
     level. ``weight_buffers: 2`` gives a weight-stationary array a second weight register per
     PE, so the next fold's weights shift in while the current fold computes (TPU v1); 1 (the
-    default, and SCALE-Sim's model) loads them between folds."""
+    default, and SCALE-Sim's model) loads them between folds. ``output_elems_per_cycle`` is
+    the throughput of its output path (an activation unit at the array's output, as the TPU
+    v1's activation pipeline or NVDLA's SDP): element operations per cycle applied to results
+    as they leave the array (activations, per-channel scale and offset, residual adds); None:
+    one per column (``cols``); 0: no output path, so such ops stay layers of their own."""
 
     kind: ClassVar[str] = "matrix"
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = ("rows", "cols", "dataflow")
@@ -99,6 +103,7 @@ class MatrixEngine(_Validated):
     dataflow: str = key(str, default="weight_stationary", required=True, choices=DATAFLOWS)
     reads_from: str | None = key(str, default=None, since=2)
     weight_buffers: int = key(int, default=1, choices=(1, 2), since=2)
+    output_elems_per_cycle: int | None = key(int, default=None, minimum=0, since=2)
 
     RULES = (_weight_buffers,)
 
@@ -108,6 +113,11 @@ class MatrixEngine(_Validated):
     @property
     def peak_macs_per_cycle(self) -> int:
         return self.rows * self.cols
+
+    @property
+    def output_path_elems_per_cycle(self) -> int:
+        """Element operations per cycle of the output path (0: it has none)."""
+        return self.cols if self.output_elems_per_cycle is None else self.output_elems_per_cycle
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,12 @@ class VectorEngine(_Validated):
 
     @property
     def peak_macs_per_cycle(self) -> int:
+        return self.lanes
+
+    @property
+    def output_path_elems_per_cycle(self) -> int:
+        """A vector engine's output path is its own lanes: element ops applied to a layer's
+        results cost lane time (:mod:`perfsim.mapping.engines`), never a layer of their own."""
         return self.lanes
 
 

@@ -4,7 +4,9 @@ own SRAM accesses (DESIGN section 4), one :class:`EngineModel` per engine kind.
 * A **matrix engine** runs conv, fc and recurrent layers as GEMMs, one per group and time
   step (:mod:`perfsim.mapping.kernels.systolic`). Its SRAM accesses follow the dataflow: the
   stationary operand is read once per fold, the streamed ones once per fold they cross, and
-  partial sums are written once per row fold (read back for all but the first).
+  partial sums are written once per row fold (read back for all but the first). A fused
+  layer's epilogue runs in its output path, pipelined with the array: the layer computes for
+  the longer of the two, and the path reads each skip element once.
 * A **vector engine** runs every op (:mod:`perfsim.mapping.kernels.vector`). Its lanes get
   their operands from the level it reads, at that level's bandwidth: each MAC reads its input
   and its weight (a SIMD lane has no array around it to pass operands on), element-wise work
@@ -23,12 +25,14 @@ from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, 
 from perfsim.mapping.kernels.vector import vector_cycles
 from perfsim.mapping.lowering import Work, gemm
 from perfsim.workload.ops import Op
+from perfsim.workload.passes import Fused
 
 
 def can_run(engine: Engine, op: Op) -> bool:
     """Whether ``engine`` runs ``op`` (:attr:`Op.engine_kinds`; views run nowhere: they
-    cost nothing)."""
-    return engine.kind in op.engine_kinds
+    cost nothing), and, for a layer with an epilogue, has an output path to apply it."""
+    return engine.kind in op.engine_kinds and (
+        not isinstance(op, Fused) or engine.output_path_elems_per_cycle > 0)
 
 
 class EngineModel(ABC):
@@ -61,6 +65,11 @@ class EngineModel(ABC):
         saying)."""
         return None
 
+    def output_path_note(self, engine: Engine, work: Work) -> str | None:
+        """Why the engine's output path, not its arithmetic, sets the compute cycles (None:
+        it does not)."""
+        return None
+
 
 class Systolic(EngineModel):
     """A matrix engine: GEMMs on a systolic array (:mod:`perfsim.mapping.kernels.systolic`);
@@ -69,9 +78,21 @@ class Systolic(EngineModel):
     kind = "matrix"
 
     def compute_cycles(self, engine: MatrixEngine, work: Work) -> int:
+        return max(self._array_cycles(engine, work), self._output_path_cycles(engine, work))
+
+    @staticmethod
+    def _array_cycles(engine: MatrixEngine, work: Work) -> int:
         g = gemm(work)
         return int(systolic_cycles(DATAFLOW_CODES[engine.dataflow], engine.rows, engine.cols,
                                    g.np_, g.k, g.t_red, g.repeats, engine.weight_buffers))
+
+    @staticmethod
+    def _output_path_cycles(engine: MatrixEngine, work: Work) -> int:
+        """The epilogue's cycles: its element operations at the output path's rate (the layer
+        runs on this engine only if it has one: :func:`can_run`)."""
+        if not work.epilogue_ops:
+            return 0
+        return -(-work.epilogue_ops // engine.output_path_elems_per_cycle)
 
     def sram_bytes(self, engine: MatrixEngine, work: Work, precision: Precision,
                    in_elems: int, weight_elems: int) -> tuple[int, int]:
@@ -100,12 +121,23 @@ class Systolic(EngineModel):
         partial = outputs * (row_folds - 1)
         reads = g.repeats * (inputs * act + weights * wgt + partial * acc)
         writes = g.repeats * (partial * acc + outputs * act)
-        return reads, writes
+        return reads + work.residual_elems * act, writes
 
     def peak_work(self, work: Work) -> int:
         return work.macs
 
+    def output_path_note(self, engine: MatrixEngine, work: Work) -> str | None:
+        array, path = self._array_cycles(engine, work), self._output_path_cycles(engine, work)
+        if path <= array:
+            return None
+        return (f"its output path takes {path:,} cycles against the array's {array:,} "
+                f"({work.epilogue_ops:,} element ops at {engine.output_path_elems_per_cycle} "
+                f"per cycle)")
+
     def waste(self, engine: MatrixEngine, work: Work, efficiency: float) -> str:
+        note = self.output_path_note(engine, work)
+        if note:
+            return f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: {note}"
         g = gemm(work)
         mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
                   "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),

@@ -7,7 +7,9 @@ convolution nest; element-wise math, activations, normalisation, global pooling,
 rearrangements and up-sampling to stream work (every input and output element once, in
 channel groups). Views (dropout, flatten, reshape, the network input, placeholders for ONNX
 ops perfsim cannot map) do no work and have no nest: no cycles and no traffic, and the result
-row says so.
+row says so. A layer of the inference graph with an epilogue (:class:`~perfsim.workload.passes.
+Fused`) lowers to its producer's nest with the skip tensors and constants its output path
+reads, and says how much work that output path does.
 """
 
 from __future__ import annotations
@@ -18,18 +20,23 @@ from math import prod
 from perfsim.workload.loopnest import LoopNest
 from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import elems
+from perfsim.workload.passes import Fused
 
 
 @dataclass(frozen=True)
 class Work:
     """The work of one layer at one batch size: its ``nest`` (None for a view), its ``macs``
     and other ``ops`` (totals, times batch), and ``work_per_output``, the arithmetic a vector
-    engine spends per output element (MACs and other ops, at least 1 to move the element)."""
+    engine spends per output element (MACs and other ops, at least 1 to move the element).
+    ``epilogue_ops`` of the ``ops`` are applied in the engine's output path, which also reads
+    ``residual_elems`` skip elements (totals, times batch; 0 without an epilogue)."""
 
     nest: LoopNest | None
     macs: int
     ops: int
     work_per_output: int
+    epilogue_ops: int = 0
+    residual_elems: int = 0
 
     @property
     def outputs(self) -> int:
@@ -90,4 +97,8 @@ def lower(network: Network, layer: Layer) -> Work:
         return Work(None, macs, ops, 0)
     out_total = batch * sum(elems(s) for s in out_shapes)
     work = max(1, -(-(macs + ops) // out_total)) if out_total else 0
-    return Work(op.loop_nest(batch, in_shapes, out_shapes), macs, ops, work)
+    nest = op.loop_nest(batch, in_shapes, out_shapes)
+    if isinstance(op, Fused):
+        return Work(nest, macs, ops, work, batch * op.epilogue_ops(in_shapes),
+                    batch * op.residual_elems(in_shapes))
+    return Work(nest, macs, ops, work)

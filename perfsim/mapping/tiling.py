@@ -190,17 +190,23 @@ def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
     output = ops["output"]
     return Tiling(shape, order, plan.tile_count,
                   sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
-                  ops["input"].read_bytes if "input" in ops else 0,
+                  sum(t.read_bytes for n, t in ops.items() if _is_input(work, n)),
                   output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
                   cycles, link, uses)
 
 
+def _is_input(work: Work, operand: str) -> bool:
+    """Whether ``operand`` is one of the layer's inputs (its first, or a skip tensor its
+    output path reads: :func:`perfsim.workload.loopnest.with_epilogue`)."""
+    return work.nest.operand(operand).role == "input"
+
+
 def _resident(work: Work, placement: Placement) -> frozenset[str]:
-    """The operands that live in SRAM rather than DRAM (no traffic, and an input no tiles)."""
-    names = {op.name for op in work.nest.operands}
-    return frozenset(name for name, where in (("input", placement.input_location),
-                                              ("output", placement.output_location))
-                     if where != "dram" and name in names)
+    """The operands that live in SRAM rather than DRAM (no traffic, and an input no tiles):
+    the inputs when the layer's inputs do, the output when it does."""
+    where = {"input": placement.input_location, "output": placement.output_location}
+    return frozenset(op.name for op in work.nest.operands
+                     if where.get(op.role, "dram") != "dram")
 
 
 def _class_order(order: tuple[str, ...]) -> str:
@@ -230,7 +236,7 @@ def _infeasible(layer_name: str, work: Work, hw: HwConfig, placement: Placement)
     buffers = hw.sram.buffers
     if work.reduces:
         ws = {n: t.working_set_bytes for n, t in smallest.operands.items()}
-        ws_i = ws.get("input", 0)
+        ws_i = sum(v for n, v in ws.items() if _is_input(work, n))
         ws_w = sum(v for n, v in ws.items() if n in WEIGHT_OPERANDS)
         ws_o = ws["output"]
         need = f"{ws_i + ws_w + ws_o:,} bytes (inputs {ws_i:,}, weights {ws_w:,}, " \

@@ -24,6 +24,7 @@ from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import Engine, HwConfig
 from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import elems
+from perfsim.workload.passes import Fused
 from perfsim.mapping.lowering import Work, lower
 from perfsim.mapping.residency import Placement, plan
 from perfsim.results import LayerResult
@@ -58,13 +59,14 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
     placements = _placements(network, hw, residency)
     memory = _memory_key(hw)
-    capable: dict[type, tuple[Engine, ...]] = {}
+    capable: dict[tuple, tuple[Engine, ...]] = {}
     plans = []
     for layer in network.layers:
-        cls = type(layer.op)
-        engines = capable.get(cls)
+        # what can_run reads of an op: its engine kinds, and whether it has an epilogue
+        kinds = (layer.op.engine_kinds, isinstance(layer.op, Fused))
+        engines = capable.get(kinds)
         if engines is None:
-            engines = capable[cls] = tuple(e for e in hw.engines if can_run(e, layer.op))
+            engines = capable[kinds] = tuple(e for e in hw.engines if can_run(e, layer.op))
         plans.append(_cached_plan(network, layer, hw, placements[layer.name], pin, engines,
                                   memory))
     return plans
@@ -176,7 +178,7 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
         out_bytes=network.batch * sum(elems(s) for s in network.out_shapes[layer.name])
         * p.activation_bytes,
         weight_bytes=weights * p.weight_bytes, in_location=placement.input_location,
-        out_location=placement.output_location)
+        out_location=placement.output_location, fused=layer.fused)
     if work.nest is None:
         what = "network input, in DRAM" if not layer.inputs else "a view of its input"
         reason = (f"not costed: unsupported ONNX op {layer.op.onnx_op}"
@@ -299,6 +301,9 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
     else:
         bound = "compute"
         reason = f"compute: {engine.name} {efficiency:.0%} used ({per_byte})"
+        note = model_of(engine).output_path_note(engine, work)
+        if note:
+            reason = f"{reason}; {note}"
     return LayerResult(
         **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
         sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,

@@ -442,3 +442,44 @@ def stream(*, batch: int = 1, groups: int, in_per_group: int, out_per_group: int
     operands.append(Operand("output", "output", (Plain("B"), Plain("G"),
                                                  Spread("S", out_per_group))))
     return LoopNest(dims, tuple(operands))
+
+
+def with_epilogue(nest: LoopNest, *, residuals: int = 0, constants: int = 0) -> LoopNest:
+    """``nest`` with element-wise work applied in its output path (a fused layer's epilogue,
+    :class:`perfsim.workload.passes.Fused`): ``residuals`` more inputs indexed exactly as the
+    output (the skip tensors of residual adds: each element read once with the output element
+    it is added to), and ``constants`` more constant elements (per-channel scales, offsets
+    or slopes), read with the nest's bias (made if it has none and has weights), else with its
+    stream constants, spread evenly over the points that index them. The other operands, and
+    so the MACs and the tiling's reuse of them, are unchanged."""
+    _count(residuals, "residuals", 0)
+    _count(constants, "constants", 0)
+    operands = [o for o in nest.operands if o.role != "output"]
+    output = nest.output
+    if constants:
+        operands = _with_constants(nest, operands, constants)
+    operands += [Operand(f"residual{i}", "input", output.axes) for i in range(residuals)]
+    return LoopNest(nest.dims, (*operands, output), nest.sequential)
+
+
+def _with_constants(nest: LoopNest, operands: list[Operand], constants: int) -> list[Operand]:
+    """``operands`` with ``constants`` more elements: on the bias if there is one; else on a new
+    bias travelling with the weights, indexed by the weights' dimensions that index the output
+    (a conv's ``G, K``); else on stream constants indexed by the output's plain dimensions
+    other than the batch (a stream's ``G``)."""
+    def points(axes) -> int:
+        return prod(nest.size(d) for a in axes for d in a.dims)
+
+    bias = next((o for o in operands if o.role == "bias"), None)
+    if bias is not None:
+        per = bias.elements_per_point + -(-constants // points(bias.axes))
+        return [Operand(o.name, o.role, o.axes, per, o.travels_with) if o is bias else o
+                for o in operands]
+    weights = next((o for o in operands if o.role == "weights"), None)
+    out = set(nest.output.dims)
+    if weights is not None:
+        axes = tuple(a for a in weights.axes if isinstance(a, Plain) and a.dim in out)
+        return [*operands, Operand("bias", "bias", axes, -(-constants // points(axes)),
+                                   travels_with=weights.name)]
+    axes = tuple(a for a in nest.output.axes if isinstance(a, Plain) and a.dim != "B")
+    return [*operands, Operand("constants", "weights", axes, -(-constants // points(axes)))]

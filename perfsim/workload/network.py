@@ -23,16 +23,21 @@ class Layer:
     """One node of a network: a name, what it computes, and the tensors it reads.
 
     ``inputs`` are tensor references: a layer's name for its (first) output, ``name:i`` for
-    output ``i`` of a multi-output layer (``split``)."""
+    output ``i`` of a multi-output layer (``split``). ``fused`` names the layers of the
+    training graph a layer of an inference graph (:mod:`perfsim.workload.passes`) stands for
+    besides itself, in graph order: folded into its weights or applied in its output path.
+    It is empty in a training graph."""
 
     name: str
     op: Op
     inputs: tuple[str, ...] = ()
+    fused: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
             raise WorkloadError(f"a layer name must be a non-empty string, got {self.name!r}")
         object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "fused", tuple(self.fused))
 
     @property
     def sources(self) -> tuple[str, ...]:

@@ -139,12 +139,28 @@ class Op:
     reader_kinds: ClassVar[tuple[str, ...]] = ()
     """The kinds of layer :meth:`reader_kind` names for this op, in the order reports list
     them; empty: the op is among the "other" layers."""
+    folds_into_weights: ClassVar[bool] = False
+    """The op is a per-channel affine map (a batch norm at inference, a per-channel scale or
+    offset) that an inference graph folds into the layer before it when that layer
+    :attr:`takes_folded_affine` and this op is its output's only consumer: the scale
+    multiplies the layer's weights, the shift (:meth:`folded_shift`) becomes its bias
+    (:func:`perfsim.workload.passes.fold_affine`)."""
+    takes_folded_affine: ClassVar[bool] = False
+    """A per-channel affine map of the op's output folds into its weights and bias (conv, fc);
+    such an op has a ``bias`` attribute."""
+    fuses_as_epilogue: ClassVar[bool] = False
+    """The op can run in an engine's output path, applied to each output element of the layer
+    producing its input as that element leaves the engine: an element-wise activation, a
+    per-channel scale or offset, a residual add of same-shaped tensors
+    (:mod:`perfsim.mapping.fusion` decides, per accelerator, when it does)."""
 
     def __init_subclass__(cls, **kwargs):
         """Registers every op class that names a ``kind`` in :data:`OPS`: an op kind is
         declared once, by its class."""
         super().__init_subclass__(**kwargs)
-        if isinstance(cls.__dict__.get("kind"), str) and cls.kind:  # not a kind property
+        # A composite (perfsim.workload.passes.Fused) reads its kind from its parts: only a
+        # class that names a kind of its own is one.
+        if isinstance(cls.__dict__.get("kind"), str) and cls.kind:
             if cls.kind in OPS:
                 raise TypeError(f"op kind '{cls.kind}' is declared twice: {OPS[cls.kind]} "
                                 f"and {cls}")
@@ -172,6 +188,11 @@ class Op:
         return loopnest.stream(batch=batch, groups=groups, in_per_group=-(-in_total // groups),
                                out_per_group=-(-out_total // groups),
                                constants_per_group=-(-constants // groups))
+
+    def folded_shift(self) -> bool:
+        """Whether the per-channel affine map this op folds (:attr:`folds_into_weights`) adds a
+        shift, which becomes a bias of the layer it folds into."""
+        return self.folds_into_weights
 
     def stream_groups(self, in_shapes: tuple[Shape, ...], out_shapes: tuple[Shape, ...]) -> int:
         """The channel groups stream work is tiled by: the first input's channels."""

@@ -20,6 +20,7 @@ class Conv(Op):
     kind: ClassVar[str] = "conv"
     category: ClassVar[str] = "channel+space"
     engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
+    takes_folded_affine: ClassVar[bool] = True
     lecture_type: ClassVar[str | None] = "Conv"
     reader_kinds: ClassVar[tuple[str, ...]] = ("conv", "1x1 conv", "grouped conv",
                                                "depthwise conv")
@@ -112,6 +113,7 @@ class FullyConnected(Op):
     kind: ClassVar[str] = "fc"
     category: ClassVar[str] = "channel"
     engine_kinds: ClassVar[frozenset[str]] = frozenset({"matrix", "vector"})
+    takes_folded_affine: ClassVar[bool] = True
     lecture_type: ClassVar[str | None] = "Full"
     reader_kinds: ClassVar[tuple[str, ...]] = ("fc",)
     out_features: int = 1

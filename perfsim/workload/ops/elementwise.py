@@ -11,11 +11,13 @@ from perfsim.workload.ops.base import Op, ShapeError, _positive, elems
 
 @dataclass(frozen=True)
 class Elementwise(Op):
-    """A per-element function; ``ops_per_elem`` is its arithmetic per element."""
+    """A per-element function; ``ops_per_elem`` is its arithmetic per element. Being
+    per-element, it can run in an engine's output path (:attr:`Op.fuses_as_epilogue`)."""
 
     category: ClassVar[str] = "element"
     ops_per_elem: ClassVar[int] = 1
     tile_local: ClassVar[bool] = True
+    fuses_as_epilogue: ClassVar[bool] = True
     lecture_type: ClassVar[str | None] = "Nonl"
 
     def ops(self, in_shapes):
@@ -84,6 +86,7 @@ class BatchNorm(Elementwise):
     kind: ClassVar[str] = "batch_norm"
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 2
+    folds_into_weights: ClassVar[bool] = True
     lecture_type: ClassVar[str | None] = "Norm"
     eps: float = 1e-5
 
@@ -100,6 +103,7 @@ class GroupNorm(Elementwise):
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 7
     tile_local: ClassVar[bool] = False
+    fuses_as_epilogue: ClassVar[bool] = False  # its statistics need the whole group first
     lecture_type: ClassVar[str | None] = "Norm"
     num_groups: int = 32
     eps: float = 1e-5
@@ -126,8 +130,12 @@ class Scale(Elementwise):
 
     kind: ClassVar[str] = "scale"
     lecture_type: ClassVar[str | None] = "Elem"
+    folds_into_weights: ClassVar[bool] = True
     bias: bool = False
     factor: float | None = None
+
+    def folded_shift(self) -> bool:
+        return self.bias
 
     def params(self, in_shapes):
         learnt = 0 if self.factor is not None else 1
@@ -143,6 +151,7 @@ class Offset(Elementwise):
 
     kind: ClassVar[str] = "offset"
     lecture_type: ClassVar[str | None] = "Elem"
+    folds_into_weights: ClassVar[bool] = True
 
     def params(self, in_shapes):
         return in_shapes[0][0]
@@ -156,6 +165,7 @@ class Softmax(Elementwise):
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 3
     tile_local: ClassVar[bool] = False
+    fuses_as_epilogue: ClassVar[bool] = False  # each output needs the sum over all channels
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,7 @@ class Dropout(Elementwise):
     view: ClassVar[bool] = True
     engine_kinds: ClassVar[frozenset[str]] = frozenset()
     tile_local: ClassVar[bool] = False
+    fuses_as_epilogue: ClassVar[bool] = False  # a view: nothing to apply
     lecture_type: ClassVar[str | None] = None
     p: float = 0.5
 
@@ -201,9 +212,11 @@ class Binary(Op):
 
 @dataclass(frozen=True)
 class Add(Binary):
-    """Element-wise sum (residual connections)."""
+    """Element-wise sum (residual connections); a sum of same-shaped tensors can run in the
+    output path of the layer producing one of them, reading the others there."""
 
     kind: ClassVar[str] = "add"
+    fuses_as_epilogue: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
