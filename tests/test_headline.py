@@ -55,18 +55,25 @@ def test_pointwise_layers_compute_bound_only_on_large_maps():
     assert pw["macs"].sum() / frame("mobilenet_v1", "matrix_engine")["macs"].sum() > 0.94
 
 
-@pytest.mark.parametrize("hw,weighted_floor", [("hetero", 0.6), ("vector_engine", 0.15)])
+@pytest.mark.parametrize("hw,weighted_floor", [("hetero", 0.35), ("vector_engine", 0.12)])
 def test_depthwise_utilization_on_vector_engines(hw, weighted_floor):
+    # A lane reads an input and a weight per MAC from SRAM. hetero's 4096 lanes would need
+    # 8 KiB a cycle from a 4 KiB/cycle SRAM, vector_engine's 256 lanes 512 B from 128 B: so
+    # at most 50% and 25% of their lanes work on a depthwise layer (less with the folded bias
+    # and ReLU, and the DRAM traffic the SRAM also carries). Still far above the 0.2% an
+    # array gives them.
     config = load_hw(hw)
     dw = depthwise(frame("mobilenet_v1", config))
     lanes = {e.name: e.peak_macs_per_cycle for e in config.engines}
     weighted = dw["macs"].sum() / (dw["total_cycles"] * dw["engine"].map(lanes)).sum()
     assert weighted > weighted_floor
-    compute_bound = dw[dw["bound"] == "compute"]
-    assert len(compute_bound) >= 6
-    # once the maps are on chip the lanes are busy: >= 85% of the engine's busy cycles do
-    # work (a last partial pass over the lanes and the pipeline latency cost the rest)
-    assert (compute_bound["reason"].str.extract(r"(\d+)% used")[0].astype(int) >= 85).all()
+    assert set(dw["bound"]) == {"memory"}
+    on_chip = dw[dw["reason"].str.startswith("memory: SRAM")]
+    assert len(on_chip) >= 6
+    if hw == "hetero":
+        assert len(on_chip) == len(dw)
+        on_array = depthwise(frame("mobilenet_v1", config, pin={"conv": "mxu"}))
+        assert weighted > 100 * on_array["utilization"].max()
 
 
 def test_vector_engine_depthwise_on_large_maps_is_dram_bound():
