@@ -49,15 +49,21 @@ class LayerResult:
     energy_pj: float | None
     tiling: str
     start_cycle: int | None = None
-    """Event schedule only: the cycle the layer starts (claims its SRAM) and ends at."""
+    """Event schedule only (:data:`EVENT_COLUMNS`): the cycle the layer starts (first holds
+    SRAM) and ends at, and the cycles of that span it was ready but queued for a resource
+    another layer held (its engine, the DRAM channel, SRAM space) and waited for a producer;
+    ``end_cycle - start_cycle = total_cycles + queue_cycles + wait_cycles``, where
+    ``total_cycles`` is the layer's own busy time (:mod:`perfsim.schedule.event`, *Rows*)."""
     end_cycle: int | None = None
+    queue_cycles: int | None = None
+    wait_cycles: int | None = None
     local_bytes: tuple[tuple[str, int, int], ...] = ()
     """``(level, read bytes, written bytes)`` of each local level the engine reads through,
     innermost first: the ``<level>_read_bytes`` and ``<level>_write_bytes`` columns."""
 
 
-EVENT_COLUMNS = ("start_cycle", "end_cycle")
-"""Row fields only the event schedule fills."""
+EVENT_COLUMNS = ("start_cycle", "end_cycle", "queue_cycles", "wait_cycles")
+"""Row fields only the event schedule fills (analytic frames do not carry them)."""
 
 
 def _level_columns(row: dict, levels: list[str]) -> dict:
@@ -109,7 +115,7 @@ class RunResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row per layer, with ``workload, hw, batch, fidelity`` columns (and
-        ``start_cycle, end_cycle`` in event runs)."""
+        :data:`EVENT_COLUMNS` in event runs)."""
         frame = pd.DataFrame(self._rows())
         frame.insert(0, "workload", self.network)
         frame.insert(1, "hw", self.hw.name)
@@ -153,10 +159,13 @@ class RunResult:
     def summary(self) -> list[str]:
         """Three lines for a reader: the totals and where the cycles go by bound; MACs against
         cycles by kind of layer; the layers that dominate time, with their reasons. Event runs
-        add a fourth: what overlapping layers and running branches in parallel saved.
+        add a fourth: what overlapping layers and running branches in parallel saved, and the
+        layer that queued longest for a busy resource.
 
-        Shares of cycles are of the layers' cycles added up (in event runs layers overlap,
-        so that sum exceeds the network's cycles)."""
+        Shares of cycles are of the layers' ``total_cycles`` added up, and the slowest layers
+        are those with the most: in event runs that is each layer's own busy time, never the
+        cycles it was queued or waiting (layers overlap, so the sum is not the network's
+        cycles)."""
         t = self.totals
         cycles = sum(r.total_cycles for r in self.layers) or 1
         macs = t["macs"] or 1
@@ -203,6 +212,12 @@ class RunResult:
         if "graph" in levels:
             parts.append(f"then parallel branches {levels['layer'] / levels['graph']:.2f}x "
                          f"({levels['graph']:,} cycles)")
+        queued = max(self.layers, key=lambda r: r.queue_cycles or 0, default=None)
+        if queued is not None and queued.queue_cycles:
+            parts.append(f"longest queue: {queued.layer}, ready but queued "
+                         f"{queued.queue_cycles:,} cycles while other layers held its engine "
+                         f"({queued.engine}), the DRAM channel or SRAM (busy "
+                         f"{queued.total_cycles:,} cycles itself)")
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
