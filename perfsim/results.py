@@ -49,8 +49,14 @@ class LayerResult:
     energy_pj: float | None
     tiling: str
     start_cycle: int | None = None
-    """Event schedule only: the cycle the layer starts (claims its SRAM) and ends at."""
+    """Event schedule only (:data:`EVENT_COLUMNS`): the cycle the layer starts (first holds
+    SRAM) and ends at, and the cycles of that span it was ready but queued for a resource
+    another layer held (its engine, the DRAM channel, SRAM space) and waited for a producer;
+    ``end_cycle - start_cycle = total_cycles + queue_cycles + wait_cycles``, where
+    ``total_cycles`` is the layer's own busy time (:mod:`perfsim.schedule.event`, *Rows*)."""
     end_cycle: int | None = None
+    queue_cycles: int | None = None
+    wait_cycles: int | None = None
     local_bytes: tuple[tuple[str, int, int], ...] = ()
     """``(level, read bytes, written bytes)`` of each local level the engine reads through,
     innermost first: the ``<level>_read_bytes`` and ``<level>_write_bytes`` columns."""
@@ -60,11 +66,11 @@ class LayerResult:
     ``params`` and bytes. Empty when it absorbed none (and always for ``--graph raw``)."""
 
 
-EVENT_COLUMNS = ("start_cycle", "end_cycle")
-"""Row fields only the event schedule fills."""
+EVENT_COLUMNS = ("start_cycle", "end_cycle", "queue_cycles", "wait_cycles")
+"""Row fields only the event schedule fills (analytic frames do not carry them)."""
 PER_RUN_FIELDS = ("macs", "ops", "in_bytes", "out_bytes", "dram_read_bytes", "dram_write_bytes",
                   "sram_read_bytes", "sram_write_bytes", "compute_cycles", "memory_cycles",
-                  "total_cycles", "stall_cycles", "energy_pj")
+                  "total_cycles", "stall_cycles", "energy_pj", "queue_cycles")
 """Row fields that add up when a layer runs again (another sub-batch); the others (shapes,
 weights, ratios, bound and reason) stay."""
 
@@ -136,7 +142,7 @@ class RunResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One tidy row per layer, with ``workload, hw, batch, fidelity`` columns (and
-        ``start_cycle, end_cycle`` in event runs)."""
+        :data:`EVENT_COLUMNS` in event runs)."""
         frame = pd.DataFrame(self._rows())
         frame.insert(0, "workload", self.network)
         frame.insert(1, "hw", self.hw.name)
@@ -194,12 +200,15 @@ class RunResult:
     def summary(self) -> list[str]:
         """Three lines for a reader: the totals and where the cycles go by bound; MACs against
         cycles by kind of layer; the layers that dominate time, with their reasons. Event runs
-        add a fourth: what overlapping layers and running branches in parallel saved. When
-        the rows absorbed layers of the training graph, the first line ends with how many and
-        the cycles that saved against the raw graph.
+        add a fourth: what overlapping layers and running branches in parallel saved, and the
+        layer that queued longest for a busy resource. When the rows absorbed layers of the
+        training graph, the first line ends with how many and the cycles that saved against
+        the raw graph.
 
-        Shares of cycles are of the layers' cycles added up (in event runs layers overlap,
-        so that sum exceeds the network's cycles)."""
+        Shares of cycles are of the layers' ``total_cycles`` added up, and the slowest layers
+        are those with the most: in event runs that is each layer's own busy time, never the
+        cycles it was queued or waiting (layers overlap, so the sum is not the network's
+        cycles)."""
         t = self.totals
         cycles = sum(r.total_cycles for r in self.layers) or 1
         macs = t["macs"] or 1
@@ -263,6 +272,12 @@ class RunResult:
         if "graph" in levels:
             parts.append(f"then parallel branches {levels['layer'] / levels['graph']:.2f}x "
                          f"({levels['graph']:,} cycles)")
+        queued = max(self.layers, key=lambda r: r.queue_cycles or 0, default=None)
+        if queued is not None and queued.queue_cycles:
+            parts.append(f"longest queue: {queued.layer}, ready but queued "
+                         f"{queued.queue_cycles:,} cycles while other layers held its engine "
+                         f"({queued.engine}), the DRAM channel or SRAM (busy "
+                         f"{queued.total_cycles:,} cycles itself)")
         return "; ".join(parts)
 
     def to_dict(self) -> dict:

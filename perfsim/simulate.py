@@ -123,15 +123,21 @@ def _raw_cycles(raw: Network, network: Network, hw: HwConfig, cycles: int, resid
 
 def _one_after_another(schedule: EventSchedule, runs: int) -> EventSchedule:
     """``schedule`` run ``runs`` times back to back: each layer spans from its start in the
-    first run to its end in the last, its timeline repeated at every run's offset."""
+    first run to its end in the last (the time between its runs waiting for producers), its
+    timeline repeated at every run's offset."""
     if runs == 1:
         return schedule
     span = schedule.cycles
-    layers = tuple(dataclasses.replace(repeated(r, runs),
-                                       end_cycle=r.end_cycle + (runs - 1) * span)
-                   for r in schedule.layers)
+    layers = []
+    for row in schedule.layers:
+        again = repeated(row, runs)
+        end = row.end_cycle + (runs - 1) * span
+        # between its runs a layer waits for its producers of the next sub-batch
+        layers.append(dataclasses.replace(
+            again, end_cycle=end,
+            wait_cycles=end - row.start_cycle - again.total_cycles - again.queue_cycles))
     timeline = pd.concat([schedule.timeline.assign(
         start_cycle=schedule.timeline["start_cycle"] + i * span,
         end_cycle=schedule.timeline["end_cycle"] + i * span) for i in range(runs)],
         ignore_index=True)
-    return EventSchedule(layers, timeline, runs * span)
+    return EventSchedule(tuple(layers), timeline, runs * span)

@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from perfsim import load_hw, load_workload, simulate
+from perfsim.results import EVENT_COLUMNS
 from perfsim.workload.zoo import workload_names
 
 RECORDED = Path(__file__).resolve().parent.parent / "tests" / "refs" / "recorded"
@@ -78,7 +79,7 @@ def run_case(network, workload: str, label: str, hw, residency: str, batch: int,
     frame["workload"] = workload
     frame["hw"] = label
     frame.insert(2, "residency", residency)
-    for name in ("start_cycle", "end_cycle"):
+    for name in EVENT_COLUMNS:
         if name not in frame:
             frame[name] = pd.NA
     return frame

@@ -15,8 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from perfsim.report.tables import (engine_utilization, kind_shares, roofline_points, roofs,
-                                   working_layers)
+from perfsim.report.tables import (engine_utilization, has_event_columns, kind_shares,
+                                   roofline_points, roofs, working_layers)
 from perfsim.workload.ops import OTHER_KIND, reader_kind_order
 
 KIND_PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#e377c2",
@@ -179,38 +179,62 @@ def _overlap(a, b) -> float:
     return max(width, 0) * max(height, 0)
 
 
+STALL_COLOR = "#d9d9d9"
+"""Memory stall: a layer's own transfers and latency that its compute does not hide."""
+QUEUE_COLOR = "#9e9ac8"
+"""Event runs: ready, but queued for a resource another layer holds (engine, DRAM, SRAM)."""
+WAIT_COLOR = "#66c2a5"
+"""Event runs: waiting for a producer's tiles."""
+
+
 def cycles_figure(frame: pd.DataFrame, *, max_layers: int = 90) -> Figure:
     """Per-layer cycles in network order, each bar stacked: compute cycles (coloured by the
-    layer's bound) then stall cycles (waiting for memory). With more than ``max_layers``
-    layers only the slowest ``max_layers`` are drawn, and the title says what they hold."""
+    layer's bound), then memory stall cycles (its own transfers and latency beyond the
+    compute: compute + stall = ``total_cycles``, its own busy time). Event runs add the
+    cycles it was ready but queued for a resource another layer held, then the cycles it
+    waited for a producer (the whole bar is its span, ``end_cycle - start_cycle``). With more
+    than ``max_layers`` layers only the ``max_layers`` with the most busy time are drawn, and
+    the title says what they hold."""
     rows = working_layers(frame)
     shown = rows.nlargest(max_layers, "total_cycles").sort_index() \
         if len(rows) > max_layers else rows
+    event = has_event_columns(shown)
     height = max(3.5, 0.15 * len(shown) + 1.6)
     fig = Figure(figsize=(10, height), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(shown))
     colors = shown["bound"].map(BOUND_COLORS).fillna("#7f7f7f")
     ax.barh(y, shown["compute_cycles"], color=colors, height=0.8)
-    ax.barh(y, shown["stall_cycles"], left=shown["compute_cycles"], color="#d9d9d9",
+    left = shown["compute_cycles"] + shown["stall_cycles"]
+    ax.barh(y, shown["stall_cycles"], left=shown["compute_cycles"], color=STALL_COLOR,
             hatch="///", edgecolor="#9a9a9a", linewidth=0, height=0.8)
+    if event:
+        ax.barh(y, shown["queue_cycles"], left=left, color=QUEUE_COLOR, height=0.8)
+        ax.barh(y, shown["wait_cycles"], left=left + shown["queue_cycles"], color=WAIT_COLOR,
+                height=0.8)
     ax.set_yticks(y, [f"{layer} [{engine}]" for layer, engine in
                       zip(shown["layer"], shown["engine"])], fontsize=7 if len(shown) > 40 else 9)
     ax.set_ylim(len(shown) - 0.4, -0.6)
     ax.xaxis.set_major_formatter(FuncFormatter(count_text))
-    ax.set_xlabel("cycles per layer (compute + stall = total)")
+    ax.set_xlabel("cycles per layer: compute + memory stall = its busy time (total)"
+                  + ("; + queued + waiting = its span (end - start)" if event else ""))
     ax.set_ylabel("layer [engine], in network order")
     ax.grid(True, axis="x", linewidth=0.4, alpha=0.5)
     handles = [ax.bar(0, 0, color=BOUND_COLORS[b], label=f"compute cycles, {b}-bound layer")
                for b in ("compute", "utilization", "memory") if (shown["bound"] == b).any()]
-    handles.append(ax.bar(0, 0, color="#d9d9d9", hatch="///", edgecolor="#9a9a9a",
-                          linewidth=0, label="stall cycles (waiting for memory)"))
-    fig.legend(handles=handles, loc="outside upper center", ncols=2, fontsize=8, frameon=False)
+    handles.append(ax.bar(0, 0, color=STALL_COLOR, hatch="///", edgecolor="#9a9a9a",
+                          linewidth=0, label="memory stall (its own transfers and latency)"))
+    if event:
+        handles.append(ax.bar(0, 0, color=QUEUE_COLOR, label="queued: ready, but its engine, "
+                                                             "the DRAM channel or SRAM is busy"))
+        handles.append(ax.bar(0, 0, color=WAIT_COLOR, label="waiting for a producer's tiles"))
+    # Below the axes: above them, constrained layout lets a legend cover the title.
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     title = run_label(frame)
-    what = (f"the {len(shown)} slowest of {len(rows)} layers "
-            f"({shown['total_cycles'].sum() / max(rows['total_cycles'].sum(), 1):.0%} of cycles)"
-            if len(shown) < len(rows) else f"{len(rows)} layers")
-    fig.suptitle(f"Cycles per layer{': ' + title if title else ''} ({what})", fontsize=10)
+    what = (f"the {len(shown)} busiest of {len(rows)} layers, "
+            f"{shown['total_cycles'].sum() / max(rows['total_cycles'].sum(), 1):.0%} of the busy "
+            f"cycles" if len(shown) < len(rows) else f"{len(rows)} layers")
+    ax.set_title(f"Cycles per layer{': ' + title if title else ''} ({what})", fontsize=10)
     return fig
 
 

@@ -12,8 +12,8 @@ from perfsim.report.document import (Document, Heading, Paragraph, Plot, Preform
                                      write_document)
 from perfsim.report.plots import cycles_figure, engine_figure, kind_share_figure, roofline_figure
 from perfsim.report.run_dir import SavedRun
-from perfsim.report.tables import (engine_utilization, kind_shares, layer_table,
-                                   roofline_points, roofs, working_layers)
+from perfsim.report.tables import (engine_utilization, has_event_columns, kind_shares,
+                                   layer_table, roofline_points, roofs, working_layers)
 
 
 def run_document(run: SavedRun) -> Document:
@@ -49,7 +49,14 @@ def run_document(run: SavedRun) -> Document:
         Heading("Where the cycles go"),
         Plot("cycles", cycles_figure(frame),
              "Cycles per layer in network order: compute cycles coloured by the layer's "
-             "bound, then the cycles it stalls waiting for memory."),
+             "bound, then the cycles it stalls on its own memory (transfers and latency its "
+             "compute does not hide); the two make its busy time, `total_cycles`. "
+             + ("In this event run a layer may also be ready but queued while another layer "
+                "holds its engine, the DRAM channel or SRAM (`queue_cycles`), and wait for "
+                "its producers' tiles (`wait_cycles`): the whole bar is its span from start "
+                "to end. Queued and waiting cycles are not memory stalls, and the busiest "
+                "layers are those with the most busy time." if has_event_columns(frame)
+                else "")),
         Plot("kinds", kind_share_figure(frame),
              "Share of the MACs against share of the cycles per kind of layer. A kind whose "
              "cycle bar is taller than its MAC bar takes more time than its share of the "

@@ -34,6 +34,13 @@ def working_layers(frame: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def has_event_columns(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` has the event schedule's ``queue_cycles`` and ``wait_cycles`` for
+    every row (runs saved before they existed do not)."""
+    return {"queue_cycles", "wait_cycles"} <= set(frame) and \
+        frame[["queue_cycles", "wait_cycles"]].notna().all(axis=None)
+
+
 def run_cycles(frame: pd.DataFrame) -> int:
     """The run's length in cycles: the last ``end_cycle`` minus the first ``start_cycle`` when
     every layer has them (event schedule, layers may overlap), else the sum of the layers'."""
@@ -45,13 +52,14 @@ def run_cycles(frame: pd.DataFrame) -> int:
 
 def layer_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The per-layer table of a report, in network order: kind, engine, MACs, cycles (total,
-    compute, stall) and share of the run's cycles, utilisation, MACs per DRAM byte, DRAM
-    bytes, bound and its reason."""
+    compute, stall; in event runs also queued and waiting) and the total's share of the run's
+    cycles, utilisation, MACs per DRAM byte, DRAM bytes, bound and its reason."""
     rows = working_layers(frame)
     total = run_cycles(frame) or 1
+    event = ["queue_cycles", "wait_cycles"] if has_event_columns(rows) else []
     table = rows[["layer", "kind", "engine", "macs", "total_cycles", "compute_cycles",
-                  "stall_cycles", "utilization", "macs_per_dram_byte", "dram_bytes", "bound",
-                  "reason"]].copy()
+                  "stall_cycles", *event, "utilization", "macs_per_dram_byte", "dram_bytes",
+                  "bound", "reason"]].copy()
     table.insert(5, "cycle_share", rows["total_cycles"] / total)
     return table.reset_index(drop=True)
 

@@ -64,9 +64,31 @@ the residency plan ever keeps resident; a layer whose working set is larger take
 A prefetch takes space only if it is free at once, and a layer that needs space takes back
 that of prefetches not yet on the channel, so prefetching can never deadlock the schedule.
 
-**Rows.** A layer's ``start_cycle`` is when it holds its SRAM, its ``end_cycle`` when its
-last store is done; its ``total_cycles`` is that span less the cycles it waited for its
-producers' tiles. Bound and reason stay those of the layer alone.
+**Rows.** Every instant of a layer's span, from ``start_cycle`` (when it first holds SRAM:
+for its prefetched first weight tile, or for its working set) to ``end_cycle`` (its last
+store done, rounded up to a whole cycle), is exactly one of:
+
+* *busy*: its own work occupies a resource, or its own DRAM request is in flight: its engine
+  computes one of its tiles, the channel moves its bytes (its prefetch included), or the
+  DRAM latency of its first request runs;
+* *waiting* (``wait_cycles``): nothing of its own is busy, and it waits for a producer: to
+  finish (a layer that reads whole tensors; with ``layer`` overlap, the layers before it in
+  network order), or to compute the tiles its next tiles read (a pipelined layer);
+* *queued* (``queue_cycles``): nothing of its own is busy, no producer holds it up, and it
+  waits for a resource another layer holds: its engine, the DRAM channel, or SRAM space.
+
+``total_cycles`` is its busy time, so ``end_cycle - start_cycle = total_cycles +
+queue_cycles + wait_cycles`` exactly (the waits and queues are rounded down to whole cycles,
+so a row's total is its busy time rounded up). ``stall_cycles = total_cycles -
+compute_cycles``, as in analytic rows: the busy time beyond computing, spent on its own
+memory (DRAM transfers and latency the compute does not hide, SRAM or local-level time
+beyond the compute). ``utilization`` is of that busy time. Busy time holds all of the
+layer's compute (at least ``compute_cycles``) and all of its transfers (its DRAM bytes at
+the DRAM bandwidth), and the engine's steps hold its SRAM bytes at the SRAM bandwidth and
+each local level's pipeline, so no row beats its roofline (:func:`row_roofline_cycles`) or
+uses more than all of its engine (:func:`physics_violations` checks both). Alone (overlap
+``none``) a layer is never queued or waiting: its row is its analytic row. Bound and reason
+stay those of the layer alone.
 
 **Not modelled.** SRAM bandwidth shared between engines (each engine's steps include its own
 SRAM time), DRAM read/write turnaround, and stores split from loads within a chunk's
@@ -87,12 +109,16 @@ from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Layer, Network
 from perfsim.mapping.residency import Placement
-from perfsim.results import LayerResult
+from perfsim.results import LayerResult, RunResult
 from perfsim.schedule.analytic import LayerPlan, candidate_engines, plan_layer
 
 OVERLAPS = ("none", "layer", "graph")
 MAX_CHUNKS = 16
 """Steady pipeline steps of one layer are coalesced into at most this many events."""
+DRAM_ANOMALY_TOLERANCE = 0.05
+"""How much slower an event run may get when the DRAM bandwidth doubles (module docstring,
+*More bandwidth*): a scheduling anomaly of the greedy list schedule, measured by
+``scripts/check_event_physics.py`` (placeholder until measured)."""
 TIMELINE_COLUMNS = ("resource", "kind", "layer", "tile", "tiles", "start_cycle", "end_cycle")
 """Columns of the timeline: the resource (``dram`` or an engine), the kind of work
 (``load``, ``store``, ``prefetch``, ``compute``), the layer, the first tile of the
@@ -181,21 +207,93 @@ def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan],
         raise RuntimeError(f"event schedule of {network.name} on {hw.name} (overlap "
                            f"{overlap}) stopped with layers unfinished: {stuck[:5]} and "
                            f"{run.sram.capacity - run.sram.level} SRAM bytes held")
-    out = []
-    for layer_run in run.runs:
-        row = layer_run.row
-        start, end = layer_run.start_cycle, layer_run.end_cycle
-        # Its own time: the span less the waits for a producer's tiles (a pipelined layer
-        # spans its producer's run but works only part of it).
-        total = end - start - math.floor(round(layer_run.waited, 6))
-        # The same work over a longer (or equal) span: utilisation scales down with it.
-        utilization = row.utilization * row.total_cycles / total if total else 0.0
-        out.append(dataclasses.replace(
-            row, total_cycles=total, stall_cycles=max(0, total - row.compute_cycles),
-            utilization=utilization, start_cycle=start, end_cycle=end))
+    out = [_event_row(layer_run) for layer_run in run.runs]
     timeline = pd.DataFrame(run.timeline, columns=list(TIMELINE_COLUMNS))
     cycles = max((r.end_cycle for r in out), default=0)
     return EventSchedule(tuple(out), timeline, cycles)
+
+
+def _event_row(run: _LayerRun) -> LayerResult:
+    """The layer's analytic row with its event times (module docstring, *Rows*): its span,
+    split into busy, queued and waiting cycles."""
+    row, start, end = run.row, run.start_cycle, run.end_cycle
+    busy = _covered(run.busy, start, end)
+    # Waiting counts only where nothing of its own is busy; the rest of the span is queued.
+    wait = math.floor(_covered(run.busy + run.waits, start, end) - busy)
+    queue = math.floor(max(0.0, end - start - busy - wait))
+    total = end - start - queue - wait  # >= busy: the floors only round busy time up
+    # ``row.utilization * row.total_cycles`` is the work done over the engine's peak, in
+    # cycles; it fits in ``compute_cycles <= total``, so the utilisation stays <= 1.
+    utilization = row.utilization * row.total_cycles / total if total else 0.0
+    return dataclasses.replace(
+        row, total_cycles=total, stall_cycles=total - row.compute_cycles,
+        utilization=utilization, start_cycle=start, end_cycle=end, queue_cycles=queue,
+        wait_cycles=wait)
+
+
+def _covered(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+    """Cycles of ``[lo, hi]`` that at least one of ``intervals`` (start, end) covers."""
+    covered, reach = 0.0, lo
+    for start, end in sorted(intervals):
+        start, end = max(start, reach), min(end, hi)
+        if end > start:
+            covered += end - start
+            reach = end
+    return covered
+
+
+def row_roofline_cycles(row: LayerResult, hw: HwConfig) -> float:
+    """The fewest cycles ``row``'s work can take on ``hw`` (DESIGN section 4): its compute
+    cycles, and the bytes it moves at each level (DRAM, the SRAM, each local level of
+    ``local_bytes``) over that level's bandwidth in bytes per cycle."""
+    rates = {level.name: level.bandwidth_bytes_per_cycle for level in hw.memory_levels
+             if level is not hw.dram}
+    return max([float(row.compute_cycles),
+                (row.dram_read_bytes + row.dram_write_bytes) / hw.dram_bytes_per_cycle,
+                (row.sram_read_bytes + row.sram_write_bytes) / hw.sram.bandwidth_bytes_per_cycle]
+               + [(read + written) / rates[name] for name, read, written in row.local_bytes])
+
+
+ROOFLINE_SLACK_CYCLES = 1e-3
+"""How far below its roofline a row may seem to be: float rounding of the simulated times
+(sums of tile times) and of the tiler's pipeline times (6 decimals), far below a cycle."""
+
+
+def physics_violations(result: RunResult) -> list[str]:
+    """What in ``result``'s rows breaks physics, one line each (empty when nothing does): a
+    utilisation above 1, cycles below the row's roofline (:func:`row_roofline_cycles`), and
+    for event rows a negative queue or wait, ``stall_cycles != total_cycles -
+    compute_cycles``, ``end_cycle - start_cycle != total_cycles + queue_cycles +
+    wait_cycles``, or a last end other than the run's cycles."""
+    where = f"{result.network} on {result.hw.name} ({result.fidelity}" + (
+        f", overlap {result.options['overlap']})" if "overlap" in result.options else ")")
+    out = []
+    for row in result.layers:
+        if row.engine == "-":
+            continue
+        name = f"{where}: {row.layer}"
+        if row.utilization > 1:
+            out.append(f"{name}: utilization {row.utilization:.4f} > 1")
+        roofline = row_roofline_cycles(row, result.hw)
+        if row.total_cycles < roofline - ROOFLINE_SLACK_CYCLES:
+            out.append(f"{name}: {row.total_cycles:,} cycles below its roofline "
+                       f"{roofline:,.1f}")
+        if row.stall_cycles != row.total_cycles - row.compute_cycles:
+            out.append(f"{name}: stall {row.stall_cycles:,} != total {row.total_cycles:,} - "
+                       f"compute {row.compute_cycles:,}")
+        if result.fidelity != "event":
+            continue
+        if row.queue_cycles < 0 or row.wait_cycles < 0:
+            out.append(f"{name}: queue {row.queue_cycles} or wait {row.wait_cycles} < 0")
+        span = row.end_cycle - row.start_cycle
+        if span != row.total_cycles + row.queue_cycles + row.wait_cycles:
+            out.append(f"{name}: span {span:,} != total {row.total_cycles:,} + queue "
+                       f"{row.queue_cycles:,} + wait {row.wait_cycles:,}")
+    if result.fidelity == "event" and result.layers:
+        last = max(r.end_cycle for r in result.layers)
+        if last != result.totals["cycles"]:
+            out.append(f"{where}: last end {last:,} != run cycles {result.totals['cycles']:,}")
+    return out
 
 
 def _other_engines(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
@@ -237,7 +335,12 @@ class _LayerRun:
         self.prefetched_cycles = 0.0  # its transfer time
         self.prefetch_moving = False  # its bytes are on the channel (it can't be revoked)
         self.prefetch_bytes = 0  # SRAM the prefetch holds until the layer claims its own
-        self.waited = 0.0  # cycles spent after its start waiting for producers' tiles
+        self.prefetch_since: float | None = None  # when the prefetch took its SRAM
+        self.prefetch_busy: list[tuple[float, float]] = []  # its latency, until it moves
+        # (start, end) of its own work (compute, transfers, latency) and of its waits for
+        # producers: its row's busy and waiting cycles (module docstring, *Rows*).
+        self.busy: list[tuple[float, float]] = []
+        self.waits: list[tuple[float, float]] = []
 
 
 class _Simulation:
@@ -332,14 +435,19 @@ class _Simulation:
         after.prefetch_bytes = nbytes
         after.prefetched = finished = self.env.event()
         after.prefetched_cycles = after.work.weight_load_cycles
+        after.prefetch_since = self.env.now
         yield space
+        start = self.env.now
         yield self.env.timeout(after.work.latency_cycles)  # the request, off the channel
+        after.prefetch_busy = [(start, self.env.now)]
         with self.dram.request(priority=len(self.runs) + after.index) as req:
             yield req
             if after.prefetched is finished:  # not revoked while it queued
                 after.prefetch_moving = True
+                after.busy += after.prefetch_busy
                 start = self.env.now
                 yield self.env.timeout(after.work.weight_load_cycles)
+                after.busy.append((start, self.env.now))
                 self._record("dram", "prefetch", after.work.layer, 0, 1, start)
         finished.succeed()
 
@@ -350,6 +458,8 @@ class _Simulation:
             if run.prefetch_bytes and not run.prefetch_moving:
                 nbytes, run.prefetch_bytes = run.prefetch_bytes, 0
                 run.prefetched, run.prefetched_cycles = None, 0.0
+                # It did nothing for the layer: its span starts when the layer claims SRAM.
+                run.prefetch_since, run.prefetch_busy = None, []
                 yield self.sram.put(nbytes)
 
     # --------------------------------------------------------------------------- a layer
@@ -359,6 +469,9 @@ class _Simulation:
         producers = self.producers[work.layer]
         pipelined = self.pipelined[work.layer]
         yield env.all_of([p.started if pipelined else p.done for p in producers])
+        # Until now it was not ready: its producers (with ``layer`` overlap, the layers before
+        # it in network order) were at work. That is in its span only if a prefetch began it.
+        run.waits.append((0.0, env.now))
         self._choose_engine(run)
         work = run.work
         claim = min(work.working_set_bytes, self.sram.capacity) if work.tiles else 0
@@ -369,6 +482,8 @@ class _Simulation:
             yield self.sram.get(claim)
         yield from self._to_whole_cycle()
         run.start_cycle = round(env.now)
+        if run.prefetch_since is not None:
+            run.start_cycle = min(run.start_cycle, math.floor(run.prefetch_since))
         run.started.succeed()
         if work.tiles:
             yield from self._tiles(run, producers if pipelined else [])
@@ -417,7 +532,9 @@ class _Simulation:
             # The engine chosen later may tile differently: count what its first tile needs.
             first -= min(run.prefetched_cycles, w.weight_load_cycles)
         if first > 1e-9 or (w.moves_bytes and run.prefetched is None):
+            start = env.now
             yield env.timeout(w.latency_cycles)
+            run.busy.append((start, env.now))
             yield from self._transfer(run, [("load", first)], 0, 1)
         # The steady steps, in chunks: chunk i's transfers load its tiles (and store the
         # outputs of chunk i-1) while chunk i's compute works through the tiles loaded
@@ -476,7 +593,8 @@ class _Simulation:
             need = min(p.work.tiles, math.ceil(share * p.work.tiles - 1e-9))
             while p.tiles_done < need and not p.done.triggered:
                 yield p.changed | p.done
-        run.waited += self.env.now - since
+        if self.env.now > since:
+            run.waits.append((since, self.env.now))
 
     def _progress(self, run: _LayerRun, tiles_done: int) -> None:
         run.tiles_done = tiles_done
@@ -495,6 +613,7 @@ class _Simulation:
                 if cycles > 0:
                     start = self.env.now
                     yield self.env.timeout(cycles)
+                    run.busy.append((start, self.env.now))
                     self._record("dram", kind, work.layer, tile, tiles, start)
 
     def _compute(self, run: _LayerRun, cycles: float, tile: int, tiles: int,
@@ -514,6 +633,7 @@ class _Simulation:
             if cycles - first > 0:
                 yield self.env.timeout(cycles - first)
             if cycles > 0:
+                run.busy.append((start, self.env.now))
                 self._record(work.engine, "compute", work.layer, tile, tiles, start)
 
     def _record(self, resource: str, kind: str, layer: str, tile: int, tiles: int,
