@@ -21,7 +21,7 @@ from perfsim.report.timeline import both_busy_cycles
 from perfsim.hardware.model import VectorEngine
 from perfsim.mapping.residency import plan
 from perfsim.schedule.analytic import plan_layers
-from perfsim.schedule.event import OVERLAPS, simulate_events, tile_work
+from perfsim.schedule.event import OVERLAPS, physics_violations, simulate_events, tile_work
 from perfsim.io.load import load_workload
 from perfsim.workload.zoo import workload_names
 
@@ -44,6 +44,9 @@ def test_event_schedule_contract(network, hw):
     assert [r.total_cycles for r in alone.layers] == [r.total_cycles for r in analytic.layers]
     assert alone.totals["cycles"] == analytic.totals["cycles"]
     assert [r.start_cycle for r in alone.layers[1:]] == [r.end_cycle for r in alone.layers[:-1]]
+    assert all(r.queue_cycles == 0 and r.wait_cycles == 0 for r in alone.layers)
+    # Every row of either run obeys physics (tests/test_event_physics.py).
+    assert physics_violations(alone) == [] and physics_violations(graph) == []
     # Overlap never costs time, and never beats the whole network's roofline. (A graph run
     # also runs the layer level, for the speed-ups its summary reports.)
     levels = graph.overlap_cycles
@@ -146,10 +149,13 @@ def test_branches_run_in_parallel_and_contend_for_dram():
     assert {g.loc["left", "engine"], g.loc["right", "engine"]} == {"vpu0", "vpu1"}
     assert g.loc["left", "start_cycle"] < g.loc["right", "end_cycle"]
     assert g.loc["right", "start_cycle"] < g.loc["left", "end_cycle"]
-    # ... and both are DRAM-bound, so sharing the channel makes each slower than alone ...
+    # ... and both are DRAM-bound, so sharing the channel makes each take longer than alone:
+    # queued while the other moves its bytes, which is not its own busy time ...
     assert (a.loc[["left", "right"], "bound"] == "memory").all()
     for name in ("left", "right"):
-        assert g.loc[name, "total_cycles"] > a.loc[name, "total_cycles"]
+        span = g.loc[name, "end_cycle"] - g.loc[name, "start_cycle"]
+        assert span > a.loc[name, "total_cycles"]
+        assert g.loc[name, "queue_cycles"] > 0 and g.loc[name, "wait_cycles"] == 0
     # ... and the whole is still held to the channel: no faster than its bytes allow.
     dram_cycles = analytic.totals["dram_bytes"] / hw.dram_bytes_per_cycle
     assert graph.totals["cycles"] >= dram_cycles
@@ -218,7 +224,8 @@ def test_cli_event_run_writes_timeline_trace_and_gantt(tmp_path):
     assert document["fidelity"] == "event" and document["options"]["overlap"] == "layer"
     assert set(document["overlap_cycles"]) == {"none", "layer"}
     assert document["totals"]["cycles"] == document["overlap_cycles"]["layer"]
-    assert all({"start_cycle", "end_cycle"} <= set(row) for row in document["layers"])
+    assert all({"start_cycle", "end_cycle", "queue_cycles", "wait_cycles"} <= set(row)
+               for row in document["layers"])
     timeline = pd.read_csv(out / "timeline.csv")
     assert len(timeline) and timeline["end_cycle"].max() == document["totals"]["cycles"]
     trace = json.loads((out / "trace.json").read_text())

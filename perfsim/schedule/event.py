@@ -90,6 +90,19 @@ uses more than all of its engine (:func:`physics_violations` checks both). Alone
 ``none``) a layer is never queued or waiting: its row is its analytic row. Bound and reason
 stay those of the layer alone.
 
+**More bandwidth.** Alone, a layer is never slower with more DRAM bandwidth (its tiling is
+the fastest at each bandwidth), so neither is overlap ``none``. The overlapped schedules are
+greedy list schedules over tilings chosen for each layer alone, and those can be slower with
+faster parts (Graham's scheduling anomalies). ``python scripts/check_event_physics.py
+--from-bandwidths 0.5 0.5946 0.7071 0.8409 1 1.1892 1.4142 1.6818`` doubles the DRAM
+bandwidth from each of those multiples of the shipped one, on every zoo network and costable
+shipped config: 1 run of 2,208 is slower, SqueezeNet 1.0 on ``edge_npu`` from x1.68 to x3.36,
+by 0.81% (``graph``; 0.77% with ``layer``). There the tiler, costing ``conv1`` alone,
+re-tiles it into tiles whose transfers (3.0 cycles a tile) barely fit under their compute
+(3.1 cycles) where the old tiles left 30% slack; the ReLU and the pooling that stream behind
+it share the channel, and ``conv1`` ends 3.5% later. From the shipped bandwidth to twice it,
+no run is slower. :data:`DRAM_ANOMALY_TOLERANCE` (1%) bounds what the tests allow.
+
 **Not modelled.** SRAM bandwidth shared between engines (each engine's steps include its own
 SRAM time), DRAM read/write turnaround, and stores split from loads within a chunk's
 transfer when the outputs are ready (they are one transfer, as in the analytic formula).
@@ -115,10 +128,9 @@ from perfsim.schedule.analytic import LayerPlan, candidate_engines, plan_layer
 OVERLAPS = ("none", "layer", "graph")
 MAX_CHUNKS = 16
 """Steady pipeline steps of one layer are coalesced into at most this many events."""
-DRAM_ANOMALY_TOLERANCE = 0.05
-"""How much slower an event run may get when the DRAM bandwidth doubles (module docstring,
-*More bandwidth*): a scheduling anomaly of the greedy list schedule, measured by
-``scripts/check_event_physics.py`` (placeholder until measured)."""
+DRAM_ANOMALY_TOLERANCE = 0.01
+"""How much slower an event run may get when the DRAM bandwidth doubles: a scheduling anomaly
+(module docstring, *More bandwidth*; the worst measured is 0.81%)."""
 TIMELINE_COLUMNS = ("resource", "kind", "layer", "tile", "tiles", "start_cycle", "end_cycle")
 """Columns of the timeline: the resource (``dram`` or an engine), the kind of work
 (``load``, ``store``, ``prefetch``, ``compute``), the layer, the first tile of the
