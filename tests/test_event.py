@@ -23,6 +23,8 @@ from perfsim.mapping.residency import plan
 from perfsim.schedule.analytic import plan_layers
 from perfsim.schedule.event import OVERLAPS, physics_violations, simulate_events, tile_work
 from perfsim.io.load import load_workload
+from perfsim.mapping.fusion import inference_graph
+from perfsim.workload.recurrence import causal
 from perfsim.workload.zoo import workload_names
 
 CONFIGS = ("matrix_engine", "hetero", "vector_engine", "tpu_v1", "eyeriss", "edge_npu")
@@ -97,13 +99,18 @@ def test_timeline_conserves_work_and_never_double_books(network, hw, level):
         # A resource does one thing at a time.
         assert (rows["start_cycle"].to_numpy()[1:] >= rows["end_cycle"].to_numpy()[:-1]).all()
         assert (rows["end_cycle"] >= rows["start_cycle"]).all()
-    # Every DRAM byte crosses the channel once, at its bandwidth (each event rounds to a whole
-    # cycle at each end, hence the slack). With graph overlap a prefetched weight tile may
-    # serve an engine that tiles differently, so only the other levels are exact.
+    # Every DRAM byte crosses the channel once, for its layer's link time: its bytes at the
+    # bandwidth in whole bursts, plus per-transfer setup (each event rounds to a whole cycle
+    # at each end, hence the slack). With graph overlap a prefetched weight tile may serve an
+    # engine that tiles differently, so only the other levels are exact.
     dram = timeline[timeline["resource"] == "dram"]
     moved = (dram["end_cycle"] - dram["start_cycle"]).sum()
-    expected = (frame["dram_read_bytes"] + frame["dram_write_bytes"]).sum() \
-        / result.hw.dram_bytes_per_cycle
+    hw_config = result.hw
+    plans = plan_layers(inference_graph(causal(load_workload(network)), hw_config, None),
+                        hw_config)  # the layers simulate costs, at batch 1
+    expected = sum(p.tiling.dram_link_cycles for p in plans if p.tiling is not None)
+    assert expected >= (frame["dram_read_bytes"] + frame["dram_write_bytes"]).sum() \
+        / hw_config.dram_bytes_per_cycle
     if level != "graph":
         assert moved == pytest.approx(expected, abs=len(dram) + 1)
     # Every layer's work is done on the engine its row names, all of it.
@@ -200,10 +207,11 @@ def test_chrome_trace_is_well_formed():
     begins = [e for e in events if e["ph"] == "b"]
     ends = {e["id"]: e for e in events if e["ph"] == "e"}
     assert begins and all(ends[b["id"]]["ts"] >= b["ts"] for b in begins)
-    # Microseconds at the clock: the last event ends at the run's cycles.
+    # Microseconds at the clock: the last event ends at the run's cycles (events round to the
+    # nearest cycle, a layer's end up to the next whole one).
+    per_us = result.hw.clock_ghz * 1e3
     last = max(e["ts"] + e["dur"] for e in complete)
-    assert last == pytest.approx(result.totals["cycles"] / (result.hw.clock_ghz * 1e3),
-                                 rel=1e-6)
+    assert last == pytest.approx(result.totals["cycles"] / per_us, abs=1 / per_us)
 
 
 def test_event_runs_are_deterministic():
@@ -227,7 +235,8 @@ def test_cli_event_run_writes_timeline_trace_and_gantt(tmp_path):
     assert all({"start_cycle", "end_cycle", "queue_cycles", "wait_cycles"} <= set(row)
                for row in document["layers"])
     timeline = pd.read_csv(out / "timeline.csv")
-    assert len(timeline) and timeline["end_cycle"].max() == document["totals"]["cycles"]
+    assert len(timeline)
+    assert 0 <= document["totals"]["cycles"] - timeline["end_cycle"].max() <= 1  # rounding
     trace = json.loads((out / "trace.json").read_text())
     assert sum(e["ph"] == "X" for e in trace["traceEvents"]) == len(timeline)
     image = imread(out / "gantt.png")

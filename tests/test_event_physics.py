@@ -92,8 +92,8 @@ def test_issue_13_googlenet_rows():
     assert max(r.utilization for r in tpu.layers) <= 1.0
     assert physics_violations(tpu) == []
     # On hetero, inception_3b/pool (449 cycles of compute) spent most of its span queued
-    # behind the other branches on the vector engine, and was listed as the 2nd slowest layer
-    # with 66,454 stall cycles "waiting for memory".
+    # behind the other branches on the vector engine or waiting for its producer, and was
+    # listed as the 2nd slowest layer with 66,454 stall cycles "waiting for memory".
     hw = load_hw("hetero")
     hetero = simulate("googlenet", hw, fidelity="event")
     pool = _row(hetero, "inception_3b/pool")
@@ -106,7 +106,9 @@ def test_issue_13_googlenet_rows():
            / hw.dram_bytes_per_cycle + hw.dram_latency_cycles)
     assert row_roofline_cycles(pool, hw) <= pool.total_cycles <= math.ceil(own) + 2
     assert pool.stall_cycles == pool.total_cycles - 449
-    assert pool.queue_cycles > 50 * pool.total_cycles  # what held it up: the engine
+    # What held it up is in its own columns: most of its span.
+    assert pool.queue_cycles > 0 and pool.wait_cycles > 0
+    assert pool.queue_cycles + pool.wait_cycles > 10 * pool.total_cycles
     busiest = sorted(hetero.layers, key=lambda r: -r.total_cycles)
     assert pool not in busiest[:20]
     lines = hetero.summary()
@@ -123,20 +125,20 @@ def _two_global_pools():
     conv = b.add("conv", x, out_channels=64, kernel=3, padding=1, name="conv")
     avg = b.add("global_avg_pool", conv, name="avg")
     top = b.add("global_max_pool", conv, name="max")
-    b.add("add", avg, top, name="sum")
+    b.add("concat", avg, top, name="joined")  # an add would be fused into max's output path
     return b.build()
 
 
 def test_two_branches_queue_for_one_engine_by_hand():
     """Two global pools read the conv's output from SRAM and write to SRAM (no DRAM bytes,
     so no channel), and only the vector engine of ``hetero`` runs them. Both are ready when
-    the conv ends, at S. Their chunks alternate on the engine, ``avg`` first (network order),
-    each chunk a run of equal tiles; each ends with its last tile alone. So the engine
-    computes without a gap from S to S + 2B (B = each pool's busy time) and ``max``, which
-    ends last, was queued for exactly ``avg``'s busy time B. ``avg`` ends before ``max``'s
-    last tile (B / n with n tiles) but after every other: it was queued for B - B / n,
-    rounded up to the whole cycle it ends on. Neither waits for a producer: the conv was done
-    before they started."""
+    the conv ends, at S, each with n equal tiles and busy time B. Their runs of tiles take
+    turns on the engine, ``avg`` first (network order), and each ends with its last tile
+    alone. So the engine computes without a gap from S to S + 2B, and ``max``, which ends
+    last, was queued for exactly ``avg``'s busy time B. ``avg`` ends before ``max``'s last
+    tile (B / n) but after all the rest: it was queued for B - B / n, rounded up to the whole
+    cycle it ends on (0 when the tiler gives each pool one tile). Neither waits for a
+    producer: the conv was done before they started."""
     network, hw = _two_global_pools(), load_hw("hetero")
     result = simulate(network, hw, fidelity="event", overlap="graph")
     conv, avg, top = (_row(result, name) for name in ("conv", "avg", "max"))
@@ -145,7 +147,7 @@ def test_two_branches_queue_for_one_engine_by_hand():
     assert avg.engine == top.engine == "vpu" and avg.dram_read_bytes == avg.dram_write_bytes == 0
     busy = avg.total_cycles
     tiles = tile_work(hw, plans["avg"]).tiles
-    assert tiles == tile_work(hw, plans["max"]).tiles > 1
+    assert tiles == tile_work(hw, plans["max"]).tiles
     assert busy == top.total_cycles == analytic["avg"].total_cycles == avg.compute_cycles
     assert avg.start_cycle == top.start_cycle == conv.end_cycle
     assert top.end_cycle - top.start_cycle == 2 * busy
@@ -184,31 +186,35 @@ def _dram_times(hw, factor: float):
 
 @pytest.mark.parametrize("network,hw", [("googlenet", "hetero"), ("resnext50_32x4d", "hetero"),
                                         ("squeezenet1_0", "matrix_engine"),
-                                        ("mobilenet_v2", "edge_npu"), ("inception_v3", "tpu_v1")])
+                                        ("mobilenet_v2", "edge_npu"), ("inception_v3", "tpu_v1"),
+                                        ("dpn92", "hetero")])
 def test_twice_the_dram_bandwidth_is_never_slower_beyond_the_tolerance(network, hw):
     config = load_hw(hw)
     base = simulate(network, config, fidelity="event").overlap_cycles
     doubled = simulate(network, _dram_times(config, 2), fidelity="event").overlap_cycles
     for level in OVERLAPS:
-        assert doubled[level] <= base[level] * (1 + DRAM_ANOMALY_TOLERANCE), level
-    assert doubled["none"] <= base["none"]  # layer by layer: never slower at all
+        assert doubled[level] <= base[level] * (1 + DRAM_ANOMALY_TOLERANCE[level]), level
+    assert DRAM_ANOMALY_TOLERANCE["none"] == 0  # layer by layer: never slower at all
 
 
-def test_the_worst_measured_anomaly_is_within_the_tolerance():
-    """The one run of 2,208 that more DRAM bandwidth slows (event.py, *More bandwidth*):
-    SqueezeNet 1.0 on edge_npu, DRAM x1.6818 -> x3.3636, 0.81% slower with graph overlap.
-    Should a change remove the anomaly, this fails: the docstring and README must then say so."""
-    hw = load_hw("edge_npu")
-    slow = simulate("squeezenet1_0", _dram_times(hw, 1.6818), fidelity="event")
-    fast = simulate("squeezenet1_0", _dram_times(hw, 3.3636), fidelity="event")
-    change = fast.totals["cycles"] / slow.totals["cycles"] - 1
-    assert 0.008 < change < DRAM_ANOMALY_TOLERANCE
+@pytest.mark.parametrize("network,hw,factor,level,measured", [
+    ("dpn92", "hetero", 1, "graph", 0.0444),  # the worst from the shipped bandwidth
+    ("googlenet_torchvision", "edge_npu", 1.6818, "graph", 0.0532),  # the worst of all
+    ("densenet121", "edge_npu", 1.6818, "layer", 0.0031),  # the worst with layer overlap
+])
+def test_the_worst_measured_anomalies_are_within_the_tolerance(network, hw, factor, level,
+                                                               measured):
+    """The worst slow-downs ``scripts/check_event_physics.py`` measured (event.py, *More
+    bandwidth*): real, and within the tolerance. Should a change remove or worsen one, this
+    fails, and the docstring and README must say so."""
+    config = load_hw(hw)
+    slow = simulate(network, _dram_times(config, factor), fidelity="event")
+    fast = simulate(network, _dram_times(config, 2 * factor), fidelity="event")
+    change = fast.overlap_cycles[level] / slow.overlap_cycles[level] - 1
+    assert change == pytest.approx(measured, abs=0.0001)
+    assert change < DRAM_ANOMALY_TOLERANCE[level]
+    # layer by layer the faster channel is faster: the anomaly is the schedule's order
     assert fast.overlap_cycles["none"] < slow.overlap_cycles["none"]
-    # The mechanism: conv1 alone is as fast either way, but ends later beside its streams.
-    alone = [_row(simulate("squeezenet1_0", _dram_times(hw, f)), "conv1").total_cycles
-             for f in (1.6818, 3.3636)]
-    assert alone[1] <= alone[0]
-    assert _row(fast, "conv1").end_cycle > 1.03 * _row(slow, "conv1").end_cycle
 
 
 def _legend(figure) -> dict[str, str]:
