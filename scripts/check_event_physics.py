@@ -20,7 +20,7 @@ measure how far more DRAM bandwidth can slow an event run (issue 13).
    (``layer`` or ``graph``) than layer by layer at the shipped bandwidth (0 expected).
 
 Exit status 1 when a row breaks physics, overlap costs time, or a slow-down exceeds the
-tolerance. The default run takes about two minutes on the 2-core development machine; the
+tolerance. The default run takes about four minutes on the 2-core development machine; the
 eight factors of the docstring of :mod:`perfsim.schedule.event` about thirteen.
 """
 

@@ -38,7 +38,7 @@ before the compute of the chunk before ends). Alone, ``m max(L + S, c)`` is what
 separate steps take, so coalescing never changes an uncontended layer's cycles (a test
 checks it); under contention it makes transfers coarser (another layer waits for a whole
 chunk), which bounds the events per layer by ``4 * MAX_CHUNKS + 4`` whatever the number of
-tiles.
+tiles (and a prefetch's pieces by one more than the transfers that interrupt it).
 
 **Overlap** (``overlap``), each level adding to the one before:
 
