@@ -1,6 +1,8 @@
 """``simulate``: one network on one accelerator. No file I/O, no printing.
 
-A batch may run as sub-batches, one after another, when that is faster (a batch so large that
+What is costed is the network in its causal form (recurrent layers split into their input
+projection and their steps: :mod:`perfsim.workload.recurrence`) and, unless ``fuse=False``,
+as its inference graph on the accelerator (:mod:`perfsim.mapping.fusion`). A batch may run as sub-batches, one after another, when that is faster (a batch so large that
 its activations spill to DRAM can lose to smaller ones that stay on chip): every divisor of
 the batch is tried with the analytic schedule and the fastest kept, so a batch is never slower
 per image than batch 1 repeated. The rows are then one sub-batch's rows times the number of
