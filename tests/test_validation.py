@@ -259,8 +259,12 @@ def test_utilization_bound_is_the_roofline_compute_side(v):
 
 def test_suite_runs_a_subset_and_writes_tables_and_plot(tmp_path):
     out = tmp_path / "report"
+    # from a directory holding the suite but not the checkout's perfsim/, so that the perfsim
+    # it runs is the installed one (a plain install has hw_configs inside it; the checkout's
+    # source folder does not)
+    (tmp_path / "validation").symlink_to(ROOT / "validation", target_is_directory=True)
     result = subprocess.run([sys.executable, "-m", "validation", "tpu_mlp1", "nvdla_64",
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                             "--out", str(out)], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "| case" in result.stdout and "tpu_mlp1" in result.stdout  # the printed summary
