@@ -163,9 +163,10 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     retimed = dataclasses.replace(
         rates, compute_cycles=max([rates.compute_cycles] + [use.cycles for use in uses]),
         engine_bytes=float(below.fill_bytes + below.writeback_bytes))
-    cycles = float(nest_tiling.pipeline_cycles(sram.moved_bytes, sram.link_cycles(retimed),
-                                               sram.tile_count, retimed.record[0]))
-    return _tiling(work, sram, cycles, sram.link_cycles(retimed), uses)
+    link = sram.link_cycles(retimed)
+    cycles = float(nest_tiling.pipeline_cycles(sram.moved_bytes, link, sram.tile_count,
+                                               retimed.record[0]))
+    return _tiling(work, sram, cycles, link, uses)
 
 
 def _local_capacity(level: LocalMemory) -> Capacity:
