@@ -325,8 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "the next layer's weights, stream vector work behind its producer) "
                           "or graph (also run independent branches in parallel; default)")
     run.add_argument("--residency", choices=("auto", "dram"), default="auto",
-                     help="keep activations in SRAM between layers when they fit (auto) or "
-                          "always spill them to DRAM")
+                     help="keep activations in SRAM between layers where that makes the "
+                          "network fastest (auto) or always spill them to DRAM")
     run.add_argument("--pin", action="append", default=[], metavar="OP=ENGINE",
                      help="run every layer of op kind OP on ENGINE (repeatable; a pinned "
                           "op kind is never fused into another layer)")

@@ -23,7 +23,7 @@ from perfsim.hardware.model import HwConfig, check_costable
 from perfsim.workload.network import Network
 from perfsim.mapping.fusion import inference_graph
 from perfsim.workload.recurrence import causal
-from perfsim.mapping.residency import RESIDENCY_MODES, plan
+from perfsim.mapping.residency import RESIDENCY_MODES
 from perfsim.results import RunResult, repeated
 from perfsim.schedule.analytic import LayerPlan, plan_layers
 from perfsim.schedule.event import OVERLAPS, EventSchedule, simulate_events
@@ -77,15 +77,14 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
         return RunResult(network.name, config, network.batch, fidelity,
                          tuple(repeated(p.row, runs) for p in plans), options,
                          raw_graph_cycles=raw_cycles)
-    placements = plan(sub, config, residency)
     # "none" runs layer after layer: exactly the analytic cycles (tests hold the two equal).
     levels = {"none": runs * sum(p.row.total_cycles for p in plans)}
     result = None
     for level in OVERLAPS[1:OVERLAPS.index(overlap) + 1]:
-        result = simulate_events(sub, config, plans, placements, level, pin=pin)
+        result = simulate_events(sub, config, plans, level, pin=pin)
         levels[level] = runs * result.cycles
     if result is None:
-        result = simulate_events(sub, config, plans, placements, overlap, pin=pin)
+        result = simulate_events(sub, config, plans, overlap, pin=pin)
     result = _one_after_another(result, runs)
     return RunResult(network.name, config, network.batch, fidelity, result.layers,
                      {**options, "overlap": overlap}, timeline=result.timeline,

@@ -19,7 +19,6 @@ from perfsim.hardware.loading import resolve_hw_path
 from perfsim.report.trace import chrome_trace
 from perfsim.report.timeline import both_busy_cycles
 from perfsim.hardware.model import VectorEngine
-from perfsim.mapping.residency import plan
 from perfsim.schedule.analytic import plan_layers
 from perfsim.schedule.event import OVERLAPS, physics_violations, simulate_events, tile_work
 from perfsim.io.load import load_workload
@@ -76,9 +75,8 @@ def test_coalescing_does_not_change_an_uncontended_layer(network, hw):
     config = load_hw(hw)
     plans = plan_layers(net, config)
     rows = [p.row for p in plans]
-    placements = plan(net, config)
-    one = simulate_events(net, config, plans, placements, "none", max_chunks=1)
-    many = simulate_events(net, config, plans, placements, "none", max_chunks=1000)
+    one = simulate_events(net, config, plans, "none", max_chunks=1)
+    many = simulate_events(net, config, plans, "none", max_chunks=1000)
     assert [r.total_cycles for r in one.layers] == [r.total_cycles for r in many.layers]
     assert [r.total_cycles for r in one.layers] == [r.total_cycles for r in rows]
     # ... while the uncoalesced run really has more events.
@@ -275,10 +273,10 @@ def test_deeper_buffering_fits_smaller_tiles_in_the_same_sram():
     net = load_workload("mobilenet_v1")
     for buffers in (2, 4):
         config = _with_buffers("eyeriss", buffers)
-        placements = plan(net, config)
-        works = {p.row.layer: tile_work(config, p) for p in plan_layers(net, config)}
-        free = {name: config.sram.size_bytes - placements[name].resident_bytes
-                for name in works}
+        plans = plan_layers(net, config)
+        works = {p.row.layer: tile_work(config, p) for p in plans}
+        free = {p.row.layer: config.sram.size_bytes - p.placement.resident_bytes
+                for p in plans}
         # Every layer's working set, all its buffers counted, fits what is free.
         assert all(w.working_set_bytes <= free[name] for name, w in works.items())
         if buffers == 2:

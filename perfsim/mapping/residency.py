@@ -1,11 +1,18 @@
 """Where activations live between layers (DESIGN section 4, "Where tensors live").
 
-With ``residency="auto"`` a layer's output stays in SRAM (as in the TPU's unified buffer)
-when it fits beside the activations already resident, within half the activation SRAM (the
-other half is left to the working tiles); it is released after its last consumer. Otherwise,
-and always with ``residency="dram"``, it is written to DRAM and read back by its consumers.
-The network's inputs start in DRAM and its outputs (tensors nobody consumes) end there.
-Views (dropout, flatten, reshape) alias their input.
+A layer's output either stays in SRAM until its last consumer has run (as in the TPU's
+unified buffer) or is written to DRAM and read back by its consumers. The network's inputs
+start in DRAM and its outputs (tensors nobody consumes) end there; views (dropout, flatten,
+reshape) alias their input.
+
+:func:`plan` places every tensor for one SRAM budget: in network order, each output stays
+on chip when it fits beside the tensors already resident over its whole life. Keeping a
+tensor saves its DRAM round trip but takes SRAM from every layer it lives across, whose
+tiles then move more bytes; which budget pays is a question for the cost model, so the
+schedule (:mod:`perfsim.schedule.analytic`) costs the network at every budget of
+:func:`budget_ladder_bytes` and keeps the fastest. The ladder is absolute (it does not scale
+with the SRAM), so a larger SRAM offers every placement a smaller one does, each with more
+room for tiles: more SRAM never costs cycles.
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from perfsim.workload.network import Network
 from perfsim.workload.ops import elems
 
 RESIDENCY_MODES = ("auto", "dram")
+"""``auto``: the fastest placement of :func:`budget_ladder_bytes`; ``dram``: every activation
+goes through DRAM (budget 0)."""
+
+LADDER_BASE_BYTES = 1024
+"""The smallest non-zero budget; each next one doubles it."""
 
 
 @dataclass(frozen=True)
@@ -29,18 +41,27 @@ class Placement:
     resident_bytes: int
 
 
-def activation_budget_bytes(hw: HwConfig) -> int:
-    """SRAM bytes activations may occupy between layers."""
+def activation_capacity_bytes(hw: HwConfig) -> int:
+    """SRAM bytes activations can occupy at all: the SRAM, or its ifmap buffer when split."""
     split = hw.sram.split_bytes
-    return (split[0] if split else hw.sram.size_bytes) // 2
+    return split[0] if split else hw.sram.size_bytes
 
 
-def plan(network: Network, hw: HwConfig, mode: str = "auto") -> dict[str, Placement]:
-    """Placement of every layer, in network order."""
-    if mode not in RESIDENCY_MODES:
-        raise ValueError(f"residency must be one of {RESIDENCY_MODES}, got {mode!r}")
+def budget_ladder_bytes(hw: HwConfig) -> list[int]:
+    """The budgets ``auto`` residency tries: 0, then 1 KiB doubling, below the activation
+    capacity. The same list for every SRAM, cut at its capacity."""
+    cap = activation_capacity_bytes(hw)
+    ladder, budget = [0], LADDER_BASE_BYTES
+    while budget < cap:
+        ladder.append(budget)
+        budget *= 2
+    return ladder
+
+
+def plan(network: Network, hw: HwConfig, budget_bytes: int) -> dict[str, Placement]:
+    """Placement of every layer, in network order, keeping outputs in SRAM (first come,
+    first kept) while the resident bytes stay within ``budget_bytes``."""
     act = hw.precision.activation_bytes
-    budget = activation_budget_bytes(hw)
     alias: dict[str, str] = {}
     last_use: dict[str, int] = {}
     for i, layer in enumerate(network.layers):
@@ -62,8 +83,7 @@ def plan(network: Network, hw: HwConfig, mode: str = "auto") -> dict[str, Placem
             out = location[layer.name] = "dram"  # a network input
         else:
             size = network.batch * act * sum(elems(s) for s in network.out_shapes[layer.name])
-            consumed = layer.name in last_use
-            keep = mode == "auto" and consumed and size + sum(live.values()) <= budget
+            keep = layer.name in last_use and size + sum(live.values()) <= budget_bytes
             out = location[layer.name] = "sram" if keep else "dram"
             if keep:
                 live[layer.name] = size

@@ -62,7 +62,9 @@ class Tiling:
     first (``KCP`` ...; ``-`` for streams); ``working_set_bytes`` counts every buffer of every
     operand in the SRAM; ``locals`` are the local levels the engine reads through, innermost
     first; ``cycles`` is the overlapped time of the layer (before rounding);
-    ``dram_link_cycles`` the DRAM channel's busy time, per-transfer costs included."""
+    ``dram_link_cycles`` the DRAM channel's busy time, per-transfer costs included;
+    ``max_resident_bytes`` the most resident activation bytes beside which the search makes
+    this same choice (from the resident bytes it searched with: :func:`plan_tiling`)."""
 
     tiles: tuple[int, ...]
     order: str
@@ -74,6 +76,7 @@ class Tiling:
     working_set_bytes: int
     cycles: float
     dram_link_cycles: float
+    max_resident_bytes: int
     locals: tuple[LocalUse, ...] = ()
 
     @property
@@ -108,7 +111,13 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
                 placement: Placement, compute_cycles: int, engine_bytes: int) -> Tiling:
     """The best tiling of ``work`` on ``engine``, which computes for ``compute_cycles`` and
     moves ``engine_bytes`` through the level it reads from; :class:`InfeasibleError` naming
-    the layer and the bytes when some level fits nothing."""
+    the layer and the bytes when some level fits nothing.
+
+    More resident activations leave less room, and the search makes the same choice with
+    less room as long as its choice and the fastest tiling it weighed it against still fit
+    (those are the only rows that decide it; rows that drop out lose to them already): the
+    result records up to how many resident bytes that holds, so the schedule can reuse it
+    when it tries other placements (:mod:`perfsim.schedule.analytic`)."""
     resident = _resident(work, placement)
     rates = Rates(float(compute_cycles), float(engine_bytes),
                   float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
@@ -122,12 +131,27 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
         raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
     path = hw.path(engine)
     if len(path) == 2:
-        return _tiling(work, plan, plan.cycles, plan.link_cycles(rates), ())
-    return _with_locals(layer_name, work, hw, path, room, rates, resident)
+        return _tiling(work, plan, plan.cycles, plan.link_cycles(rates),
+                       _max_resident_bytes(hw, work, plan), ())
+    # a local level's search depends on the SRAM's room too: no reuse claimed
+    return _with_locals(layer_name, work, hw, path, room, rates, resident,
+                        placement.resident_bytes)
+
+
+def _max_resident_bytes(hw: HwConfig, work: Work, plan: LevelTraffic) -> int:
+    """The most resident bytes under which the SRAM's room (:func:`capacity`) still fits the
+    chosen tiling and the fastest one (``plan``'s buffered bytes per role)."""
+    needs = (plan.buffered_role_bytes, plan.fastest_role_bytes)
+    split = hw.sram.split_bytes
+    if split is None:
+        return hw.sram.size_bytes - max(sum(n) for n in needs)
+    if not work.reduces:  # one pool: the smaller of the ifmap and ofmap buffers
+        return split[0] - max(sum(n) for n in needs)
+    return split[0] - max(n[0] for n in needs)  # resident bytes take the ifmap buffer's
 
 
 def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: Capacity,
-                 rates: Rates, resident: frozenset[str]) -> Tiling:
+                 rates: Rates, resident: frozenset[str], resident_bytes: int) -> Tiling:
     """The local levels of ``path`` tiled inside the SRAM's tiling (the search ranks every
     level with the engine's bytes, so the SRAM's choice is the one-level search's), then every
     level re-timed with the bytes that cross it."""
@@ -166,7 +190,7 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     link = sram.link_cycles(retimed)
     cycles = float(nest_tiling.pipeline_cycles(sram.moved_bytes, link, sram.tile_count,
                                                retimed.record[0]))
-    return _tiling(work, sram, cycles, link, uses)
+    return _tiling(work, sram, cycles, link, resident_bytes, uses)
 
 
 def _local_capacity(level: LocalMemory) -> Capacity:
@@ -178,7 +202,7 @@ def _local_capacity(level: LocalMemory) -> Capacity:
 
 
 def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
-            uses: tuple[LocalUse, ...]) -> Tiling:
+            max_resident_bytes: int, uses: tuple[LocalUse, ...]) -> Tiling:
     """A :class:`Tiling` of the SRAM's ``plan``, named by the layer's dimensions."""
     tiles = plan.tiling.tiles
     if work.reduces:
@@ -193,7 +217,7 @@ def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
                   sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
                   sum(t.read_bytes for n, t in ops.items() if _is_input(work, n)),
                   output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
-                  cycles, link, uses)
+                  cycles, link, max_resident_bytes, uses)
 
 
 def _is_input(work: Work, operand: str) -> bool:

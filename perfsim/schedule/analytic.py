@@ -6,6 +6,12 @@ that can run it compute the cycles, the engine's SRAM accesses and the best tili
 layer's time is the tiling's overlapped pipeline time, so it is never below its roofline:
 ``total_cycles >= max(compute_cycles, DRAM bytes / DRAM bytes per cycle)``.
 
+Where activations live is chosen by costing: with ``residency="auto"`` the network is costed
+under the placement of every budget of :func:`perfsim.mapping.residency.budget_ladder_bytes`,
+and of the placements within the tiling objective's tolerance of the fewest cycles, the one
+moving the fewest DRAM bytes wins (a placement that trades many bytes for a few cycles is
+not worth its energy, as for tilings).
+
 The bound comes from the numbers: ``memory`` when moving the bytes (DRAM or SRAM) takes at
 least as long as computing; otherwise ``utilization`` when the engine does less than half the
 work its busy cycles could, else ``compute``.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import weakref
 from dataclasses import dataclass
 from typing import Mapping
@@ -26,7 +33,8 @@ from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import elems
 from perfsim.workload.passes import Fused
 from perfsim.mapping.lowering import Work, lower
-from perfsim.mapping.residency import Placement, plan
+from perfsim.mapping.kernels.nest_tiling import CYCLE_TOLERANCE
+from perfsim.mapping.residency import Placement, budget_ladder_bytes, plan
 from perfsim.results import LayerResult
 from perfsim.mapping.tiling import Tiling, plan_tiling
 
@@ -37,12 +45,14 @@ WELL_USED = 0.5
 @dataclass(frozen=True)
 class LayerPlan:
     """What the analytic schedule decided for one layer: its ``row``, and the ``tiling`` and
-    the engine's own SRAM bytes (``engine_sram_bytes``, read and written) behind it; views
-    have no tiling. The event schedule runs these decisions rather than making them again."""
+    the engine's own SRAM bytes (``engine_sram_bytes``, read and written) behind it, under
+    its ``placement``; views have no tiling. The event schedule runs these decisions rather
+    than making them again."""
 
     row: LayerResult
     tiling: Tiling | None
     engine_sram_bytes: int
+    placement: Placement
 
 
 def schedule(network: Network, hw: HwConfig, *, residency: str = "auto",
@@ -53,22 +63,65 @@ def schedule(network: Network, hw: HwConfig, *, residency: str = "auto",
 
 def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
                 pin: Mapping[str, str] | None = None) -> list[LayerPlan]:
-    """Every layer's :class:`LayerPlan`, in network order."""
+    """Every layer's :class:`LayerPlan`, in network order, under the placement of activations
+    that makes the network fastest (``auto``, over the budgets of :func:`budget_ladder_bytes`,
+    ranked as the tiling search ranks tilings: among the placements within
+    :data:`CYCLE_TOLERANCE` of the least cycles, the fewest DRAM bytes) or with every
+    activation in DRAM (``dram``)."""
     pin = dict(pin or {})
     for engine_name in pin.values():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
-    placements = _placements(network, hw, residency)
     memory = _memory_key(hw)
     capable: dict[tuple, tuple[Engine, ...]] = {}
-    plans = []
+    layers = []  # (layer, its cache key but for its placement)
     for layer in network.layers:
         # what can_run reads of an op: its engine kinds, and whether it has an epilogue
         kinds = (layer.op.engine_kinds, isinstance(layer.op, Fused))
-        engines = capable.get(kinds)
-        if engines is None:
-            engines = capable[kinds] = tuple(e for e in hw.engines if can_run(e, layer.op))
-        plans.append(_cached_plan(network, layer, hw, placements[layer.name], pin, engines,
-                                  memory))
+        if kinds not in capable:
+            capable[kinds] = tuple(e for e in hw.engines if can_run(e, layer.op))
+        layers.append((layer, _layer_key(network, layer, pin, capable[kinds], memory)))
+    budgets = budget_ladder_bytes(hw) if residency == "auto" else [0]
+    costed, error, tried = [], None, set()
+    least = math.inf
+    # the most kept first (usually the fastest: the others then stop early), then the rest
+    for budget in budgets[-1:] + budgets[:-1]:
+        placements = _placements(network, hw, budget)
+        keep = tuple(p.output_location for p in placements.values())
+        if keep in tried:  # the same tensors kept as at another budget
+            continue
+        tried.add(keep)
+        try:
+            plans = _plans_within(network, hw, layers, placements, pin,
+                                  least * (1 + CYCLE_TOLERANCE))
+        except InfeasibleError as err:  # resident tensors leave some layer too little room
+            error = error or err
+            continue
+        if plans is not None:  # None: slower than the best already, beyond the tolerance
+            cycles = sum(p.row.total_cycles for p in plans)
+            least = min(least, cycles)
+            costed.append((cycles, plans))
+    if not costed:
+        raise error
+    # as the tiling search ranks tilings: within the tolerance of the least cycles, the
+    # fewest DRAM bytes, then the fewest cycles (the first tried on a tie)
+    near = [(sum(p.row.dram_read_bytes + p.row.dram_write_bytes for p in plans), cycles, i)
+            for i, (cycles, plans) in enumerate(costed)
+            if cycles <= least * (1 + CYCLE_TOLERANCE)]
+    return costed[min(near)[2]][1]
+
+
+def _plans_within(network: Network, hw: HwConfig, layers: list[tuple[Layer, _Prehashed]],
+                  placements: dict[str, Placement], pin: dict[str, str],
+                  cycles: float) -> list[LayerPlan] | None:
+    """The layers' plans under ``placements``, or None as soon as they take more than
+    ``cycles``."""
+    plans, total = [], 0
+    for layer, key in layers:
+        plan = _cached_plan(network, layer, hw, placements[layer.name], pin, key)
+        total += plan.row.total_cycles
+        if total > cycles:
+            return None
+        plans.append(plan)
     return plans
 
 
@@ -79,16 +132,16 @@ _placement_cache: dict[tuple, dict[str, Placement]] = {}
 _work_cache: dict[tuple, Work] = {}
 
 
-def _placements(network: Network, hw: HwConfig, residency: str) -> dict[str, Placement]:
-    """:func:`perfsim.mapping.residency.plan`, cached by the network and the parts of the config it
-    reads (the SRAM and the precision): sweep points that change the array, the clock or
-    the DRAM keep their placements."""
-    key = (network, residency, hw.sram, hw.precision)
+def _placements(network: Network, hw: HwConfig, budget_bytes: int) -> dict[str, Placement]:
+    """:func:`perfsim.mapping.residency.plan`, cached by the network, the budget and the parts
+    of the config it reads (the precision): sweep points that change anything else keep
+    their placements."""
+    key = (network, budget_bytes, hw.precision.activation_bytes)
     placements = _placement_cache.get(key)
     if placements is None:
-        if len(_placement_cache) >= 64:
+        if len(_placement_cache) >= 256:
             _placement_cache.clear()
-        placements = _placement_cache[key] = plan(network, hw, residency)
+        placements = _placement_cache[key] = plan(network, hw, budget_bytes)
     return placements
 
 
@@ -116,8 +169,9 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
     batch, its placement, the engines that can run it (and a pin), the precision, memories,
     clock and energies. A sweep point that changes only the array reuses every vector-engine
     layer of the point before."""
+    engines = tuple(e for e in hw.engines if can_run(e, layer.op))
     return _cached_plan(network, layer, hw, placement, pin,
-                        tuple(e for e in hw.engines if can_run(e, layer.op)), _memory_key(hw))
+                        _layer_key(network, layer, pin, engines, _memory_key(hw)))
 
 
 class _Prehashed:
@@ -149,23 +203,40 @@ def _memory_key(hw: HwConfig) -> _Prehashed:
     return key
 
 
+def _layer_key(network: Network, layer: Layer, pin: dict[str, str],
+               engines: tuple[Engine, ...], memory: _Prehashed) -> _Prehashed:
+    """What a layer's plan depends on besides its placement: the layer, its shapes and batch,
+    the ``engines`` that can run it (and a pin), and the ``memory`` key of the config."""
+    return _Prehashed((layer, network.batch, network.in_shapes(layer),
+                       network.out_shapes[layer.name], engines, pin.get(layer.op.kind),
+                       memory))
+
+
 def _cached_plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-                 pin: dict[str, str], engines: tuple[Engine, ...],
-                 memory: _Prehashed) -> LayerPlan:
-    """:func:`plan_layer` with the ``engines`` that can run the layer and the ``memory`` key
-    of ``hw`` already worked out (once per network, not per layer)."""
-    key = (layer, network.batch, network.in_shapes(layer), network.out_shapes[layer.name],
-           placement, engines, pin.get(layer.op.kind), memory)
-    plan = _layer_cache.get(key)
-    if plan is None:
+                 pin: dict[str, str], key: _Prehashed) -> LayerPlan:
+    """:func:`plan_layer` with the layer's :func:`_layer_key` already worked out. A plan made
+    beside fewer resident bytes is reused up to the resident bytes its tilings allow
+    (:attr:`Tiling.max_resident_bytes`), so trying placements re-searches only the layers
+    whose room really changes."""
+    resident = placement.resident_bytes
+    made = _layer_cache.get((key, placement.input_location, placement.output_location))
+    for low, high, reused in made or ():
+        if low <= resident <= high:
+            return reused if reused.placement == placement else dataclasses.replace(
+                reused, placement=placement)
+    if made is None:
         if len(_layer_cache) >= LAYER_CACHE_ENTRIES:
             _layer_cache.clear()
-        plan = _layer_cache[key] = _plan(network, layer, hw, placement, pin)
-    return plan
+        made = _layer_cache[key, placement.input_location, placement.output_location] = []
+    planned, high = _plan(network, layer, hw, placement, pin)
+    made.append((resident, high, planned))
+    return planned
 
 
 def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-          pin: dict[str, str]) -> LayerPlan:
+          pin: dict[str, str]) -> tuple[LayerPlan, int]:
+    """The layer's plan, and the most resident bytes under which it stands (every engine's
+    tiling the same)."""
     in_shapes = network.in_shapes(layer)
     work = _lowered(network, layer, in_shapes)
     p = hw.precision
@@ -188,7 +259,7 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
                           memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
                           macs_per_dram_byte=None, bound="none", reason=reason,
                           energy_pj=0.0 if hw.energy_pj else None, tiling="-")
-        return LayerPlan(row, None, 0)
+        return LayerPlan(row, None, 0, placement), sys.maxsize
     engines = candidate_engines(layer, hw, pin)
     best = None
     errors = []
@@ -203,18 +274,20 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
             errors.append(err)
             continue
         total = math.ceil(tiling.cycles)
-        options.append((total, engine, cycles))
+        options.append((total, engine, cycles, tiling.max_resident_bytes))
         if best is None or total < best[0]:
             best = (total, engine, cycles, reads, writes, tiling)
     if best is None:
         raise errors[0]
     total, engine, cycles, reads, writes, tiling = best
     row = _row(base, work, hw, engine, total, cycles, reads, writes, tiling)
-    others = [note for t, e, c in options if e is not engine
+    others = [note for t, e, c, _ in options if e is not engine
               for note in [model_of(e).unused_note(e, work, t, c)] if note]
     if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
         row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
-    return LayerPlan(row, tiling, reads + writes)
+    # an engine that did not fit fits even less beside more resident bytes
+    return (LayerPlan(row, tiling, reads + writes, placement),
+            min(high for *_, high in options))
 
 
 def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:

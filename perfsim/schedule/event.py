@@ -199,23 +199,22 @@ def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
                     -(-tiling.dram_read_weight_bytes // n))
 
 
-def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan],
-                    placements: dict[str, Placement], overlap: str, *,
+def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan], overlap: str, *,
                     pin: Mapping[str, str] | None = None,
                     max_chunks: int = MAX_CHUNKS) -> EventSchedule:
-    """Run the event schedule of ``network`` with the analytic ``plans`` and ``placements``
-    (and the analytic ``pin``); ``max_chunks`` bounds the events per layer (see
-    *Coalescing* above)."""
+    """Run the event schedule of ``network`` with the analytic ``plans`` (their placements
+    and the analytic ``pin``); ``max_chunks`` bounds the events per layer (see *Coalescing*
+    above)."""
     if overlap not in OVERLAPS:
         raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
     choices = []
     for layer, plan in zip(network.layers, plans):
-        placement = placements[layer.name]
         options = [(plan.row, tile_work(hw, plan))]
         if overlap == "graph" and plan.row.engine != "-":
-            options += _other_engines(network, layer, hw, placement, plan.row, dict(pin or {}))
+            options += _other_engines(network, layer, hw, plan.placement, plan.row,
+                                      dict(pin or {}))
         choices.append(options)
-    resident = max((p.resident_bytes for p in placements.values()), default=0)
+    resident = max((p.placement.resident_bytes for p in plans), default=0)
     run = _Simulation(network, hw, choices, overlap, max_chunks,
                       tile_space_bytes=max(1, hw.sram.size_bytes - resident))
     run.env.run()

@@ -172,7 +172,10 @@ class LevelTraffic:
     level run; ``cycles`` is the pipeline time the search ranked it by (None when costed
     without a search); ``role_moved_bytes`` and ``role_tile_bytes`` are the bytes moved and
     the single-buffered tile per buffer role (:data:`BUFFER_ROLES`), which its transfers are
-    counted by (:func:`~.nest_tiling.link_cycles`)."""
+    counted by (:func:`~.nest_tiling.link_cycles`); ``buffered_role_bytes`` the level's bytes
+    per role, every buffer counted. A searched level also has ``fastest_role_bytes``, those
+    of the fastest tiling the search weighed the choice against: the same search with less
+    room, as long as both still fit, makes the same choice."""
 
     level: str
     tiling: LevelTiling
@@ -181,6 +184,8 @@ class LevelTraffic:
     cycles: float | None = None
     role_moved_bytes: tuple[int, int, int] = (0, 0, 0)
     role_tile_bytes: tuple[int, int, int] = (0, 0, 0)
+    buffered_role_bytes: tuple[int, int, int] = (0, 0, 0)
+    fastest_role_bytes: tuple[int, int, int] | None = None
 
     def link_cycles(self, rates: Rates) -> float:
         """Cycles the link from the level above is busy with this level's transfers."""
@@ -260,7 +265,8 @@ def _values(nest: LoopNest, tilings: Sequence[LevelTiling]) -> tuple[np.ndarray,
 
 
 def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.ndarray,
-                  tiles: int, buffers: Buffers, cycles: float | None) -> LevelTraffic:
+                  tiles: int, buffers: Buffers, cycles: float | None,
+                  fastest_role_bytes: tuple[int, int, int] | None = None) -> LevelTraffic:
     operands = {}
     moved = dict.fromkeys(BUFFER_ROLES, 0)
     tile = dict.fromkeys(BUFFER_ROLES, 0)
@@ -273,7 +279,10 @@ def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.nd
         tile[role] += int(t["tile_bytes"])
     return LevelTraffic(name, tiling, int(tiles), operands, cycles,
                         tuple(moved[r] for r in BUFFER_ROLES),  # type: ignore[arg-type]
-                        tuple(tile[r] for r in BUFFER_ROLES))  # type: ignore[arg-type]
+                        tuple(tile[r] for r in BUFFER_ROLES),  # type: ignore[arg-type]
+                        tuple(getattr(buffers, r) * tile[r]  # type: ignore[arg-type]
+                              for r in BUFFER_ROLES),
+                        fastest_role_bytes)
 
 
 def _traffic_at(packed: kern.PackedNest, values, orders, k: int, costs):
@@ -326,10 +335,12 @@ def _table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shape: tu
 def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
                costs: np.ndarray, capacity: Capacity, buffers: Buffers, rates: Rates):
     """Choose level ``k``'s tiling (levels above fixed in ``values``/``orders``, which get it
-    filled in); returns (cycles, tiling) or None when nothing fits."""
+    filled in); returns (cycles, tiling, the fastest fitting tiling's buffered bytes per
+    role) or None when nothing fits."""
     table, candidates, counts = _table(nest, costs.tobytes(), values.tobytes(),
                                        orders.tobytes(), values.shape, k)
-    row, cycles = kern.rank_table(table, buffers.array, capacity.record, rates.record)
+    row, cycles, fastest = kern.rank_table(table, buffers.array, capacity.record,
+                                           rates.record)
     if row < 0:
         return None
     packed = kern.pack_nest(nest)
@@ -340,7 +351,9 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
     orders[k] = packed.orders[table[row]["order"]]
     tiling = LevelTiling({name: int(values[k, d]) for d, name in enumerate(packed.dim_names)},
                          tuple(packed.dim_names[d] for d in orders[k]))
-    return float(cycles), tiling
+    fastest_bytes = tuple(int(b) * int(t) for b, t in zip(buffers.array,
+                                                          table[fastest]["tile_bytes"]))
+    return float(cycles), tiling, fastest_bytes
 
 
 @lru_cache(maxsize=65536)
@@ -357,9 +370,9 @@ def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, r
     found = _search_at(nest, values, orders, 0, costs, capacity, buffers, rates)
     if found is None:
         return None
-    cycles, tiling = found
+    cycles, tiling, fastest = found
     traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, 0, costs)
-    return _level_result(nest, "sram", tiling, traffic, tiles, buffers, cycles)
+    return _level_result(nest, "sram", tiling, traffic, tiles, buffers, cycles, fastest)
 
 
 def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel], *,
@@ -375,7 +388,7 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
     homes = dict(homes or {})
     values = np.ones((on_chip, len(nest.tiled_dims)), dtype=np.int64)
     orders = np.zeros_like(values)
-    chosen: dict[int, tuple[float, LevelTiling]] = {}
+    chosen: dict[int, tuple[float, LevelTiling, tuple[int, int, int]]] = {}
     for k in range(on_chip - 1, -1, -1):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
         rates = Rates(compute_cycles, engine_bytes[k], levels[k].bytes_per_cycle,
@@ -392,7 +405,7 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
     for k in range(on_chip):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
         traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, k, costs)
-        cycles, tiling = chosen[k]
+        cycles, tiling, fastest = chosen[k]
         results.append(_level_result(nest, levels[k].name, tiling, traffic, tiles,
-                                     levels[k].buffers, cycles))
+                                     levels[k].buffers, cycles, fastest))
     return tuple(results)

@@ -663,13 +663,16 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
 
 @njit(cache=True)
 def rank_table(table, buffers, capacity, rates):
-    """(row, cycles) of the :data:`CYCLE_TOLERANCE` objective's choice among the fitting rows
-    of a :func:`level_table`, or (-1, inf) when nothing fits; ``capacity`` and ``rates`` are
-    one-element :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
+    """(row, cycles, fastest) of the :data:`CYCLE_TOLERANCE` objective's choice among the
+    fitting rows of a :func:`level_table`, ``fastest`` being the first fitting row of the
+    least cycles (the choice stands for any smaller capacity that still fits both rows), or
+    (-1, inf, -1) when nothing fits; ``capacity`` and ``rates`` are one-element
+    :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
     capacity = capacity[0]
     rates = rates[0]
     cycles = np.full(table.shape[0], np.inf)
     least = np.inf
+    fastest = -1
     for row in range(table.shape[0]):
         entry = table[row]
         if _fits(entry["tile_bytes"], buffers, capacity):
@@ -677,7 +680,9 @@ def rank_table(table, buffers, capacity, rates):
                                           link_cycles(entry["role_moved"], entry["tile_bytes"],
                                                       rates),
                                           entry["tile_count"], rates)
-            least = min(least, cycles[row])
+            if cycles[row] < least:
+                least = cycles[row]
+                fastest = row
     chosen = -1
     for row in range(table.shape[0]):
         if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE):
@@ -685,8 +690,8 @@ def rank_table(table, buffers, capacity, rates):
         if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
             chosen = row
     if chosen < 0:
-        return chosen, np.inf
-    return chosen, cycles[chosen]
+        return chosen, np.inf, fastest
+    return chosen, cycles[chosen], fastest
 
 
 # ----------------------------------------------------------------------------- loop classes
