@@ -33,10 +33,13 @@ LSTM0_HIDDEN = 1024
 (Wu et al., arXiv:1609.08144). Six such layers, each 4 gates of a 2048 -> 1024 matrix, are
 Table 1's 24 FC layers, with 6 x 4 x 2048 x 1024 = 50.3M weights against its 52M."""
 LSTM0_LAYERS = 6
-LSTM0_STEPS = 32
-"""Time steps: not in the paper (an assumption, a sentence of 32 tokens). Table 1's 64 ops
-per weight byte at batch 64 says the weights are fetched once per step, so a causal model's
-throughput does not depend on the steps; the sensitivity study shows whether perfsim's does."""
+LSTM0_STEPS = 1
+"""Time steps per run: one. Table 1 gives LSTM0 64 ops per weight byte at batch 64: every
+weight, the input projections' too, is fetched once per time step, as when the stack runs one
+step at a time (a translation decoder must: each step's input is the previous step's output).
+perfsim's causal model would batch the input projections over a run's steps (read once for
+all of them), which Table 1 says the TPU did not do; so each run is one step of the six-layer
+stack. The sensitivity study shows what batching them over 8 to 128 steps would give."""
 CNN0_FILTERS = 256
 """CNN0 (DeepMind AlphaGo): the policy network of Silver et al., Nature 529 (2016), 48 input
 planes on the 19x19 board, a 5x5 convolution, then 3x3 convolutions, then a 1x1 convolution to

@@ -59,9 +59,9 @@ STUDIES: tuple[Study, ...] = (
            "Layer widths are not published: 1118 gives Table 1's 5M weights exactly; 1024 and "
            "1280 fill whole tiles (4.2M and 6.6M weights)."),
     values("tpu_lstm0", "steps", (1, 8, 32, 128),
-           "Time steps are not published; with the weights fetched once per step (Table 1: 64 "
-           "ops per weight byte at batch 64) the throughput should not depend on them. One step "
-           "has no recurrence at all."),
+           "Time steps per run. Table 1's 64 ops per weight byte at batch 64 says every "
+           "weight is fetched once a step, as one step per run does; more steps let perfsim "
+           "batch the input projections over them (read once a run), which the TPU did not."),
     values("tpu_lstm0", "hidden", (1024, 1041),
            "1024 is GNMT's LSTM width (50.3M weights); 1041 gives Table 1's 52M."),
     values("tpu_cnn0", "filters", (192, 247, 256),
