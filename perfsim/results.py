@@ -299,6 +299,17 @@ class RunResult:
         return json.dumps(self.to_dict(), indent=1)
 
 
+def per_dram_byte_text(macs: int, ops: int, dram_bytes: int) -> str:
+    """A layer's arithmetic per DRAM byte as a reader sees it, in the reasons and the tables
+    alike: MACs for layers that do MACs (``71.6 MAC/B``), other operations for the rest
+    (``3.0 ops/B``), ``no DRAM traffic`` when it moves none."""
+    if not dram_bytes:
+        return "no DRAM traffic"
+    if macs:
+        return f"{macs / dram_bytes:,.1f} MAC/B"
+    return f"{ops / dram_bytes:,.1f} ops/B"
+
+
 def layer_kind(row: LayerResult) -> str:
     """A reader's name for a layer's kind (depthwise, grouped, 1x1 or spatial conv, fc, ...),
     as its op class names it (:meth:`perfsim.workload.ops.Op.reader_kind`); an op kind this

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from perfsim.errors import PerfsimError
+from perfsim.report.tables import display_frame
 from perfsim.storage import write_atomic, write_text_atomic
 
 PNG_DPI = 110
@@ -37,8 +37,8 @@ class Paragraph:
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """A table; columns named ``*_share`` or ``*utilization`` are fractions shown as
-    percentages, ``*_ratio`` columns are shown as ``1.23x``."""
+    """A table, its cells as :func:`~perfsim.report.tables.display_frame` shows them
+    (``*_share`` and ``*utilization`` columns as percentages, ``*_ratio`` as ``1.23x``)."""
 
     frame: pd.DataFrame
     caption: str = ""
@@ -92,36 +92,6 @@ def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=PNG_DPI)
     return buffer.getvalue()
-
-
-def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame's cells as text: counts with thousands separators, fractions as percentages,
-    ratios as ``1.23x``, an infinite intensity as ``inf``, a missing value as ``-``."""
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        out[column] = [_cell(column, value) for value in frame[column]]
-    return out
-
-
-def _cell(column: str, value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
-        return f"{int(value):,}"
-    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
-        value = float(value)
-        if math.isinf(value):
-            return "inf"
-        if column.endswith("_ratio"):
-            return f"{value:.3g}x"
-        if column.endswith("_share") or column.endswith("utilization"):
-            return f"{value:.1%}"
-        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
-    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-        return "x".join(str(v) for v in list(value))
-    return str(value)
 
 
 def to_markdown(document: Document, stem: str) -> str:

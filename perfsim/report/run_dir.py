@@ -59,6 +59,22 @@ def load_run(path: str | Path) -> SavedRun:
                     timeline=_timeline(path / "timeline.csv"))
 
 
+def run_identity(path: str | Path) -> dict | None:
+    """What run a directory holds, from its ``run.json``: ``network``, ``hw``, ``batch``,
+    ``fidelity`` and the ``graph`` and ``residency`` options; None when it holds none (a
+    ``run.json`` that cannot be read counts as a run of unknown identity: every value None)."""
+    file = Path(path) / "run.json"
+    if not file.is_file():
+        return None
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+        options = document.get("options", {})
+        return {**{key: document.get(key) for key in ("network", "hw", "batch", "fidelity")},
+                "graph": options.get("graph"), "residency": options.get("residency")}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return {}
+
+
 def _document(file: Path) -> dict:
     try:
         document = json.loads(file.read_text(encoding="utf-8"))

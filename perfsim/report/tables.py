@@ -6,13 +6,14 @@ Cycles are clock cycles, bytes are bytes, shares and utilisations are fractions 
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from perfsim.results import layer_kind
-from perfsim.workload.ops import reader_kind_order
+from perfsim.results import layer_kind, per_dram_byte_text
+from perfsim.workload.ops import OTHER_KIND, reader_kind_order
 
 
 
@@ -50,18 +51,79 @@ def run_cycles(frame: pd.DataFrame) -> int:
     return int(frame["total_cycles"].sum())
 
 
+def run_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run's per-layer frame with what a reader looks for beside the stored columns:
+    ``kind`` (after ``op``: the kind reports group the layer under, or its op for the
+    "other" layers), ``dram_bytes`` (read + written), ``cycle_share`` (of the layers'
+    busy cycles added up, as the summary's shares are) and ``intensity``
+    (:func:`~perfsim.results.per_dram_byte_text`: MACs per DRAM byte, or other operations per
+    DRAM byte for layers without MACs, the same text the reasons quote; ``-`` without DRAM
+    traffic)."""
+    view = frame.copy()
+    kinds = layer_kinds(view)
+    view.insert(view.columns.get_loc("op") + 1, "kind",
+                kinds.where(kinds != OTHER_KIND, view["op"]))
+    view["dram_bytes"] = view["dram_read_bytes"] + view["dram_write_bytes"]
+    view["cycle_share"] = view["total_cycles"] / (view["total_cycles"].sum() or 1)
+    view["intensity"] = [per_dram_byte_text(m, o, d) if d else "-" for m, o, d in
+                         zip(view["macs"], view["ops"], view["dram_bytes"])]
+    return view
+
+
+def intensity_order(view: pd.DataFrame) -> pd.Series:
+    """The numbers behind :func:`run_view`'s ``intensity`` text, to sort it by (infinite
+    without DRAM traffic)."""
+    work = view["macs"].where(view["macs"] > 0, view["ops"]).astype(float)
+    dram = view["dram_bytes"].astype(float)
+    return (work / dram.where(dram > 0)).fillna(np.inf)
+
+
 def layer_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The per-layer table of a report, in network order: kind, engine, MACs, cycles (total,
-    compute, stall; in event runs also queued and waiting) and the total's share of the run's
-    cycles, utilisation, MACs per DRAM byte, DRAM bytes, bound and its reason."""
-    rows = working_layers(frame)
-    total = run_cycles(frame) or 1
+    compute, stall; in event runs also queued and waiting) and the total's share of the
+    layers' cycles, utilisation, intensity (MACs or ops per DRAM byte), DRAM bytes, bound and
+    its reason."""
+    rows = run_view(working_layers(frame).drop(columns=["kind", "dram_bytes"]))
     event = ["queue_cycles", "wait_cycles"] if has_event_columns(rows) else []
-    table = rows[["layer", "kind", "engine", "macs", "total_cycles", "compute_cycles",
-                  "stall_cycles", *event, "utilization", "macs_per_dram_byte", "dram_bytes",
-                  "bound", "reason"]].copy()
-    table.insert(5, "cycle_share", rows["total_cycles"] / total)
-    return table.reset_index(drop=True)
+    return rows[["layer", "kind", "engine", "macs", "total_cycles", "cycle_share",
+                 "compute_cycles", "stall_cycles", *event, "utilization", "intensity",
+                 "dram_bytes", "bound", "reason"]].reset_index(drop=True)
+
+
+PERCENT_SUFFIXES = ("_share", "utilization")
+"""Columns ending so are fractions in [0, 1], shown as percentages."""
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's cells as text: counts with thousands separators, fractions as percentages
+    (:data:`PERCENT_SUFFIXES`), ratios as ``1.23x``, an infinite intensity as ``inf``, a
+    missing value as ``-``, shapes as ``3x224x224``."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        out[column] = [cell_text(column, value) for value in frame[column]]
+    return out
+
+
+def cell_text(column: str, value) -> str:
+    """One cell of :func:`display_frame`."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
+        return f"{int(value):,}"
+    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
+        value = float(value)
+        if math.isinf(value):
+            return "inf"
+        if column.endswith("_ratio"):
+            return f"{value:.3g}x"
+        if column.endswith(PERCENT_SUFFIXES):
+            return f"{value:.1%}"
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return "x".join(str(v) for v in list(value))
+    return str(value)
 
 
 def kind_shares(frame: pd.DataFrame) -> pd.DataFrame:
