@@ -30,7 +30,8 @@ from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
 from perfsim.mapping.fusion import GRAPHS
 from perfsim.workload.ops import pin_problem, user_attributes
 from perfsim.workload.lecture import lecture_table
-from perfsim.report.tables import display_frame, intensity_order, run_view
+from perfsim.report.tables import intensity_order, run_view
+from perfsim.results import display_frame
 from perfsim.report.saved_run import save_run
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from perfsim.errors import PerfsimError
-from perfsim.report.tables import display_frame
+from perfsim.results import display_frame
 from perfsim.storage import write_atomic, write_text_atomic
 
 PNG_DPI = 110
@@ -37,7 +37,7 @@ class Paragraph:
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """A table, its cells as :func:`~perfsim.report.tables.display_frame` shows them
+    """A table, its cells as :func:`~perfsim.results.display_frame` shows them
     (``*_share`` and ``*utilization`` columns as percentages, ``*_ratio`` as ``1.23x``)."""
 
     frame: pd.DataFrame

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from perfsim.errors import PerfsimError
+from perfsim.results import RunResult
 
 RUN_KEYS = ("network", "hw", "batch", "fidelity", "hw_summary", "totals")
 """The keys of ``run.json`` a report needs."""
@@ -25,10 +26,10 @@ TIMELINE_COLUMNS = ("resource", "kind", "layer", "tile", "tiles", "start_cycle",
 
 @dataclass(frozen=True)
 class SavedRun:
-    """One run on disk: its per-layer frame, its ``run.json`` document and, for event runs,
-    its timeline (cycles)."""
+    """One run on disk (or in memory, :func:`as_saved`, with no ``path``): its per-layer
+    frame, its ``run.json`` document and, for event runs, its timeline (cycles)."""
 
-    path: Path
+    path: Path | None
     layers: pd.DataFrame
     document: dict
     timeline: pd.DataFrame | None
@@ -46,6 +47,12 @@ class SavedRun:
         """``network on hw, batch B`` for headings and legends."""
         d = self.document
         return f"{d['network']} on {d['hw']}, batch {d['batch']}"
+
+
+def as_saved(result: RunResult) -> SavedRun:
+    """A run in memory (``simulate``'s result) as a report reads one from disk."""
+    return SavedRun(path=None, layers=result.to_frame(), document=result.to_dict(),
+                    timeline=result.timeline)
 
 
 def load_run(path: str | Path) -> SavedRun:

@@ -6,13 +6,12 @@ Cycles are clock cycles, bytes are bytes, shares and utilisations are fractions 
 
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from perfsim.results import layer_kind, per_dram_byte_text
+from perfsim.results import display_frame, layer_kind, per_dram_byte_text
 from perfsim.workload.ops import OTHER_KIND, reader_kind_order
 
 
@@ -88,42 +87,6 @@ def layer_table(frame: pd.DataFrame) -> pd.DataFrame:
     return rows[["layer", "kind", "engine", "macs", "total_cycles", "cycle_share",
                  "compute_cycles", "stall_cycles", *event, "utilization", "intensity",
                  "dram_bytes", "bound", "reason"]].reset_index(drop=True)
-
-
-PERCENT_SUFFIXES = ("_share", "utilization")
-"""Columns ending so are fractions in [0, 1], shown as percentages."""
-
-
-def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame's cells as text: counts with thousands separators, fractions as percentages
-    (:data:`PERCENT_SUFFIXES`), ratios as ``1.23x``, an infinite intensity as ``inf``, a
-    missing value as ``-``, shapes as ``3x224x224``."""
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        out[column] = [cell_text(column, value) for value in frame[column]]
-    return out
-
-
-def cell_text(column: str, value) -> str:
-    """One cell of :func:`display_frame`."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
-        return f"{int(value):,}"
-    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
-        value = float(value)
-        if math.isinf(value):
-            return "inf"
-        if column.endswith("_ratio"):
-            return f"{value:.3g}x"
-        if column.endswith(PERCENT_SUFFIXES):
-            return f"{value:.1%}"
-        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
-    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-        return "x".join(str(v) for v in list(value))
-    return str(value)
 
 
 def kind_shares(frame: pd.DataFrame) -> pd.DataFrame:
