@@ -541,7 +541,15 @@ def cmd_compare(args: argparse.Namespace) -> str:
         return json.dumps({"runs": json.loads(table.to_json(orient="records")),
                            "layers": json.loads(layers.to_json(orient="records"))},
                           indent=1) + "\n"
-    return _render(table, args.format) + written
+    if args.format == "csv":
+        return _render(table, "csv") + written
+    # one column per run, one row per figure: fits a terminal for a handful of runs
+    cells = display_frame(table.drop(columns=["run"])).T
+    cells.columns = list(table["run"])
+    cells.insert(0, "", cells.index)
+    if args.format == "md":
+        return cells.to_markdown(index=False, disable_numparse=True) + "\n" + written
+    return _text_table(cells, set(table["run"])) + written
 
 
 def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool = True) -> None:
