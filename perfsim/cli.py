@@ -28,7 +28,7 @@ from perfsim.io.examples import example_networks, example_sweeps, first_comment,
 from perfsim.io.timeloop import export_timeloop
 from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
 from perfsim.mapping.fusion import GRAPHS
-from perfsim.workload.ops import pin_problem, user_attributes
+from perfsim.workload.ops import OTHER_KIND, pin_problem, user_attributes
 from perfsim.workload.lecture import lecture_table
 from perfsim.report.tables import intensity_order, run_view
 from perfsim.results import display_frame
@@ -338,6 +338,8 @@ def cmd_run(args: argparse.Namespace) -> str:
     if not args.quiet:
         view = run_view(result.to_frame()).drop(columns=["workload", "hw", "batch",
                                                          "fidelity"])  # in the summary
+        # in a terminal, the "other" layers by their op: softmax, global_avg_pool, ...
+        view["kind"] = view["kind"].where(view["kind"] != OTHER_KIND, view["op"])
         _check_columns(view, [*(columns or ()), *([args.sort] if args.sort else [])])
         if args.sort or args.top:
             key = args.sort or "total_cycles"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from perfsim.results import display_frame, layer_kind, per_dram_byte_text
-from perfsim.workload.ops import OTHER_KIND, reader_kind_order
+from perfsim.workload.ops import reader_kind_order
 
 
 
@@ -52,16 +52,13 @@ def run_cycles(frame: pd.DataFrame) -> int:
 
 def run_view(frame: pd.DataFrame) -> pd.DataFrame:
     """A run's per-layer frame with what a reader looks for beside the stored columns:
-    ``kind`` (after ``op``: the kind reports group the layer under, or its op for the
-    "other" layers), ``dram_bytes`` (read + written), ``cycle_share`` (of the layers'
+    ``kind`` (after ``op``: the kind reports group the layer under), ``dram_bytes`` (read + written), ``cycle_share`` (of the layers'
     busy cycles added up, as the summary's shares are) and ``intensity``
     (:func:`~perfsim.results.per_dram_byte_text`: MACs per DRAM byte, or other operations per
     DRAM byte for layers without MACs, the same text the reasons quote; ``-`` without DRAM
     traffic)."""
     view = frame.copy()
-    kinds = layer_kinds(view)
-    view.insert(view.columns.get_loc("op") + 1, "kind",
-                kinds.where(kinds != OTHER_KIND, view["op"]))
+    view.insert(view.columns.get_loc("op") + 1, "kind", layer_kinds(view))
     view["dram_bytes"] = view["dram_read_bytes"] + view["dram_write_bytes"]
     view["cycle_share"] = view["total_cycles"] / (view["total_cycles"].sum() or 1)
     view["intensity"] = [per_dram_byte_text(m, o, d) if d else "-" for m, o, d in

@@ -126,7 +126,8 @@ def pin_problem(key: str) -> str | None:
     kind, _, variant = key.partition(":")
     if kind not in OPS:
         variants = [f"{k}:{v}" for k, c in sorted(OPS.items()) for v in c.pin_variants]
-        hint = [v for v in variants if v.endswith(f":{kind}")]
+        hint = [v for v in variants if v.endswith(f":{kind}")] or sorted(
+            k for k in OPS if len(k) > 2 and (kind.startswith(k) or k.startswith(kind)))
         return (f"unknown op kind '{kind}'"
                 + (f"; did you mean: {', '.join(hint)}?" if hint else suggest(kind, list(OPS)))
                 + " (op kinds: "
