@@ -351,7 +351,7 @@ def cmd_run(args: argparse.Namespace) -> str:
         view["fused"] = [_fused_text(layer, fused) for layer, fused in zip(view["layer"],
                                                                             view["fused"])]
         view = view[list(columns) if columns else list(view.columns)]
-        parts.append(_run_table(view, args.format))
+        parts.append(_run_table(view, args.format, fit=columns == RUN_COLUMNS))
     parts.append(_totals_text(result.totals, hw.clock_ghz))
     parts.append(hw_line)
     parts.append("\n".join(_wrapped(line) for line in result.summary()))
@@ -401,10 +401,10 @@ columns in event runs; local levels' ``<level>_*_bytes`` come with ``all``) and
 :func:`~perfsim.report.tables.run_view`'s."""
 
 
-def _run_table(view: pd.DataFrame, fmt: str) -> str:
-    """The run's rows as Markdown, or as a text table fitting :func:`_width` columns, the
-    ``reason`` cut to the room the other columns leave (ending in ``…``; ``--format csv``
-    and ``--columns layer,reason`` give it whole)."""
+def _run_table(view: pd.DataFrame, fmt: str, fit: bool) -> str:
+    """The run's rows as Markdown, or as a text table; with ``fit`` (the default columns) it
+    fits :func:`_width` columns, the ``reason`` cut to the room the other columns leave
+    (ending in ``…``): columns named with ``--columns`` are printed whole."""
     cells = _human(view)
     if fmt == "md":
         return cells.replace({r"\|": r"\\|"}, regex=True).to_markdown(
@@ -413,7 +413,7 @@ def _run_table(view: pd.DataFrame, fmt: str) -> str:
         "intensity"}
     text = _text_table(cells, right)
     excess = max(map(len, text.splitlines())) - _width()
-    if excess > 0 and "reason" in cells:
+    if fit and excess > 0 and "reason" in cells:
         room = max(cells["reason"].map(len).max() - excess, len("reason"))
         cells["reason"] = cells["reason"].map(
             lambda s: s if len(s) <= room else s[:room - 1].rstrip() + "…")
