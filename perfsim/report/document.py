@@ -127,7 +127,8 @@ th, td { border: 1px solid #ddd; padding: .15em .4em; text-align: right; vertica
          white-space: nowrap; }
 th { background: #f4f4f4; position: sticky; top: 0; white-space: normal; min-width: 3em; }
 th[data-sort] { cursor: pointer; } th[data-sort]::after { content: " \\2195"; color: #aaa; }
-td.text { text-align: left; } td.long { white-space: normal; min-width: 24em; max-width: 42em; }
+td.text { text-align: left; } td.wrap { white-space: normal; }
+td.long { min-width: 24em; max-width: 42em; }
 table.pairs td:first-child { text-align: left; font-weight: 600; }
 input.filter { font-size: .85em; margin: .2em 0; padding: .15em .4em; width: 20em; }
 pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .85em; }
@@ -168,8 +169,9 @@ box to keep the rows that contain the text. Nothing is fetched."""
 
 FILTER_ROWS = 12
 """Tables with more rows than this get a filter box."""
-LONG_TEXT = 40
-"""Text columns with cells longer than this wrap (a layer's reason), the others never do."""
+LONG_TEXT = 30
+"""Text columns with cells longer than this wrap (a layer's kind, its reason), the others
+never do; the longest of them (the reason) is given room."""
 
 
 def to_html(document: Document, pngs: dict[str, bytes]) -> str:
@@ -216,7 +218,9 @@ def _html_table(frame: pd.DataFrame) -> str:
                 f"\n</table></div>")
     numeric = {c: pd.api.types.is_numeric_dtype(frame[c]) and not
                pd.api.types.is_bool_dtype(frame[c]) for c in frame.columns}
-    long = {c for c in frame.columns if not numeric[c] and cells[c].map(len).max() > LONG_TEXT}
+    widths = {c: cells[c].map(len).max() for c in frame.columns if not numeric[c]}
+    wrap = {c for c, width in widths.items() if width > LONG_TEXT}
+    longest = max(wrap, key=widths.get, default=None)
     head = "".join(f"<th>{html.escape(str(c)).replace('_', '_<wbr>')}</th>"
                    for c in frame.columns)
     rows = []
@@ -228,7 +232,8 @@ def _html_table(frame: pd.DataFrame) -> str:
                 data = f" data-value=\"{value!r}\"" if value == value else ""
                 out.append(f"<td{data}>{html.escape(row[c])}</td>")
             else:
-                kind = "text long" if c in long else "text"
+                kind = "text" + (" wrap" if c in wrap else "") + (" long" if c == longest
+                                                                      else "")
                 out.append(f"<td class=\"{kind}\">{html.escape(row[c])}</td>")
         rows.append("<tr>" + "".join(out) + "</tr>")
     box = (f"<input class=\"filter\" type=\"search\" placeholder=\"filter these {len(frame)} "
