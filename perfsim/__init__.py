@@ -9,9 +9,10 @@ from perfsim.errors import ConfigError, InfeasibleError, PerfsimError, WorkloadE
 from perfsim.io.load import load_hw, load_workload
 from perfsim.simulate import simulate
 from perfsim.sweeps import sweep
+from perfsim.sweeps.space import variant
 from perfsim.workload import Layer, Network, NetworkBuilder
 from perfsim.workload.stats import layer_table, totals
 
 __all__ = ["ConfigError", "InfeasibleError", "Layer", "Network", "NetworkBuilder",
            "PerfsimError", "WorkloadError", "layer_table", "load_hw", "load_workload",
-           "simulate", "sweep", "totals", "__version__"]
+           "simulate", "sweep", "totals", "variant", "__version__"]

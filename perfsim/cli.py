@@ -7,8 +7,14 @@ Exit codes: 0 success; 2 a user error (one clean message on stderr, no traceback
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import pkgutil
+import shutil
 import sys
+import textwrap
+from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 import yaml
@@ -16,13 +22,16 @@ import yaml
 from perfsim._version import __version__
 from perfsim.io.load import load_hw
 from perfsim.hardware.loading import resolve_hw_path, shipped_config_names, to_document
-from perfsim.errors import PerfsimError
+from perfsim.errors import PerfsimError, suggest
+from perfsim.hardware.model import HwConfig
+from perfsim.io.examples import example_networks, example_sweeps, first_comment, sweep_spec_path
 from perfsim.io.timeloop import export_timeloop
 from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
 from perfsim.mapping.fusion import GRAPHS
-from perfsim.workload.ops import user_attributes
+from perfsim.workload.ops import OTHER_KIND, pin_problem, user_attributes
 from perfsim.workload.lecture import lecture_table
-from perfsim.results import EVENT_COLUMNS
+from perfsim.report.tables import intensity_order, run_view
+from perfsim.results import display_frame
 from perfsim.report.saved_run import save_run
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate
@@ -72,12 +81,63 @@ def _flat(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _render(frame: pd.DataFrame, fmt: str) -> str:
+def _render(frame: pd.DataFrame, fmt: str, numbers: bool = True) -> str:
+    """``frame`` as CSV, Markdown or a plain-text table; ``numbers=False`` keeps cells that
+    are already text (``1.14G``, ``5.0%``) as they are."""
     if fmt == "csv":
         return _flat(frame).to_csv(index=False)
-    if fmt == "md":
-        return _flat(frame).to_markdown(index=False, floatfmt="g") + "\n"
-    return _flat(frame).to_markdown(index=False, tablefmt="simple", floatfmt="g") + "\n"
+    style = {"tablefmt": "simple"} if fmt == "table" else {}
+    return _flat(frame).to_markdown(index=False, floatfmt="g", disable_numparse=not numbers,
+                                    **style) + "\n"
+
+
+def _text_table(cells: pd.DataFrame, right: set[str]) -> str:
+    """Text cells as a plain table: a header, a rule, columns two spaces apart, the
+    ``right`` ones right-aligned (numbers)."""
+    columns = list(cells.columns)
+    widths = {c: max([len(str(c)), *cells[c].map(len)]) for c in columns}
+
+    def line(values) -> str:
+        return "  ".join(str(v).rjust(widths[c]) if c in right else str(v).ljust(widths[c])
+                         for c, v in zip(columns, values)).rstrip()
+
+    rows = [line(columns), "  ".join("-" * widths[c] for c in columns)]
+    rows += [line(row) for row in cells.itertuples(index=False)]
+    return "\n".join(rows) + "\n"
+
+
+TABLE_COLUMNS = 120
+"""The width text tables fit by default (or the terminal's, when it is wider)."""
+
+
+def _width() -> int:
+    if sys.stdout.isatty():
+        return max(TABLE_COLUMNS, shutil.get_terminal_size((TABLE_COLUMNS, 24)).columns)
+    return TABLE_COLUMNS
+
+
+def _table(frame: pd.DataFrame, fmt: str, squeeze: str | None = None,
+           numbers: bool = True) -> str:
+    """:func:`_render`, where a plain-text table fits :func:`_width` columns by cutting the
+    cells of the text column ``squeeze`` (ending them in ``…``); the full text is in the
+    other formats."""
+    text = _render(frame, fmt, numbers)
+    excess = max(map(len, text.splitlines()), default=0) - _width()
+    if fmt != "table" or squeeze not in frame or excess <= 0:
+        return text
+    cells = frame[squeeze].astype(str)
+    room = max(cells.map(len).max() - excess, len(squeeze), 8)
+    frame = frame.assign(**{squeeze: cells.map(
+        lambda s: s if len(s) <= room else s[:room - 1].rstrip() + "…")})
+    return _render(frame, fmt, numbers)
+
+
+def _count(value) -> str:
+    """A count in three significant digits: 950, 12.5k, 3.41M, 2.1G."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:,}"
 
 
 def cmd_show(args: argparse.Namespace) -> str:
@@ -108,28 +168,135 @@ def cmd_show(args: argparse.Namespace) -> str:
     return f"{body}\n{network.name} at batch {network.batch}: {line}\n"
 
 
+DATAFLOW_SHORT = {"weight_stationary": "WS", "output_stationary": "OS",
+                  "input_stationary": "IS"}
+
+
+def _hw_line(hw: HwConfig) -> str:
+    """A config in one line: clock and precision, engines, SRAM, DRAM, whether it has
+    energies."""
+    engines = ", ".join(
+        f"{e.name} {e.rows}x{e.cols} {DATAFLOW_SHORT[e.dataflow]} array" if e.kind == "matrix"
+        else f"{e.name} {e.lanes}-lane vector" for e in hw.engines)
+    bits = {1: "int8", 2: "16-bit", 4: "32-bit"}.get(hw.precision.weight_bytes, "")
+    sram = hw.summary()["sram_bytes"]
+    sram_text = f"{sram / 2**20:g} MiB" if sram >= 2**20 else f"{sram / 2**10:g} KiB"
+    levels = len(hw.memory_levels)
+    return (f"{hw.clock_ghz:g} GHz {bits}: {engines}; SRAM {sram_text}, DRAM "
+            f"{hw.dram.bandwidth_gb_per_s:g} GB/s" + (f" ({levels} memory levels)"
+                                                      if levels > 2 else "")
+            + ("; energies" if hw.energy_pj is not None else ""))
+
+
+def _input_text(network) -> str:
+    return " + ".join("x".join(map(str, network.out_shapes[layer.name][0]))
+                      for layer in network.inputs)
+
+
+def _catalogue() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every network (zoo and installed examples) with its family, input, MACs, parameters
+    and description; every shipped config and every example sweep spec with a one-liner."""
+    rows = []
+    sources = [(name, workload_family(name)) for name in workload_names()]
+    sources += [(name, "example") for name in example_networks()]
+    for name, family in sources:
+        network = load_workload(name)
+        sums = totals(network)
+        rows.append({"name": name, "family": family, "input": _input_text(network),
+                     "macs": sums["macs"], "params": sums["params"],
+                     "description": network.description})
+    configs = [{"name": name, "description": _hw_line(load_hw(name)),
+                "file": str(resolve_hw_path(name))} for name in shipped_config_names()]
+    sweeps = [{"name": name, "description": first_comment(path), "file": str(path)}
+              for name, path in example_sweeps().items()]
+    return pd.DataFrame(rows), pd.DataFrame(configs), pd.DataFrame(sweeps)
+
+
 def cmd_list(args: argparse.Namespace) -> str:
-    names, hw = workload_names(), shipped_config_names()
+    networks, configs, sweeps = _catalogue()
     if args.format == "json":
-        return json.dumps({"workloads": names, "hw": hw}, indent=1) + "\n"
-    frame = pd.DataFrame({"workload": names, "family": [workload_family(n) for n in names]})
-    text = _render(frame, "md" if args.format == "md" else "table")
-    return f"{text}\nhardware configs: {', '.join(hw)}\n"
+        return json.dumps({"workloads": networks.to_dict("records"),
+                           "hw": configs.to_dict("records"),
+                           "sweeps": sweeps.to_dict("records")}, indent=1, default=int) + "\n"
+    if args.format == "csv":
+        return pd.concat([networks.assign(type="network"), configs.assign(type="hw"),
+                          sweeps.assign(type="sweep")])[
+            ["type", "name", "family", "input", "macs", "params", "description", "file"]
+        ].astype({"macs": "Int64", "params": "Int64"}).to_csv(index=False)
+    fmt = "md" if args.format == "md" else "table"
+    shown = networks.drop(columns=["family"]).assign(
+        macs=networks["macs"].map(_count), params=networks["params"].map(_count))
+    return (f"networks ({len(networks)}; `perfsim show NAME` for their layers):\n\n"
+            f"{_table(shown, fmt, 'description', numbers=False)}\n"
+            f"hardware configs (`--hw NAME`; `perfsim validate NAME` prints one):\n\n"
+            f"{_table(configs.drop(columns=['file']), fmt, 'description')}\n"
+            f"example sweep specs (`perfsim sweep NAME --out DIR`):\n\n"
+            f"{_table(sweeps.drop(columns=['file']), fmt, 'description')}")
 
 
-RUN_COLUMNS = ["layer", "op", "engine", "fused", "macs", "compute_cycles", "memory_cycles",
-               "total_cycles", "stall_cycles", "utilization", "macs_per_dram_byte", "dram_bytes",
-               "bound", "reason"]
+RUN_COLUMNS = ("layer", "kind", "engine", "total_cycles", "cycle_share", "utilization",
+               "intensity", "reason")
+"""The run table's columns by default (``--columns``): what fits 120 columns, the reason cut
+to the room left (it begins with the bound)."""
 
 
 def _pins(items: list[str]) -> dict[str, str]:
-    pins = {}
+    """``--pin`` values as a pin mapping: each ``KIND=ENGINE`` or ``KIND:VARIANT=ENGINE`` with
+    a known op kind and variant, each key once."""
+    pins: dict[str, str] = {}
     for item in items:
-        op, sep, engine = item.partition("=")
-        if not sep or not op or not engine:
-            raise PerfsimError(f"--pin takes OP=ENGINE (e.g. conv=mxu), got {item!r}")
-        pins[op] = engine
+        key, sep, engine = item.partition("=")
+        if not sep or not key or not engine:
+            raise PerfsimError(f"--pin takes OP=ENGINE or OP:VARIANT=ENGINE (e.g. conv=mxu, "
+                               f"conv:depthwise=vpu), got {item!r}")
+        problem = pin_problem(key)
+        if problem:
+            raise PerfsimError(f"--pin {item}: {problem}")
+        if key in pins:
+            raise PerfsimError(f"--pin {key} is given twice ({key}={pins[key]} and {item}): "
+                               f"pin each op kind or variant once")
+        pins[key] = engine
     return pins
+
+
+def _kernels_cold() -> bool:
+    """Whether Numba has no usable cache of some cost kernel (first run after an install or
+    an upgrade), so this run compiles them first. Reads the caches' index files; never
+    compiles."""
+    from numba.core.dispatcher import Dispatcher
+
+    from perfsim.mapping import kernels
+
+    for info in pkgutil.iter_modules(kernels.__path__):
+        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
+        for value in vars(module).values():
+            if not isinstance(value, Dispatcher) or \
+                    value.targetoptions.get("inline") == "always":  # compiled into callers
+                continue
+            cache = getattr(value, "_cache", None)
+            try:
+                if cache is not None and not cache._cache_file._load_index():
+                    return True
+            except (AttributeError, OSError):  # another Numba's layout: say nothing
+                return False
+    return False
+
+
+def _check_out_dir(path: str, network: str, hw: str, args: argparse.Namespace) -> None:
+    """Refuse to write a run into a directory holding another run (another network, config,
+    batch or option) unless ``--force``."""
+    from perfsim.report.run_dir import run_identity  # no matplotlib: run_dir is plain
+
+    held = run_identity(path)
+    if held is None or args.force:
+        return
+    wanted = {"network": network, "hw": hw, "batch": args.batch, "fidelity": args.fidelity,
+              "graph": args.graph, "residency": args.residency}
+    differ = [f"{key} {held.get(key)!r}" for key, value in wanted.items()
+              if held.get(key) != value]
+    if differ:
+        raise PerfsimError(f"{path} holds another run ({', '.join(differ)}): choose another "
+                           f"directory, or add --force to replace it")
 
 
 def cmd_run(args: argparse.Namespace) -> str:
@@ -142,37 +309,147 @@ def cmd_run(args: argparse.Namespace) -> str:
         pins = {**SCALESIM_PINS, **pins}
     if args.overlap is not None and args.fidelity != "event":
         raise PerfsimError("--overlap applies to the event schedule: add --fidelity event")
+    run_dir = args.out or args.report  # --report alone saves the run beside its report
+    if run_dir:
+        _check_out_dir(run_dir, network.name, hw.name, args)
+    columns = _run_columns(args.columns)
+    if args.sort:
+        _check_column("--sort", args.sort, RUN_VIEW_NAMES)
+    if _kernels_cold():
+        print("perfsim: compiling the cost model's kernels with Numba (once after an install "
+              "or upgrade; about 10-20 s)...", file=sys.stderr, flush=True)
     result = simulate(network, hw, residency=args.residency, pin=pins,
                       fidelity=args.fidelity, overlap=args.overlap or "graph",
                       fuse=args.graph == "inference")
-    run_dir = args.out or args.report  # --report alone saves the run beside its report
     if run_dir:
         save_run(result, run_dir, hw_path=hw_path, source=network.source or network.name,
                  command=args.argv)
     if args.report:
         from perfsim.report import load_run, write_run_report  # matplotlib is slow to import
         write_run_report(load_run(run_dir), args.report)
-    if args.format == "json":
-        return result.to_json() + "\n"
-    frame = result.to_frame()
-    frame["dram_bytes"] = frame["dram_read_bytes"] + frame["dram_write_bytes"]
-    if args.format == "csv":
-        return _render(frame, "csv")
-    columns = RUN_COLUMNS[:4] + [c for c in EVENT_COLUMNS if c in frame] + RUN_COLUMNS[4:]
-    view = frame[columns].copy()
-    view["fused"] = [_fused_text(layer, fused) for layer, fused in zip(view["layer"],
-                                                                        view["fused"])]
-    view["utilization"] = (100 * view["utilization"]).map("{:.1f}%".format)
-    view["macs_per_dram_byte"] = view["macs_per_dram_byte"].map(
-        lambda v: "-" if v is None or v != v else f"{v:,.1f}")
-    totals = result.totals
-    lines = [f"{k}: {v:,.4g}" if isinstance(v, float) else f"{k}: {v:,}" if v is not None
-             else f"{k}: -" for k, v in totals.items()]
-    body = _render(view, args.format)
-    written = f"\nreport: {args.report}/report.html, {args.report}/report.md\n" \
-        if args.report else ""
-    return (body + "\ntotals: " + ", ".join(lines) + "\n\n" + "\n".join(result.summary())
-            + "\n" + written)
+    shipped = Path(hw_path).parent == Path(str(resources.files("perfsim.hw_configs")))
+    hw_line = f"hardware: {Path(hw_path).resolve()}" + (" (shipped)" if shipped else "")
+    if args.format in ("json", "csv"):
+        print(f"perfsim: {hw_line}", file=sys.stderr)
+        if args.format == "json":
+            return result.to_json() + "\n"
+        return _render(result.to_frame(), "csv")
+    parts = []
+    if not args.quiet:
+        view = run_view(result.to_frame()).drop(columns=["workload", "hw", "batch",
+                                                         "fidelity"])  # in the summary
+        # in a terminal, the "other" layers by their op: softmax, global_avg_pool, ...
+        view["kind"] = view["kind"].where(view["kind"] != OTHER_KIND, view["op"])
+        _check_columns(view, [*(columns or ()), *([args.sort] if args.sort else [])])
+        if args.sort or args.top:
+            key = args.sort or "total_cycles"
+            order = intensity_order(view) if key == "intensity" else view[key]
+            numeric = pd.api.types.is_numeric_dtype(order) and key != "layer"
+            view = view.loc[order.sort_values(ascending=not numeric, kind="stable").index]
+        if args.top:
+            view = view.head(args.top)
+        view["fused"] = [_fused_text(layer, fused) for layer, fused in zip(view["layer"],
+                                                                            view["fused"])]
+        view = view[list(columns) if columns else list(view.columns)]
+        parts.append(_run_table(view, args.format, fit=columns == RUN_COLUMNS))
+    parts.append(_totals_text(result.totals, hw.clock_ghz))
+    parts.append(hw_line)
+    parts.append("\n".join(_wrapped(line) for line in result.summary()))
+    if args.report:
+        parts.append(f"report: {args.report}/report.html, {args.report}/report.md")
+    return "\n".join(part.rstrip("\n") + "\n" for part in parts)
+
+
+def _run_columns(text: str | None) -> tuple[str, ...] | None:
+    """``--columns``: the default set, None for all, or the named ones (checked against
+    :data:`RUN_VIEW_NAMES` and local levels' byte columns; :func:`_check_columns` checks them
+    against the run's own)."""
+    if text is None:
+        return RUN_COLUMNS
+    if text == "all":
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        _check_column("--columns", name, RUN_VIEW_NAMES)
+    return names
+
+
+def _check_column(option: str, name: str, valid) -> None:
+    if name not in valid and not name.endswith(("_read_bytes", "_write_bytes")):
+        raise PerfsimError(f"{option}: unknown column '{name}'{suggest(name, list(valid))} "
+                           f"(columns: {', '.join(valid)}" +
+                           ("; or all)" if option == "--columns" else ")"))
+
+
+def _check_columns(view: pd.DataFrame, names) -> None:
+    """Every named column is one this run has (event columns only in event runs)."""
+    for name in names:
+        if name not in view:
+            raise PerfsimError(f"column '{name}' is not in this run's rows (it has: "
+                               f"{', '.join(view.columns)})")
+
+
+RUN_VIEW_NAMES = (
+    "layer", "op", "kind", "engine", "out_shape", "kernel", "groups", "macs", "ops", "params",
+    "in_bytes", "out_bytes", "weight_bytes", "in_location", "out_location", "dram_read_bytes",
+    "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "compute_cycles",
+    "memory_cycles", "total_cycles", "stall_cycles", "utilization", "macs_per_dram_byte",
+    "bound", "reason", "energy_pj", "tiling", "fused", "dram_bytes", "cycle_share",
+    "intensity", "start_cycle", "end_cycle", "queue_cycles", "wait_cycles")
+"""The columns ``--columns`` and ``--sort`` name: a run's (RunResult.to_frame(), event
+columns in event runs; local levels' ``<level>_*_bytes`` come with ``all``) and
+:func:`~perfsim.report.tables.run_view`'s."""
+
+
+def _run_table(view: pd.DataFrame, fmt: str, fit: bool) -> str:
+    """The run's rows as Markdown, or as a text table; with ``fit`` (the default columns) it
+    fits :func:`_width` columns, the ``reason`` cut to the room the other columns leave
+    (ending in ``…``): columns named with ``--columns`` are printed whole."""
+    cells = _human(view)
+    if fmt == "md":
+        return cells.replace({r"\|": r"\\|"}, regex=True).to_markdown(
+            index=False, disable_numparse=True) + "\n"
+    right = {c for c in view.columns if pd.api.types.is_numeric_dtype(view[c])} | {
+        "intensity"}
+    text = _text_table(cells, right)
+    excess = max(map(len, text.splitlines())) - _width()
+    if fit and excess > 0 and "reason" in cells:
+        room = max(cells["reason"].map(len).max() - excess, len("reason"))
+        cells["reason"] = cells["reason"].map(
+            lambda s: s if len(s) <= room else s[:room - 1].rstrip() + "…")
+        text = _text_table(cells, right)
+    return text
+
+
+def _human(view: pd.DataFrame) -> pd.DataFrame:
+    """A run view's cells as a reader reads them: percentages, counts with separators, MACs
+    per DRAM byte only where the layer does MACs (the others' intensity is in ops/B)."""
+    view = view.copy()
+    if "macs_per_dram_byte" in view and "macs" in view:
+        view["macs_per_dram_byte"] = view["macs_per_dram_byte"].where(view["macs"] > 0)
+    return display_frame(view)
+
+
+def _totals_text(t: dict, clock_ghz: float) -> str:
+    """The totals in one human line: time, cycles, work, utilisation in percent, bytes."""
+    parts = [f"{t['time_ms']:.3f} ms", f"{t['cycles']:,} cycles at {clock_ghz:g} GHz",
+             f"{_count(t['macs'])} MACs", f"{_count(t['ops'])} other ops",
+             f"{t['macs_per_cycle']:,.0f} MAC/cycle",
+             f"utilization {t['utilization']:.1%} of all engines' peak",
+             f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB", f"SRAM {t['sram_bytes'] / 1e6:,.2f} MB"]
+    parts += [f"{key.removesuffix('_bytes')} {value / 1e6:,.2f} MB" for key, value in t.items()
+              if key.endswith("_bytes") and key not in (
+                  "dram_bytes", "sram_bytes", "dram_read_bytes", "dram_write_bytes")]
+    if t["energy_pj"] is not None:
+        parts.append(f"energy {t['energy_pj'] / 1e6:,.1f} µJ")
+    parts.append(f"{t['layers']} rows ({t['fused_layers']} layers folded or fused)")
+    return _wrapped("totals: " + ", ".join(parts))
+
+
+def _wrapped(line: str) -> str:
+    """A long line wrapped to :func:`_width`, continuation lines indented."""
+    return textwrap.fill(line, width=_width(), subsequent_indent="  ",
+                         break_on_hyphens=False, break_long_words=False)
 
 
 def _fused_text(layer: str, fused: list[str]) -> str:
@@ -206,7 +483,7 @@ def cmd_sweep(args: argparse.Namespace) -> str:
     from perfsim.sweeps import Progress, sweep
     from perfsim.sweeps.spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(sweep_spec_path(args.spec))
     executor = args.scheduler or ("serial" if args.workers == 1 else args.workers)
     bar = tqdm(unit="point", disable=not sys.stderr.isatty(), dynamic_ncols=True)
     parts = [0]
@@ -266,7 +543,15 @@ def cmd_compare(args: argparse.Namespace) -> str:
         return json.dumps({"runs": json.loads(table.to_json(orient="records")),
                            "layers": json.loads(layers.to_json(orient="records"))},
                           indent=1) + "\n"
-    return _render(table, args.format) + written
+    if args.format == "csv":
+        return _render(table, "csv") + written
+    # one column per run, one row per figure: fits a terminal for a handful of runs
+    cells = display_frame(table.drop(columns=["run"])).T
+    cells.columns = list(table["run"])
+    cells.insert(0, "", cells.index)
+    if args.format == "md":
+        return cells.to_markdown(index=False, disable_numparse=True) + "\n" + written
+    return _text_table(cells, set(table["run"])) + written
 
 
 def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool = True) -> None:
@@ -299,9 +584,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="canonical statistics or the lecture's table conventions")
     show.set_defaults(run=cmd_show)
 
-    lst = sub.add_parser("list", help="the workloads and hardware configs perfsim ships",
-                         description="List the zoo's workloads and the shipped hardware configs.")
-    lst.add_argument("--format", choices=("table", "json", "md"), default="table")
+    lst = sub.add_parser("list", help="the networks, hardware configs and sweep specs perfsim "
+                                      "ships",
+                         description="List the zoo's networks and the installed example "
+                                     "networks (input, MACs and parameters at batch 1, "
+                                     "description), the shipped hardware configs (one line "
+                                     "each) and the example sweep specs. Every name works "
+                                     "from any directory.")
+    lst.add_argument("--format", choices=FORMATS, default="table",
+                     help="output format (csv: one table, a `type` column per row)")
     lst.set_defaults(run=cmd_list)
 
     run = sub.add_parser(
@@ -335,6 +626,18 @@ def build_parser() -> argparse.ArgumentParser:
                           "activations, per-channel scale/offset and residual adds run in "
                           "the producing engine's output path when it has one (default); "
                           "raw: the training graph, every layer on its own")
+    run.add_argument("--columns", metavar="all|LIST",
+                     help="the table's columns: all, or a comma-separated list of "
+                          f"{', '.join(RUN_VIEW_NAMES)} (default: {','.join(RUN_COLUMNS)})")
+    run.add_argument("--sort", metavar="COLUMN",
+                     help="sort the table's rows by COLUMN (numbers largest first, text A-Z; "
+                          "default: network order)")
+    run.add_argument("--top", type=_positive_int, metavar="N",
+                     help="only the first N rows (by --sort, default the most cycles)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no per-layer table: the totals and the summary only")
+    run.add_argument("--force", action="store_true",
+                     help="let --out/--report replace a directory holding another run")
     run.add_argument("--report", metavar="DIR",
                      help="also write a report there (report.html, self-contained, and "
                           "report.md with PNGs); the run's files go there too unless --out "
@@ -393,7 +696,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "batch, residency) in parallel. Rows stream to Parquet parts in --out as "
                     "they finish; running the same command again resumes where a killed run "
                     "stopped. The final table is DIR/sweep.parquet and DIR/sweep.csv.")
-    sweep.add_argument("spec", help="the sweep spec, a YAML file")
+    sweep.add_argument("spec", help="the sweep spec: a YAML file, or an installed example by "
+                                    "name (see `perfsim list`)")
     sweep.add_argument("--out", required=True, metavar="DIR",
                        help="directory for the parts, the manifest and the final table")
     sweep.add_argument("--workers", type=_positive_int, metavar="N",
@@ -415,13 +719,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]  # for provenance
     try:
+        args = build_parser().parse_args(argv)
+        args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]  # for provenance
         text = args.run(args)
     except PerfsimError as err:
         print(f"perfsim: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: what was written is whole (writes are atomic)
+        print("perfsim: interrupted", file=sys.stderr)
+        return 130
     try:
         sys.stdout.write(text)
         sys.stdout.flush()

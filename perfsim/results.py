@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ import pandas as pd
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.ops import OPS, OTHER_KIND
 
+NOTEBOOK_ROWS = 10
+"""Rows a run shows in a notebook (its slowest)."""
 BOUNDS = ("compute", "utilization", "memory", "none")
 """A layer's limit; ``none`` only for views, which do no work."""
 
@@ -280,6 +283,25 @@ class RunResult:
                          f"{queued.total_cycles:,} cycles itself)")
         return "; ".join(parts)
 
+    def __repr__(self) -> str:
+        t = self.totals
+        return (f"<RunResult {self.network} on {self.hw.name}, batch {self.batch}, "
+                f"{self.fidelity}: {t['cycles']:,} cycles ({t['time_ms']:.3f} ms), "
+                f"{t['utilization']:.1%} of peak, {len(self.layers)} rows>")
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the summary, and the slowest layers (``to_frame()`` has all)."""
+        rows = sorted(self.layers, key=lambda r: -r.total_cycles)[:NOTEBOOK_ROWS]
+        frame = pd.DataFrame([{"layer": r.layer, "op": r.op, "engine": r.engine,
+                               "total_cycles": r.total_cycles,
+                               "utilization": r.utilization, "bound": r.bound,
+                               "reason": r.reason} for r in rows])
+        lines = "".join(f"<li>{html.escape(line)}</li>" for line in self.summary())
+        return (f"<div><strong>{html.escape(repr(self)[1:-1])}</strong><ul>{lines}</ul>"
+                f"<p>The {len(rows)} slowest of {len(self.layers)} rows "
+                f"(<code>.to_frame()</code> has every row and column):</p>"
+                f"{display_frame(frame).to_html(index=False)}</div>")
+
     def to_dict(self) -> dict:
         """The JSON document of ``perfsim run --format json``."""
         return {
@@ -299,6 +321,17 @@ class RunResult:
         return json.dumps(self.to_dict(), indent=1)
 
 
+def per_dram_byte_text(macs: int, ops: int, dram_bytes: int) -> str:
+    """A layer's arithmetic per DRAM byte as a reader sees it, in the reasons and the tables
+    alike: MACs for layers that do MACs (``71.6 MAC/B``), other operations for the rest
+    (``3.0 ops/B``), ``no DRAM traffic`` when it moves none."""
+    if not dram_bytes:
+        return "no DRAM traffic"
+    if macs:
+        return f"{macs / dram_bytes:,.1f} MAC/B"
+    return f"{ops / dram_bytes:,.1f} ops/B"
+
+
 def layer_kind(row: LayerResult) -> str:
     """A reader's name for a layer's kind (depthwise, grouped, 1x1 or spatial conv, fc, ...),
     as its op class names it (:meth:`perfsim.workload.ops.Op.reader_kind`); an op kind this
@@ -308,6 +341,42 @@ def layer_kind(row: LayerResult) -> str:
         return OTHER_KIND
     return cls.reader_kind(groups=row.groups, kernel=tuple(row.kernel),
                            out_channels=row.out_shape[0])
+
+
+PERCENT_SUFFIXES = ("_share", "utilization")
+"""Columns ending so are fractions in [0, 1], shown as percentages."""
+
+
+def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's cells as text: counts with thousands separators, fractions as percentages
+    (:data:`PERCENT_SUFFIXES`), ratios as ``1.23x``, an infinite intensity as ``inf``, a
+    missing value as ``-``, shapes as ``3x224x224``."""
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        out[column] = [cell_text(column, value) for value in frame[column]]
+    return out
+
+
+def cell_text(column: str, value) -> str:
+    """One cell of :func:`display_frame`."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
+        return f"{int(value):,}"
+    if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
+        value = float(value)
+        if math.isinf(value):
+            return "inf"
+        if column.endswith("_ratio"):
+            return f"{value:.3g}x"
+        if column.endswith(PERCENT_SUFFIXES):
+            return f"{value:.1%}"
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return "x".join(str(v) for v in list(value))
+    return str(value)
 
 
 def _finite(row: dict) -> dict:

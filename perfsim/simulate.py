@@ -43,8 +43,9 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     ``fidelity`` is ``analytic`` (every layer costed alone, the default) or ``event`` (the
     simpy schedule of :mod:`perfsim.schedule.event`, with ``overlap`` ``none``, ``layer``
     or ``graph``; it also yields a timeline). ``residency`` is ``auto`` (activations stay in
-    SRAM when they fit) or ``dram``; ``pin`` maps op kinds to engine names
-    (``{"conv": "mxu"}``) instead of the fastest engine. ``fuse`` costs the inference graph
+    SRAM when they fit) or ``dram``; ``pin`` maps op kinds, or a kind's variant, to
+    engine names (``{"conv": "mxu", "conv:depthwise": "vpu"}``; the variant wins) instead of
+    the fastest engine; an unknown kind or engine is an error. ``fuse`` costs the inference graph
     (:func:`perfsim.mapping.fusion.inference_graph`: batch norm folded, element-wise ops in
     the output paths) and, with ``compare_raw``, the raw training graph too, analytically, to
     say what that saved (``RunResult.raw_graph_cycles``; it about doubles the work of a new

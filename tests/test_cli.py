@@ -80,10 +80,10 @@ def test_list_json_from_another_directory_lists_every_network(tmp_path):
     result = perfsim("list", "--format", "json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"workloads", "hw"}
+    assert set(data) == {"workloads", "hw", "sweeps"}
     expected = set(reference_networks()) | {"resnet50_v1_5", "resnet101_v1_5",
                                             "resnet152_v1_5"}
-    assert expected <= set(data["workloads"])
+    assert expected <= {network["name"] for network in data["workloads"]}
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "md"])

@@ -699,7 +699,7 @@ engines:
 memory:
   - {name: gbuf, kind: sram, size_kib: 8192, bandwidth_bytes_per_cycle: 1024}
   - {kind: dram, bandwidth_gb_per_s: 30, latency_ns: 100}
-energy_pj: {mac: 0.2, gbuf_byte: 1.2, dram_byte: 40}
+energy_pj: {mac: 0.3, gbuf_byte: 2.5, dram_byte: 162.5}
 """
 # tpu_v1.yaml as a user may write it, its split buffers on the one shared level named unified.
 TPU_V1_V2 = """\
@@ -715,6 +715,7 @@ memory:
   - {name: unified, kind: sram, size_kib: 28928, bandwidth_bytes_per_cycle: 1536,
      ifmap_kib: 24576, filter_kib: 256, ofmap_kib: 4096}
   - {name: dram, kind: dram, bandwidth_gb_per_s: 34, latency_ns: 100}
+energy_pj: {mac: 0.3, unified_byte: 2.5, dram_byte: 162.5}
 """
 
 
@@ -777,7 +778,8 @@ def test_sram_and_dram_replace_their_levels_and_the_one_on_chip_level_only():
     assert dataclasses.replace(rs, sram=bigger).memory_levels == (rs.memory_levels[0], bigger,
                                                                 rs.dram)
     two = dataclasses.replace(rs, memory_levels=(rs.memory_levels[0], rs.sram,
-                                                  Sram(512, 64, name="l2"), rs.dram))
+                                                  Sram(512, 64, name="l2"), rs.dram),
+                              energy_pj=None)  # its energies name no l2
     with pytest.raises(ConfigError, match="sram replaces the one shared level; there are 2"):
         dataclasses.replace(two, sram=bigger)
     assert dataclasses.replace(rs, dram=Dram(0.72, 100)).dram.bandwidth_gb_per_s == 0.72

@@ -137,12 +137,16 @@ def test_an_output_path_slower_than_the_array_sets_the_compute_cycles():
     b = rows(simulate(residual_block(), hw))["b"]
     assert (b.engine, b.compute_cycles, b.bound) == ("mxu", 512, "compute")
     assert "output path takes 512 cycles against the array's 296" in b.reason
-    # 1 element per cycle: 1024 cycles, 25% of the array used: utilisation-bound, and why.
+    # 1 element per cycle: 1024 cycles of compute, 25% of the array used while computing:
+    # utilisation-bound, and why. The reason quotes the row's utilisation, of its 1,034 busy
+    # cycles (the exposed first load and last store included): 4096 / (1034 x 16) = 24.8%.
     hw = accelerator(output_elems_per_cycle=1, dram_gb_per_s=64.0)
     b = rows(simulate(residual_block(), hw))["b"]
-    assert (b.engine, b.compute_cycles, b.bound) == ("mxu", 1024, "utilization")
-    assert b.reason.startswith("utilization: 25.0% of the 4x4 array used: its output path "
+    assert (b.engine, b.compute_cycles, b.total_cycles, b.bound) == (
+        "mxu", 1024, 1034, "utilization")
+    assert b.reason.startswith("utilization: 24.8% of the 4x4 array used: its output path "
                                "takes 1,024 cycles against the array's 296")
+    assert f"{b.utilization:.1%}" == "24.8%"
 
 
 def test_no_output_path_keeps_the_element_wise_layers():

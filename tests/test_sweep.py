@@ -3,7 +3,6 @@ the resumable directory (including a real SIGKILL of ``perfsim sweep``) and spec
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -204,9 +203,7 @@ def test_cli_sweep_killed_by_sigkill_resumes_with_every_point_once(tmp_path):
 
 
 def test_readme_example_spec_runs(tmp_path):
-    result = _perfsim("sweep", os.path.join(os.path.dirname(__file__), "..", "scripts",
-                                            "sweep_small.yaml"), "--out", "small",
-                      cwd=tmp_path)
+    result = _perfsim("sweep", "sweep_small", "--out", "small", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     frame = pd.read_csv(tmp_path / "small" / "sweep.csv")
     assert len(frame) == 12 and set(frame["status"]) == {"ok"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from perfsim.errors import WorkloadError
+from perfsim.io.examples import example_networks
 from perfsim.hardware.loading import load_config, resolve_hw_path
 from perfsim.hardware.model import HwConfig
 from perfsim.io.network_file import SUFFIXES, load_network_file
@@ -28,7 +29,8 @@ def is_network_file(name_or_path: str | Path) -> bool:
 
 def load_workload(name_or_path: str | Path, batch: int = 1,
                   input_shape: Shape | None = None, allow_unsupported: bool = False) -> Network:
-    """A network by zoo name (``"mobilenet_v1"``), network-file path, ONNX model (``.onnx``)
+    """A network by zoo name (``"mobilenet_v1"``), installed example name (``"tiny_cnn"``,
+    :mod:`perfsim.io.examples`), network-file path, ONNX model (``.onnx``)
     or SCALE-Sim topology (``.csv``), at ``batch``.
 
     ``input_shape`` ``(C, H, W)`` rebuilds a zoo network at another input size, or sets the
@@ -47,8 +49,15 @@ def load_workload(name_or_path: str | Path, batch: int = 1,
         is_topology = str(name_or_path).lower().endswith(".csv")
         network = (load_scalesim_topology(name_or_path) if is_topology
                    else load_network_file(name_or_path))
+    elif str(name_or_path) in example_networks():  # an installed example, by name
+        if input_shape is not None:
+            raise WorkloadError(f"--input-shape applies to zoo networks and ONNX models; the "
+                                f"example '{name_or_path}' is a network file, which sets its "
+                                f"own input shape")
+        network = load_network_file(example_networks()[str(name_or_path)])
     else:
-        network = build_workload(str(name_or_path), input_shape)
+        network = build_workload(str(name_or_path), input_shape,
+                                 also_known=list(example_networks()))
     return network.with_batch(batch)
 
 

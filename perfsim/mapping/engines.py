@@ -56,8 +56,9 @@ class EngineModel(ABC):
         """The operations the engine's peak (``peak_macs_per_cycle``) counts."""
 
     @abstractmethod
-    def waste(self, engine: Engine, work: Work, efficiency: float) -> str:
-        """Why the layer's shape leaves most of the engine idle, in numbers."""
+    def waste(self, engine: Engine, work: Work, utilization: float) -> str:
+        """Why the layer's shape leaves most of the engine idle, in numbers; ``utilization`` is
+        the row's (of its busy cycles)."""
 
     def unused_note(self, engine: Engine, work: Work, total_cycles: int,
                     cycles: int) -> str | None:
@@ -134,15 +135,15 @@ class Systolic(EngineModel):
                 f"({work.epilogue_ops:,} element ops at {engine.output_path_elems_per_cycle} "
                 f"per cycle)")
 
-    def waste(self, engine: MatrixEngine, work: Work, efficiency: float) -> str:
+    def waste(self, engine: MatrixEngine, work: Work, utilization: float) -> str:
         note = self.output_path_note(engine, work)
         if note:
-            return f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: {note}"
+            return f"{utilization:.1%} of the {engine.rows}x{engine.cols} array used: {note}"
         g = gemm(work)
         mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
                   "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),
                   "input_stationary": ("C*FY*FX", g.t_red, "Np", g.np_)}[engine.dataflow]
-        return (f"{efficiency:.1%} of the {engine.rows}x{engine.cols} array used: "
+        return (f"{utilization:.1%} of the {engine.rows}x{engine.cols} array used: "
                 f"{mapped[0]}={mapped[1]:,} on {engine.rows} rows, {mapped[2]}={mapped[3]:,} "
                 f"on {engine.cols} columns, {g.repeats:,} GEMM(s) one after another")
 
@@ -151,7 +152,8 @@ class Systolic(EngineModel):
         if not cycles:
             return None
         return (f"on {engine.name} {total_cycles:,} cycles, "
-                f"{work.macs / (cycles * engine.peak_macs_per_cycle):.1%} of its array used")
+                f"{work.macs / (total_cycles * engine.peak_macs_per_cycle):.1%} of its array "
+                f"used")
 
 
 class Simd(EngineModel):
@@ -176,8 +178,8 @@ class Simd(EngineModel):
     def peak_work(self, work: Work) -> int:
         return work.macs + work.ops
 
-    def waste(self, engine: VectorEngine, work: Work, efficiency: float) -> str:
-        return (f"{efficiency:.1%} of {engine.name}'s {engine.lanes} lanes used "
+    def waste(self, engine: VectorEngine, work: Work, utilization: float) -> str:
+        return (f"{utilization:.1%} of {engine.name}'s {engine.lanes} lanes used "
                 f"({work.outputs:,} outputs)")
 
 

@@ -18,6 +18,7 @@ from typing import Mapping
 
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Layer, Network
+from perfsim.workload.ops import pinned_engine
 from perfsim.workload.passes import fold_affine, fuse_epilogues
 
 GRAPHS = ("inference", "raw")
@@ -28,8 +29,8 @@ graph, layer for layer."""
 def inference_graph(network: Network, hw: HwConfig,
                     pin: Mapping[str, str] | None = None) -> Network:
     """``network`` as it runs on ``hw``: affine maps folded, element-wise ops in the output
-    paths that can take them (module docstring). ``pin`` maps op kinds to engine names, as
-    in :func:`perfsim.simulate.simulate`."""
+    paths that can take them (module docstring). ``pin`` maps op kinds (or ``kind:variant``)
+    to engine names, as in :func:`perfsim.simulate.simulate`."""
     pin = dict(pin or {})
     for engine_name in pin.values():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
@@ -47,11 +48,11 @@ def _inference_graph(network: Network, paths: tuple[tuple[str, str, bool], ...],
     has_path = {name: path for name, _, path in paths}
 
     def allowed(producer: Layer, op_layer: Layer) -> bool:
-        if op_layer.op.kind in pins:
+        if pinned_engine(pins, op_layer.op) is not None:
             return False
-        kind = producer.op.kind
-        if kind in pins:
-            return has_path[pins[kind]]
+        pinned = pinned_engine(pins, producer.op)
+        if pinned is not None:
+            return has_path[pinned]
         engines = [path for _, engine_kind, path in paths
                    if engine_kind in producer.op.engine_kinds]
         return bool(engines) and all(engines)

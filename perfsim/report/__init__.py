@@ -12,7 +12,8 @@ from importlib import import_module
 _HOMES = {
     "compare_layers": "compare", "compare_totals": "compare", "write_compare_report": "compare",
     "cycles_figure": "plots", "engine_figure": "plots", "kind_share_figure": "plots",
-    "roofline_figure": "plots", "SavedRun": "run_dir", "load_run": "run_dir",
+    "roofline_figure": "plots", "SavedRun": "run_dir", "as_saved": "run_dir",
+    "load_run": "run_dir", "save_run": "saved_run",
     "write_run_report": "run_report", "engine_utilization": "tables", "kind_shares": "tables",
     "layer_kinds": "tables", "layer_table": "tables", "roofline_points": "tables",
     "roofs": "tables",

@@ -144,8 +144,18 @@ def compare_layers_figure(layers: pd.DataFrame, labels: Sequence[str]) -> Figure
 
 
 def run_labels(runs: Sequence[SavedRun]) -> list[str]:
-    """The runs' directory names, or their paths when two names are the same."""
-    names = [run.path.name for run in runs]
+    """Each run named by what tells it from the others: its hardware, network, batch or
+    fidelity, those that differ between the runs (``matrix_engine``, ``hetero``; ``resnet50
+    batch 8``); its directory's name when the runs differ in none of them (another option),
+    or its path when two names are the same."""
+    documents = [run.document for run in runs]
+    keys = [key for key in ("network", "hw", "batch", "fidelity")
+            if len({str(d.get(key)) for d in documents}) > 1]
+    labels = [" ".join((f"batch {d[key]}" if key == "batch" else str(d[key])) for key in keys)
+              for d in documents] if keys else []
+    if keys and len(set(labels)) == len(labels):
+        return labels
+    names = [run.path.name if run.path else run.title for run in runs]
     if len(set(names)) == len(names):
         return names
     return [str(run.path) for run in runs]

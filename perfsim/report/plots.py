@@ -124,11 +124,13 @@ def roofline_figure(frame: pd.DataFrame, hw_summary: dict, *, label_count: int =
     return fig
 
 
-def place_labels(fig: Figure, ax, xs, ys, labels, *, fontsize: float = 8) -> None:
+def place_labels(fig: Figure, ax, xs, ys, labels, *, fontsize: float = 8,
+                 color: str = "black") -> None:
     """Name points of ``ax`` without overlapping each other, any point or the axes edge.
 
     ``xs, ys`` are every point drawn (data coordinates, to keep clear of), ``labels`` the
-    ``(x, y, text)`` to place. Each label takes the first of rings of offsets (widening, with
+    ``(x, y, text)`` to place. Labels sit under the points, so their boxes never hide one.
+    Each label takes the first of rings of offsets (widening, with
     a leader line when far) that is free, else the least crowded one. The figure's layout is
     fixed first (and then frozen) so the positions are final."""
     fig.draw_without_rendering()
@@ -146,12 +148,13 @@ def place_labels(fig: Figure, ax, xs, ys, labels, *, fontsize: float = 8) -> Non
                 offset = (dx * radius, dy * radius)
                 note = ax.annotate(
                     text, (x, y), xytext=offset, textcoords="offset points", fontsize=fontsize,
+                    color=color,
                     ha="left" if dx > 0 else "right" if dx < 0 else "center",
                     va="bottom" if dy > 0 else "top" if dy < 0 else "center",
                     bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
                           "alpha": 0.8},
                     arrowprops={"arrowstyle": "-", "color": "gray", "linewidth": 0.6}
-                    if radius > 7 else None, zorder=4)
+                    if radius > 7 else None, zorder=2.5)  # under the points (zorder 3)
                 box = note.get_window_extent().expanded(1.05, 1.1)
                 cost = sum(_overlap(box, other) for other in taken)
                 near = np.abs(dots - [box.x0 + box.width / 2, box.y0 + box.height / 2])

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from perfsim.errors import PerfsimError
+from perfsim.results import RunResult
 
 RUN_KEYS = ("network", "hw", "batch", "fidelity", "hw_summary", "totals")
 """The keys of ``run.json`` a report needs."""
@@ -25,10 +26,10 @@ TIMELINE_COLUMNS = ("resource", "kind", "layer", "tile", "tiles", "start_cycle",
 
 @dataclass(frozen=True)
 class SavedRun:
-    """One run on disk: its per-layer frame, its ``run.json`` document and, for event runs,
-    its timeline (cycles)."""
+    """One run on disk (or in memory, :func:`as_saved`, with no ``path``): its per-layer
+    frame, its ``run.json`` document and, for event runs, its timeline (cycles)."""
 
-    path: Path
+    path: Path | None
     layers: pd.DataFrame
     document: dict
     timeline: pd.DataFrame | None
@@ -48,6 +49,12 @@ class SavedRun:
         return f"{d['network']} on {d['hw']}, batch {d['batch']}"
 
 
+def as_saved(result: RunResult) -> SavedRun:
+    """A run in memory (``simulate``'s result) as a report reads one from disk."""
+    return SavedRun(path=None, layers=result.to_frame(), document=result.to_dict(),
+                    timeline=result.timeline)
+
+
 def load_run(path: str | Path) -> SavedRun:
     """Read ``layers.parquet``, ``run.json`` and, when present, ``timeline.csv`` from ``path``."""
     path = Path(path)
@@ -57,6 +64,22 @@ def load_run(path: str | Path) -> SavedRun:
     return SavedRun(path=path, layers=_layers(path / "layers.parquet"),
                     document=_document(path / "run.json"),
                     timeline=_timeline(path / "timeline.csv"))
+
+
+def run_identity(path: str | Path) -> dict | None:
+    """What run a directory holds, from its ``run.json``: ``network``, ``hw``, ``batch``,
+    ``fidelity`` and the ``graph`` and ``residency`` options; None when it holds none (a
+    ``run.json`` that cannot be read counts as a run of unknown identity: every value None)."""
+    file = Path(path) / "run.json"
+    if not file.is_file():
+        return None
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+        options = document.get("options", {})
+        return {**{key: document.get(key) for key in ("network", "hw", "batch", "fidelity")},
+                "graph": options.get("graph"), "residency": options.get("residency")}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return {}
 
 
 def _document(file: Path) -> dict:

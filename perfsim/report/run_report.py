@@ -11,7 +11,9 @@ import pandas as pd
 from perfsim.report.document import (Document, Heading, Paragraph, Plot, Preformatted, Table,
                                      write_document)
 from perfsim.report.plots import cycles_figure, engine_figure, kind_share_figure, roofline_figure
-from perfsim.report.run_dir import SavedRun
+from perfsim.errors import PerfsimError
+from perfsim.report.run_dir import SavedRun, as_saved, load_run
+from perfsim.results import RunResult
 from perfsim.report.tables import (engine_utilization, has_event_columns, kind_shares,
                                    layer_table, roofline_points, roofs, working_layers)
 
@@ -24,7 +26,8 @@ def run_document(run: SavedRun) -> Document:
     no_macs = len(working_layers(frame)) - len(points)
     no_dram = int(points["no_dram"].sum())
     blocks = [
-        Paragraph(f"Fidelity: {run.document['fidelity']}. Run directory: `{run.path}`."),
+        Paragraph(f"Fidelity: {run.document['fidelity']}. "
+                  + (f"Run directory: `{run.path}`." if run.path else "A run in memory.")),
         *[Paragraph(line) for line in run.document.get("summary", [])],
         Table(pd.DataFrame([{k: v for k, v in run.totals.items() if v is not None}]),
               "Totals (cycles at the clock; bytes; picojoules):"),
@@ -96,7 +99,17 @@ def _timeline_blocks(run: SavedRun) -> list:
                  "computes, stores and prefetches, coalesced over runs of tiles.")]
 
 
-def write_run_report(run: SavedRun, out_dir: str | Path) -> list[Path]:
+def write_run_report(run: SavedRun | RunResult | str | Path,
+                     out_dir: str | Path | None = None) -> list[Path]:
     """Write ``report.html`` (self-contained), ``report.md`` and its PNGs into ``out_dir``;
-    returns the paths written."""
+    returns the paths written. ``run`` is a saved run, its directory, or ``simulate``'s result
+    in memory; ``out_dir`` defaults to the run's directory (required for a run in memory)."""
+    if isinstance(run, RunResult):
+        run = as_saved(run)
+    elif not isinstance(run, SavedRun):
+        run = load_run(run)
+    if out_dir is None:
+        if run.path is None:
+            raise PerfsimError("write_run_report: give out_dir for a run in memory")
+        out_dir = run.path
     return write_document(run_document(run), out_dir, "report")

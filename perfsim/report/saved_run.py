@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,30 +18,35 @@ from perfsim.results import RunResult
 from perfsim.storage import write_atomic, write_text_atomic
 
 
-def provenance(result: RunResult, hw_path: str | Path, source: str, command: list[str]) -> dict:
-    """Everything needed to reproduce a run."""
+def provenance(result: RunResult, hw_path: str | Path | None = None,
+               source: str | None = None, command: list[str] | None = None) -> dict:
+    """Everything needed to reproduce a run. Without ``hw_path`` (a config built in Python)
+    the hardware file and its hash are None and the normalised config (``hw_config``) is the
+    record; ``source`` defaults to the network's name, ``command`` to this process's."""
     return {
         "perfsim_version": __version__,
         "python": platform.python_version(),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": command,
-        "workload_source": source,
-        "hw_file": str(Path(hw_path).resolve()),
-        "hw_sha256": file_sha256(hw_path),
+        "command": list(command) if command is not None else list(sys.argv),
+        "workload_source": source or result.network,
+        "hw_file": None if hw_path is None else str(Path(hw_path).resolve()),
+        "hw_sha256": None if hw_path is None else file_sha256(hw_path),
         "hw_config": to_document(result.hw),
         "options": result.options,
     }
 
 
-def save_run(result: RunResult, out_dir: str | Path, *, hw_path: str | Path, source: str,
-             command: list[str]) -> None:
-    """Write the run's three files into ``out_dir`` (created if needed); a directory that
-    cannot be written is a :class:`PerfsimError`."""
+def save_run(result: RunResult, out_dir: str | Path, *, hw_path: str | Path | None = None,
+             source: str | None = None, command: list[str] | None = None) -> Path:
+    """Write the run's files into ``out_dir`` (created if needed) and return it; the
+    provenance arguments are optional (:func:`provenance`). A directory that cannot be
+    written is a :class:`PerfsimError`."""
     try:
         _write(result, Path(out_dir), provenance(result, hw_path, source, command))
     except OSError as err:
         raise PerfsimError(f"cannot write the run to {out_dir}: {err.strerror or err}") \
             from None
+    return Path(out_dir)
 
 
 def _write(result: RunResult, out: Path, origin: dict) -> None:

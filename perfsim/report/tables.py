@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from perfsim.results import layer_kind
+from perfsim.results import display_frame, layer_kind, per_dram_byte_text
 from perfsim.workload.ops import reader_kind_order
 
 
@@ -50,18 +50,40 @@ def run_cycles(frame: pd.DataFrame) -> int:
     return int(frame["total_cycles"].sum())
 
 
+def run_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """A run's per-layer frame with what a reader looks for beside the stored columns:
+    ``kind`` (after ``op``: the kind reports group the layer under), ``dram_bytes`` (read + written), ``cycle_share`` (of the layers'
+    busy cycles added up, as the summary's shares are) and ``intensity``
+    (:func:`~perfsim.results.per_dram_byte_text`: MACs per DRAM byte, or other operations per
+    DRAM byte for layers without MACs, the same text the reasons quote; ``-`` without DRAM
+    traffic)."""
+    view = frame.copy()
+    view.insert(view.columns.get_loc("op") + 1, "kind", layer_kinds(view))
+    view["dram_bytes"] = view["dram_read_bytes"] + view["dram_write_bytes"]
+    view["cycle_share"] = view["total_cycles"] / (view["total_cycles"].sum() or 1)
+    view["intensity"] = [per_dram_byte_text(m, o, d) if d else "-" for m, o, d in
+                         zip(view["macs"], view["ops"], view["dram_bytes"])]
+    return view
+
+
+def intensity_order(view: pd.DataFrame) -> pd.Series:
+    """The numbers behind :func:`run_view`'s ``intensity`` text, to sort it by (infinite
+    without DRAM traffic)."""
+    work = view["macs"].where(view["macs"] > 0, view["ops"]).astype(float)
+    dram = view["dram_bytes"].astype(float)
+    return (work / dram.where(dram > 0)).fillna(np.inf)
+
+
 def layer_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The per-layer table of a report, in network order: kind, engine, MACs, cycles (total,
-    compute, stall; in event runs also queued and waiting) and the total's share of the run's
-    cycles, utilisation, MACs per DRAM byte, DRAM bytes, bound and its reason."""
-    rows = working_layers(frame)
-    total = run_cycles(frame) or 1
+    compute, stall; in event runs also queued and waiting) and the total's share of the
+    layers' cycles, utilisation, intensity (MACs or ops per DRAM byte), DRAM bytes, bound and
+    its reason."""
+    rows = run_view(working_layers(frame).drop(columns=["kind", "dram_bytes"]))
     event = ["queue_cycles", "wait_cycles"] if has_event_columns(rows) else []
-    table = rows[["layer", "kind", "engine", "macs", "total_cycles", "compute_cycles",
-                  "stall_cycles", *event, "utilization", "macs_per_dram_byte", "dram_bytes",
-                  "bound", "reason"]].copy()
-    table.insert(5, "cycle_share", rows["total_cycles"] / total)
-    return table.reset_index(drop=True)
+    return rows[["layer", "kind", "engine", "macs", "total_cycles", "cycle_share",
+                 "compute_cycles", "stall_cycles", *event, "utilization", "intensity",
+                 "dram_bytes", "bound", "reason"]].reset_index(drop=True)
 
 
 def kind_shares(frame: pd.DataFrame) -> pd.DataFrame:

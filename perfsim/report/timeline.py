@@ -35,6 +35,9 @@ def gantt_figure(timeline: pd.DataFrame, layers: pd.DataFrame | None = None, *,
     if layers is not None and not layers.empty:
         kind_of = dict(zip(layers["layer"], layer_kinds(layers)))
     used: dict[str, str] = {}
+    named = 0
+    x_range = window if window is not None else (
+        0, float(timeline["end_cycle"].max()) if not timeline.empty else 1.0)
     for row_index, resource in enumerate(resources):
         rows = timeline[timeline["resource"] == resource]
         if resource == "dram":
@@ -49,6 +52,8 @@ def gantt_figure(timeline: pd.DataFrame, layers: pd.DataFrame | None = None, *,
         y = len(resources) - 1 - row_index
         spans = list(zip(rows["start_cycle"], rows["end_cycle"] - rows["start_cycle"]))
         ax.broken_barh(spans, (y - 0.38, 0.76), facecolors=list(colors), linewidth=0)
+        if resource != "dram":
+            named += _layer_names(ax, rows, y, x_range)
     ax.set_yticks(range(len(resources)), [r if r != "dram" else "DRAM channel"
                                           for r in reversed(resources)])
     ax.set_ylim(-0.6, len(resources) - 0.4)
@@ -68,11 +73,49 @@ def gantt_figure(timeline: pd.DataFrame, layers: pd.DataFrame | None = None, *,
         title += f" ({run_label(layers)})"
     if window is not None:
         title += f", cycles {count_text(window[0])}–{count_text(window[1])}"
-    ax.set_title(title)
+    if named:
+        title += "\n(layers named where their bar has room; every layer in trace.json)"
+    ax.set_title(title, fontsize=10)
     ax.legend(handles=[Patch(color=c, label=k) for k, c in used.items()],
               loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return fig
+
+
+CHAR_SHARE = 1 / 165
+"""The share of the chart's time axis one character of a bar's layer name takes (6.5 pt
+text on the 12-inch chart)."""
+
+
+def _layer_names(ax, rows: pd.DataFrame, y: float, x_range: tuple[float, float]) -> int:
+    """Write layer names on an engine's row: each layer's longest unbroken stretch of work
+    (tiles back to back, no other layer's in between) gets its name when the name fits in it
+    and clears the names already written; returns how many were written. Names are clipped to
+    the axes, so a zoomed window never spills one outside it."""
+    work = rows.sort_values("start_cycle")
+    runs: list[list] = []  # [layer, start, end] of each unbroken stretch
+    for layer, start, end in zip(work["layer"], work["start_cycle"], work["end_cycle"]):
+        if runs and runs[-1][0] == layer:
+            runs[-1][2] = max(runs[-1][2], end)
+        else:
+            runs.append([layer, start, end])
+    longest: dict[str, tuple[float, float]] = {}
+    for layer, start, end in runs:
+        start, end = max(start, x_range[0]), min(end, x_range[1])
+        best = longest.get(layer)
+        if best is None or end - start > best[1] - best[0]:
+            longest[layer] = (start, end)
+    width = max(x_range[1] - x_range[0], 1)
+    written: list[tuple[float, float]] = []
+    for layer, (start, end) in sorted(longest.items(), key=lambda kv: kv[1][0] - kv[1][1]):
+        need = (len(layer) + 2) * CHAR_SHARE * width
+        middle = (start + end) / 2
+        text = (middle - need / 2, middle + need / 2)
+        if end - start >= need and all(text[1] <= a or b <= text[0] for a, b in written):
+            ax.text(middle, y, layer, ha="center", va="center", fontsize=6.5, color="white",
+                    clip_on=True)
+            written.append(text)
+    return len(written)
 
 
 def busiest_window(timeline: pd.DataFrame, span_cycles: float) -> tuple[float, float]:

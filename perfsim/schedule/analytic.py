@@ -27,15 +27,15 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from perfsim.mapping.engines import can_run, compute_cycles, engine_sram_bytes, model_of
-from perfsim.errors import InfeasibleError
+from perfsim.errors import InfeasibleError, WorkloadError
 from perfsim.hardware.model import Engine, HwConfig
 from perfsim.workload.network import Layer, Network
-from perfsim.workload.ops import elems
+from perfsim.workload.ops import elems, pin_problem, pinned_engine
 from perfsim.workload.passes import Fused
 from perfsim.mapping.lowering import Work, lower
 from perfsim.mapping.kernels.nest_tiling import CYCLE_TOLERANCE
 from perfsim.mapping.residency import Placement, budget_ladder_bytes, plan
-from perfsim.results import LayerResult
+from perfsim.results import LayerResult, per_dram_byte_text
 from perfsim.mapping.tiling import Tiling, plan_tiling
 
 WELL_USED = 0.5
@@ -69,8 +69,11 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
     :data:`CYCLE_TOLERANCE` of the least cycles, the fewest DRAM bytes) or with every
     activation in DRAM (``dram``)."""
     pin = dict(pin or {})
-    for engine_name in pin.values():
+    for key, engine_name in pin.items():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
+        problem = pin_problem(key)
+        if problem:
+            raise WorkloadError(f"pin {key}={engine_name}: {problem}")
     memory = _memory_key(hw)
     capable: dict[tuple, tuple[Engine, ...]] = {}
     layers = []  # (layer, its cache key but for its placement)
@@ -208,7 +211,7 @@ def _layer_key(network: Network, layer: Layer, pin: dict[str, str],
     """What a layer's plan depends on besides its placement: the layer, its shapes and batch,
     the ``engines`` that can run it (and a pin), and the ``memory`` key of the config."""
     return _Prehashed((layer, network.batch, network.in_shapes(layer),
-                       network.out_shapes[layer.name], engines, pin.get(layer.op.kind),
+                       network.out_shapes[layer.name], engines, pinned_engine(pin, layer.op),
                        memory))
 
 
@@ -291,11 +294,13 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
 
 
 def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:
-    """The engines that may run ``layer``: the pinned one for its op kind, else every engine
-    that can; :class:`InfeasibleError` when there is none."""
+    """The engines that may run ``layer``: the pinned one for its op kind (or its variant,
+    :func:`~perfsim.workload.ops.pinned_engine`), else every engine that can;
+    :class:`InfeasibleError` when there is none."""
     kind = layer.op.kind
-    if kind in pin:
-        engine = hw.engine(pin[kind])
+    pinned = pinned_engine(pin, layer.op)
+    if pinned is not None:
+        engine = hw.engine(pinned)
         if not can_run(engine, layer.op):
             raise InfeasibleError(f"layer '{layer.name}': op {kind} is pinned to engine "
                                   f"'{engine.name}', a {engine.kind} engine, which cannot run "
@@ -356,9 +361,12 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
     done = model_of(engine).peak_work(work)
     peak = engine.peak_macs_per_cycle
     efficiency = done / (cycles * peak) if cycles else 0.0
+    # the row's one utilisation, of its busy cycles: what the reason quotes as well (the bound
+    # reads the compute cycles alone: stalls are memory's, not the shape's)
+    utilization = done / (total * peak) if total else 0.0
     intensity = work.macs / dram_bytes if dram_bytes else math.inf
     balance = peak / hw.dram_bytes_per_cycle
-    per_byte = _per_byte(work, dram_bytes)
+    per_byte = per_dram_byte_text(work.macs, work.ops, dram_bytes)
     if max(dram_cycles, on_chip_cycles) >= cycles:
         bound = "memory"
         if dram_cycles >= on_chip_cycles:
@@ -370,10 +378,10 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
                       f"compute {cycles:,} ({read + written:,} B at {bw:g} B/cycle)")
     elif efficiency < WELL_USED:
         bound = "utilization"
-        reason = f"utilization: {model_of(engine).waste(engine, work, efficiency)}"
+        reason = f"utilization: {model_of(engine).waste(engine, work, utilization)}"
     else:
         bound = "compute"
-        reason = f"compute: {engine.name} {efficiency:.0%} used ({per_byte})"
+        reason = f"compute: {engine.name} {utilization:.1%} used ({per_byte})"
         note = model_of(engine).output_path_note(engine, work)
         if note:
             reason = f"{reason}; {note}"
@@ -381,20 +389,13 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
         **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
         sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,
         memory_cycles=memory_cycles, total_cycles=total, stall_cycles=total - cycles,
-        utilization=done / (total * peak) if total else 0.0,
-        macs_per_dram_byte=intensity if dram_bytes else None, bound=bound, reason=reason,
+        utilization=utilization, macs_per_dram_byte=intensity if dram_bytes else None,
+        bound=bound, reason=reason,
         energy_pj=_energy(hw, work.macs + work.ops, levels) if hw.energy_pj else None,
         tiling=f"{engine.name}: {tiling.describe()}",
         local_bytes=tuple((n, r, w) for n, _, r, w in inner))
 
 
-def _per_byte(work: Work, dram_bytes: int) -> str:
-    """Arithmetic per DRAM byte: MACs for weight layers, other ops for the rest."""
-    if not dram_bytes:
-        return "no DRAM traffic"
-    if work.macs:
-        return f"{work.macs / dram_bytes:,.1f} MAC/B"
-    return f"{work.ops / dram_bytes:,.1f} ops/B"
 
 
 def _dominant(tiling: Tiling, work: Work) -> str:

@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from perfsim.errors import PerfsimError
+from perfsim.report.plots import count_text, place_labels
 from perfsim.sweeps.pareto import pareto_front
 
 LABELS = {
@@ -20,7 +22,7 @@ LABELS = {
     "peak_macs_per_cycle": "peak MACs per cycle (all engines)",
     "dram_bytes": "DRAM traffic (bytes)", "sram_bytes": "SRAM traffic (bytes)",
     "sram_size_bytes": "SRAM size (bytes)", "energy_pj": "energy (pJ)", "batch": "batch",
-    "engines.mxu.rows": "array rows (MACs)", "engines.mxu.cols": "array columns (MACs)",
+    "engines.mxu.rows": "array rows (PEs)", "engines.mxu.cols": "array columns (PEs)",
     "memory.sram.size_kib": "SRAM size (KiB)", "clock_ghz": "clock (GHz)",
     "memory.dram.bandwidth_gb_per_s": "DRAM bandwidth (GB/s)",
     "macs_per_dram_byte": "MACs per DRAM byte", "energy_mj": "energy per inference (mJ)",
@@ -28,6 +30,8 @@ LABELS = {
 """Axis labels with units; any other column is labelled by its name (which carries its
 unit)."""
 
+GRID_TICKS = 12
+"""A logarithmic axis with at most this many distinct values is ticked at each of them."""
 DECADES = 10.0
 """Values spanning more than this ratio get a logarithmic axis or colour scale."""
 
@@ -100,6 +104,7 @@ def pareto_scatter(frame: pd.DataFrame, x: str, y: str, *, by: str = "workload",
         raise PerfsimError("pareto_scatter: no feasible point to plot")
     figure = Figure(figsize=(5.2 * len(groups), 4.4), layout="constrained")
     axes = figure.subplots(1, len(groups), squeeze=False)[0]
+    fronts = []
     for ax, group in zip(axes, groups):
         rows = ok[ok[by] == group]
         ax.scatter(rows[x], rows[y], s=14, color="0.65", label="all points")
@@ -110,15 +115,10 @@ def pareto_scatter(frame: pd.DataFrame, x: str, y: str, *, by: str = "workload",
         ax.step(front[x], front[y], where="post", color="tab:red", lw=1.2)
         ax.scatter(front[x], front[y], s=26, color="tab:red", zorder=3,
                    label=f"Pareto front ({len(front)} points)")
-        for _, row in front.iterrows():
-            if annotate:
-                text = ", ".join(f"{row[c]:g}" for c in annotate)
-                ax.annotate(text, (row[x], row[y]), textcoords="offset points",
-                            xytext=(4, 4), fontsize=6.5, color="tab:red")
-        if _spans_decades(rows[x]):
-            ax.set_xscale("log")
-        if _spans_decades(rows[y]):
-            ax.set_yscale("log")
+        fronts.append((ax, front))
+        for axis, column in ((ax.xaxis, x), (ax.yaxis, y)):
+            if _spans_decades(rows[column]):
+                _log_axis(ax, axis, rows[column])
         ax.set_xlabel(label(x))
         ax.set_ylabel(label(y))
         ax.set_title(str(group), fontsize=10)
@@ -128,7 +128,31 @@ def pareto_scatter(frame: pd.DataFrame, x: str, y: str, *, by: str = "workload",
                   else None, title_fontsize=6.5)
     if title:
         figure.suptitle(title, fontsize=11)
+    if annotate:  # after the layout is final: place_labels freezes it
+        for ax, front in fronts:
+            spots: dict[tuple, list[str]] = {}  # points on one spot share one label
+            for _, row in front.iterrows():
+                spots.setdefault((row[x], row[y]), []).append(
+                    ", ".join(f"{row[c]:g}" for c in annotate))
+            place_labels(figure, ax, front[x].to_numpy(float), front[y].to_numpy(float),
+                         [(px, py, "; ".join(texts)) for (px, py), texts in spots.items()],
+                         fontsize=6.5, color="tab:red")
     return figure
+
+
+def _log_axis(ax, axis, values) -> None:
+    """A logarithmic axis ticked at the grid's own values when there are few (a sweep's
+    16, 32, 64, ...), else at decades; never the crowded minor labels."""
+    if axis is ax.xaxis:
+        ax.set_xscale("log")
+    else:
+        ax.set_yscale("log")
+    distinct = sorted(set(np.asarray(values, dtype=float)))
+    if len(distinct) <= GRID_TICKS:
+        axis.set_ticks(distinct, [f"{v:g}" for v in distinct])
+    else:
+        axis.set_major_formatter(FuncFormatter(count_text))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def batch_lines(frame: pd.DataFrame, y: str, *, by: str = "layer", x: str = "batch",

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+from pathlib import Path
 from typing import Mapping, Sequence
 
 from perfsim.hardware.loading import SCHEMA_V2, parse_config, to_document
 from perfsim.hardware.rules import ConfigProblems
 from perfsim.errors import ConfigError, suggest
 from perfsim.hardware.model import HwConfig
+from perfsim.io.load import load_hw
 from perfsim.yaml_source import KeyPath, YamlDoc, format_path
 
 Point = dict[str, object]
@@ -71,9 +73,14 @@ def check_key_path(hw: HwConfig, path: str) -> None:
                           f"(valid: {', '.join(valid)})")
 
 
-def variant(hw: HwConfig, point: Mapping[str, object]) -> HwConfig:
-    """``hw`` with the values of ``point`` set and the whole config revalidated; a
-    :class:`ConfigError` names the key path and the problem."""
+def variant(hw: HwConfig | str | Path, point: Mapping[str, object]) -> HwConfig:
+    """``hw`` (a config, or a shipped name or YAML path) with the values of ``point`` set
+    and the whole config revalidated: ``perfsim.variant(hw, {"engines.mxu.rows": 64,
+    "memory.sram.size_kib": 4096})``. Key paths address fields as the YAML does, engines and
+    memory levels by name (the sweep spec's keys); a :class:`ConfigError` names the key path
+    and the problem."""
+    if not isinstance(hw, HwConfig):
+        hw = load_hw(hw)
     document = copy.deepcopy(to_document(hw))
     named = {key: {e["name"]: e for e in document[key]} for key in BY_NAME}
     for path, value in point.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -76,6 +77,10 @@ def infer_shapes(network: str, layer: Layer,
         raise WorkloadError(f"{where}: {err.detail} ({named})") from None
 
 
+NOTEBOOK_LAYERS = 12
+"""Layers a network shows in a notebook."""
+
+
 @dataclass(frozen=True)
 class Network:
     """A workload: layers in topological order, validated, with inferred shapes.
@@ -132,3 +137,24 @@ class Network:
         (:func:`perfsim.workload.stats.layer_table`)."""
         from perfsim.workload.stats import layer_table
         return layer_table(self)
+
+    def __repr__(self) -> str:
+        from perfsim.workload.stats import totals
+        sums = totals(self)
+        inputs = " + ".join("x".join(map(str, self.out_shapes[layer.name][0]))
+                            for layer in self.inputs)
+        return (f"<Network {self.name}: {len(self.layers)} layers, input {inputs}, batch "
+                f"{self.batch}, {sums['macs']:,} MACs, {sums['params']:,} params>")
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the one-line summary, the description and the first layers
+        (``to_frame()`` has them all)."""
+        frame = self.to_frame()
+        shown = frame.head(NOTEBOOK_LAYERS)[["layer", "op", "in_shape", "out_shape", "macs",
+                                             "params"]]
+        more = (f"<p>The first {len(shown)} of {len(frame)} layers "
+                f"(<code>.to_frame()</code> has them all).</p>" if len(frame) > len(shown)
+                else "")
+        return (f"<div><strong>{html.escape(repr(self)[1:-1])}</strong>"
+                + (f"<p>{html.escape(self.description)}</p>" if self.description else "")
+                + more + shown.to_html(index=False) + "</div>")

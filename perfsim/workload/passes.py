@@ -87,6 +87,13 @@ class Fused(Op):
         return self.base.reader_kinds
 
     @property
+    def pin_variants(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.base.pin_variants
+
+    def pin_variant(self) -> str | None:
+        return self.base.pin_variant()
+
+    @property
     def residuals(self) -> int:
         """The layer's trailing inputs that the epilogue reads."""
         return sum(self.skips)

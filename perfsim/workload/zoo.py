@@ -47,11 +47,15 @@ def workload_family(name: str) -> str:
     return _builders()[name][0]
 
 
-def build_workload(name: str, input_shape: Shape | None = None) -> Network:
-    """Build the zoo network ``name`` (at its published input size unless ``input_shape``)."""
+def build_workload(name: str, input_shape: Shape | None = None, *,
+                   also_known: list[str] = ()) -> Network:
+    """Build the zoo network ``name`` (at its published input size unless ``input_shape``);
+    an unknown name suggests the closest of the zoo's and of ``also_known`` (the installed
+    examples)."""
     builders = _builders()
     if name not in builders:
-        raise WorkloadError(f"unknown workload '{name}'{suggest(name, list(builders))}")
+        raise WorkloadError(f"unknown workload '{name}'"
+                            f"{suggest(name, [*builders, *also_known])} (see `perfsim list`)")
     builder = builders[name][1]
     network = builder() if input_shape is None else builder(input_shape=tuple(input_shape))
     if network.name != name:

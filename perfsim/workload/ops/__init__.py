@@ -30,7 +30,8 @@ per family (:mod:`.conv`, :mod:`.pooling`, :mod:`.elementwise`, :mod:`.recurrent
 from perfsim.workload.ops.base import (CATEGORIES, FIELD_ALIASES, OPS, OTHER_KIND, Op, Pads,
                                        Pair, Shape, ShapeError, as_pads, as_pair,
                                        attribute_names, elems, fmt_shape, make_op,
-                                       reader_kind_order, user_attributes)
+                                       pin_problem, pinned_engine, reader_kind_order,
+                                       user_attributes)
 from perfsim.workload.ops.conv import LRN, Conv, FullyConnected
 from perfsim.workload.ops.elementwise import (Add, BatchNorm, Binary, Dropout, Elementwise,
                                               GroupNorm, LeakyRelu, Max, Mul, Offset, PRelu,
@@ -51,4 +52,4 @@ __all__ = ["CATEGORIES", "FIELD_ALIASES", "GRU", "LRN", "LSTM", "OPS", "OTHER_KI
            "Pool", "Recurrent", "RecurrentInput", "RecurrentSteps", "Relu", "Relu6", "Reshape", "Scale", "Shape", "ShapeError",
            "Shift", "Sigmoid", "Softmax", "SpaceToDepth", "SpatialPyramidPool", "Split", "Tanh",
            "Upsample", "as_pads", "as_pair", "attribute_names", "elems", "fmt_shape", "make_op",
-           "reader_kind_order", "user_attributes"]
+           "pin_problem", "pinned_engine", "reader_kind_order", "user_attributes"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from fractions import Fraction
-from typing import ClassVar
+from typing import ClassVar, Mapping
 
+from perfsim.errors import suggest
 from perfsim.workload import loopnest
 
 Shape = tuple[int, int, int]
@@ -110,6 +111,35 @@ def reader_kind_order() -> tuple[str, ...]:
     return (*kinds, OTHER_KIND)
 
 
+def pinned_engine(pin: Mapping[str, str], op: "Op") -> str | None:
+    """The engine ``pin`` (``kind`` or ``kind:variant`` -> engine name) puts ``op`` on: its
+    variant's pin, else its kind's; None when neither is pinned."""
+    variant = op.pin_variant()
+    if variant is not None and f"{op.kind}:{variant}" in pin:
+        return pin[f"{op.kind}:{variant}"]
+    return pin.get(op.kind)
+
+
+def pin_problem(key: str) -> str | None:
+    """Why ``key`` is not a pin's ``kind`` or ``kind:variant`` (None when it is one), with
+    the valid ones."""
+    kind, _, variant = key.partition(":")
+    if kind not in OPS:
+        variants = [f"{k}:{v}" for k, c in sorted(OPS.items()) for v in c.pin_variants]
+        hint = [v for v in variants if v.endswith(f":{kind}")] or sorted(
+            k for k in OPS if len(k) > 2 and (kind.startswith(k) or k.startswith(kind)))
+        return (f"unknown op kind '{kind}'"
+                + (f"; did you mean: {', '.join(hint)}?" if hint else suggest(kind, list(OPS)))
+                + " (op kinds: "
+                f"{', '.join(sorted(OPS))}; variants: {', '.join(variants)})")
+    variants = OPS[kind].pin_variants
+    if variant and variant not in variants:
+        return (f"op {kind} has no variant '{variant}' to pin "
+                + (f"(variants: {', '.join(f'{kind}:{v}' for v in variants)})" if variants
+                   else "(it takes no variant: pin the kind)"))
+    return None
+
+
 @dataclass(frozen=True)
 class Op:
     """Base of every op. Subclasses set ``kind`` (the op's name) and ``category``."""
@@ -139,6 +169,9 @@ class Op:
     reader_kinds: ClassVar[tuple[str, ...]] = ()
     """The kinds of layer :meth:`reader_kind` names for this op, in the order reports list
     them; empty: the op is among the "other" layers."""
+    pin_variants: ClassVar[tuple[str, ...]] = ()
+    """The variants a pin may single out as ``kind:variant`` (``conv:depthwise``), which
+    :meth:`pin_variant` tells apart; empty: a pin names the whole kind."""
     folds_into_weights: ClassVar[bool] = False
     """The op is a per-channel affine map (a batch norm at inference, a per-channel scale or
     offset) that an inference graph folds into the layer before it when that layer
@@ -188,6 +221,10 @@ class Op:
         return loopnest.stream(batch=batch, groups=groups, in_per_group=-(-in_total // groups),
                                out_per_group=-(-out_total // groups),
                                constants_per_group=-(-constants // groups))
+
+    def pin_variant(self) -> str | None:
+        """Which of :attr:`pin_variants` this op is (None when the kind has none)."""
+        return None
 
     def folded_shift(self) -> bool:
         """Whether the per-channel affine map this op folds (:attr:`folds_into_weights`) adds a

@@ -24,6 +24,7 @@ class Conv(Op):
     lecture_type: ClassVar[str | None] = "Conv"
     reader_kinds: ClassVar[tuple[str, ...]] = ("conv", "1x1 conv", "grouped conv",
                                                "depthwise conv")
+    pin_variants: ClassVar[tuple[str, ...]] = ("dense", "grouped", "depthwise")
     out_channels: int = 1
     kernel_size: Pair = (1, 1)
     strides: Pair = (1, 1)
@@ -82,6 +83,13 @@ class Conv(Op):
             kernel=self.kernel_size, stride=self.strides, dilation=self.dilation,
             pad_before=self.padding[:2], groups=self.group_count,
             biases_per_output=1 if self.bias else 0)
+
+    def pin_variant(self) -> str:
+        """``depthwise`` (one channel per group, as :meth:`reader_kind` tells it), ``grouped``
+        or ``dense``."""
+        if self.group_count > 1:
+            return "depthwise" if self.group_count == self.out_channels else "grouped"
+        return "dense"
 
     @classmethod
     def reader_kind(cls, *, groups: int, kernel: Pair, out_channels: int) -> str:
