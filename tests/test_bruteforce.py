@@ -152,10 +152,10 @@ def test_engine_sram_accesses_match_a_fold_walk(dataflow, gemm, array):
     work = Work(nest, np_ * kk * t_red, 0, t_red)
     engine = MatrixEngine("mxu", rows, cols, dataflow)
     precision = Precision(activation_bytes=1, weight_bytes=1, accumulator_bytes=1)
-    reads, writes = engine_sram_bytes(engine, work, precision, np_ * t_red, kk * t_red)
+    moved = engine_sram_bytes(engine, work, precision, np_ * t_red, kk * t_red)
     inputs, weights, partial_reads, out_writes = systolic_walk(dataflow, rows, cols, np_, kk,
                                                                t_red)
     # With 1-byte everything, the model's bytes are element counts; its partial writes of the
     # row folds plus the final results equal the walk's writes.
-    assert reads == inputs + weights + partial_reads
-    assert writes == out_writes
+    assert (moved.input, moved.weight, moved.output_read) == (inputs, weights, partial_reads)
+    assert moved.writes == out_writes

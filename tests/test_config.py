@@ -986,6 +986,17 @@ def _energy(**changes):
 
 SPLIT_KIB = "ifmap_kib, filter_kib, ofmap_kib"
 SPLIT_BYTES = "ifmap_bytes, filter_bytes, ofmap_bytes"
+PORTS = ("ifmap_bandwidth_bytes_per_cycle, filter_bandwidth_bytes_per_cycle, "
+         "ofmap_bandwidth_bytes_per_cycle")
+
+
+def _ports(ifmap, filter_, ofmap):
+    """Sets the gbuf's three port bandwidths."""
+    def edit(document):
+        document["memory"][1].update(ifmap_bandwidth_bytes_per_cycle=ifmap,
+                                     filter_bandwidth_bytes_per_cycle=filter_,
+                                     ofmap_bandwidth_bytes_per_cycle=ofmap)
+    return edit
 RULE_CASES = [
     RuleCase("split_size_kib", "partial", _del("memory", 1, "filter_kib"),
              _replace_level(1, filter_kib=None), ("memory", 1), "memory.gbuf",
@@ -993,6 +1004,23 @@ RULE_CASES = [
     RuleCase("split_size_kib", "exceeds", _set(("memory", 1, "ifmap_kib"), 60),
              _replace_level(1, ifmap_kib=60), ("memory", 1), "memory.gbuf",
              "ifmap_kib + filter_kib + ofmap_kib = 92 exceeds size_kib = 64"),
+    RuleCase("ports_bandwidth_bytes_per_cycle", "partial",
+             _set(("memory", 1, "ifmap_bandwidth_bytes_per_cycle"), 16),
+             _replace_level(1, ifmap_bandwidth_bytes_per_cycle=16), ("memory", 1),
+             "memory.gbuf", f"give all of {PORTS} or none"),
+    RuleCase("ports_bandwidth_bytes_per_cycle", "sum", _ports(16, 16, 16),
+             _replace_level(1, ifmap_bandwidth_bytes_per_cycle=16,
+                            filter_bandwidth_bytes_per_cycle=16,
+                            ofmap_bandwidth_bytes_per_cycle=16), ("memory", 1), "memory.gbuf",
+             " + ".join(PORTS.split(", ")) + " = 48 must equal bandwidth_bytes_per_cycle = 64"),
+    RuleCase("ports_bandwidth_bytes_per_cycle", "unsplit",
+             lambda d: (_ports(16, 16, 32)(d), [d["memory"][1].pop(k) for k in
+                                                 ("ifmap_kib", "filter_kib", "ofmap_kib")]),
+             _replace_level(1, ifmap_kib=None, filter_kib=None, ofmap_kib=None,
+                            ifmap_bandwidth_bytes_per_cycle=16,
+                            filter_bandwidth_bytes_per_cycle=16,
+                            ofmap_bandwidth_bytes_per_cycle=32), ("memory", 1), "memory.gbuf",
+             f"{PORTS} need the per-operand buffers {SPLIT_KIB}"),
     RuleCase("split_size_bytes", "partial", _del("memory", 0, "ofmap_bytes"),
              _replace_level(0, ofmap_bytes=None), ("memory", 0), "memory.rf",
              f"give all of {SPLIT_BYTES} or none"),

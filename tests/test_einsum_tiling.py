@@ -181,12 +181,13 @@ def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, a
     rates = ns.Rates(float(compute), float(engine), level, above, float(latency),
                      serial).record
     link = moved / above
-    fast = kern.pipeline_cycles(moved, link, tiles, rates[0])
-    assert fast == pytest.approx(kern.pipeline_cycles_ref(moved, link, tiles, rates[0]),
+    roles = np.array([moved, 0, 0], dtype=np.int64)
+    fast = kern.pipeline_cycles(roles, link, tiles, rates[0])
+    assert fast == pytest.approx(kern.pipeline_cycles_ref(roles, link, tiles, rates[0]),
                                  rel=1e-9, abs=1e-5)
     assert fast >= moved / above - 1e-6 and fast >= compute - 1e-6  # the roofline
     overlapped = ns.Rates(float(compute), float(engine), level, above, float(latency)).record
-    assert fast >= kern.pipeline_cycles(moved, link, tiles, overlapped[0]) - 1e-6
+    assert fast >= kern.pipeline_cycles(roles, link, tiles, overlapped[0]) - 1e-6
 
 
 @settings(max_examples=300, deadline=None)
@@ -222,8 +223,9 @@ def test_one_buffer_loads_then_computes():
     # load (50), three steps of max(50, 25) and the last compute (25): 225 (+ 7).
     serial = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0, serial=True).record[0]
     overlapped = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0).record[0]
-    assert kern.pipeline_cycles(400, 200.0, 4, serial) == pytest.approx(307)
-    assert kern.pipeline_cycles(400, 200.0, 4, overlapped) == pytest.approx(232)
+    moved = np.array([400, 0, 0], dtype=np.int64)
+    assert kern.pipeline_cycles(moved, 200.0, 4, serial) == pytest.approx(307)
+    assert kern.pipeline_cycles(moved, 200.0, 4, overlapped) == pytest.approx(232)
 
 
 @settings(max_examples=300, deadline=None)

@@ -67,11 +67,14 @@ STUDIES: tuple[Study, ...] = (
     values("tpu_cnn0", "filters", (192, 247, 256),
            "192 is AlphaGo's match network (4.8M weights); 247 gives Table 1's 8M; 256 fills "
            "whole tiles (Table 3: 0.0% unused), 8.57M weights."),
-    values("tpu_cnn0", "memory.sram.bandwidth_bytes_per_cycle", (1536, 2560),
-           "tpu_v1.yaml's 1536 B/cycle counts the accumulators at 1024 B/cycle, one 256 x "
-           "32-bit vector a cycle; accumulating reads and writes it (the matrix unit "
-           "\"instantly update[s] one location of each of 256 accumulators\", Figure 4), 2048 "
-           "B/cycle, which makes 2560. perfsim's partial sums share the one SRAM bandwidth."),
+    Study("tpu_cnn0", "memory.sram.ofmap_bandwidth_bytes_per_cycle",
+          tuple((str(port), {"memory.sram.ofmap_bandwidth_bytes_per_cycle": port,
+                             "memory.sram.bandwidth_bytes_per_cycle": 512 + port})
+                for port in (1024, 2048)),
+          "tpu_v1.yaml gives the accumulators 2048 B/cycle: one 256 x 32-bit vector read and "
+          "one written a cycle, as accumulating needs (the matrix unit \"instantly update[s] "
+          "one location of each of 256 accumulators\", Figure 4); 1024 would write it only. "
+          "The SRAM's bandwidth follows, as the ports' sum."),
     values("nvdla_2048", "network", ("resnet50", "resnet50_v1_5"),
            "The primer does not say which ResNet-50: the paper's v1 (stride in the first 1x1 "
            "of a block) or torchvision's v1.5 (stride in the 3x3)."),

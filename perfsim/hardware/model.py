@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Iterator, Mapping, NamedTuple, Sequence
 
 from perfsim.errors import ConfigError, suggest
 from perfsim.hardware.rules import (ConfigProblems, Key, Problem, Rule, check, field_problems,
-                                    key, keys_of, split_rule, value_problems)
+                                    key, keys_of, port_rule, split_rule, value_problems)
 from perfsim.yaml_source import KeyPath, format_path
 
 DATAFLOWS = ("output_stationary", "weight_stationary", "input_stationary")
@@ -204,7 +204,10 @@ class LocalMemory(_Validated):
 class Sram(_Validated):
     """A shared on-chip buffer (a global buffer, an L2): one capacity, or (SCALE-Sim style) one
     buffer per operand (``ifmap_kib``, ``filter_kib``, ``ofmap_kib``: all or none, together at
-    most ``size_kib``). Reads and writes share ``bandwidth_bytes_per_cycle``. ``buffers`` is
+    most ``size_kib``). Reads and writes share ``bandwidth_bytes_per_cycle``, unless split
+    buffers have ports of their own (``ifmap_``, ``filter_`` and ``ofmap_bandwidth_bytes_per_
+    cycle``, adding up to it: the TPU's Unified Buffer, Weight FIFO and accumulators), when
+    each buffer's traffic takes its own port's time and the busiest sets the pace. ``buffers`` is
     how many tiles of each operand it holds at once: 2 is double buffering (the next tile
     loads while the current one computes), more lets loads run further ahead. ``holds``,
     ``transfer_setup_cycles`` and ``burst_bytes`` as for :class:`LocalMemory`. A
@@ -222,8 +225,17 @@ class Sram(_Validated):
     holds: tuple[str, ...] = key(tuple, **_HOLDS)
     transfer_setup_cycles: int = key(int, **_SETUP)
     burst_bytes: int = key(int, **_BURST)
+    ifmap_bandwidth_bytes_per_cycle: float | None = key(float, default=None, positive=True,
+                                                        since=2)
+    filter_bandwidth_bytes_per_cycle: float | None = key(float, default=None, positive=True,
+                                                         since=2)
+    ofmap_bandwidth_bytes_per_cycle: float | None = key(float, default=None, positive=True,
+                                                        since=2)
 
-    RULES = (split_rule("size_kib", ("ifmap_kib", "filter_kib", "ofmap_kib")),)
+    RULES = (split_rule("size_kib", ("ifmap_kib", "filter_kib", "ofmap_kib")),
+             port_rule("bandwidth_bytes_per_cycle", ("ifmap_kib", "filter_kib", "ofmap_kib"),
+                       ("ifmap_bandwidth_bytes_per_cycle", "filter_bandwidth_bytes_per_cycle",
+                        "ofmap_bandwidth_bytes_per_cycle")))
 
     def place(self) -> KeyPath:
         return _place("memory", self.name)
@@ -239,6 +251,14 @@ class Sram(_Validated):
             return None
         return (int(self.ifmap_kib * 1024), int(self.filter_kib * 1024),  # type: ignore
                 int(self.ofmap_kib * 1024))  # type: ignore
+
+    @property
+    def port_bytes_per_cycle(self) -> tuple[float, float, float] | None:
+        """(ifmap, filter, ofmap) port bandwidths, or None when all share one."""
+        if self.ifmap_bandwidth_bytes_per_cycle is None:
+            return None
+        return (self.ifmap_bandwidth_bytes_per_cycle,  # type: ignore[return-value]
+                self.filter_bandwidth_bytes_per_cycle, self.ofmap_bandwidth_bytes_per_cycle)
 
 
 @dataclass(frozen=True)
@@ -612,6 +632,11 @@ def uncostable_reason(hw: HwConfig) -> str | None:
     other than its default would be costed as if it were not set."""
     if sum(isinstance(level, Sram) for level in hw.memory_levels) > 1:
         return _second_shared_reason(hw)
+    if hw.sram.port_bytes_per_cycle is not None and \
+            any(isinstance(level, LocalMemory) for level in hw.memory_levels):
+        return (f"{hw.name}: {format_path(hw.sram.place() + ('ifmap_bandwidth_bytes_per_cycle',))}"
+                f": costing per-buffer SRAM ports under a local level is not supported yet "
+                f"(give the SRAM one bandwidth)")
     for level in hw.memory_levels:
         if isinstance(level, LocalMemory) and level.per != "engine":
             return (f"{hw.name}: {format_path(level.place() + ('per',))} = {level.per!r}: "

@@ -194,3 +194,27 @@ def split_rule(size: str, split: tuple[str, str, str]) -> Rule:
     rule.__name__ = f"split_{size}"
     return rule
 
+
+
+def port_rule(bandwidth: str, split: tuple[str, str, str], ports: tuple[str, str, str]) -> Rule:
+    """Per-buffer bandwidths (``ports``, optional) are given all together or not at all, only
+    on a level split into per-operand buffers (``split``), and add up to its ``bandwidth``."""
+
+    def rule(values: Mapping[str, Any]) -> Iterator[Problem]:
+        given = [values.get(name) for name in ports]  # keys of schema 2 only
+        if all(v is None for v in given):
+            return
+        if any(v is None for v in given):
+            yield Problem((), f"give all of {', '.join(ports)} or none")
+            return
+        if values[split[0]] is None:
+            yield Problem((), f"{', '.join(ports)} need the per-operand buffers "
+                              f"{', '.join(split)}")
+            return
+        if not math.isclose(sum(given), values[bandwidth]):
+            yield Problem((), f"{' + '.join(ports)} = {sum(given):g} must equal {bandwidth} "
+                              f"= {values[bandwidth]:g} (the buffers' ports together)")
+
+    rule.__doc__ = f"{', '.join(ports)}: all or none, on split buffers, adding up to {bandwidth}"
+    rule.__name__ = f"ports_{bandwidth}"
+    return rule

@@ -17,7 +17,7 @@ own SRAM accesses (DESIGN section 4), one :class:`EngineModel` per engine kind.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from perfsim.hardware.model import Engine, MatrixEngine, Precision, VectorEngine
 from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
@@ -35,6 +35,30 @@ def can_run(engine: Engine, op: Op) -> bool:
         not isinstance(op, Fused) or engine.output_path_elems_per_cycle > 0)
 
 
+class SramBytes(NamedTuple):
+    """Bytes an engine moves through the level it reads from, for one layer, by buffer role
+    (:data:`~perfsim.hardware.model.OPERANDS`): inputs read, weights read, partial sums read
+    back, and partial sums and results written."""
+
+    input: int
+    weight: int
+    output_read: int
+    output_write: int
+
+    @property
+    def reads(self) -> int:
+        return self.input + self.weight + self.output_read
+
+    @property
+    def writes(self) -> int:
+        return self.output_write
+
+    @property
+    def roles(self) -> tuple[int, int, int]:
+        """Bytes through each role's buffer, read and written."""
+        return self.input, self.weight, self.output_read + self.output_write
+
+
 class EngineModel(ABC):
     """How one kind of engine costs a layer's work. An engine kind is its dataclass in
     :mod:`perfsim.hardware.model` (what the hardware file says) and one subclass here,
@@ -48,8 +72,8 @@ class EngineModel(ABC):
 
     @abstractmethod
     def sram_bytes(self, engine: Engine, work: Work, precision: Precision,
-                   in_elems: int, weight_elems: int) -> tuple[int, int]:
-        """(bytes the engine reads from SRAM, bytes it writes) for one layer."""
+                   in_elems: int, weight_elems: int) -> SramBytes:
+        """The bytes the engine reads from SRAM and writes, for one layer."""
 
     @abstractmethod
     def peak_work(self, work: Work) -> int:
@@ -96,7 +120,7 @@ class Systolic(EngineModel):
         return -(-work.epilogue_ops // engine.output_path_elems_per_cycle)
 
     def sram_bytes(self, engine: MatrixEngine, work: Work, precision: Precision,
-                   in_elems: int, weight_elems: int) -> tuple[int, int]:
+                   in_elems: int, weight_elems: int) -> SramBytes:
         act, wgt, acc = precision.activation_bytes, precision.weight_bytes, \
             precision.accumulator_bytes
         g = gemm(work)
@@ -120,9 +144,10 @@ class Systolic(EngineModel):
             row_folds = ceil(g.t_red, rows)
         outputs = g.np_ * g.k
         partial = outputs * (row_folds - 1)
-        reads = g.repeats * (inputs * act + weights * wgt + partial * acc)
-        writes = g.repeats * (partial * acc + outputs * act)
-        return reads + work.residual_elems * act, writes
+        # the output path's skip tensor is read as an input
+        return SramBytes(g.repeats * inputs * act + work.residual_elems * act,
+                         g.repeats * weights * wgt, g.repeats * partial * acc,
+                         g.repeats * (partial * acc + outputs * act))
 
     def peak_work(self, work: Work) -> int:
         return work.macs
@@ -168,12 +193,13 @@ class Simd(EngineModel):
                                  engine.pipeline_latency_cycles))
 
     def sram_bytes(self, engine: VectorEngine, work: Work, precision: Precision,
-                   in_elems: int, weight_elems: int) -> tuple[int, int]:
+                   in_elems: int, weight_elems: int) -> SramBytes:
         writes = work.outputs * precision.activation_bytes
-        if work.macs:
-            return work.macs * (precision.activation_bytes + precision.weight_bytes), writes
-        return (in_elems * precision.activation_bytes + weight_elems * precision.weight_bytes,
-                writes)
+        if work.macs:  # two operands per MAC
+            return SramBytes(work.macs * precision.activation_bytes,
+                             work.macs * precision.weight_bytes, 0, writes)
+        return SramBytes(in_elems * precision.activation_bytes,
+                         weight_elems * precision.weight_bytes, 0, writes)
 
     def peak_work(self, work: Work) -> int:
         return work.macs + work.ops
@@ -198,6 +224,6 @@ def compute_cycles(engine: Engine, work: Work) -> int:
 
 
 def engine_sram_bytes(engine: Engine, work: Work, precision: Precision,
-                      in_elems: int, weight_elems: int) -> tuple[int, int]:
-    """(bytes the engine reads from SRAM, bytes it writes) for one layer."""
+                      in_elems: int, weight_elems: int) -> SramBytes:
+    """The bytes the engine reads from SRAM and writes, for one layer."""
     return model_of(engine).sram_bytes(engine, work, precision, in_elems, weight_elems)

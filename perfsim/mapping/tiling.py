@@ -19,8 +19,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
+
 from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import Engine, HwConfig, LocalMemory
+from perfsim.mapping.engines import SramBytes
 from perfsim.mapping.kernels import nest_tiling
 from perfsim.mapping.kernels.nest_search import (Buffers, Capacity, LevelTiling, LevelTraffic,
                                                  Rates, TilingLevel, levels_traffic,
@@ -108,7 +111,7 @@ def capacity(hw: HwConfig, work: Work, resident_bytes: int) -> Capacity:
 
 
 def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
-                placement: Placement, compute_cycles: int, engine_bytes: int) -> Tiling:
+                placement: Placement, compute_cycles: int, engine_bytes: SramBytes) -> Tiling:
     """The best tiling of ``work`` on ``engine``, which computes for ``compute_cycles`` and
     moves ``engine_bytes`` through the level it reads from; :class:`InfeasibleError` naming
     the layer and the bytes when some level fits nothing.
@@ -119,11 +122,13 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
     result records up to how many resident bytes that holds, so the schedule can reuse it
     when it tries other placements (:mod:`perfsim.schedule.analytic`)."""
     resident = _resident(work, placement)
-    rates = Rates(float(compute_cycles), float(engine_bytes),
+    rates = Rates(float(compute_cycles), float(engine_bytes.reads + engine_bytes.writes),
                   float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
                   float(hw.dram_latency_cycles),
                   transfer_setup_cycles=float(hw.sram.transfer_setup_cycles),
-                  burst_bytes=float(hw.dram.burst_bytes))
+                  burst_bytes=float(hw.dram.burst_bytes),
+                  engine_role_bytes=tuple(map(float, engine_bytes.roles)),
+                  port_bytes_per_cycle=hw.sram.port_bytes_per_cycle or (0.0, 0.0, 0.0))
     room = capacity(hw, work, placement.resident_bytes)
     plan = search_one_level(work.nest, hw.precision, room, rates,
                             buffers=Buffers.uniform(hw.sram.buffers), resident=resident)
@@ -188,9 +193,30 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
         rates, compute_cycles=max([rates.compute_cycles] + [use.cycles for use in uses]),
         engine_bytes=float(below.fill_bytes + below.writeback_bytes))
     link = sram.link_cycles(retimed)
-    cycles = float(nest_tiling.pipeline_cycles(sram.moved_bytes, link, sram.tile_count,
-                                               retimed.record[0]))
+    cycles = float(nest_tiling.pipeline_cycles(np.array(sram.role_moved_bytes), link,
+                                               sram.tile_count, retimed.record[0]))
     return _tiling(work, sram, cycles, link, resident_bytes, uses)
+
+
+def sram_busy(hw: HwConfig, engine_bytes: SramBytes,
+              tiling: Tiling) -> tuple[float, str, int, float]:
+    """How long a layer keeps the SRAM's bandwidth busy: ``(cycles, what, bytes, bytes per
+    cycle)`` of the engine's bytes (or its local level's fills and write-backs) with the
+    DRAM traffic, over the bandwidth; with a port per buffer, of the busiest port."""
+    below = tiling.locals[-1] if tiling.locals else None
+    ports = hw.sram.port_bytes_per_cycle
+    if below is not None or ports is None:
+        through = (engine_bytes.reads + engine_bytes.writes if below is None
+                   else below.fill_bytes + below.writeback_bytes)
+        moved = through + tiling.dram_read_bytes + tiling.dram_write_bytes
+        bw = hw.sram.bandwidth_bytes_per_cycle
+        return moved / bw, "SRAM", moved, bw
+    dram = (tiling.dram_read_input_bytes, tiling.dram_read_weight_bytes,
+            tiling.dram_read_partial_bytes + tiling.dram_write_bytes)
+    per_port = [(e + d, bw, name) for e, d, bw, name in
+                zip(engine_bytes.roles, dram, ports, ("ifmap", "filter", "ofmap"))]
+    moved, bw, name = max(per_port, key=lambda p: p[0] / p[1])
+    return moved / bw, f"SRAM {name} port", moved, bw
 
 
 def _local_capacity(level: LocalMemory) -> Capacity:

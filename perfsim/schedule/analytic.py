@@ -26,7 +26,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
-from perfsim.mapping.engines import can_run, compute_cycles, engine_sram_bytes, model_of
+from perfsim.mapping.engines import (SramBytes, can_run, compute_cycles, engine_sram_bytes,
+                                     model_of)
 from perfsim.errors import InfeasibleError, WorkloadError
 from perfsim.hardware.model import Engine, HwConfig
 from perfsim.workload.network import Layer, Network
@@ -36,7 +37,7 @@ from perfsim.mapping.lowering import Work, lower
 from perfsim.mapping.kernels.nest_tiling import CYCLE_TOLERANCE
 from perfsim.mapping.residency import Placement, budget_ladder_bytes, plan
 from perfsim.results import LayerResult, per_dram_byte_text
-from perfsim.mapping.tiling import Tiling, plan_tiling
+from perfsim.mapping.tiling import Tiling, plan_tiling, sram_busy
 
 WELL_USED = 0.5
 """An engine doing at least this share of the work its busy cycles allow is well used."""
@@ -51,7 +52,7 @@ class LayerPlan:
 
     row: LayerResult
     tiling: Tiling | None
-    engine_sram_bytes: int
+    engine_sram_bytes: SramBytes
     placement: Placement
 
 
@@ -262,34 +263,33 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
                           memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
                           macs_per_dram_byte=None, bound="none", reason=reason,
                           energy_pj=0.0 if hw.energy_pj else None, tiling="-")
-        return LayerPlan(row, None, 0, placement), sys.maxsize
+        return LayerPlan(row, None, SramBytes(0, 0, 0, 0), placement), sys.maxsize
     engines = candidate_engines(layer, hw, pin)
     best = None
     errors = []
     options = []
     for engine in engines:
         cycles = compute_cycles(engine, work)
-        reads, writes = engine_sram_bytes(engine, work, p, in_elems, weights)
+        moved = engine_sram_bytes(engine, work, p, in_elems, weights)
         try:
-            tiling = plan_tiling(layer.name, work, hw, engine, placement, cycles,
-                                 reads + writes)
+            tiling = plan_tiling(layer.name, work, hw, engine, placement, cycles, moved)
         except InfeasibleError as err:
             errors.append(err)
             continue
         total = math.ceil(tiling.cycles)
         options.append((total, engine, cycles, tiling.max_resident_bytes))
         if best is None or total < best[0]:
-            best = (total, engine, cycles, reads, writes, tiling)
+            best = (total, engine, cycles, moved, tiling)
     if best is None:
         raise errors[0]
-    total, engine, cycles, reads, writes, tiling = best
-    row = _row(base, work, hw, engine, total, cycles, reads, writes, tiling)
+    total, engine, cycles, moved, tiling = best
+    row = _row(base, work, hw, engine, total, cycles, moved, tiling)
     others = [note for t, e, c, _ in options if e is not engine
               for note in [model_of(e).unused_note(e, work, t, c)] if note]
     if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
         row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
     # an engine that did not fit fits even less beside more resident bytes
-    return (LayerPlan(row, tiling, reads + writes, placement),
+    return (LayerPlan(row, tiling, moved, placement),
             min(high for *_, high in options))
 
 
@@ -343,20 +343,16 @@ def _energy(hw: HwConfig, work: int, levels: list[tuple[str, float, int, int]]) 
     return energy
 
 
-def _level_text(hw: HwConfig, name: str) -> str:
-    level = next(level for level in hw.memory_levels if level.name == name)
-    return {"sram": "SRAM", "dram": "DRAM"}.get(level.kind, f"local {name}")
-
-
 def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
-         cycles: int, reads: int, writes: int, tiling: Tiling) -> LayerResult:
-    levels = _level_bytes(hw, reads, writes, tiling)
+         cycles: int, moved: SramBytes, tiling: Tiling) -> LayerResult:
+    levels = _level_bytes(hw, moved.reads, moved.writes, tiling)
     *inner, (_, sram_bw, sram_read, sram_write), (_, _, dram_read, dram_write) = levels
     dram_bytes = dram_read + dram_write
     dram_cycles = tiling.dram_link_cycles  # bytes at the bandwidth, and per-transfer costs
-    # the busiest on-chip level, the innermost on a tie
-    name, bw, read, written = max(inner + [levels[-2]], key=lambda lv: (lv[2] + lv[3]) / lv[1])
-    on_chip_cycles = (read + written) / bw
+    # the busiest on-chip level (or SRAM port), the innermost on a tie
+    busy = [((read + written) / bw, f"local {name}", read + written, bw)
+            for name, bw, read, written in inner] + [sram_busy(hw, moved, tiling)]
+    on_chip_cycles, where, on_chip_bytes, bw = max(busy, key=lambda b: b[0])
     memory_cycles = math.ceil(max(dram_cycles, on_chip_cycles))
     done = model_of(engine).peak_work(work)
     peak = engine.peak_macs_per_cycle
@@ -374,8 +370,8 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
                       f"({per_byte}, machine balance {balance:,.0f} MAC/B; "
                       f"{_dominant(tiling, work)})")
         else:
-            reason = (f"memory: {_level_text(hw, name)} {on_chip_cycles:,.0f} cycles >= "
-                      f"compute {cycles:,} ({read + written:,} B at {bw:g} B/cycle)")
+            reason = (f"memory: {where} {on_chip_cycles:,.0f} cycles >= "
+                      f"compute {cycles:,} ({on_chip_bytes:,} B at {bw:g} B/cycle)")
     elif efficiency < WELL_USED:
         bound = "utilization"
         reason = f"utilization: {model_of(engine).waste(engine, work, utilization)}"

@@ -126,6 +126,7 @@ from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Layer, Network
 from perfsim.mapping.residency import Placement
+from perfsim.mapping.tiling import sram_busy
 from perfsim.results import LayerResult, RunResult
 from perfsim.schedule.analytic import LayerPlan, candidate_engines, plan_layer
 
@@ -178,7 +179,7 @@ class EventSchedule:
 
 def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
     """The tiles of a layer as the analytic schedule planned them."""
-    row, tiling, engine_sram = plan.row, plan.tiling, plan.engine_sram_bytes
+    row, tiling = plan.row, plan.tiling
     if tiling is None:
         return TileWork(row.layer, "-", 0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)
     n = tiling.tile_count
@@ -186,11 +187,10 @@ def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
     # the channel's time per byte, with the transfers' setup and burst rounding spread over them
     per_byte = tiling.dram_link_cycles / (read + write) if read + write else 0.0
     # As perfsim.mapping.kernels.nest_tiling.pipeline_cycles: the engine is busy computing, or
-    # moving its own (or its local level's) and the DMA's bytes through SRAM if that is
-    # slower, or running its local level's pipeline (perfsim.mapping.tiling) if that is.
-    below = tiling.locals[-1] if tiling.locals else None
-    through_sram = engine_sram if below is None else below.fill_bytes + below.writeback_bytes
-    sram_cycles = (through_sram + read + write) / hw.sram.bandwidth_bytes_per_cycle
+    # moving its own (or its local level's) and the DMA's bytes through SRAM (its busiest
+    # port) if that is slower, or running its local level's pipeline (perfsim.mapping.tiling)
+    # if that is.
+    sram_cycles = sram_busy(hw, plan.engine_sram_bytes, tiling)[0]
     busy = max([float(row.compute_cycles), sram_cycles]
                + [use.cycles for use in tiling.locals])
     return TileWork(row.layer, row.engine, n, read * per_byte / n, write * per_byte / n,

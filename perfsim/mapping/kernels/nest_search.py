@@ -99,7 +99,9 @@ class Rates:
     level, this level's bandwidth, and the link from the level above (bytes per cycle, and
     latency in cycles); ``serial`` when the level has one buffer of some operand, so its
     transfers cannot overlap compute; each transfer over the link costs
-    ``transfer_setup_cycles`` and moves whole bursts of ``burst_bytes``."""
+    ``transfer_setup_cycles`` and moves whole bursts of ``burst_bytes``. A level whose
+    buffers have a port each gives ``port_bytes_per_cycle`` (per role, summing to
+    ``level_bytes_per_cycle``) and the engine's bytes per role, ``engine_role_bytes``."""
 
     compute_cycles: float
     engine_bytes: float
@@ -109,13 +111,16 @@ class Rates:
     serial: bool = False
     transfer_setup_cycles: float = 0.0
     burst_bytes: float = 1.0
+    engine_role_bytes: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    port_bytes_per_cycle: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @cached_property
     def record(self) -> np.ndarray:
         """The one-element :data:`~.nest_tiling.RATES` array the kernels read."""
         return np.array([(self.compute_cycles, self.engine_bytes, self.level_bytes_per_cycle,
                           self.above_bytes_per_cycle, self.above_latency_cycles,
-                          self.serial, self.transfer_setup_cycles, self.burst_bytes)],
+                          self.serial, self.transfer_setup_cycles, self.burst_bytes,
+                          self.engine_role_bytes, self.port_bytes_per_cycle)],
                         dtype=kern.RATES)
 
 

@@ -103,12 +103,16 @@ CAPACITY = np.dtype([("split", np.bool_), ("shared_bytes", np.int64),
 RATES = np.dtype([("compute_cycles", np.float64), ("engine_bytes", np.float64),
                   ("level_bytes_per_cycle", np.float64), ("above_bytes_per_cycle", np.float64),
                   ("above_latency_cycles", np.float64), ("serial", np.bool_),
-                  ("transfer_setup_cycles", np.float64), ("burst_bytes", np.float64)],
+                  ("transfer_setup_cycles", np.float64), ("burst_bytes", np.float64),
+                  ("engine_role_bytes", np.float64, (3,)),
+                  ("port_bytes_per_cycle", np.float64, (3,))],
                  align=True)
 """Engine cycles, bytes the engine moves through the level, the level's bandwidth, the link
 from the level above (bandwidth, latency), whether transfers wait for compute (a level with
-one buffer of some operand cannot load the next tile while the current one computes), and
-the link's cost per transfer (setup cycles, and the burst its bytes are rounded up to)."""
+one buffer of some operand cannot load the next tile while the current one computes), the
+link's cost per transfer (setup cycles, and the burst its bytes are rounded up to); and, for a
+level whose buffers have a port each (``port_bytes_per_cycle`` per role, zeros when they
+share one), the engine's bytes per role."""
 ROW = np.dtype([("moved_bytes", np.int64), ("tile_count", np.int64), ("order", np.int64),
                 ("tile_bytes", np.int64, (3,)), ("role_moved", np.int64, (3,))], align=True)
 """A tiling in :func:`level_table`: bytes its best order moves, tiles, that order, the
@@ -634,12 +638,31 @@ def link_cycles(role_moved, role_tile_bytes, rates) -> float:
 
 
 @njit(cache=True)
-def pipeline_cycles(moved_bytes: int, link: float, tile_count: int, rates) -> float:
-    """Cycles of ``tile_count`` equal tiles moving ``moved_bytes`` into and out of the level,
-    which keeps the link from the level above busy ``link`` cycles (:func:`link_cycles`),
-    overlapped with compute by buffering (module docstring)."""
-    level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
-    busy = max(rates["compute_cycles"], level)
+def level_cycles(role_moved, rates) -> float:
+    """Cycles the level's bandwidth is busy: the engine's bytes and ``role_moved`` (bytes
+    moved to and from the level above, per role) over its bandwidth, or, when its buffers have
+    a port each, over each role's port, the busiest setting the pace."""
+    if rates["port_bytes_per_cycle"][0] > 0:
+        busiest = 0.0
+        for role in range(3):
+            busiest = max(busiest, (rates["engine_role_bytes"][role] + role_moved[role])
+                          / rates["port_bytes_per_cycle"][role])
+        return busiest
+    moved = 0
+    for role in range(3):
+        moved += role_moved[role]
+    return (rates["engine_bytes"] + moved) / rates["level_bytes_per_cycle"]
+
+
+@njit(cache=True)
+def pipeline_cycles(role_moved, link: float, tile_count: int, rates) -> float:
+    """Cycles of ``tile_count`` equal tiles moving ``role_moved`` bytes (per role) into and out
+    of the level, which keeps the link from the level above busy ``link`` cycles
+    (:func:`link_cycles`), overlapped with compute by buffering (module docstring)."""
+    moved_bytes = 0
+    for role in range(3):
+        moved_bytes += role_moved[role]
+    busy = max(rates["compute_cycles"], level_cycles(role_moved, rates))
     if rates["serial"]:
         cycles = link + busy
     else:
@@ -676,7 +699,7 @@ def rank_table(table, buffers, capacity, rates):
     for row in range(table.shape[0]):
         entry = table[row]
         if _fits(entry["tile_bytes"], buffers, capacity):
-            cycles[row] = pipeline_cycles(entry["moved_bytes"],
+            cycles[row] = pipeline_cycles(entry["role_moved"],
                                           link_cycles(entry["role_moved"], entry["tile_bytes"],
                                                       rates),
                                           entry["tile_count"], rates)
@@ -965,11 +988,17 @@ def link_cycles_ref(role_moved, role_tile_bytes, rates) -> float:
     return padded / rates["above_bytes_per_cycle"] + transfers * rates["transfer_setup_cycles"]
 
 
-def pipeline_cycles_ref(moved_bytes: int, link: float, tile_count: int, rates) -> float:
+def pipeline_cycles_ref(role_moved, link: float, tile_count: int, rates) -> float:
     """The specification of :func:`pipeline_cycles`: walk ``n`` equal tiles through load,
-    compute and store stages with one transfer link and add up the time."""
+    compute and store stages with one transfer link and add up the time; the level's time is
+    its bytes over its bandwidth, or its busiest port's."""
     step = link / tile_count
-    level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
+    moved_bytes = sum(role_moved)
+    if rates["port_bytes_per_cycle"][0] > 0:
+        level = max((e + m) / bw for e, m, bw in zip(rates["engine_role_bytes"], role_moved,
+                                                      rates["port_bytes_per_cycle"]))
+    else:
+        level = (rates["engine_bytes"] + moved_bytes) / rates["level_bytes_per_cycle"]
     compute = max(rates["compute_cycles"], level) / tile_count
     if rates["serial"]:  # one buffer: every tile loads, then computes
         time = tile_count * (step + compute)
@@ -1020,7 +1049,7 @@ def search_level_ref(nest: LoopNest, tilings, orders, k: int, costs, buffers, ca
                 role_moved[ROLE_CODES[op.role]] += r + p + w
             moved = sum(role_moved)
             link = link_cycles_ref(role_moved, role_bytes, rates)
-            fitting.append((pipeline_cycles_ref(moved, link, tiles, rates), moved, tiles,
+            fitting.append((pipeline_cycles_ref(role_moved, link, tiles, rates), moved, tiles,
                             tiling, order))
     if not fitting:
         return None
