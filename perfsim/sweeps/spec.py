@@ -25,6 +25,7 @@ from perfsim.hardware.model import HwConfig
 from perfsim.mapping.residency import RESIDENCY_MODES
 from perfsim.sweeps.space import MODES, Point, check_key_path, points_of, variant
 from perfsim.io.load import load_workload
+from perfsim.text_files import is_file
 from perfsim.yaml_source import YamlDoc, load_yaml
 
 KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "residency")
@@ -88,7 +89,7 @@ def _workloads(doc: YamlDoc, base: Path) -> list[str]:
     for i, item in enumerate(items):
         if not isinstance(item, str):
             _fail(doc, ("workloads", i), f"expected a workload name or file, got {item!r}")
-        name = str(base / item) if (base / item).is_file() else item
+        name = str(base / item) if is_file(base / item) else item
         try:
             load_workload(name)
         except PerfsimError as err:
@@ -104,7 +105,7 @@ def _hw(doc: YamlDoc, base: Path) -> HwConfig:
     if not isinstance(name, str):
         _fail(doc, ("hw",), f"expected a shipped config name or a path, got {name!r}")
     try:
-        return load_hw(base / name if (base / name).is_file() else name)
+        return load_hw(base / name if is_file(base / name) else name)
     except ConfigError as err:
         _fail(doc, ("hw",), str(err))
     raise AssertionError  # unreachable: _fail raises
