@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 import pandas as pd
 import yaml
@@ -16,13 +17,13 @@ import yaml
 from perfsim._version import __version__
 from perfsim.io.load import load_hw
 from perfsim.hardware.loading import resolve_hw_path, shipped_config_names, to_document
-from perfsim.errors import PerfsimError
+from perfsim.errors import PerfsimError, PerfsimWarning
 from perfsim.io.timeloop import export_timeloop
 from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
 from perfsim.mapping.fusion import GRAPHS
 from perfsim.workload.ops import user_attributes
 from perfsim.workload.lecture import lecture_table
-from perfsim.results import EVENT_COLUMNS
+from perfsim.results import EVENT_COLUMNS, check_result
 from perfsim.report.saved_run import save_run
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate
@@ -145,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> str:
     result = simulate(network, hw, residency=args.residency, pin=pins,
                       fidelity=args.fidelity, overlap=args.overlap or "graph",
                       fuse=args.graph == "inference")
+    check_result(result)
     run_dir = args.out or args.report  # --report alone saves the run beside its report
     if run_dir:
         save_run(result, run_dir, hw_path=hw_path, source=network.source or network.name,
@@ -413,12 +415,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(show):
+    """``warnings.showwarning`` printing perfsim's warnings as one line each, ``perfsim:
+    warning: ...``, and others as ``show`` does."""
+    def showwarning(message, category, *rest) -> None:
+        if issubclass(category, PerfsimWarning):
+            print(f"perfsim: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest)
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]  # for provenance
     try:
-        text = args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line(warnings.showwarning)
+            warnings.simplefilter("always", PerfsimWarning)
+            text = args.run(args)
     except PerfsimError as err:
         print(f"perfsim: error: {err}", file=sys.stderr)
         return 2

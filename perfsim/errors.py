@@ -25,6 +25,11 @@ class InfeasibleError(PerfsimError):
     """A layer that cannot be run on the accelerator (nothing fits, or no engine can)."""
 
 
+class LimitError(PerfsimError):
+    """A result beyond what perfsim can count (more than 2^63 - 1 cycles or bytes), from
+    inputs each within perfsim's limits but together extreme."""
+
+
 class PerfsimWarning(UserWarning):
     """Something in the user's input that is probably a mistake but is read as written (an
     input shape that looks channels-last); the CLI prints it as one line."""

@@ -96,7 +96,7 @@ def load_network_file(path: str | Path) -> Network:
         name = Path(path).stem
     description = data.get("description", "")
     if not isinstance(description, str):
-        problems.add(("description",), f"description must be text, got {description!r}")
+        problems.add(("description",), f"must be text, got {description!r}")
     inputs = _inputs(problems, data, misspelt)
     layers = [Layer(k, OPS["input"](shape=s)) for k, s in inputs.items() if s is not None]
     shapes = {layer.name: (layer.op.shape,) for layer in layers}

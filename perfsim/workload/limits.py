@@ -7,8 +7,8 @@
 * :data:`MAX_LAYER_WORK` bounds each layer at its batch: its multiply-accumulates, its other
   operations and the elements of each tensor it reads or writes (inputs, outputs, weights).
 
-These are generous for real networks (a 2^24-token sequence, a 2^20 batch of small images)
-and keep every integer the kernels compute below 2^63. With the hardware limits
+These are generous for real networks (a sequence of a million tokens, a 2^20 batch of small
+images) and keep every integer the kernels compute below 2^63. With the hardware limits
 (:mod:`perfsim.hardware.model`: elements of at most 16 = 2^4 bytes, arrays of at most
 2^16 x 2^16, at most 64 = 2^6 buffers per operand):
 
@@ -31,8 +31,8 @@ refused by :func:`perfsim.results.check_result`.
 
 from __future__ import annotations
 
-MAX_DIM = 2**24
-"""Any one size of a network: 16,777,216."""
+MAX_DIM = 2**20
+"""Any one size of a network: 1,048,576."""
 MAX_BATCH = 2**20
 """The largest batch: 1,048,576."""
 MAX_LAYER_WORK = 2**44
