@@ -16,6 +16,7 @@ import yaml
 
 from perfsim._version import __version__
 from perfsim.io.load import load_hw
+from perfsim.hardware import model as hardware_model
 from perfsim.hardware.loading import resolve_hw_path, shipped_config_names, to_document
 from perfsim.errors import PerfsimError, PerfsimWarning
 from perfsim.io.timeloop import export_timeloop
@@ -27,6 +28,7 @@ from perfsim.results import EVENT_COLUMNS, check_result
 from perfsim.report.saved_run import save_run
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate
+from perfsim.workload import limits
 from perfsim.workload.stats import layer_table, totals
 from perfsim.io.load import load_workload
 from perfsim.workload.zoo import workload_family, workload_names
@@ -285,6 +287,23 @@ def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool 
                                  "placeholders")
 
 
+def _limits_text() -> str:
+    """perfsim's limits (``perfsim validate --help``), from their declarations."""
+    hw = hardware_model
+    return (f"Limits (larger values are refused, naming them): matrix engines up to "
+            f"{hw.MAX_ARRAY_SIDE:,} x {hw.MAX_ARRAY_SIDE:,}; vector engines up to "
+            f"{hw.MAX_LANES:,} lanes; elements up to {hw.MAX_ELEMENT_BYTES} bytes; a shared "
+            f"SRAM up to {hw.MAX_SRAM_KIB:,} KiB, a local level up to "
+            f"{hw.MAX_LOCAL_BYTES:,} bytes; up to {hw.MAX_BUFFERS} buffers per operand; "
+            f"bandwidths from {hw.MIN_BANDWIDTH:g} to {hw.MAX_BANDWIDTH:g} bytes per cycle "
+            f"(GB/s for DRAM); clocks from {hw.MIN_CLOCK_GHZ:g} to {hw.MAX_CLOCK_GHZ:g} GHz; "
+            f"latencies up to {hw.MAX_COUNT_CYCLES:,} cycles or {hw.MAX_LATENCY_NS:g} ns; "
+            f"energies up to {hw.MAX_ENERGY_PJ:g} pJ. Networks: every size (channels, rows, "
+            f"columns, kernel, ...) up to {limits.MAX_DIM:,}, a batch up to "
+            f"{limits.MAX_BATCH:,}, and per layer at its batch up to "
+            f"{limits.MAX_LAYER_WORK:,} MACs, operations or elements of a tensor.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfsim", description="Performance simulator for neural-network accelerators.")
@@ -384,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate", help="check a hardware config and print it normalised",
         description="Load a hardware config strictly; print the normalised config, or every "
-                    "problem as file:line: key.path: problem.")
+                    "problem as file:line: key.path: problem.", epilog=_limits_text())
     validate.add_argument("hw", help="a hardware YAML file or a shipped config name")
     validate.add_argument("--format", choices=("yaml", "json"), default="yaml")
     validate.set_defaults(run=cmd_validate)
