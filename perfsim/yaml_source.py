@@ -183,6 +183,9 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 raise error(f"{file}:{line}: {format_path(path)}: key {key!r} is not a string")
+            if not key.isprintable():  # no perfsim key has one; messages print keys
+                raise error(f"{file}:{line}: {format_path(path)}: key {key!r} has a control "
+                            f"character")
             if key in out:
                 first = lines[path + (key,)]
                 if duplicates is None:

@@ -289,7 +289,7 @@ def resolve_hw_path(name_or_path: str | Path) -> Path:
     if path.parent == Path(".") and stem in shipped_config_names():
         return Path(str(resources.files("perfsim.hw_configs") / f"{stem}.yaml"))
     names = shipped_config_names()
-    raise ConfigError(f"no hardware config '{name_or_path}': not a file and not a shipped "
+    raise ConfigError(f"no hardware config {str(name_or_path)!r}: not a file and not a shipped "
                       f"config{suggest(stem, names)} (shipped: {', '.join(names)})")
 
 

@@ -142,6 +142,8 @@ def value_problems(spec: Key, value: object) -> list[str]:
         return [f"expected {_type_name(spec)}, got {value!r}{hint}"]
     if isinstance(value, float) and not math.isfinite(value):
         return [f"must be a finite number, got {value!r}"]
+    if isinstance(value, str) and not value.isprintable():  # names appear in messages
+        return [f"must be text without control characters, got {value!r}"]
     out = []
     if spec.choices and spec.type is not tuple and value not in spec.choices:
         out.append(f"must be one of {', '.join(map(str, spec.choices))}, got {value!r}"

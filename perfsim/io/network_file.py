@@ -91,8 +91,9 @@ def load_network_file(path: str | Path) -> Network:
     if data.get("version", 1) != 1:
         problems.add(("version",), "only version 1 is understood")
     name = data.get("name", Path(path).stem)
-    if not isinstance(name, str) or not name:
-        problems.add(("name",), f"name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str) or not name or not name.isprintable():
+        problems.add(("name",), f"must be a non-empty string without control characters, "
+                                f"got {name!r}")
         name = Path(path).stem
     description = data.get("description", "")
     if not isinstance(description, str):
@@ -165,8 +166,9 @@ def _layer(problems: _Problems, i: int, entry, previous: str) -> Layer | None:
         return None
     before = len(problems.found)
     name, kind = entry["name"], entry["op"]
-    if not isinstance(name, str) or not name:
-        problems.add(where + ("name",), f"name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str) or not name or not name.isprintable():
+        problems.add(where + ("name",), f"must be a non-empty string without control "
+                                        f"characters, got {name!r}")
         name = f"layers[{i}]"
     if not isinstance(kind, str) or kind not in OPS or kind == "input":
         ops = sorted(k for k in OPS if k != "input")
@@ -176,7 +178,8 @@ def _layer(problems: _Problems, i: int, entry, previous: str) -> Layer | None:
     inputs = entry.get("inputs", [previous])
     if isinstance(inputs, str):
         inputs = [inputs]
-    if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
+    if not isinstance(inputs, list) or not all(isinstance(x, str) and x.isprintable()
+                                               for x in inputs):
         problems.add(where + ("inputs",), f"layer '{name}': inputs is a list of layer names")
     names = attribute_names(OPS[kind])
     attributes = {}

@@ -35,8 +35,9 @@ class Layer:
     fused: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise WorkloadError(f"a layer name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
+            raise WorkloadError(f"a layer name must be a non-empty string without control "
+                                f"characters, got {self.name!r}")
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "fused", tuple(self.fused))
 

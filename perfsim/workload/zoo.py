@@ -51,7 +51,7 @@ def build_workload(name: str, input_shape: Shape | None = None) -> Network:
     """Build the zoo network ``name`` (at its published input size unless ``input_shape``)."""
     builders = _builders()
     if name not in builders:
-        raise WorkloadError(f"unknown workload '{name}'{suggest(name, list(builders))}")
+        raise WorkloadError(f"unknown workload {name!r}{suggest(name, list(builders))}")
     builder = builders[name][1]
     network = builder() if input_shape is None else builder(input_shape=tuple(input_shape))
     if network.name != name:
