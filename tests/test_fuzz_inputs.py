@@ -27,7 +27,7 @@ from perfsim.cli import main
 from perfsim.hardware.loading import to_document
 from perfsim.io.load import load_hw
 from perfsim.sweeps.space import key_paths
-from perfsim.workload.ops import FIELD_ALIASES, OPS, attribute_names
+from perfsim.workload.ops import FIELD_ALIASES, OPS
 
 
 

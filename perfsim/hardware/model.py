@@ -38,7 +38,8 @@ engine) or per engine."""
 
 # perfsim's limits on hardware values: generous for real accelerators, and small enough that
 # the cost kernels' integers stay below 2^63 (the arithmetic: perfsim.workload.limits) and their
-# floating-point cycles finite. Every number of a config has a maximum, every float a minimum.
+# floating-point cycles finite. Every number of a config has a maximum, every float a lower
+# bound (a minimum or "> 0").
 MAX_ARRAY_SIDE = 2**16
 """Rows or columns of a matrix engine (a TPU v1 has 256)."""
 MAX_LANES = 2**20
