@@ -13,6 +13,7 @@ import pkgutil
 import shutil
 import sys
 import textwrap
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +22,9 @@ import yaml
 
 from perfsim._version import __version__
 from perfsim.io.load import load_hw
+from perfsim.hardware import model as hardware_model
 from perfsim.hardware.loading import resolve_hw_path, shipped_config_names, to_document
-from perfsim.errors import PerfsimError, suggest
+from perfsim.errors import PerfsimError, PerfsimWarning, suggest
 from perfsim.hardware.model import HwConfig
 from perfsim.io.examples import example_networks, example_sweeps, first_comment, sweep_spec_path
 from perfsim.io.timeloop import export_timeloop
@@ -31,10 +33,11 @@ from perfsim.mapping.fusion import GRAPHS
 from perfsim.workload.ops import OTHER_KIND, pin_problem, user_attributes
 from perfsim.workload.lecture import lecture_table
 from perfsim.report.tables import intensity_order, run_view
-from perfsim.results import display_frame
+from perfsim.results import check_result, display_frame
 from perfsim.report.saved_run import save_run
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate
+from perfsim.workload import limits
 from perfsim.workload.stats import layer_table, totals
 from perfsim.io.load import load_workload
 from perfsim.workload.zoo import workload_family, workload_names
@@ -321,6 +324,7 @@ def cmd_run(args: argparse.Namespace) -> str:
     result = simulate(network, hw, residency=args.residency, pin=pins,
                       fidelity=args.fidelity, overlap=args.overlap or "graph",
                       fuse=args.graph == "inference")
+    check_result(result)
     if run_dir:
         save_run(result, run_dir, hw_path=hw_path, source=network.source or network.name,
                  command=args.argv)
@@ -568,6 +572,23 @@ def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool 
                                  "placeholders")
 
 
+def _limits_text() -> str:
+    """perfsim's limits (``perfsim validate --help``), from their declarations."""
+    hw = hardware_model
+    return (f"Limits (larger values are refused, naming them): matrix engines up to "
+            f"{hw.MAX_ARRAY_SIDE:,} x {hw.MAX_ARRAY_SIDE:,}; vector engines up to "
+            f"{hw.MAX_LANES:,} lanes; elements up to {hw.MAX_ELEMENT_BYTES} bytes; a shared "
+            f"SRAM up to {hw.MAX_SRAM_KIB:,} KiB, a local level up to "
+            f"{hw.MAX_LOCAL_BYTES:,} bytes; up to {hw.MAX_BUFFERS} buffers per operand; "
+            f"bandwidths from {hw.MIN_BANDWIDTH:g} to {hw.MAX_BANDWIDTH:g} bytes per cycle "
+            f"(GB/s for DRAM); clocks from {hw.MIN_CLOCK_GHZ:g} to {hw.MAX_CLOCK_GHZ:g} GHz; "
+            f"latencies up to {hw.MAX_COUNT_CYCLES:,} cycles or {hw.MAX_LATENCY_NS:g} ns; "
+            f"energies up to {hw.MAX_ENERGY_PJ:g} pJ. Networks: every size (channels, rows, "
+            f"columns, kernel, ...) up to {limits.MAX_DIM:,}, a batch up to "
+            f"{limits.MAX_BATCH:,}, and per layer at its batch up to "
+            f"{limits.MAX_LAYER_WORK:,} MACs, operations or elements of a tensor.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perfsim", description="Performance simulator for neural-network accelerators.")
@@ -685,7 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser(
         "validate", help="check a hardware config and print it normalised",
         description="Load a hardware config strictly; print the normalised config, or every "
-                    "problem as file:line: key.path: problem.")
+                    "problem as file:line: key.path: problem.", epilog=_limits_text())
     validate.add_argument("hw", help="a hardware YAML file or a shipped config name")
     validate.add_argument("--format", choices=("yaml", "json"), default="yaml")
     validate.set_defaults(run=cmd_validate)
@@ -717,12 +738,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(show):
+    """``warnings.showwarning`` printing perfsim's warnings as one line each, ``perfsim:
+    warning: ...``, and others as ``show`` does."""
+    def showwarning(message, category, *rest) -> None:
+        if issubclass(category, PerfsimWarning):
+            print(f"perfsim: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, *rest)
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     try:
         args = build_parser().parse_args(argv)
         args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]  # for provenance
-        text = args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line(warnings.showwarning)
+            warnings.simplefilter("always", PerfsimWarning)
+            text = args.run(args)
     except PerfsimError as err:
         print(f"perfsim: error: {err}", file=sys.stderr)
         return 2

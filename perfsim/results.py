@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from perfsim.errors import LimitError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.ops import OPS, OTHER_KIND
 
@@ -377,6 +378,64 @@ def cell_text(column: str, value) -> str:
     if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
         return "x".join(str(v) for v in list(value))
     return str(value)
+
+
+MAX_COUNT = 2**63 - 1
+"""The largest count (cycles, bytes, MACs) a result may hold: what a 64-bit integer column of
+a saved run or a sweep holds."""
+UTILIZATION_SLACK = 1e-9
+"""How far above 1 a utilisation may seem: float rounding of MACs over cycles times peak."""
+COUNT_FIELDS = ("macs", "ops", "params", "in_bytes", "out_bytes", "weight_bytes",
+                "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
+                "compute_cycles", "memory_cycles", "total_cycles", "stall_cycles", "energy_pj",
+                *EVENT_COLUMNS)
+"""Row fields that are counts: non-negative, finite and at most :data:`MAX_COUNT` (None where
+a row has none)."""
+TOTAL_COUNTS = ("cycles", "time_ms", "macs", "ops", "params", "macs_per_cycle", "dram_bytes",
+                "sram_bytes", "energy_pj")
+"""The totals held to the same rule."""
+
+
+class ResultError(RuntimeError):
+    """A result that breaks physics (a negative or undefined count, a utilisation above 1):
+    a bug in perfsim, never the user's doing (the CLI exits 1 with a traceback)."""
+
+
+def check_result(run: RunResult) -> None:
+    """The final check on a result before it is printed or written.
+
+    A count beyond :data:`MAX_COUNT` (or infinite) comes from inputs that are each within
+    perfsim's limits but together extreme (a huge layer on a very slow memory): a
+    :class:`~perfsim.errors.LimitError` naming the layer, the count and what bounds the layer.
+    A negative or undefined (NaN) count, or a utilisation outside ``[0, 1]``, is a bug: a
+    :class:`ResultError`."""
+    where = f"{run.network} on {run.hw.name} at batch {run.batch}"
+    for row in run.layers:
+        values = [(name, getattr(row, name)) for name in COUNT_FIELDS]
+        values += [(f"{level}_{what}_bytes", count) for level, read, written in row.local_bytes
+                   for what, count in (("read", read), ("write", written))]
+        for name, value in values:
+            _check_count(f"{where}: layer '{row.layer}'", name, value,
+                         f" (the layer is {row.bound}-bound: {row.reason})")
+        if not 0 <= row.utilization <= 1 + UTILIZATION_SLACK:
+            raise ResultError(f"{where}: layer '{row.layer}': utilization {row.utilization!r} "
+                              f"is outside [0, 1]")
+    totals = run.totals
+    for name in TOTAL_COUNTS:
+        _check_count(where, name, totals[name], "")
+    if not 0 <= totals["utilization"] <= 1 + UTILIZATION_SLACK:
+        raise ResultError(f"{where}: utilization {totals['utilization']!r} is outside [0, 1]")
+
+
+def _check_count(where: str, name: str, value: float | None, why: str) -> None:
+    if value is None:
+        return
+    if value != value or value < 0:
+        raise ResultError(f"{where}: {name} = {value!r}: a count must be a number >= 0")
+    if value > MAX_COUNT:
+        raise LimitError(f"{where}: {name} = {value:.3g} is beyond what perfsim can count "
+                         f"(2^63 - 1 = {MAX_COUNT:.3g}): the accelerator is too slow or too "
+                         f"small for this network{why}")
 
 
 def _finite(row: dict) -> dict:

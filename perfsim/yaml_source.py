@@ -1,8 +1,15 @@
 """Strict YAML reading that remembers where every key came from.
 
-Network files and hardware configs are read through :func:`load_yaml`: syntax errors and
-duplicate keys are errors naming ``file:line``, and :meth:`YamlDoc.where` gives the line of any
-key path so later validation can say exactly where a problem is.
+Network files, hardware configs and sweep specs are read through :func:`load_yaml`: syntax
+errors and duplicate keys are errors naming ``file:line``, and :meth:`YamlDoc.where` gives the
+line of any key path so later validation can say exactly where a problem is.
+
+Loading is safe against hostile files: the text must be UTF-8 without NUL bytes
+(:func:`perfsim.text_files.read_text`), and while the document is composed, before any alias
+is expanded, nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_ALIASES` aliases,
+aliases that together repeat more than :data:`MAX_ALIASED_VALUES` values (an "alias bomb"
+repeats ``9**9``) or an alias inside the value it names (a cycle) are refused, each naming its
+line. No perfsim file needs more than a few levels or aliases.
 """
 
 from __future__ import annotations
@@ -14,6 +21,15 @@ from typing import Any
 import yaml
 
 from perfsim.errors import PerfsimError
+from perfsim.text_files import read_text
+
+MAX_DEPTH = 32
+"""Nesting levels of mappings and lists a file may have (perfsim's files use at most five)."""
+MAX_ALIASES = 100
+"""Aliases (``*name``) a file may use."""
+MAX_ALIASED_VALUES = 10_000
+"""Values (scalars, lists and mappings, counted after expansion) the aliases of a file may
+repeat in all."""
 
 KeyPath = tuple[str | int, ...]
 
@@ -56,13 +72,11 @@ def load_yaml(path: str | Path, error: type[PerfsimError],
     the repeats are listed in :attr:`YamlDoc.duplicates`, for the caller to report together
     with its own problems."""
     path = str(path)
+    text = read_text(path, error)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise error(f"{path}: cannot read: {err}") from None
-    loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as err:
+        raise error(_reader_problem(path, text, err)) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -70,6 +84,10 @@ def load_yaml(path: str | Path, error: type[PerfsimError],
         lines: dict[KeyPath, int] = {}
         duplicates: list | None = [] if collect_duplicates else None
         data = _convert(loader, node, (), lines, path, error, duplicates)
+    except _Refused as err:
+        raise error(f"{path}:{err.problem_mark.line + 1}: {err.problem}") from None
+    except yaml.reader.ReaderError as err:
+        raise error(_reader_problem(path, text, err)) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
@@ -85,6 +103,74 @@ def load_yaml(path: str | Path, error: type[PerfsimError],
     return YamlDoc(path, data, lines, tuple(duplicates or ()))
 
 
+def _reader_problem(path: str, text: str, err: yaml.reader.ReaderError) -> str:
+    """``file:line: ...`` for a character YAML does not allow in a document."""
+    line = text.count("\n", 0, err.position) + 1
+    return (f"{path}:{line}: character U+{err.character:04X} is not allowed in a YAML file "
+            f"(a control character: is it a binary file?)")
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document perfsim refuses to compose (too deep, too many aliases, a cycle)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with the limits of the module docstring checked as each node is
+    composed: an alias is checked by the size of the value it repeats, which is known (it was
+    composed before), before anything is expanded."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.depth = 0
+        self.aliases = 0
+        self.aliased_values = 0
+        self.values = 0  # values composed so far, aliases expanded
+        self.sizes: dict[int, int] = {}  # id(node) -> its values, once composed
+
+    def compose_node(self, parent, index):
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Refused(None, None, f"more than {MAX_ALIASES} aliases: perfsim refuses "
+                                           f"such files", mark)
+            size = self.sizes.get(id(node))
+            if size is None:
+                raise _Refused(None, None, "an alias inside the value it names (a cycle)", mark)
+            self.aliased_values += size
+            if self.aliased_values > MAX_ALIASED_VALUES:
+                raise _Refused(None, None, f"aliases repeat more than {MAX_ALIASED_VALUES:,} "
+                                           f"values (an alias bomb?): perfsim refuses such "
+                                           f"files", mark)
+            self.values += size
+            return node
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Refused(None, None, f"nested more than {MAX_DEPTH} levels deep: perfsim "
+                                       f"refuses such files", mark)
+        before = self.values
+        self.values += 1
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        self.sizes[id(node)] = self.values - before
+        return node
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node, file: str,
+            error: type[PerfsimError]) -> Any:
+    """The value of a scalar node; one Python refuses to read (an integer of more than 4,300
+    digits, a date such as 2024-13-01) is an error at its line."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except ValueError as err:
+        text = str(node.value)
+        shown = f"{text[:30]}... ({len(text):,} characters)" if len(text) > 40 else text
+        reason = "too long a number" if "digits" in str(err) else str(err)
+        raise error(f"{file}:{node.start_mark.line + 1}: cannot read {shown}: {reason}"
+                    ) from None
+
+
 def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
              lines: dict[KeyPath, int], file: str, error: type[PerfsimError],
              duplicates: list | None = None) -> Any:
@@ -93,10 +179,13 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
         loader.flatten_mapping(node)
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _scalar(loader, key_node, file, error)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 raise error(f"{file}:{line}: {format_path(path)}: key {key!r} is not a string")
+            if not key.isprintable():  # no perfsim key has one; messages print keys
+                raise error(f"{file}:{line}: {format_path(path)}: key {key!r} has a control "
+                            f"character")
             if key in out:
                 first = lines[path + (key,)]
                 if duplicates is None:
@@ -111,4 +200,4 @@ def _convert(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath,
     if isinstance(node, yaml.SequenceNode):
         return [_convert(loader, item, path + (i,), lines, file, error, duplicates)
                 for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node, file, error)

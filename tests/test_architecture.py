@@ -16,7 +16,8 @@ import perfsim
 
 PACKAGE = Path(perfsim.__file__).parent
 STAGES = (
-    ("perfsim._version", "perfsim.errors", "perfsim.storage", "perfsim.yaml_source"),
+    ("perfsim._version", "perfsim.errors", "perfsim.storage", "perfsim.text_files",
+     "perfsim.yaml_source"),
     ("perfsim.workload",),
     ("perfsim.hardware",),
     ("perfsim.io",),

@@ -26,11 +26,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
-from perfsim.errors import ConfigError, suggest
+from perfsim.errors import ConfigError, problems_text, suggest
 from perfsim.hardware.model import (ENERGY_PER_BYTE, ENGINE_KINDS, LEVEL_KINDS, Dram, Energy,
                                     HwConfig, Outline, Precision, Sram, outline_problems)
 from perfsim.hardware.rules import (ConfigProblems, Key, Problem, field_of, keys_of,
                                     rule_problems, value_problems)
+from perfsim.text_files import is_file
 from perfsim.yaml_source import KeyPath, YamlDoc, format_path, load_yaml
 
 VERSIONS = (1, 2)
@@ -240,8 +241,7 @@ def parse_config(doc: YamlDoc) -> HwConfig:
             return hw
     problems = sorted(checker.problems, key=lambda p: p[0])
     raise ConfigProblems([p for _, _, p in problems],
-                         f"{len(problems)} problem(s) in {doc.path}:\n"
-                         + "\n".join(text for _, text, _ in problems))
+                         problems_text(doc.path, [(line, text) for line, text, _ in problems]))
 
 
 def _assemble(checker: _Checker, values: dict, version: int) -> HwConfig | None:
@@ -283,13 +283,13 @@ def shipped_config_names() -> list[str]:
 def resolve_hw_path(name_or_path: str | Path) -> Path:
     """A config path from a path or a shipped name (with or without ``.yaml``)."""
     path = Path(name_or_path)
-    if path.is_file():
+    if is_file(path):
         return path
     stem = path.name[:-5] if path.name.endswith(".yaml") else path.name
     if path.parent == Path(".") and stem in shipped_config_names():
         return Path(str(resources.files("perfsim.hw_configs") / f"{stem}.yaml"))
     names = shipped_config_names()
-    raise ConfigError(f"no hardware config '{name_or_path}': not a file and not a shipped "
+    raise ConfigError(f"no hardware config {str(name_or_path)!r}: not a file and not a shipped "
                       f"config{suggest(stem, names)} (shipped: {', '.join(names)})")
 
 

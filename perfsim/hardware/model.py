@@ -36,7 +36,37 @@ LOCAL_SCOPES = ("pe", "engine")
 """A local level is replicated per processing element (a MAC of an array, a lane of a vector
 engine) or per engine."""
 
-ENERGY_PER_BYTE = Key(float, minimum=0)
+# perfsim's limits on hardware values: generous for real accelerators, and small enough that
+# the cost kernels' integers stay below 2^63 (the arithmetic: perfsim.workload.limits) and their
+# floating-point cycles finite. Every number of a config has a maximum, every float a lower
+# bound (a minimum or "> 0").
+MAX_ARRAY_SIDE = 2**16
+"""Rows or columns of a matrix engine (a TPU v1 has 256)."""
+MAX_LANES = 2**20
+"""Lanes of a vector engine."""
+MAX_ELEMENT_BYTES = 16
+"""Bytes per stored element of any tensor kind (a 128-bit accumulator)."""
+MAX_BUFFERS = 64
+"""Tiles of each operand a memory level holds at once."""
+MAX_SRAM_KIB = 2**32
+"""A shared on-chip level's capacity, in KiB (4 TiB)."""
+MAX_LOCAL_BYTES = 2**42
+"""A local level's capacity per copy, in bytes (4 TiB)."""
+MAX_COUNT_CYCLES = 2**20
+"""A latency or setup time counted in cycles (a pipeline's, a transfer's)."""
+MAX_BURST_BYTES = 2**20
+"""A level's transfer granularity."""
+MIN_BANDWIDTH, MAX_BANDWIDTH = 1e-3, 1e30
+"""Bandwidth in bytes per cycle (on chip) or GB/s (DRAM): from a thousandth, so that bytes over
+bandwidth stay finite, to 1e30, how "no limit" is written (a SCALE-Sim config's CALC mode)."""
+MIN_CLOCK_GHZ, MAX_CLOCK_GHZ = 1e-3, 100.0
+"""The clock, from 1 MHz to 100 GHz."""
+MAX_LATENCY_NS = 1e6
+"""DRAM latency (a millisecond)."""
+MAX_ENERGY_PJ = 1e6
+"""Energy of one MAC or of one byte moved (a microjoule)."""
+
+ENERGY_PER_BYTE = Key(float, minimum=0, maximum=MAX_ENERGY_PJ)
 """The rule of every ``energy_pj.<level>_byte`` (pJ per byte moved at that level)."""
 
 
@@ -66,9 +96,12 @@ def _place(section: str, name: object) -> KeyPath:
 class Precision(_Validated):
     """Bytes per stored element of each tensor kind."""
 
-    activation_bytes: int = key(int, default=1, required=True, positive=True)
-    weight_bytes: int = key(int, default=1, required=True, positive=True)
-    accumulator_bytes: int = key(int, default=4, required=True, positive=True)
+    activation_bytes: int = key(int, default=1, required=True, positive=True,
+                                maximum=MAX_ELEMENT_BYTES)
+    weight_bytes: int = key(int, default=1, required=True, positive=True,
+                            maximum=MAX_ELEMENT_BYTES)
+    accumulator_bytes: int = key(int, default=4, required=True, positive=True,
+                                 maximum=MAX_ELEMENT_BYTES)
 
     def place(self) -> KeyPath:
         return ("precision",)
@@ -98,12 +131,13 @@ class MatrixEngine(_Validated):
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = ("rows", "cols", "dataflow")
     """The fields a run's summary shows beside the engine's peak."""
     name: str = key(str)
-    rows: int = key(int, positive=True)
-    cols: int = key(int, positive=True)
+    rows: int = key(int, positive=True, maximum=MAX_ARRAY_SIDE)
+    cols: int = key(int, positive=True, maximum=MAX_ARRAY_SIDE)
     dataflow: str = key(str, default="weight_stationary", required=True, choices=DATAFLOWS)
     reads_from: str | None = key(str, default=None, since=2)
     weight_buffers: int = key(int, default=1, choices=(1, 2), since=2)
-    output_elems_per_cycle: int | None = key(int, default=None, minimum=0, since=2)
+    output_elems_per_cycle: int | None = key(int, default=None, minimum=0,
+                                             maximum=MAX_ARRAY_SIDE**2, since=2)
 
     RULES = (_weight_buffers,)
 
@@ -129,8 +163,8 @@ class VectorEngine(_Validated):
     SHAPE_FIELDS: ClassVar[tuple[str, ...]] = ("lanes",)
     """The fields a run's summary shows beside the engine's peak."""
     name: str = key(str)
-    lanes: int = key(int, positive=True)
-    pipeline_latency_cycles: int = key(int, default=0, minimum=0)
+    lanes: int = key(int, positive=True, maximum=MAX_LANES)
+    pipeline_latency_cycles: int = key(int, default=0, minimum=0, maximum=MAX_COUNT_CYCLES)
     reads_from: str | None = key(str, default=None, since=2)
 
     def place(self) -> KeyPath:
@@ -155,8 +189,11 @@ ENGINE_KINDS: dict[str, type] = {cls.kind: cls for cls in (MatrixEngine, VectorE
 # set. A transfer into an on-chip level pays its setup cycles (a DMA descriptor, a handshake) and
 # moves whole bursts of the level it comes from.
 _HOLDS = dict(default=OPERANDS, choices=OPERANDS, since=2, costed=False)
-_SETUP = dict(default=0, minimum=0, since=2)
-_BURST = dict(default=1, positive=True, since=2)
+_SETUP = dict(default=0, minimum=0, maximum=MAX_COUNT_CYCLES, since=2)
+_BURST = dict(default=1, positive=True, maximum=MAX_BURST_BYTES, since=2)
+_BANDWIDTH = dict(positive=True, minimum=MIN_BANDWIDTH, maximum=MAX_BANDWIDTH)
+_LOCAL_BYTES = dict(positive=True, maximum=MAX_LOCAL_BYTES)
+_SRAM_KIB = dict(positive=True, maximum=MAX_SRAM_KIB)
 DRAM_BURST_BYTES = 64
 """The default DRAM burst: DDR4 moves bursts of 8 beats on a 64-bit channel (JEDEC JESD79-4,
 BL8: 64 bytes), LPDDR4 16 beats on a 32-bit channel (JESD209-4, BL16: 64 bytes); a transfer
@@ -177,12 +214,12 @@ class LocalMemory(_Validated):
     kind: ClassVar[str] = "local"
     name: str = key(str, since=2)
     per: str = key(str, choices=LOCAL_SCOPES, since=2)
-    size_bytes: int = key(int, positive=True, since=2)
-    bandwidth_bytes_per_cycle: float = key(float, positive=True, since=2)
-    ifmap_bytes: int | None = key(int, default=None, positive=True, since=2)
-    filter_bytes: int | None = key(int, default=None, positive=True, since=2)
-    ofmap_bytes: int | None = key(int, default=None, positive=True, since=2)
-    buffers: int = key(int, default=1, minimum=1, since=2)
+    size_bytes: int = key(int, **_LOCAL_BYTES, since=2)
+    bandwidth_bytes_per_cycle: float = key(float, **_BANDWIDTH, since=2)
+    ifmap_bytes: int | None = key(int, default=None, **_LOCAL_BYTES, since=2)
+    filter_bytes: int | None = key(int, default=None, **_LOCAL_BYTES, since=2)
+    ofmap_bytes: int | None = key(int, default=None, **_LOCAL_BYTES, since=2)
+    buffers: int = key(int, default=1, minimum=1, maximum=MAX_BUFFERS, since=2)
     holds: tuple[str, ...] = key(tuple, **_HOLDS)
     transfer_setup_cycles: int = key(int, **_SETUP)
     burst_bytes: int = key(int, **_BURST)
@@ -215,12 +252,12 @@ class Sram(_Validated):
     fields come first, so ``Sram(size_kib, bandwidth_bytes_per_cycle)`` builds it."""
 
     kind: ClassVar[str] = "sram"
-    size_kib: float = key(float, positive=True)
-    bandwidth_bytes_per_cycle: float = key(float, positive=True)
-    ifmap_kib: float | None = key(float, default=None, positive=True)
-    filter_kib: float | None = key(float, default=None, positive=True)
-    ofmap_kib: float | None = key(float, default=None, positive=True)
-    buffers: int = key(int, default=2, minimum=2)
+    size_kib: float = key(float, **_SRAM_KIB)
+    bandwidth_bytes_per_cycle: float = key(float, **_BANDWIDTH)
+    ifmap_kib: float | None = key(float, default=None, **_SRAM_KIB)
+    filter_kib: float | None = key(float, default=None, **_SRAM_KIB)
+    ofmap_kib: float | None = key(float, default=None, **_SRAM_KIB)
+    buffers: int = key(int, default=2, minimum=2, maximum=MAX_BUFFERS)
     name: str = key(str, default="sram", since=2)
     holds: tuple[str, ...] = key(tuple, **_HOLDS)
     transfer_setup_cycles: int = key(int, **_SETUP)
@@ -269,8 +306,8 @@ class Dram(_Validated):
     level named ``dram``."""
 
     kind: ClassVar[str] = "dram"
-    bandwidth_gb_per_s: float = key(float, positive=True)
-    latency_ns: float = key(float, default=0.0, minimum=0)
+    bandwidth_gb_per_s: float = key(float, **_BANDWIDTH)
+    latency_ns: float = key(float, default=0.0, minimum=0, maximum=MAX_LATENCY_NS)
     name: str = key(str, default="dram", since=2)
     burst_bytes: int = key(int, **{**_BURST, "default": DRAM_BURST_BYTES})
 
@@ -301,7 +338,7 @@ class Energy(_Validated):
     last); a mapping is accepted. A file writes them as ``energy_pj: {mac: ..., <level>_byte:
     ...}``: in ``schema_version: 1``, ``sram_byte`` and ``dram_byte``."""
 
-    mac: float = key(float, minimum=0)
+    mac: float = key(float, minimum=0, maximum=MAX_ENERGY_PJ)
     per_byte: tuple[tuple[str, float], ...] = field()
 
     RULES = (_energy_per_byte,)
@@ -486,7 +523,7 @@ class HwConfig:
     its keywords to this constructor). Equality and hashing are by value."""
 
     name: str = key(str)
-    clock_ghz: float = key(float, positive=True)
+    clock_ghz: float = key(float, positive=True, minimum=MIN_CLOCK_GHZ, maximum=MAX_CLOCK_GHZ)
     precision: Precision = field()
     engines: tuple[Engine, ...] = field()
     memory_levels: tuple[MemoryLevel, ...] = field()

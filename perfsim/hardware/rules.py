@@ -18,6 +18,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from perfsim.errors import ConfigError, suggest
+from perfsim.workload.limits import power_text
 from perfsim.yaml_source import KeyPath, format_path
 
 KEY = "perfsim.key"
@@ -30,8 +31,10 @@ class Key:
 
     ``type`` is ``int``, ``float`` (ints accepted), ``str``, or ``tuple``: a non-empty list of
     distinct ``choices``. ``required``: a file must give the key (a Python default may still
-    exist, for convenience). ``default``: the value when a file leaves it out. ``minimum`` is
-    inclusive; ``positive`` means ``> 0``. ``since`` is the first ``schema_version`` with the key.
+    exist, for convenience). ``default``: the value when a file leaves it out. ``minimum`` and
+    ``maximum`` are inclusive; ``positive`` means ``> 0``. Every number has a ``maximum``:
+    perfsim's limits, which keep its arithmetic in range (:mod:`perfsim.hardware.model`,
+    :mod:`perfsim.workload.limits`). ``since`` is the first ``schema_version`` with the key.
     ``costed`` is False for a key today's cost model does not read: a config that sets it to
     anything but its default is refused by :func:`~perfsim.hardware.model.check_costable`
     rather than costed as if it were not there."""
@@ -41,19 +44,20 @@ class Key:
     default: object = None
     positive: bool = False
     minimum: float | None = None
+    maximum: float | None = None
     choices: tuple = ()
     since: int = 1
     costed: bool = True
 
 
 def key(type_: type, *, default: object = MISSING, required: bool | None = None,
-        positive: bool = False, minimum: float | None = None, choices: tuple = (),
-        since: int = 1, costed: bool = True) -> Any:
+        positive: bool = False, minimum: float | None = None, maximum: float | None = None,
+        choices: tuple = (), since: int = 1, costed: bool = True) -> Any:
     """A dataclass field carrying its :class:`Key`. Without a ``default`` the field is required
     everywhere; with one, a file must still give it when ``required`` is True."""
     spec = Key(type_, default is MISSING if required is None else required,
-               None if default is MISSING else default, positive, minimum, choices, since,
-               costed)
+               None if default is MISSING else default, positive, minimum, maximum, choices,
+               since, costed)
     if default is MISSING:
         return field(metadata={KEY: spec})
     return field(default=default, metadata={KEY: spec})
@@ -138,15 +142,27 @@ def value_problems(spec: Key, value: object) -> list[str]:
         return [f"expected {_type_name(spec)}, got {value!r}{hint}"]
     if isinstance(value, float) and not math.isfinite(value):
         return [f"must be a finite number, got {value!r}"]
+    if isinstance(value, str) and not value.isprintable():  # names appear in messages
+        return [f"must be text without control characters, got {value!r}"]
     out = []
     if spec.choices and spec.type is not tuple and value not in spec.choices:
         out.append(f"must be one of {', '.join(map(str, spec.choices))}, got {value!r}"
                    f"{suggest(str(value), list(map(str, spec.choices)))}")
     if spec.positive and value <= 0:  # type: ignore[operator]
         out.append(f"must be > 0, got {value!r}")
-    if spec.minimum is not None and value < spec.minimum:  # type: ignore[operator]
+    elif spec.minimum is not None and value < spec.minimum:  # type: ignore[operator]
         out.append(f"must be >= {spec.minimum}, got {value!r}")
+    if spec.maximum is not None and value > spec.maximum:  # type: ignore[operator]
+        out.append(f"must be at most {limit_text(spec.maximum)} (perfsim's limit), got "
+                   f"{value!r}")
     return out
+
+
+def limit_text(value: float) -> str:
+    """A limit as written in messages and help: ``65,536 (2^16)``, ``1e+30``, ``0.001``."""
+    if isinstance(value, int):
+        return power_text(value)
+    return f"{value:g}"
 
 
 def field_problems(cls: type, values: Mapping[str, Any]) -> list[Problem]:

@@ -11,6 +11,7 @@ from perfsim.hardware.loading import load_config, resolve_hw_path
 from perfsim.hardware.model import HwConfig
 from perfsim.io.network_file import SUFFIXES, load_network_file
 from perfsim.io.scalesim import is_scalesim_config, load_scalesim_config, load_scalesim_topology
+from perfsim.text_files import is_file
 from perfsim.workload.network import Network
 from perfsim.workload.ops import Shape
 from perfsim.workload.zoo import build_workload
@@ -24,7 +25,7 @@ def is_network_file(name_or_path: str | Path) -> bool:
     """Whether the argument names a file rather than a zoo network."""
     text = str(name_or_path)
     return (text.endswith((*SUFFIXES, ONNX_SUFFIX, ".csv")) or "/" in text
-            or Path(text).is_file())
+            or is_file(text))
 
 
 def load_workload(name_or_path: str | Path, batch: int = 1,

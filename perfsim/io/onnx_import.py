@@ -691,7 +691,10 @@ class _Importer:
             shape = _per_sample(dims, self.batch_axis.get(v.name, 0))
             if min(shape) < 1:
                 raise WorkloadError(f"{self.path}: input '{v.name}' is empty: shape {dims}")
-            self.layers.append(Layer(name, Input(shape=shape)))
+            try:
+                self.layers.append(Layer(name, Input(shape=shape)))
+            except ValueError as err:  # a dimension beyond perfsim's limits
+                raise WorkloadError(f"{self.path}: input '{v.name}': {err}") from None
             self.ir_shapes[name] = (shape,)
             self.refs[v.name] = name
         for index in self.order:

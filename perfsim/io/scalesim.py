@@ -88,9 +88,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from perfsim.errors import ConfigError, WorkloadError, suggest
-from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
-from perfsim.workload.network import Layer, Network
+from perfsim.errors import ConfigError, WorkloadError, problems_text, suggest
+from perfsim.hardware.model import (MAX_BANDWIDTH, Dram, HwConfig, MatrixEngine, Precision, Sram,
+                                    VectorEngine)
+from perfsim.hardware.rules import Key, keys_of, value_problems
+from perfsim.text_files import is_file, read_text
+from perfsim.workload.limits import MAX_DIM, power_text
+from perfsim.workload.network import Layer, Network, check_layer_size
 from perfsim.workload.ops import OPS, make_op
 
 TOPOLOGY_SUFFIX = ".csv"
@@ -106,9 +110,10 @@ CLOCK_GHZ = 1.0
 WORD_BYTES = 1
 PRECISION = Precision(activation_bytes=WORD_BYTES, weight_bytes=WORD_BYTES,
                       accumulator_bytes=4)
-UNLIMITED_BYTES_PER_CYCLE = 1e30
-"""Bandwidth standing for "no limit": even 1e20 bytes move in 1e-10 of a cycle, below the
-rounding of perfsim's pipeline time (1e-6 cycle), so a layer's bytes add no cycle."""
+UNLIMITED_BYTES_PER_CYCLE = MAX_BANDWIDTH
+"""Bandwidth standing for "no limit", the most a config may give (1e30): even 1e20 bytes move
+in 1e-10 of a cycle, below the rounding of perfsim's pipeline time (1e-6 cycle), so a layer's
+bytes add no cycle."""
 
 DATAFLOWS = {"os": "output_stationary", "ws": "weight_stationary", "is": "input_stationary"}
 BANDWIDTH_MODES = ("CALC", "USER")
@@ -156,17 +161,6 @@ def _format_of(header: str) -> _Format | None:
     return None
 
 
-def _read_text(path: Path, error: type[ConfigError] | type[WorkloadError]) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise error(f"{path}: not a text file (it is not UTF-8)") from None
-    except OSError as err:
-        raise error(f"{path}: cannot read it: {err.strerror or err}") from None
-
-
 def _header(lines: list[str]) -> tuple[int, str] | None:
     """(1-based line, text) of the first non-blank line."""
     for number, line in enumerate(lines, 1):
@@ -178,11 +172,11 @@ def _header(lines: list[str]) -> tuple[int, str] | None:
 def is_scalesim_topology(path: str | Path) -> bool:
     """Whether ``path`` is a ``.csv`` file whose header row is a SCALE-Sim topology's."""
     path = Path(path)
-    if path.suffix.lower() != TOPOLOGY_SUFFIX or not path.is_file():
+    if path.suffix.lower() != TOPOLOGY_SUFFIX or not is_file(path):
         return False
     try:
-        header = _header(path.read_text(encoding="utf-8-sig").splitlines())
-    except (OSError, UnicodeDecodeError):
+        header = _header(read_text(path, WorkloadError).splitlines())
+    except WorkloadError:
         return False
     return header is not None and _format_of(header[1]) is not None
 
@@ -191,7 +185,7 @@ def load_scalesim_topology(path: str | Path) -> Network:
     """A SCALE-Sim topology CSV (conv or GEMM format) as a network of independent layers, each
     reading an input of its own, named after the file's stem (module docstring)."""
     path = Path(path)
-    lines = _read_text(path, WorkloadError).splitlines()
+    lines = read_text(path, WorkloadError).splitlines()
     header = _header(lines)
     if header is None:
         raise WorkloadError(f"{path}:1: empty file: a SCALE-Sim topology starts with the "
@@ -213,7 +207,16 @@ def load_scalesim_topology(path: str | Path) -> Network:
                 raise WorkloadError(f"{path}:{number}: layer '{name}': the name '{taken}' is "
                                     f"taken by the row at line {first_line[taken]}")
             first_line[taken] = number
-        layers += _layers(path, number, name, input_name, values, fmt)
+        try:
+            ifmap, layer = _layers(path, number, name, input_name, values, fmt)
+        except ValueError as err:  # a depthwise row's Channels x Num Filter outputs
+            raise WorkloadError(f"{path}:{number}: layer '{name}': {err}") from None
+        try:
+            check_layer_size(path.stem, layer, (ifmap.op.shape,),
+                             layer.op.out_shapes((ifmap.op.shape,)), 1)
+        except WorkloadError as err:
+            raise WorkloadError(f"{path}:{number}: {err}") from None
+        layers += [ifmap, layer]
     if not layers:
         raise WorkloadError(f"{path}:{header_line}: no layers: the header is the only row")
     rows = len(layers) // 2
@@ -238,6 +241,10 @@ def _row(path: Path, number: int, line: str, fmt: _Format) -> tuple[str, tuple[i
         if not _INTEGER.fullmatch(text) or int(text) < 1:
             raise WorkloadError(f"{path}:{number}: layer '{name}': {column}: expected a "
                                 f"positive integer, got '{text}'")
+        if int(text) > MAX_DIM:
+            raise WorkloadError(f"{path}:{number}: layer '{name}': {column}: {int(text):,} is "
+                                f"beyond {power_text(MAX_DIM)}, the largest size perfsim "
+                                f"accepts")
         values.append(int(text))
     if len(fields) > wanted:
         ratio = _SPARSITY.fullmatch(fields[wanted])
@@ -248,13 +255,13 @@ def _row(path: Path, number: int, line: str, fmt: _Format) -> tuple[str, tuple[i
 
 
 def _layers(path: Path, number: int, name: str, input_name: str, values: tuple[int, ...],
-            fmt: _Format) -> list[Layer]:
+            fmt: _Format) -> tuple[Layer, Layer]:
     """The input and the conv of one row."""
     if fmt is GEMM:
         m, n, k = values
-        return [Layer(input_name, make_op("input", shape=(k, m, 1))),
+        return (Layer(input_name, make_op("input", shape=(k, m, 1))),
                 Layer(name, make_op("conv", out_channels=n, kernel=1, bias=False),
-                      (input_name,))]
+                      (input_name,)))
     h, w, fy, fx, c, k, *strides = values
     sy, sx = (strides[0], strides[0]) if len(strides) == 1 else strides
     for what, f, size in (("Height", fy, h), ("Width", fx, w)):
@@ -264,10 +271,10 @@ def _layers(path: Path, number: int, name: str, input_name: str, values: tuple[i
     # The overhanging part of SCALE-Sim's last window: output ceil((H - F + s) / s).
     padding = (0, 0, -(h - fy) % sy, -(w - fx) % sx)
     groups = c if "DP" in name else 1
-    return [Layer(input_name, make_op("input", shape=(c, h, w))),
+    return (Layer(input_name, make_op("input", shape=(c, h, w))),
             Layer(name, make_op("conv", out_channels=k * groups, kernel=(fy, fx),
                                 stride=(sy, sx), padding=padding, groups=groups, bias=False),
-                  (input_name,))]
+                  (input_name,)))
 
 
 # --------------------------------------------------------------------------- configs
@@ -359,14 +366,18 @@ class _Reader:
             return None
         return parser.get(section, key).strip()
 
-    def positive_int(self, section: str, key: str) -> int | None:
+    def positive_int(self, section: str, key: str, limit: Key) -> int | None:
+        """A positive integer within the limits of ``limit``, the perfsim key it becomes."""
         value = self.text(section, key)
         if value is None:
             return None
         if not _INTEGER.fullmatch(value) or int(value) < 1:
             self.problem(section, key, f"expected a positive integer, got '{value}'")
             return None
-        return int(value)
+        problems = value_problems(limit, int(value))
+        for text in problems:
+            self.problem(section, key, text)
+        return None if problems else int(value)
 
     def choice(self, section: str, key: str, choices: tuple[str, ...]) -> str | None:
         value = self.text(section, key)
@@ -392,7 +403,11 @@ class _Reader:
             self.problem(section, key, f"expected words per cycle, a positive integer (or a "
                                        f"comma-separated list of them), got '{value}'")
             return None
-        return int(entries[0])
+        problems = value_problems(keys_of(Dram)["bandwidth_gb_per_s"],
+                                  int(entries[0]) * WORD_BYTES * CLOCK_GHZ)
+        for text in problems:
+            self.problem(section, key, text)
+        return None if problems else int(entries[0])
 
     def dense(self) -> None:
         """SCALE-Sim's sparse mode changes its cycle counts; perfsim models dense compute."""
@@ -411,7 +426,7 @@ def load_scalesim_config(path: str | Path) -> HwConfig:
     """A SCALE-Sim ``.cfg`` file as a perfsim accelerator (module docstring): the array with
     its dataflow, the per-operand SRAMs, the DRAM bandwidth of its mode, a vector engine."""
     path = Path(path)
-    text = _read_text(path, ConfigError)
+    text = read_text(path, ConfigError)
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text, source=str(path))
@@ -422,16 +437,20 @@ def load_scalesim_config(path: str | Path) -> HwConfig:
     name = read.text("general", "run_name")
     if name == "":
         read.problem("general", "run_name", "must not be empty")
-    rows, cols = read.positive_int(arch, "ArrayHeight"), read.positive_int(arch, "ArrayWidth")
-    sram_kib = [read.positive_int(arch, key)
+    array = keys_of(MatrixEngine)
+    rows = read.positive_int(arch, "ArrayHeight", array["rows"])
+    cols = read.positive_int(arch, "ArrayWidth", array["cols"])
+    sram_kib = [read.positive_int(arch, key, keys_of(Sram)["size_kib"])
                 for key in ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB")]
+    if None not in sram_kib:
+        for text in value_problems(keys_of(Sram)["size_kib"], sum(sram_kib)):  # type: ignore
+            read.problem(arch, "OfmapSramSzkB", f"the three SRAMs together {text}")
     dataflow = read.choice(arch, "Dataflow", tuple(DATAFLOWS))
     mode = read.choice("run_presets", "InterfaceBandwidth", BANDWIDTH_MODES)
     words_per_cycle = read.bandwidth() if mode == "USER" else None
     read.dense()
     if read.problems:
-        problems = [text for _, text in sorted(read.problems)]
-        raise ConfigError(f"{len(problems)} problem(s) in {path}:\n" + "\n".join(problems))
+        raise ConfigError(problems_text(str(path), sorted(read.problems)))
     ifmap, filter_, ofmap = sram_kib
     dram_bytes_per_cycle = (UNLIMITED_BYTES_PER_CYCLE if mode == "CALC"
                             else words_per_cycle * WORD_BYTES)  # type: ignore[operator]

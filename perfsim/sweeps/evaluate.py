@@ -3,8 +3,9 @@ totals (and optionally the run's per-layer rows).
 
 This is what the executors run, in this process or in a worker: it loads nothing but the
 workload (once per process and batch) and never writes files. An infeasible point (a layer
-that fits nowhere, or values that are invalid together) is a row with ``status`` and
-``reason``, not an exception.
+that fits nowhere, values that are invalid together, or counts beyond what perfsim can count:
+:func:`perfsim.results.check_result`) is a row with ``status`` and ``reason``, not an
+exception.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from perfsim.errors import ConfigError, InfeasibleError
+from perfsim.errors import ConfigError, InfeasibleError, LimitError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
+from perfsim.results import check_result
 from perfsim.simulate import simulate
 from perfsim.sweeps.space import Point, variant
 from perfsim.io.load import load_workload
@@ -89,7 +91,8 @@ def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
         # the sweep's rows do not report the raw graph's cycles: don't cost it
         run = simulate(_batched(task.workload, task.batch), config, residency=residency,
                        compare_raw=False)
-    except (InfeasibleError, ConfigError) as err:
+        check_result(run)
+    except (InfeasibleError, ConfigError, LimitError) as err:
         return {**row, "status": "infeasible", "reason": str(err)}, []
     t = run.totals
     by_bound = {bound: 0 for bound in ("compute", "utilization", "memory")}

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfsim.io.load import load_hw
-from perfsim.errors import ConfigError, PerfsimError, suggest
+from perfsim.errors import ConfigError, PerfsimError, WorkloadError, suggest
 from perfsim.hardware.model import HwConfig
 from perfsim.mapping.residency import RESIDENCY_MODES
 from perfsim.sweeps.space import MODES, Point, check_key_path, points_of, variant
 from perfsim.io.load import load_workload
+from perfsim.text_files import is_file
+from perfsim.workload.limits import MAX_BATCH, power_text
 from perfsim.yaml_source import YamlDoc, load_yaml
 
 KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "residency")
@@ -71,7 +73,9 @@ def load_spec(path: str | Path) -> SweepSpec:
                                    f"{residency!r}")
     points = (_grid(doc, hw, mode) if "grid" in data else
               _points(doc, hw) if "points" in data else [{}])
-    return SweepSpec(doc.path, tuple(workloads), hw, tuple(points), _batch(doc), residency)
+    batch = _batch(doc)
+    _within_limits(doc, workloads, batch)
+    return SweepSpec(doc.path, tuple(workloads), hw, tuple(points), batch, residency)
 
 
 def _fail(doc: YamlDoc, path: tuple, problem: str):
@@ -88,7 +92,7 @@ def _workloads(doc: YamlDoc, base: Path) -> list[str]:
     for i, item in enumerate(items):
         if not isinstance(item, str):
             _fail(doc, ("workloads", i), f"expected a workload name or file, got {item!r}")
-        name = str(base / item) if (base / item).is_file() else item
+        name = str(base / item) if is_file(base / item) else item
         try:
             load_workload(name)
         except PerfsimError as err:
@@ -104,7 +108,7 @@ def _hw(doc: YamlDoc, base: Path) -> HwConfig:
     if not isinstance(name, str):
         _fail(doc, ("hw",), f"expected a shipped config name or a path, got {name!r}")
     try:
-        return load_hw(base / name if (base / name).is_file() else name)
+        return load_hw(base / name if is_file(base / name) else name)
     except ConfigError as err:
         _fail(doc, ("hw",), str(err))
     raise AssertionError  # unreachable: _fail raises
@@ -154,13 +158,28 @@ def _points(doc: YamlDoc, hw: HwConfig) -> list[Point]:
     return [dict(p) for p in points]
 
 
+def _within_limits(doc: YamlDoc, workloads: list[str], batch: tuple[int, ...]) -> None:
+    """Every workload at every batch is within perfsim's limits on a layer's size
+    (:mod:`perfsim.workload.limits`); else the batch is the problem, named at its line."""
+    listed = isinstance(doc.data.get("batch"), list)
+    for name in workloads:
+        for i, b in enumerate(batch):
+            try:
+                load_workload(name, batch=b)
+            except WorkloadError as err:
+                _fail(doc, ("batch", i) if listed else ("batch",), str(err))
+
+
 def _batch(doc: YamlDoc) -> tuple[int, ...]:
     batch = doc.data.get("batch", 1)
     values = batch if isinstance(batch, list) else [batch]
     for i, b in enumerate(values):
+        where = ("batch", i) if isinstance(batch, list) else ("batch",)
         if not isinstance(b, int) or isinstance(b, bool) or b < 1:
-            where = ("batch", i) if isinstance(batch, list) else ("batch",)
             _fail(doc, where, f"expected a positive integer, got {b!r}")
+        if b > MAX_BATCH:
+            _fail(doc, where, f"{b:,} is beyond {power_text(MAX_BATCH)}, the largest batch "
+                              f"perfsim accepts")
     if not values or len(set(values)) != len(values):
         _fail(doc, ("batch",), f"expected an int or a list of distinct ints, got {batch!r}")
     return tuple(values)

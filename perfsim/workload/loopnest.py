@@ -30,8 +30,11 @@ indexed by a subset of its dimensions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from math import prod
+
+import numpy as np
 
 from perfsim.errors import WorkloadError
 
@@ -278,14 +281,55 @@ class LoopNest:
             return self.size(axis.dim)
         if isinstance(axis, Spread):
             return axis.size
-        return len({axis.stride * o + axis.dilation * f - axis.pad_before
-                    for o in range(self.size(axis.out)) for f in range(self.size(axis.filter))}
-                   & set(range(axis.size)))
+        return window_elements(axis.size, self.size(axis.out), self.size(axis.filter),
+                               axis.stride, axis.dilation, axis.pad_before)
 
     def elements(self, operand: str) -> int:
         """Distinct elements of an operand the nest reads or writes."""
         op = self.operand(operand)
         return op.elements_per_point * prod(self.axis_elements(a) for a in op.axes)
+
+
+def window_elements(size: int, outs: int, taps: int, stride: int, dilation: int,
+                    pad_before: int) -> int:
+    """How many of the elements ``0 .. size - 1`` some ``stride * o + dilation * f -
+    pad_before`` reads, for ``o < outs`` and ``f < taps``, counted in time and memory that
+    grow with neither ``outs * taps`` nor ``size`` (:func:`window_elements_ref` is the
+    definition, element by element).
+
+    Outputs ``o`` and ``o'`` start in the same residue modulo ``dilation`` exactly when they
+    are congruent modulo ``period = dilation / gcd(stride, dilation)``; the classes' elements
+    are disjoint. In class ``j`` (outputs ``j, j + period, ...``) output ``k`` reads, in units
+    of ``dilation`` from the class's residue, the interval ``[q0 + k * step, q0 + k * step +
+    taps - 1]`` with ``step = stride / gcd``: equal intervals at equal steps, so their union
+    within ``[0, last]`` has a closed form (one interval when ``step <= taps``, else disjoint
+    intervals, all full but the first and last in range)."""
+    gcd = math.gcd(stride, dilation)
+    period, step = dilation // gcd, stride // gcd
+    j = np.arange(min(period, outs), dtype=np.int64)
+    start = stride * j - pad_before
+    residue = start % dilation
+    q0 = (start - residue) // dilation
+    last = (size - 1 - residue) // dilation  # the class's last in-range element; < 0: none
+    count = (outs - 1 - j) // period + 1  # the class's outputs
+    # the class's outputs whose intervals reach into [0, last]: k_lo .. k_hi
+    k_lo = np.maximum(0, -((q0 + taps - 1) // step))  # first k with q0 + k*step + taps - 1 >= 0
+    k_hi = np.minimum(count - 1, np.floor_divide(last - q0, step))  # last with q0 + k*step <= last
+    reached = (k_hi >= k_lo) & (last >= 0)
+    first, final = q0 + k_lo * step, q0 + k_hi * step + taps - 1
+    if step <= taps:  # the intervals touch or overlap: one interval, clipped to [0, last]
+        covered = np.minimum(final, last) - np.maximum(first, 0) + 1
+    else:  # disjoint: all full, less what the first and last hang out of [0, last]
+        covered = ((k_hi - k_lo + 1) * taps - np.maximum(0, -first)
+                   - np.maximum(0, final - last))
+    return int(np.where(reached, covered, 0).sum())
+
+
+def window_elements_ref(size: int, outs: int, taps: int, stride: int, dilation: int,
+                        pad_before: int) -> int:
+    """The definition of :func:`window_elements`: the elements read, collected one by one."""
+    return len({stride * o + dilation * f - pad_before for o in range(outs)
+                for f in range(taps)} & set(range(size)))
 
 
 def _named(items, name: str, what: str):

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-from perfsim.errors import WorkloadError
-from perfsim.workload.ops import Input, Op, Shape, ShapeError, fmt_shape
+from perfsim.errors import WorkloadError, suggest
+from perfsim.workload.limits import MAX_BATCH, MAX_LAYER_WORK, power_text
+from perfsim.workload.ops import Input, Op, Shape, ShapeError, elems, fmt_shape
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
@@ -35,8 +36,9 @@ class Layer:
     fused: tuple[str, ...] = ()
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise WorkloadError(f"a layer name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
+            raise WorkloadError(f"a layer name must be a non-empty string without control "
+                                f"characters, got {self.name!r}")
         object.__setattr__(self, "inputs", tuple(self.inputs))
         object.__setattr__(self, "fused", tuple(self.fused))
 
@@ -64,7 +66,8 @@ def infer_shapes(network: str, layer: Layer,
     for ref in layer.inputs:
         source, index = parse_ref(ref)
         if source not in shapes:
-            raise WorkloadError(f"{where}: input '{ref}' is not a layer defined before it")
+            raise WorkloadError(f"{where}: input '{ref}' is not a layer defined before it"
+                                f"{suggest(source, list(shapes))}")
         if index >= len(shapes[source]):
             raise WorkloadError(f"{where}: input '{ref}' refers to output {index}, but "
                                 f"'{source}' has {len(shapes[source])} output(s)")
@@ -77,6 +80,27 @@ def infer_shapes(network: str, layer: Layer,
         raise WorkloadError(f"{where}: {err.detail} ({named})") from None
 
 
+def check_layer_size(network: str, layer: Layer, in_shapes: tuple[Shape, ...],
+                     out_shapes: tuple[Shape, ...], batch: int) -> None:
+    """A :class:`WorkloadError` unless ``layer`` at ``batch`` is within
+    :data:`~perfsim.workload.limits.MAX_LAYER_WORK`: its MACs, its other operations and the
+    elements of each tensor it reads and writes (:mod:`perfsim.workload.limits`)."""
+    op = layer.op
+    per_sample = [("MACs", op.macs(in_shapes)), ("operations", op.ops(in_shapes))]
+    per_sample += [("input elements", elems(s)) for s in in_shapes]
+    per_sample += [("output elements", elems(s)) for s in out_shapes]
+    counts = [(what, count * batch, count) for what, count in per_sample]
+    counts.append(("weights", op.weight_elems(in_shapes), 0))
+    for what, count, one in counts:
+        if count > MAX_LAYER_WORK:
+            fix = (f"it fits at batch {MAX_LAYER_WORK // one:,} or less"
+                   if 0 < one <= MAX_LAYER_WORK else "make it smaller")
+            at = f" at batch {batch:,}" if batch > 1 else ""
+            raise WorkloadError(f"network '{network}': layer '{layer.name}' ({op.kind}) has "
+                                f"{count:.3g} {what}{at}, beyond {power_text(MAX_LAYER_WORK)}, "
+                                f"the most perfsim costs in one layer: {fix}")
+
+
 NOTEBOOK_LAYERS = 12
 """Layers a network shows in a notebook."""
 
@@ -87,7 +111,8 @@ class Network:
 
     ``batch`` is the batch size every statistic of this network is taken at. Construction
     checks that names are unique, that every input refers to an earlier layer, that each op
-    gets the number of inputs it takes, and that shapes fit; any failure is a
+    gets the number of inputs it takes, that shapes fit, and that the batch and every layer
+    are within perfsim's limits (:mod:`perfsim.workload.limits`); any failure is a
     :class:`~perfsim.errors.WorkloadError` naming the layers and shapes involved."""
 
     name: str
@@ -101,11 +126,20 @@ class Network:
         object.__setattr__(self, "layers", tuple(self.layers))
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
             raise WorkloadError(f"batch must be a positive integer, got {self.batch!r}")
+        if self.batch > MAX_BATCH:
+            raise WorkloadError(f"batch {self.batch:,} is beyond {power_text(MAX_BATCH)}, the "
+                                f"largest perfsim accepts")
+        for attribute in ("name", "description", "source"):
+            if not isinstance(getattr(self, attribute), str):
+                raise WorkloadError(f"a network's {attribute} must be text, got "
+                                    f"{getattr(self, attribute)!r}")
         if not self.layers:
             raise WorkloadError(f"network '{self.name}' has no layers")
         shapes: dict[str, tuple[Shape, ...]] = {}
         for layer in self.layers:
             shapes[layer.name] = infer_shapes(self.name, layer, shapes)
+            ins = tuple(shapes[source][index] for source, index in map(parse_ref, layer.inputs))
+            check_layer_size(self.name, layer, ins, shapes[layer.name], self.batch)
         object.__setattr__(self, "out_shapes", MappingProxyType(shapes))
     def layer(self, name: str) -> Layer:
         """The layer called ``name``."""

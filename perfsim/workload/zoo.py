@@ -54,7 +54,7 @@ def build_workload(name: str, input_shape: Shape | None = None, *,
     examples)."""
     builders = _builders()
     if name not in builders:
-        raise WorkloadError(f"unknown workload '{name}'"
+        raise WorkloadError(f"unknown workload {name!r}"
                             f"{suggest(name, [*builders, *also_known])} (see `perfsim list`)")
     builder = builders[name][1]
     network = builder() if input_shape is None else builder(input_shape=tuple(input_shape))

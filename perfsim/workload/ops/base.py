@@ -4,12 +4,14 @@ the family modules share."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import ClassVar, Mapping
 
 from perfsim.errors import suggest
 from perfsim.workload import loopnest
+from perfsim.workload.limits import MAX_DIM, power_text
 
 Shape = tuple[int, int, int]
 Pair = tuple[int, int]
@@ -187,6 +189,11 @@ class Op:
     per-channel scale or offset, a residual add of same-shaped tensors
     (:mod:`perfsim.mapping.fusion` decides, per accelerator, when it does)."""
 
+    def __post_init__(self):
+        """Checks every attribute against its declared type (:func:`check_attributes`);
+        an op class with checks of its own calls this first."""
+        check_attributes(self)
+
     def __init_subclass__(cls, **kwargs):
         """Registers every op class that names a ``kind`` in :data:`OPS`: an op kind is
         declared once, by its class."""
@@ -285,6 +292,44 @@ class Op:
         """The op's attributes as plain JSON-ready values."""
         return {f.name: list(v) if isinstance(v, tuple) else v
                 for f in fields(self) for v in [getattr(self, f.name)]}
+
+
+SIZED_TYPES = ("int", "Pair", "Pads", "Shape", "tuple[int, ...]")
+"""Declared attribute types that hold sizes: integers of at most :data:`MAX_DIM`."""
+
+
+def check_attributes(op: Op) -> None:
+    """A ``ValueError`` naming the attribute (by its user-facing name) unless each attribute of
+    ``op`` has its declared type: a ``bool`` true or false, a ``float`` a finite number, a
+    ``str`` text, an ``int`` an integer; and every integer of a size (:data:`SIZED_TYPES`) at
+    most :data:`MAX_DIM` in magnitude. The forms of pairs, paddings and shapes are checked by
+    the ops that read them (:func:`as_pair`, :func:`as_pads`)."""
+    for f in fields(op):
+        value = getattr(op, f.name)
+        declared = str(f.type)
+        if value is None and declared.endswith(" | None"):
+            continue
+        declared = declared.removesuffix(" | None")
+        name = FIELD_ALIASES.get(f.name, f.name)
+        if declared == "bool" and not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        if declared == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                    or not math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if declared == "str" and not isinstance(value, str):
+            raise ValueError(f"{name} must be text, got {value!r}")
+        if declared == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        if declared == "tuple[int, ...]" and not (
+                isinstance(value, (tuple, list))
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            raise ValueError(f"{name} must be a list of integers, got {value!r}")
+        if declared in SIZED_TYPES:
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            for v in items:
+                if isinstance(v, int) and abs(v) > MAX_DIM:
+                    raise ValueError(f"{name} {v:,} is beyond {power_text(MAX_DIM)}, the "
+                                     f"largest size perfsim accepts")
 
 
 # The attribute names users write (in network files) for fields whose Python names avoid a

@@ -34,6 +34,7 @@ class Conv(Op):
     bias: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.out_channels, "out_channels")
         _positive(self.group_count, "groups")
         object.__setattr__(self, "kernel_size", as_pair(self.kernel_size, "kernel"))
@@ -130,6 +131,7 @@ class FullyConnected(Op):
     trainable: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.out_features, "out_features")
         if self.in_features is not None:
             _positive(self.in_features, "in_features")
@@ -177,6 +179,7 @@ class LRN(Op):
     k: float = 1.0
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.size, "size")
 
     def ops(self, in_shapes):

@@ -109,6 +109,7 @@ class GroupNorm(Elementwise):
     eps: float = 1e-5
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.num_groups, "num_groups")
 
     def out_shapes(self, in_shapes):
@@ -181,6 +182,11 @@ class Dropout(Elementwise):
     fuses_as_epilogue: ClassVar[bool] = False  # a view: nothing to apply
     lecture_type: ClassVar[str | None] = None
     p: float = 0.5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.p <= 1:
+            raise ValueError(f"p is a probability, from 0 to 1, got {self.p!r}")
 
 
 @dataclass(frozen=True)

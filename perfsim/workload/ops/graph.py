@@ -23,6 +23,7 @@ class Input(Op):
     shape: Shape = (3, 224, 224)
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "shape", _as_shape(self.shape))
 
     def out_shapes(self, in_shapes):
@@ -45,6 +46,7 @@ class Placeholder(Op):
     shape: Shape = (1, 1, 1)
 
     def __post_init__(self):
+        super().__post_init__()
         if not isinstance(self.onnx_op, str) or not self.onnx_op:
             raise ValueError(f"onnx_op must be a non-empty string, got {self.onnx_op!r}")
         object.__setattr__(self, "shape", _as_shape(self.shape))

@@ -22,6 +22,7 @@ class Pool(Op):
     ceil_mode: bool = False
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "kernel_size", as_pair(self.kernel_size, "kernel"))
         object.__setattr__(self, "strides", as_pair(
             self.kernel_size if self.strides is None else self.strides, "stride"))
@@ -118,6 +119,7 @@ class SpatialPyramidPool(Op):
     mode: str = "max"
 
     def __post_init__(self):
+        super().__post_init__()
         if not self.levels:
             raise ValueError("levels must not be empty")
         for n in self.levels:
@@ -153,6 +155,7 @@ class Upsample(Op):
     mode: str = "nearest"
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "scale", as_pair(self.scale, "scale"))
         for v in self.scale:
             _positive(v, "scale")

@@ -24,6 +24,7 @@ class Concat(Op):
     axis: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if self.axis not in (0, 1, 2):
             raise ValueError(f"axis must be 0, 1 or 2, got {self.axis!r}")
 
@@ -54,6 +55,7 @@ class Split(Op):
     axis: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         if len(self.sizes) < 2:
             raise ValueError("sizes must have at least two parts")
         for s in self.sizes:
@@ -87,6 +89,7 @@ class Reshape(Op):
     shape: Shape = (1, 1, 1)
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "shape", _as_shape(self.shape))
 
     def out_shapes(self, in_shapes):
@@ -126,6 +129,7 @@ class SpaceToDepth(Op):
     block: int = 2
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.block, "block")
 
     def out_shapes(self, in_shapes):
@@ -154,6 +158,7 @@ class DepthToSpace(Op):
     block: int = 2
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.block, "block")
 
     def out_shapes(self, in_shapes):
@@ -178,6 +183,7 @@ class ChannelShuffle(Op):
     num_groups: int = 2
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.num_groups, "num_groups")
 
     def out_shapes(self, in_shapes):
@@ -199,6 +205,7 @@ class Shift(Op):
     kernel_size: Pair = (3, 3)
 
     def __post_init__(self):
+        super().__post_init__()
         object.__setattr__(self, "kernel_size", as_pair(self.kernel_size, "kernel"))
         for v in self.kernel_size:
             _positive(v, "kernel")

@@ -32,6 +32,7 @@ class Recurrent(Op):
     bias: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         _positive(self.hidden_size, "hidden_size")
 
     def out_shapes(self, in_shapes):
