@@ -192,6 +192,7 @@ _HOLDS = dict(default=OPERANDS, choices=OPERANDS, since=2, costed=False)
 _SETUP = dict(default=0, minimum=0, maximum=MAX_COUNT_CYCLES, since=2)
 _BURST = dict(default=1, positive=True, maximum=MAX_BURST_BYTES, since=2)
 _BANDWIDTH = dict(positive=True, minimum=MIN_BANDWIDTH, maximum=MAX_BANDWIDTH)
+_PORT = dict(_BANDWIDTH, since=2)
 _LOCAL_BYTES = dict(positive=True, maximum=MAX_LOCAL_BYTES)
 _SRAM_KIB = dict(positive=True, maximum=MAX_SRAM_KIB)
 DRAM_BURST_BYTES = 64
@@ -262,12 +263,9 @@ class Sram(_Validated):
     holds: tuple[str, ...] = key(tuple, **_HOLDS)
     transfer_setup_cycles: int = key(int, **_SETUP)
     burst_bytes: int = key(int, **_BURST)
-    ifmap_bandwidth_bytes_per_cycle: float | None = key(float, default=None, positive=True,
-                                                        since=2)
-    filter_bandwidth_bytes_per_cycle: float | None = key(float, default=None, positive=True,
-                                                         since=2)
-    ofmap_bandwidth_bytes_per_cycle: float | None = key(float, default=None, positive=True,
-                                                        since=2)
+    ifmap_bandwidth_bytes_per_cycle: float | None = key(float, default=None, **_PORT)
+    filter_bandwidth_bytes_per_cycle: float | None = key(float, default=None, **_PORT)
+    ofmap_bandwidth_bytes_per_cycle: float | None = key(float, default=None, **_PORT)
 
     RULES = (split_rule("size_kib", ("ifmap_kib", "filter_kib", "ofmap_kib")),
              port_rule("bandwidth_bytes_per_cycle", ("ifmap_kib", "filter_kib", "ofmap_kib"),
