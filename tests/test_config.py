@@ -712,8 +712,9 @@ engines:
      weight_buffers: 2}
   - {name: activation, kind: vector, lanes: 256}
 memory:
-  - {name: unified, kind: sram, size_kib: 28928, bandwidth_bytes_per_cycle: 1536,
-     ifmap_kib: 24576, filter_kib: 256, ofmap_kib: 4096}
+  - {name: unified, kind: sram, size_kib: 28928, bandwidth_bytes_per_cycle: 2560,
+     ifmap_kib: 24576, filter_kib: 256, ofmap_kib: 4096, ifmap_bandwidth_bytes_per_cycle: 256,
+     filter_bandwidth_bytes_per_cycle: 256, ofmap_bandwidth_bytes_per_cycle: 2048}
   - {name: dram, kind: dram, bandwidth_gb_per_s: 34, latency_ns: 100}
 energy_pj: {mac: 0.3, unified_byte: 2.5, dram_byte: 162.5}
 """
@@ -1239,14 +1240,14 @@ def test_a_list_of_levels_in_a_version_1_file_points_to_version_2(tmp_path):
 def test_what_the_version_2_schema_allows_still_loads(name, tmp_path):
     """Positive controls for the version 2 mutations: optional keys left out (not a name,
     which energy_pj refers to, nor a reads_from, which a local level needs, nor one of a
-    split), zeros where zero is allowed, ints for floats."""
+    split or of its ports), zeros where zero is allowed, ints for floats."""
     text = V2_TEXTS[name]
     data = yaml.safe_load(text)
     variants = [set_value(text, ("clock_ghz",), "2")]
     for path in key_paths(text):
         spec = spec_v2(data, path)
         if isinstance(spec, Key) and not spec.required \
-                and path[-1] not in ("name", "reads_from") \
+                and path[-1] not in ("name", "reads_from", *PORTS.split(", ")) \
                 and not path[-1].endswith(("_kib", "_bytes")):
             variants.append(delete_key(text, path))
         if isinstance(spec, Key) and spec.minimum == 0:
