@@ -201,7 +201,7 @@ def test_a_billion_points_are_counted_not_made_and_refused_without_yes(tmp_path,
     code, _, err = _cli(capsys, "sweep", "spec.yaml", "--out", "out")
     assert code == 2 and err == (
         "perfsim: error: this sweep makes 1,000,000,000 rows (1,000,000,000 point(s) x 1 "
-        "workload(s) x 1 batch(es)), more than 100,000; confirm with --yes (max_rows=None "
+        "workload(s) x 1 batch(es)), more than 1,000,000; confirm with --yes (max_rows=None "
         "from Python), or sweep fewer values\n")
     assert not Path("out").exists()
 
