@@ -78,8 +78,6 @@ class SweepStore:
         self.part_rows = part_rows
         self.part_seconds = part_seconds
         self.parts_written = 0
-        self.discarded: list[Path] = []
-        """Parts found damaged on opening and removed (their points are computed again)."""
         self.done: set[str] = set()
         """The ids of the points whose totals were on disk when the store opened."""
         self._lock_fd: int | None = None
@@ -167,7 +165,6 @@ class SweepStore:
             if ids is not None and (not layers.exists() or _readable(layers)):
                 self.done.update(ids)
                 continue
-            self.discarded.append(part)
             part.unlink()
             layers.unlink(missing_ok=True)
         for part in self._parts("layers"):
