@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import pkgutil
 import shutil
 import sys
@@ -34,9 +35,10 @@ from perfsim.workload.ops import OTHER_KIND, pin_problem, user_attributes
 from perfsim.workload.lecture import lecture_table
 from perfsim.report.tables import intensity_order, run_view
 from perfsim.results import check_result, display_frame
-from perfsim.report.saved_run import save_run
+from perfsim.report.saved_run import created_utc, save_run
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate
+from perfsim.sweeps.run import MAX_ROWS
 from perfsim.workload import limits
 from perfsim.workload.stats import layer_table, totals
 from perfsim.io.load import load_workload
@@ -64,6 +66,16 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 
@@ -482,13 +494,29 @@ def cmd_export(args: argparse.Namespace) -> str:
 
 
 def cmd_sweep(args: argparse.Namespace) -> str:
+    import logging
+
     from tqdm import tqdm
 
     from perfsim.sweeps import Progress, sweep
+    from perfsim.sweeps.executors import Dask, Processes
     from perfsim.sweeps.spec import load_spec
 
     spec = load_spec(sweep_spec_path(args.spec))
-    executor = args.scheduler or ("serial" if args.workers == 1 else args.workers)
+    if args.scheduler is not None:
+        executor = Dask(args.scheduler, no_worker_timeout_s=args.worker_timeout)
+        # Dask's client logs a lost scheduler or worker as errors (and asyncio its unawaited
+        # tasks): the one line of a failed sweep says it all
+        logging.disable(logging.ERROR)
+    elif args.workers == 1:
+        executor = "serial"
+    else:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else os.cpu_count() or 1
+        if args.workers is not None and args.workers > cores:
+            print(f"perfsim: sweep: --workers {args.workers} is more than the {cores} CPU(s) "
+                  f"here; using {cores}", file=sys.stderr)
+        executor = Processes(min(args.workers or cores, cores))
     bar = tqdm(unit="point", disable=not sys.stderr.isatty(), dynamic_ncols=True)
     parts = [0]
 
@@ -501,10 +529,10 @@ def cmd_sweep(args: argparse.Namespace) -> str:
                   f"{event.total} rows done", file=sys.stderr, flush=True)
 
     with bar:
-        frame = sweep(list(spec.workloads), spec.hw, points=list(spec.points),
+        frame = sweep(list(spec.workloads), spec.hw, points=spec.points,
                       batch=list(spec.batch), residency=spec.residency, executor=executor,
                       out=args.out, per_layer=args.per_layer, part_rows=args.part_rows,
-                      progress=progress)
+                      max_rows=None if args.yes else MAX_ROWS, progress=progress)
     totals = pd.read_parquet(f"{args.out}/sweep.parquet", columns=["status"])
     ok = int((totals["status"] == "ok").sum())
     files = "sweep.parquet, sweep.csv"
@@ -726,6 +754,11 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on a Dask cluster instead, by its scheduler's address "
                             "(tcp://host:8786)")
+    sweep.add_argument("--worker-timeout", type=_positive_float, default=60.0, metavar="S",
+                       help="with --scheduler: stop (exit 2, resumable) once the cluster has "
+                            "had no worker for S seconds (default 60)")
+    sweep.add_argument("--yes", action="store_true",
+                       help=f"run a sweep of more than {MAX_ROWS:,} rows (refused without it)")
     sweep.add_argument("--per-layer", action="store_true",
                        help="also write per-layer rows (DIR/layers.parquet, DIR/layers.csv)")
     sweep.add_argument("--part-rows", type=_positive_int, default=2000, metavar="N",
@@ -754,6 +787,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]  # for provenance
+        created_utc()  # a bad SOURCE_DATE_EPOCH is refused here, before numpy's f2py reads it
         with warnings.catch_warnings():
             warnings.showwarning = _one_line(warnings.showwarning)
             warnings.simplefilter("always", PerfsimWarning)
@@ -761,7 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     except PerfsimError as err:
         print(f"perfsim: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl-C: what was written is whole (writes are atomic)
+    except KeyboardInterrupt:  # Ctrl-C: what was written is whole (writes are atomic); a
+        # sweep keeps the rows finished and resumes when run again
         print("perfsim: interrupted", file=sys.stderr)
         return 130
     try:

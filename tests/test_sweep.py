@@ -52,7 +52,7 @@ def test_invalid_value_names_key_path_and_point():
 
 def test_product_and_zip_modes():
     assert len(points_of(GRID)) == 4
-    assert points_of(GRID, mode="zip") == [
+    assert list(points_of(GRID, mode="zip")) == [
         {"engines.mxu.rows": 32, "memory.dram.bandwidth_gb_per_s": 10},
         {"engines.mxu.rows": 128, "memory.dram.bandwidth_gb_per_s": 30}]
     with pytest.raises(ConfigError, match="one length"):

@@ -1,11 +1,12 @@
 """One sweep task, evaluated: a hardware point, a workload and a batch become one row of
 totals (and optionally the run's per-layer rows).
 
-This is what the executors run, in this process or in a worker: it loads nothing but the
-workload (once per process and batch) and never writes files. An infeasible point (a layer
-that fits nowhere, values that are invalid together, or counts beyond what perfsim can count:
-:func:`perfsim.results.check_result`) is a row with ``status`` and ``reason``, not an
-exception.
+This is what the executors run, in this process or in a worker: it loads nothing but a zoo
+workload (once per process and batch) and never writes files; a network file is read once by
+the sweep and shipped loaded (:class:`NetworkFile`), as a worker may not see the file. An
+infeasible point (a layer that fits nowhere, values that are invalid together, or counts
+beyond what perfsim can count: :func:`perfsim.results.check_result`) is a row with ``status``
+and ``reason``, not an exception.
 """
 
 from __future__ import annotations
@@ -40,7 +41,16 @@ TOTAL_COLUMNS: dict[str, str] = {
 is SRAM traffic (read + written), ``sram_size_bytes`` the SRAM's capacity; ``*_bound_cycles``
 sum the cycles of the layers each bound limits."""
 
-Workload = str | Path | Network
+@dataclass(frozen=True)
+class NetworkFile:
+    """A network file read by the sweep's process, shipped to the workers as its loaded
+    ``network``; its rows name it by ``label``, the path as given."""
+
+    label: str
+    network: Network
+
+
+Workload = str | Path | Network | NetworkFile
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,10 @@ class Task:
 
 
 def workload_label(workload: Workload) -> str:
-    """The name a workload goes by in rows: a network's name, else the text given."""
+    """The name a workload goes by in rows: a network's name, a network file's path as given,
+    else the text given."""
+    if isinstance(workload, NetworkFile):
+        return workload.label
     return workload.name if isinstance(workload, Network) else str(workload)
 
 
@@ -74,6 +87,8 @@ def _network(workload: str, batch: int) -> Network:
 
 
 def _batched(workload: Workload, batch: int) -> Network:
+    if isinstance(workload, NetworkFile):
+        return workload.network.with_batch(batch)
     if isinstance(workload, Network):
         return workload.with_batch(batch)
     return _network(str(workload), batch)
@@ -131,3 +146,24 @@ def totals_frame(rows: list[dict] | pd.DataFrame, parameters: list[str]) -> pd.D
     return frame.astype({"point": "int64", "batch": "int64", "status": "string",
                          "reason": "string", "workload": "string", "hw": "string",
                          "point_id": "string", **TOTAL_COLUMNS})
+
+
+def in_sweep_order(totals: pd.DataFrame, workloads: list[str], batches: list[int]
+                   ) -> pd.DataFrame:
+    """Totals rows sorted as the sweep lists them: by point, then workload (as ordered in
+    ``workloads``, their labels), then batch (as in ``batches``)."""
+    keys = pd.DataFrame({
+        "point": totals["point"].to_numpy(),
+        "workload": totals["workload"].map({w: i for i, w in enumerate(workloads)}).to_numpy(),
+        "batch": totals["batch"].map({b: i for i, b in enumerate(batches)}).to_numpy()})
+    order = keys.sort_values(["point", "workload", "batch"], kind="stable").index
+    return totals.iloc[order].reset_index(drop=True)
+
+
+def layers_in_order(layers: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """Per-layer rows sorted as their points are in ``totals`` (each point's layers keep their
+    order)."""
+    if not len(layers):
+        return layers.reset_index(drop=True)
+    position = layers["point_id"].map({p: i for i, p in enumerate(totals["point_id"])})
+    return layers.iloc[position.argsort(kind="stable")].reset_index(drop=True)

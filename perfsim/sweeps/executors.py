@@ -2,27 +2,51 @@
 cluster.
 
 Every executor takes a function and the argument tuples of its calls (one call per chunk of
-tasks) and yields ``(chunk index, result)`` as calls finish, in any order. At most a few
-chunks per worker are in flight, so a 100,000-point sweep never holds every future (or every
-result) at once.
+tasks, read lazily) and yields ``(chunk index, result)`` as calls finish, in any order. At most
+a few chunks per worker are in flight, so a 100,000-point sweep never holds every future (or
+every result) at once.
 
 Local processes use :class:`concurrent.futures.ProcessPoolExecutor`: it starts in
 milliseconds (forked workers share the parent's imported modules) and needs no scheduler
-process, where a Dask ``LocalCluster`` costs seconds and a scheduler and nanny per worker.
-Dask is for more than one machine: ``Client(address)``, ``submit`` and ``as_completed``; a
-worker that dies has its chunks rerun elsewhere by the Dask scheduler.
+process, where a Dask ``LocalCluster`` costs seconds and a scheduler and nanny per worker. The
+workers die with the sweep: each asks the kernel for SIGKILL when its parent dies
+(``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the parent), ignores Ctrl-C (the
+sweep's process handles it), and the pool is shut down on every way out of :meth:`map`.
+
+Dask is for more than one machine: ``Client(address)``, ``submit`` and ``wait``; a worker that
+dies has its chunks rerun elsewhere by the Dask scheduler. A cluster left with no worker for
+``no_worker_timeout_s`` and a lost scheduler raise :class:`ExecutorError` (the rows finished so
+far stay on disk; the sweep resumes when run again).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from perfsim.errors import PerfsimError
 
 IN_FLIGHT_PER_WORKER = 2
+NO_WORKER_TIMEOUT_S = 60.0
+"""How long a Dask sweep waits while its cluster has no worker before it stops."""
+POLL_S = 1.0
+"""How often a Dask sweep that waits for a chunk checks that the cluster still has workers."""
+DASK_PROTOCOLS = ("tcp", "tls", "ucx", "ws", "wss")
+"""The schemes of a Dask scheduler reachable from another process (not ``inproc``)."""
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+class ExecutorError(PerfsimError):
+    """The workers or the cluster failed: a worker process died, the Dask scheduler was lost,
+    or the cluster had no worker for too long."""
 
 
 def warm_up() -> None:
@@ -42,7 +66,27 @@ def warm_up() -> None:
     simulate(b.build(), hw)
 
 
-def _bounded(submit: Callable, wait_one: Callable, jobs: Iterable[tuple], in_flight: int
+def _start_worker(parent_pid: int) -> None:
+    """First thing in every local worker: die with the sweep's process, leave Ctrl-C to it
+    (a terminal sends SIGINT to the whole process group), then warm up."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warm_up()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(POLL_S)
+    os._exit(1)
+
+
+def _bounded(submit: Callable, wait_one: Callable, jobs: Iterable[tuple], in_flight: int,
+             result_of: Callable = lambda future: future.result()
              ) -> Iterator[tuple[int, object]]:
     """Keep ``in_flight`` jobs submitted; yield (index, result) as each finishes."""
     jobs = iter(enumerate(jobs))
@@ -54,7 +98,7 @@ def _bounded(submit: Callable, wait_one: Callable, jobs: Iterable[tuple], in_fli
     while pending:
         future = wait_one(pending)
         index = pending.pop(future)
-        result = future.result()
+        result = result_of(future)
         for next_index, args in jobs:
             pending[submit(args)] = next_index
             break
@@ -87,25 +131,42 @@ class Processes:
         return self.workers or os.cpu_count() or 1
 
     def map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
-        with concurrent.futures.ProcessPoolExecutor(self.count, initializer=warm_up) as pool:
-            def wait_one(pending):
-                done, _ = concurrent.futures.wait(
-                    pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                return next(iter(done))
+        pool = concurrent.futures.ProcessPoolExecutor(
+            self.count, initializer=_start_worker, initargs=(os.getpid(),))
 
+        def wait_one(pending):
+            done, _ = concurrent.futures.wait(
+                pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            return next(iter(done))
+
+        try:
             yield from _bounded(lambda args: pool.submit(fn, *args), wait_one, jobs,
                                 IN_FLIGHT_PER_WORKER * self.count)
+        except BrokenProcessPool:
+            raise ExecutorError("a sweep worker process died (killed, or out of memory?)") \
+                from None
+        finally:  # also on Ctrl-C and when the caller stops early: no worker outlives this
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
 class Dask:
     """A Dask distributed cluster: its scheduler's ``address`` (``tcp://host:8786``), or a
-    ``dask.distributed.Client`` already connected."""
+    ``dask.distributed.Client`` already connected. A sweep stops with an
+    :class:`ExecutorError` once the cluster has had no worker for ``no_worker_timeout_s``."""
 
     address: object
+    no_worker_timeout_s: float = NO_WORKER_TIMEOUT_S
+
+    def __post_init__(self):
+        if isinstance(self.address, str):
+            check_scheduler_address(self.address)
+        if not self.no_worker_timeout_s > 0:
+            raise PerfsimError(f"no_worker_timeout_s must be > 0, got "
+                               f"{self.no_worker_timeout_s}")
 
     def map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
 
         client = self.address if isinstance(self.address, Client) else None
         own = client is None
@@ -113,26 +174,99 @@ class Dask:
             try:
                 client = Client(self.address, timeout="20s")
             except (OSError, TimeoutError) as err:
-                raise PerfsimError(f"cannot reach the Dask scheduler at {self.address}: "
-                                   f"{err}") from None
+                raise ExecutorError(f"cannot reach the Dask scheduler at {self.address}: "
+                                    f"{err}") from None
+        cluster = _Cluster(client, client.scheduler.address, self.no_worker_timeout_s)
         try:
-            client.run(warm_up)
-            workers = max(1, len(client.scheduler_info()["workers"]))
-            finished = as_completed()
-
-            def submit(args):
-                future = client.submit(fn, *args, pure=False)
-                finished.add(future)
-                return future
-
-            yield from _bounded(submit, lambda pending: next(finished), jobs,
-                                IN_FLIGHT_PER_WORKER * workers)
+            try:
+                client.run(warm_up)
+                workers = max(1, len(client.nthreads()))
+            except OSError as err:
+                raise cluster.lost(err) from None
+            yield from _bounded(lambda args: client.submit(fn, *args, pure=False),
+                                cluster.wait_one, jobs, IN_FLIGHT_PER_WORKER * workers,
+                                cluster.result_of)
         finally:
             if own:
                 client.close()
 
 
+class _Cluster:
+    """Waiting on a Dask cluster without hanging: every wait is bounded by :data:`POLL_S`,
+    after which the cluster must still have a worker (or get one back within
+    ``no_worker_timeout_s``) and a scheduler."""
+
+    def __init__(self, client, where: str, no_worker_timeout_s: float):
+        self.client = client
+        self.where = where
+        self.no_worker_timeout_s = no_worker_timeout_s
+        self.alone_since: float | None = None
+
+    def lost(self, cause: object) -> ExecutorError:
+        reason = type(cause).__name__ if isinstance(cause, BaseException) else cause
+        return ExecutorError(f"lost the Dask scheduler at {self.where} ({reason})")
+
+    def wait_one(self, pending):
+        """The first of ``pending`` to finish."""
+        from dask.distributed import wait
+
+        while True:
+            try:
+                done, _ = wait(list(pending), timeout=POLL_S, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                self.check()
+                continue
+            except OSError as err:
+                raise self.lost(err) from None
+            future = next(iter(done))
+            if future.status == "cancelled":  # the client cancels every chunk when it is lost
+                raise self.lost("its chunks were cancelled")
+            return future
+
+    def result_of(self, future):
+        """A finished chunk's result, fetched from its worker (recomputed elsewhere if that
+        worker has died since). A chunk's own error is raised as itself."""
+        while True:
+            try:
+                return future.result(timeout=POLL_S)
+            except (concurrent.futures.CancelledError, OSError) as err:
+                if future.status == "error":
+                    raise
+                if not isinstance(err, TimeoutError):
+                    raise self.lost(err) from None
+            self.check()
+
+    def check(self) -> None:
+        """An :class:`ExecutorError` if the scheduler is gone or there has been no worker for
+        ``no_worker_timeout_s``."""
+        try:
+            workers = self.client.nthreads()
+        except OSError as err:
+            raise self.lost(err) from None
+        now = time.monotonic()
+        if workers or self.alone_since is None:
+            self.alone_since = None if workers else now
+        elif now - self.alone_since >= self.no_worker_timeout_s:
+            raise ExecutorError(f"the Dask cluster at {self.where} has had no worker for "
+                                f"{self.no_worker_timeout_s:g} s; start workers, then run the "
+                                f"sweep again")
+
+
 Executor = Serial | Processes | Dask
+
+
+def check_scheduler_address(address: str) -> None:
+    """A :class:`PerfsimError` unless ``address`` has the form ``tcp://host:port`` (or
+    another scheme of :data:`DASK_PROTOCOLS`)."""
+    scheme, sep, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if sep and scheme in DASK_PROTOCOLS and host and port.isdigit() and 0 < int(port) < 65536:
+        return
+    hint = (f"; did you mean tcp://{address}?" if not sep and address.rpartition(":")[2]
+            .isdigit() else "")
+    raise PerfsimError(f"{address!r} is not a Dask scheduler address: expected "
+                       f"tcp://host:port ({', '.join(p + '://' for p in DASK_PROTOCOLS)} are "
+                       f"accepted; inproc:// reaches only its own process){hint}")
 
 
 def executor_for(spec: Executor | str | int | None) -> Executor:
@@ -146,7 +280,7 @@ def executor_for(spec: Executor | str | int | None) -> Executor:
         return Serial() if spec == 1 else Processes(spec)
     if spec == "serial":
         return Serial()
-    if isinstance(spec, str) and "://" in spec:
+    if isinstance(spec, str):
         return Dask(spec)
     raise PerfsimError(f"executor must be 'serial', 'processes', a number of processes or a "
                        f"Dask scheduler address (tcp://host:port), got {spec!r}")

@@ -3,30 +3,37 @@ resumable directory (:mod:`perfsim.sweeps.store`). No printing: progress goes to
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
 from perfsim._version import __version__
-from perfsim.io.load import load_hw
+from perfsim.io.load import is_network_file, load_hw, load_workload
 from perfsim.hardware.loading import to_document
-from perfsim.errors import ConfigError, PerfsimError
+from perfsim.errors import PerfsimError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.mapping.residency import RESIDENCY_MODES
-from perfsim.sweeps.evaluate import (Task, Workload, evaluate_chunk, point_id, totals_frame,
+from perfsim.sweeps.evaluate import (NetworkFile, Task, Workload, evaluate_chunk,
+                                     in_sweep_order, layers_in_order, point_id, totals_frame,
                                      workload_label)
-from perfsim.sweeps.executors import Executor, executor_for
-from perfsim.sweeps.space import Point, check_values, points_of
+from perfsim.sweeps.executors import Executor, ExecutorError, executor_for
+from perfsim.sweeps.space import Space, check_values, points_of
 from perfsim.sweeps.store import PART_ROWS, PART_SECONDS, SweepStore
-from perfsim.io.load import load_workload
 
 MAX_CHUNK_TASKS = 16
 """Tasks per chunk at most (a chunk is what a worker runs at a time: ~0.1-0.5 s of work)."""
+MAX_ROWS = 1_000_000
+"""Rows a sweep makes without ``max_rows=None`` (``--yes``). Points stream to the workers and
+rows to disk, but the final table is assembled in memory, about 1 KiB a row at its peak (so
+~1 GiB here), and at 3-20 ms a row per core (LeNet-5 to ResNet-50 on ``matrix_engine``) a
+million rows is hours of work: a grid with one list too many is caught before it starts."""
 
 
 @dataclass(frozen=True)
@@ -40,101 +47,124 @@ class Progress:
     parts: int
 
 
+class SweepTooLarge(PerfsimError):
+    """A sweep of more rows than ``max_rows``, not confirmed."""
+
+
 def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
           grid: Mapping[str, Sequence] | None = None,
-          points: Sequence[Mapping[str, object]] | None = None, *,
+          points: Sequence[Mapping[str, object]] | Space | None = None, *,
           batch: int | Sequence[int] = 1, mode: str = "product",
           executor: Executor | str | int | None = None, out: str | Path | None = None,
           per_layer: bool = False, residency: str = "auto", chunk_tasks: int | None = None,
           part_rows: int = PART_ROWS, part_seconds: float = PART_SECONDS,
+          max_rows: int | None = MAX_ROWS,
           progress: Callable[[Progress], None] | None = None) -> pd.DataFrame:
     """Evaluate every hardware point of ``grid`` (key path -> values, crossed by ``mode``
-    ``product`` or ``zip``) or of ``points`` (a list of {key path: value}) on each workload
-    at each batch (an int or a list). Returns one row per (point, workload, batch): the
-    varied key paths as columns, ``status`` (``ok`` / ``infeasible``) and ``reason``, and the
-    totals of :data:`perfsim.sweeps.evaluate.TOTAL_COLUMNS`; with ``per_layer``, the per-layer
-    rows instead (each with its point's id and parameters).
+    ``product`` or ``zip``) or of ``points`` (a list of {key path: value}, or a
+    :class:`~perfsim.sweeps.space.Space`) on each workload at each batch (an int or a list).
+    Returns one row per (point, workload, batch): the varied key paths as columns, ``status``
+    (``ok`` / ``infeasible``) and ``reason``, and the totals of
+    :data:`perfsim.sweeps.evaluate.TOTAL_COLUMNS`; with ``per_layer``, the per-layer rows
+    instead (each with its point's id and parameters).
 
     ``executor``: None or ``"processes"`` (local processes, every core), a number of
     processes, ``"serial"``, a Dask scheduler address, or an executor object
     (:mod:`perfsim.sweeps.executors`). With ``out`` (a directory), rows stream to Parquet parts
     there and a rerun skips the points already done; the final table is also written to
-    ``out/sweep.parquet`` and ``out/sweep.csv``. An unknown key path or a value invalid on
-    its own is a :class:`~perfsim.errors.ConfigError`; values invalid only together make
-    ``infeasible`` rows."""
+    ``out/sweep.parquet`` and ``out/sweep.csv``. Points are made one at a time as chunks are
+    sent, never listed whole. A sweep of more than ``max_rows`` rows (default
+    :data:`MAX_ROWS`) raises :class:`SweepTooLarge` unless ``max_rows`` is None. An unknown key
+    path or a value invalid on its own is a :class:`~perfsim.errors.ConfigError`; values
+    invalid only together make ``infeasible`` rows."""
     config = hw if isinstance(hw, HwConfig) else load_hw(hw)
     workload_list = _workloads(workloads)
+    labels = [workload_label(w) for w in workload_list]
+    if len(set(labels)) != len(labels):
+        raise PerfsimError(f"workloads lists a network twice: {labels}")
     batches = _batches(batch)
     if residency not in RESIDENCY_MODES:
         raise PerfsimError(f"residency must be one of {', '.join(RESIDENCY_MODES)}, got "
                            f"{residency!r}")
-    hw_points = points_of(grid, points, mode)
-    check_values(config, hw_points)
-    parameters = list(dict.fromkeys(k for p in hw_points for k in p))
-    tasks = _tasks(hw_points, workload_list, batches)
-    order = {t.point_id: i for i, t in enumerate(tasks)}
+    space = points if isinstance(points, Space) and grid is None else \
+        points_of(grid, points, mode)
+    total = len(space) * len(workload_list) * len(batches)
+    if max_rows is not None and total > max_rows:
+        raise SweepTooLarge(f"this sweep makes {total:,} rows ({len(space):,} point(s) x "
+                            f"{len(workload_list)} workload(s) x {len(batches)} batch(es)), "
+                            f"more than {max_rows:,}; confirm with --yes (max_rows=None "
+                            f"from Python), or sweep fewer values")
+    space.check_distinct()
+    check_values(config, space)
+    parameters = space.parameters
     runner = executor_for(executor)
     store = None
-    done: set[str] = set()
     if out is not None:
         manifest = json.loads(json.dumps({
-            "perfsim_version": __version__, "hw": to_document(config),
-            "workloads": [workload_label(w) for w in workload_list], "batch": batches,
-            "points": hw_points, "per_layer": per_layer, "residency": residency},
-            default=str))
-        store = SweepStore(out, manifest, parameters, part_rows, part_seconds)
-        done = store.done()
-    todo = [t for t in tasks if t.point_id not in done]
-    skipped = len(tasks) - len(todo)
-    size = chunk_tasks or _chunk_size(len(todo), getattr(runner, "count", None) or 4)
-    jobs = ((config, todo[i:i + size], per_layer, residency)
-            for i in range(0, len(todo), size))
-    rows: list[dict] = []
-    layer_rows: list[dict] = []
-    finished = skipped
-    if progress:
-        progress(Progress(finished, len(tasks), skipped, 0))
-    try:
-        for _, results in runner.map(evaluate_chunk, jobs):
-            for row, layers in results:  # type: ignore[union-attr]
-                if store is not None:
-                    store.add(row, layers)
-                else:
-                    rows.append(row)
-                    layer_rows.extend(layers)
-            finished += len(results)  # type: ignore[arg-type]
-            if progress:
-                progress(Progress(finished, len(tasks), skipped,
-                                  store.parts_written if store else 0))
-    except BaseException:
-        if store is not None:  # keep what finished: a rerun resumes after it
-            store.flush()
-        raise
-    if store is not None:
-        totals, layers = store.finish(order, per_layer)
+            "perfsim_version": __version__, "hw": to_document(config), "workloads": labels,
+            "batch": batches, "points": space.document(), "per_layer": per_layer,
+            "residency": residency}, default=str))
+        store = SweepStore(out, manifest, parameters, labels, batches, part_rows,
+                           part_seconds)
+    with store or nullcontext():
+        done = store.done if store is not None else set()
+        todo = (t for t in _tasks(space, workload_list, batches) if t.point_id not in done)
+        skipped = min(len(done), total)
+        size = chunk_tasks or _chunk_size(total - skipped, getattr(runner, "count", None) or 4)
+        jobs = ((config, chunk, per_layer, residency) for chunk in _chunks(todo, size))
+        rows: list[dict] = []
+        layer_rows: list[dict] = []
+        finished = skipped
         if progress:
-            progress(Progress(finished, len(tasks), skipped, store.parts_written))
-        return layers if per_layer else totals  # type: ignore[return-value]
-    totals = totals_frame(rows, parameters)
-    totals = totals.iloc[totals["point_id"].map(order).argsort(kind="stable")] \
-        .reset_index(drop=True)
+            progress(Progress(finished, total, skipped, 0))
+        try:
+            with closing(runner.map(evaluate_chunk, jobs)) as results_of_chunks:
+                for _, results in results_of_chunks:
+                    for row, layers in results:  # type: ignore[union-attr]
+                        if store is not None:
+                            store.add(row, layers)
+                        else:
+                            rows.append(row)
+                            layer_rows.extend(layers)
+                    finished += len(results)  # type: ignore[arg-type]
+                    if progress:
+                        progress(Progress(finished, total, skipped,
+                                          store.parts_written if store else 0))
+        except BaseException as err:
+            if store is None:
+                raise
+            store.flush()  # keep what finished: a rerun resumes after it
+            if isinstance(err, ExecutorError):
+                raise ExecutorError(f"{err}; the {finished:,} rows finished are kept in "
+                                    f"{out}: run the sweep again to resume") from None
+            raise
+        if store is not None:
+            totals, layers = store.finish(per_layer)
+            if progress:
+                progress(Progress(finished, total, skipped, store.parts_written))
+            return layers if per_layer else totals  # type: ignore[return-value]
+    totals = in_sweep_order(totals_frame(rows, parameters), labels, batches)
     if not per_layer:
         return totals
-    layers = pd.DataFrame(layer_rows)
-    if len(layers):
-        layers = layers.iloc[layers["point_id"].map(order).argsort(kind="stable")] \
-            .reset_index(drop=True)
-    return layers
+    return layers_in_order(pd.DataFrame(layer_rows), totals)
 
 
 def _workloads(workloads) -> list[Workload]:
+    """The workloads, each checked here rather than in every worker; network files read
+    once and shipped loaded (a worker may not see them)."""
     items = [workloads] if isinstance(workloads, (str, Path, Network)) else list(workloads)
     if not items:
         raise PerfsimError("a sweep needs at least one workload")
+    out: list[Workload] = []
     for item in items:
-        if not isinstance(item, Network):
+        if isinstance(item, (Network, NetworkFile)):
+            out.append(item)
+        elif is_network_file(item):
+            out.append(NetworkFile(str(item), load_workload(item)))
+        else:
             load_workload(item)  # an unknown name fails here, not in every worker
-    return items
+            out.append(item)
+    return out
 
 
 def _batches(batch) -> list[int]:
@@ -148,22 +178,18 @@ def _batches(batch) -> list[int]:
     return values
 
 
-def _tasks(hw_points: list[Point], workloads: list[Workload], batches: list[int]
-           ) -> list[Task]:
-    tasks: list[Task] = []
-    first: dict[str, int] = {}
-    for index, point in enumerate(hw_points):
-        key = json.dumps(point, sort_keys=True, default=str)
-        if key in first:
-            raise ConfigError(f"point {index} repeats point {first[key]}: {point}")
-        first[key] = index
+def _tasks(space: Space, workloads: list[Workload], batches: list[int]) -> Iterator[Task]:
+    """Every task of the sweep, in order, made as they are asked for."""
+    for index, point in enumerate(space):
         for workload in workloads:
             for b in batches:
-                tasks.append(Task(index, point_id(point, workload, b), point, workload, b))
-    labels = [workload_label(w) for w in workloads]
-    if len(set(labels)) != len(labels):
-        raise PerfsimError(f"workloads lists a network twice: {labels}")
-    return tasks
+                yield Task(index, point_id(point, workload, b), point, workload, b)
+
+
+def _chunks(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:
+    tasks = iter(tasks)
+    while chunk := list(itertools.islice(tasks, size)):
+        yield chunk
 
 
 def _chunk_size(tasks: int, workers: int) -> int:

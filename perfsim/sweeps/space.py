@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from perfsim.hardware.loading import SCHEMA_V2, parse_config, to_document
 from perfsim.hardware.rules import ConfigProblems
@@ -107,12 +110,99 @@ def _by_name(document: dict, path: KeyPath) -> KeyPath:
     return path
 
 
+@dataclass(frozen=True)
+class Space:
+    """The hardware points of a sweep, made one at a time when iterated: a ``grid`` (pairs of
+    key path and values, crossed by ``mode``: every combination for ``product``, the first
+    path varying slowest; the i-th values together for ``zip``) or an explicit list
+    ``listed``; neither: the config as it is (one point, no parameters). ``len()`` counts the
+    points without making them, and ``space[i]`` makes the i-th alone."""
+
+    grid: tuple[tuple[str, tuple], ...] = ()
+    listed: tuple[Point, ...] | None = None
+    mode: str = "product"
+
+    def __len__(self) -> int:
+        if self.listed is not None:
+            return len(self.listed)
+        lengths = [len(values) for _, values in self.grid]
+        return math.prod(lengths) if self.mode == "product" else lengths[0] if lengths else 1
+
+    def __iter__(self) -> Iterator[Point]:
+        if self.listed is not None:
+            return (dict(p) for p in self.listed)
+        keys = [k for k, _ in self.grid]
+        combine = itertools.product if self.mode == "product" else zip
+        return (dict(zip(keys, values)) for values in combine(*(v for _, v in self.grid)))
+
+    def __getitem__(self, index: int) -> Point:
+        if self.listed is not None:
+            return dict(self.listed[index])
+        if self.mode == "zip":
+            return {k: values[index] for k, values in self.grid}
+        point = {}
+        for k, values in reversed(self.grid):  # the last key path varies fastest
+            index, position = divmod(index, len(values))
+            point[k] = values[position]
+        return dict(reversed(point.items()))
+
+    @property
+    def parameters(self) -> list[str]:
+        """The varied key paths, in the order they are first given."""
+        if self.listed is not None:
+            return list(dict.fromkeys(k for p in self.listed for k in p))
+        return [k for k, _ in self.grid]
+
+    def document(self) -> object:
+        """The space as JSON-able data (for a sweep's manifest): the list of points, or the
+        grid as ``[key path, values]`` pairs (their order sets the points' order) and mode."""
+        if self.listed is not None:
+            return [dict(p) for p in self.listed]
+        return {"grid": [[k, list(values)] for k, values in self.grid], "mode": self.mode}
+
+    def first_uses(self) -> Iterator[tuple[int, str, object]]:
+        """``(point index, key path, value)`` for the first point giving each key path each
+        of its values: one per value of a grid (no combination is made)."""
+        if self.listed is not None:
+            for index, point in enumerate(self.listed):
+                for path, value in point.items():
+                    yield index, path, value
+            return
+        stride = len(self)
+        for path, values in self.grid:
+            stride //= len(values) if self.mode == "product" else 1
+            for position, value in enumerate(values):
+                yield position * (stride if self.mode == "product" else 1), path, value
+
+    def check_distinct(self) -> None:
+        """A :class:`ConfigError` naming the first point that repeats another (a grid repeats a
+        point exactly when one of its lists repeats a value)."""
+        if self.listed is None and self.mode == "product":
+            first: dict[tuple[str, str], int] = {}
+            for index, path, value in self.first_uses():
+                key = (path, _key(value))
+                if key in first:
+                    raise ConfigError(f"point {index} repeats point {first[key]}: "
+                                      f"{self[index]}")
+                first[key] = index
+            return
+        seen: dict[str, int] = {}
+        for index, point in enumerate(self):
+            key = _key(point)
+            if key in seen:
+                raise ConfigError(f"point {index} repeats point {seen[key]}: {point}")
+            seen[key] = index
+
+
+def _key(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def points_of(grid: Mapping[str, Sequence] | None = None,
               points: Sequence[Mapping[str, object]] | None = None,
-              mode: str = "product") -> list[Point]:
-    """The hardware points of a ``grid`` (key path -> values, crossed by ``mode``: every
-    combination for ``product``, the i-th values together for ``zip``) or an explicit list
-    of ``points``; neither: the config as it is (one point, no parameters)."""
+              mode: str = "product") -> Space:
+    """The :class:`Space` of a ``grid`` (key path -> values, crossed by ``mode``) or of an
+    explicit list of ``points``; neither: the config as it is (one point, no parameters)."""
     if grid is not None and points is not None:
         raise ConfigError("give one of grid (key path -> values) and points (a list of {key "
                           "path: value} mappings), not both")
@@ -120,11 +210,11 @@ def points_of(grid: Mapping[str, Sequence] | None = None,
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}"
                           f"{suggest(str(mode), list(MODES))}")
     if grid is None and points is None:
-        return [{}]
+        return Space(listed=({},))
     if points is not None:
         if not points or not all(isinstance(p, Mapping) for p in points):
             raise ConfigError("points must be a non-empty list of {key path: value} mappings")
-        return [dict(p) for p in points]
+        return Space(listed=tuple(dict(p) for p in points))
     assert grid is not None
     if not grid:
         raise ConfigError("grid must name at least one key path")
@@ -132,32 +222,31 @@ def points_of(grid: Mapping[str, Sequence] | None = None,
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ConfigError(f"grid.{path}: expected a non-empty list of values, got "
                               f"{values!r}")
-    keys = list(grid)
     if mode == "zip":
         lengths = {k: len(v) for k, v in grid.items()}
         if len(set(lengths.values())) > 1:
             raise ConfigError(f"mode zip needs lists of one length, got "
                               f"{', '.join(f'{k}: {n}' for k, n in lengths.items())}")
-        return [dict(zip(keys, values)) for values in zip(*grid.values())]
-    return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+    return Space(grid=tuple((k, tuple(v)) for k, v in grid.items()), mode=mode)
 
 
-def check_values(hw: HwConfig, points: Sequence[Point]) -> None:
+def check_values(hw: HwConfig, space: Space) -> None:
     """Every key path exists, and every value is valid on its own (set alone on ``hw``): a
     :class:`ConfigError` naming the point, the key path and the problem. Combinations that are
-    invalid together are left to the sweep, which records them as infeasible points."""
+    invalid together are left to the sweep, which records them as infeasible points. A grid's
+    values are checked once each, never its combinations."""
     checked: set[tuple[str, str]] = set()
-    for index, point in enumerate(points):
-        for path, value in point.items():
-            check_key_path(hw, path)
-            if (path, repr(value)) in checked:
-                continue
-            checked.add((path, repr(value)))
-            try:
-                variant(hw, {path: value})
-            except ConfigError as err:
-                if str(err).startswith(f"{path}:"):  # not a rule between fields (memory.sram:)
-                    raise ConfigError(f"point {index} ({_describe(point)}): {err}") from None
+    for index, path, value in space.first_uses():
+        check_key_path(hw, path)
+        if (path, repr(value)) in checked:
+            continue
+        checked.add((path, repr(value)))
+        try:
+            variant(hw, {path: value})
+        except ConfigError as err:
+            if str(err).startswith(f"{path}:"):  # not a rule between fields (memory.sram:)
+                raise ConfigError(f"point {index} ({_describe(space[index])}): {err}") \
+                    from None
 
 
 def _describe(point: Mapping[str, object]) -> str:

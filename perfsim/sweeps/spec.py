@@ -23,7 +23,7 @@ from perfsim.io.load import load_hw
 from perfsim.errors import ConfigError, PerfsimError, WorkloadError, suggest
 from perfsim.hardware.model import HwConfig
 from perfsim.mapping.residency import RESIDENCY_MODES
-from perfsim.sweeps.space import MODES, Point, check_key_path, points_of, variant
+from perfsim.sweeps.space import MODES, Space, check_key_path, points_of, variant
 from perfsim.io.load import load_workload
 from perfsim.text_files import is_file
 from perfsim.workload.limits import MAX_BATCH, power_text
@@ -34,12 +34,12 @@ KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "residency")
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A validated spec: what :func:`perfsim.sweeps.sweep` takes."""
+    """A validated spec: what :func:`perfsim.sweeps.sweep` takes (its points made lazily)."""
 
     path: str
     workloads: tuple[str, ...]
     hw: HwConfig
-    points: tuple[Point, ...]
+    points: Space
     batch: tuple[int, ...]
     residency: str
 
@@ -72,10 +72,10 @@ def load_spec(path: str | Path) -> SweepSpec:
         _fail(doc, ("residency",), f"must be one of {', '.join(RESIDENCY_MODES)}, got "
                                    f"{residency!r}")
     points = (_grid(doc, hw, mode) if "grid" in data else
-              _points(doc, hw) if "points" in data else [{}])
+              _points(doc, hw) if "points" in data else points_of())
     batch = _batch(doc)
     _within_limits(doc, workloads, batch)
-    return SweepSpec(doc.path, tuple(workloads), hw, tuple(points), batch, residency)
+    return SweepSpec(doc.path, tuple(workloads), hw, points, batch, residency)
 
 
 def _fail(doc: YamlDoc, path: tuple, problem: str):
@@ -122,7 +122,7 @@ def _value(doc: YamlDoc, hw: HwConfig, where: tuple, path: str, value) -> None:
             _fail(doc, where, str(err))
 
 
-def _grid(doc: YamlDoc, hw: HwConfig, mode: str) -> list[Point]:
+def _grid(doc: YamlDoc, hw: HwConfig, mode: str) -> Space:
     grid = doc.data["grid"]
     if not isinstance(grid, dict) or not grid:
         _fail(doc, ("grid",), "expected a mapping of key paths to lists of values")
@@ -142,7 +142,7 @@ def _grid(doc: YamlDoc, hw: HwConfig, mode: str) -> list[Point]:
     raise AssertionError
 
 
-def _points(doc: YamlDoc, hw: HwConfig) -> list[Point]:
+def _points(doc: YamlDoc, hw: HwConfig) -> Space:
     points = doc.data["points"]
     if not isinstance(points, list) or not points:
         _fail(doc, ("points",), "expected a non-empty list of {key path: value} mappings")
@@ -155,7 +155,7 @@ def _points(doc: YamlDoc, hw: HwConfig) -> list[Point]:
             except ConfigError as err:
                 _fail(doc, ("points", i, path), str(err))
             _value(doc, hw, ("points", i, path), path, value)
-    return [dict(p) for p in points]
+    return points_of(points=points)
 
 
 def _within_limits(doc: YamlDoc, workloads: list[str], batch: tuple[int, ...]) -> None:

@@ -141,6 +141,12 @@ class Network:
             ins = tuple(shapes[source][index] for source, index in map(parse_ref, layer.inputs))
             check_layer_size(self.name, layer, ins, shapes[layer.name], self.batch)
         object.__setattr__(self, "out_shapes", MappingProxyType(shapes))
+
+    def __reduce__(self):
+        """Pickled as its constructor's arguments (a read-only ``out_shapes`` view cannot be
+        pickled; it is inferred again), so sweeps can ship networks to worker processes."""
+        return (Network, (self.name, self.layers, self.batch, self.description, self.source))
+
     def layer(self, name: str) -> Layer:
         """The layer called ``name``."""
         for layer in self.layers:
