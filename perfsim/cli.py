@@ -36,6 +36,7 @@ from perfsim.workload.lecture import lecture_table
 from perfsim.report.tables import intensity_order, run_view
 from perfsim.results import check_result, display_frame
 from perfsim.report.saved_run import created_utc, save_run
+from perfsim.storage import check_destination
 from perfsim.schedule.event import OVERLAPS
 from perfsim.simulate import FIDELITIES, simulate
 from perfsim.sweeps.run import MAX_ROWS
@@ -302,6 +303,7 @@ def _check_out_dir(path: str, network: str, hw: str, args: argparse.Namespace) -
     batch or option) unless ``--force``."""
     from perfsim.report.run_dir import run_identity  # no matplotlib: run_dir is plain
 
+    check_destination(Path(path) / "run.json")  # a link or a device is not read as a run
     held = run_identity(path)
     if held is None or args.force:
         return
