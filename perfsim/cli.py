@@ -303,7 +303,10 @@ def _check_out_dir(path: str, network: str, hw: str, args: argparse.Namespace) -
     batch or option) unless ``--force``."""
     from perfsim.report.run_dir import run_identity  # no matplotlib: run_dir is plain
 
-    check_destination(Path(path) / "run.json")  # a link or a device is not read as a run
+    try:  # a link or a device is not read as a run
+        check_destination(Path(path) / "run.json")
+    except OSError as err:  # a parent that is a file, no permission
+        raise PerfsimError(f"cannot write the run to {path}: {err.strerror or err}") from None
     held = run_identity(path)
     if held is None or args.force:
         return
