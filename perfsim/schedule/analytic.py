@@ -121,17 +121,19 @@ def _plans_within(network: Network, hw: HwConfig, layers: list[tuple[Layer, _Pre
     ``cycles``."""
     plans, total = [], 0
     for layer, key in layers:
-        plan = _cached_plan(network, layer, hw, placements[layer.name], pin, key)
-        total += plan.row.total_cycles
+        planned = _cached_plan(network, layer, hw, placements[layer.name], pin, key)
+        total += planned.row.total_cycles
         if total > cycles:
             return None
-        plans.append(plan)
+        plans.append(planned)
     return plans
 
 
 LAYER_CACHE_ENTRIES = 8_000
-"""Layer results kept for reuse (a few kB each); the cache starts over when full."""
-_layer_cache: dict[tuple, LayerPlan] = {}
+"""Layers whose plans are kept for reuse (a few kB each); the cache starts over when full."""
+_layer_cache: dict[tuple, list[tuple[int, int, LayerPlan]]] = {}
+"""(layer key, input location, output location) -> the plans made, each with the range of
+resident bytes it stands for."""
 _placement_cache: dict[tuple, dict[str, Placement]] = {}
 _work_cache: dict[tuple, Work] = {}
 
