@@ -92,12 +92,21 @@ def array_dram(workers: int | None) -> list[str]:
         lines.append(
             f"- {workload}: {len(front)} of {len(rows)} points are on the time/peak front; "
             f"the smallest array on it reaching within 10% of the fastest time is "
-            + _knee(front, rows) + f". On the time/energy front: {len(energy)} points, "
-            f"from {energy['energy_pj'].min() / 1e9:.2f} mJ to "
-            f"{energy['energy_pj'].max() / 1e9:.2f} mJ per inference "
-            f"(energy falls with fewer DRAM bytes; the array size changes only the SRAM "
-            f"traffic here).")
+            + _knee(front, rows) + ". " + _energy_front(energy))
     return lines + [""]
+
+
+def _energy_front(energy) -> str:
+    """The time/energy front in words: its points and the energies it spans."""
+    low, high = energy["energy_pj"].min() / 1e9, energy["energy_pj"].max() / 1e9
+    if len(energy) == 1:
+        point = energy.iloc[0]
+        return (f"The time/energy front is one point, {point['time_ms']:.3f} ms for "
+                f"{low:.2f} mJ: the fastest point also spends the least energy (energy falls "
+                f"with fewer DRAM bytes; the array size changes only the SRAM traffic here).")
+    return (f"On the time/energy front: {len(energy)} points, from {low:.2f} mJ to "
+            f"{high:.2f} mJ per inference (energy falls with fewer DRAM bytes; the array size "
+            f"changes only the SRAM traffic here).")
 
 
 def _knee(front: pd.DataFrame, rows: pd.DataFrame) -> str:

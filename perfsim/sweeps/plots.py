@@ -114,7 +114,7 @@ def pareto_scatter(frame: pd.DataFrame, x: str, y: str, *, by: str = "workload",
                                        if not m]).sort_values(x)
         ax.step(front[x], front[y], where="post", color="tab:red", lw=1.2)
         ax.scatter(front[x], front[y], s=26, color="tab:red", zorder=3,
-                   label=f"Pareto front ({len(front)} points)")
+                   label=f"Pareto front ({len(front)} point{'s' if len(front) != 1 else ''})")
         fronts.append((ax, front))
         for axis, column in ((ax.xaxis, x), (ax.yaxis, y)):
             if _spans_decades(rows[column]):
