@@ -22,8 +22,8 @@ import pytest
 import perfsim
 from perfsim import load_hw
 from perfsim.cli import main
+from perfsim.io.examples import example_networks
 from perfsim.sweeps.executors import Dask, ExecutorError, Serial
-from perfsim.sweeps.run import SweepTooLarge
 from perfsim.sweeps.space import points_of
 from perfsim.sweeps.spec import load_spec
 from perfsim.sweeps.store import SweepError, SweepStore
@@ -287,8 +287,7 @@ def test_a_dask_cluster_losing_its_workers_then_its_scheduler(tmp_path, monkeypa
     on local processes, the sweep completes with every point once."""
     specs = tmp_path / "specs"
     specs.mkdir()
-    shutil.copy(Path(perfsim.__file__).parent.parent / "workloads" / "examples" /
-                "tiny_cnn.yaml", specs / "net.yaml")
+    shutil.copy(example_networks()["tiny_cnn"], specs / "net.yaml")  # as installed
     (specs / "spec.yaml").write_text(
         "workloads: [net.yaml]\nhw: matrix_engine\n"
         "grid:\n  engines.mxu.rows: [8, 16, 32, 64, 128]\n"
