@@ -18,32 +18,19 @@ import warnings
 from importlib import resources
 from pathlib import Path
 
-import pandas as pd
-import yaml
+from typing import TYPE_CHECKING
 
 from perfsim._version import __version__
-from perfsim.io.load import load_hw
-from perfsim.hardware import model as hardware_model
-from perfsim.hardware.loading import resolve_hw_path, shipped_config_names, to_document
 from perfsim.errors import PerfsimError, PerfsimWarning, suggest
-from perfsim.hardware.model import HwConfig
-from perfsim.io.examples import example_networks, example_sweeps, first_comment, sweep_spec_path
-from perfsim.io.timeloop import export_timeloop
-from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
-from perfsim.mapping.fusion import GRAPHS
-from perfsim.workload.ops import OTHER_KIND, pin_problem, user_attributes
-from perfsim.workload.lecture import lecture_table
-from perfsim.report.tables import intensity_order, run_view
-from perfsim.results import check_result, display_frame
-from perfsim.report.saved_run import created_utc, save_run
-from perfsim.storage import check_destination
-from perfsim.schedule.event import OVERLAPS
-from perfsim.simulate import FIDELITIES, simulate
-from perfsim.sweeps.run import MAX_ROWS
+from perfsim.mapping import GRAPHS, RESIDENCY_MODES
+from perfsim.schedule import FIDELITIES, OVERLAPS
+from perfsim.sweeps import MAX_ROWS
 from perfsim.workload import limits
-from perfsim.workload.stats import layer_table, totals
-from perfsim.io.load import load_workload
-from perfsim.workload.zoo import workload_family, workload_names
+
+if TYPE_CHECKING:  # imported where used: a command loads only what it needs
+    import pandas as pd
+
+    from perfsim.hardware.model import HwConfig
 
 FORMATS = ("table", "csv", "json", "md")
 LIST_COLUMNS = ("layer", "inputs", "in_shape", "out_shape", "kernel", "stride",
@@ -157,6 +144,11 @@ def _count(value) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> str:
+    from perfsim.io.load import load_workload
+    from perfsim.workload.lecture import lecture_table
+    from perfsim.workload.ops import user_attributes
+    from perfsim.workload.stats import layer_table, totals
+
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
                             allow_unsupported=args.allow_unsupported)
     if args.view == "lecture":
@@ -212,6 +204,14 @@ def _input_text(network) -> str:
 def _catalogue() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every network (zoo and installed examples) with its family, input, MACs, parameters
     and description; every shipped config and every example sweep spec with a one-liner."""
+    import pandas as pd
+
+    from perfsim.hardware.loading import resolve_hw_path, shipped_config_names
+    from perfsim.io.examples import example_networks, example_sweeps, first_comment
+    from perfsim.io.load import load_hw, load_workload
+    from perfsim.workload.stats import totals
+    from perfsim.workload.zoo import workload_family, workload_names
+
     rows = []
     sources = [(name, workload_family(name)) for name in workload_names()]
     sources += [(name, "example") for name in example_networks()]
@@ -229,6 +229,8 @@ def _catalogue() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def cmd_list(args: argparse.Namespace) -> str:
+    import pandas as pd
+
     networks, configs, sweeps = _catalogue()
     if args.format == "json":
         return json.dumps({"workloads": networks.to_dict("records"),
@@ -259,6 +261,8 @@ to the room left (it begins with the bound)."""
 def _pins(items: list[str]) -> dict[str, str]:
     """``--pin`` values as a pin mapping: each ``KIND=ENGINE`` or ``KIND:VARIANT=ENGINE`` with
     a known op kind and variant, each key once."""
+    from perfsim.workload.ops import pin_problem
+
     pins: dict[str, str] = {}
     for item in items:
         key, sep, engine = item.partition("=")
@@ -301,6 +305,8 @@ def _kernels_cold() -> bool:
 def _check_out_dir(path: str, network: str, hw: str, args: argparse.Namespace) -> None:
     """Refuse to write a run into a directory holding another run (another network, config,
     batch or option) unless ``--force``."""
+    from perfsim.storage import check_destination
+
     from perfsim.report.run_dir import run_identity  # no matplotlib: run_dir is plain
 
     try:  # a link or a device is not read as a run
@@ -320,6 +326,17 @@ def _check_out_dir(path: str, network: str, hw: str, args: argparse.Namespace) -
 
 
 def cmd_run(args: argparse.Namespace) -> str:
+    import pandas as pd
+
+    from perfsim.hardware.loading import resolve_hw_path
+    from perfsim.io.load import load_hw, load_workload
+    from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
+    from perfsim.report.saved_run import save_run
+    from perfsim.report.tables import intensity_order, run_view
+    from perfsim.results import check_result
+    from perfsim.simulate import simulate
+    from perfsim.workload.ops import OTHER_KIND
+
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
                             allow_unsupported=args.allow_unsupported)
     hw_path = resolve_hw_path(args.hw)
@@ -426,6 +443,8 @@ def _run_table(view: pd.DataFrame, fmt: str, fit: bool) -> str:
     """The run's rows as Markdown, or as a text table; with ``fit`` (the default columns) it
     fits :func:`_width` columns, the ``reason`` cut to the room the other columns leave
     (ending in ``…``): columns named with ``--columns`` are printed whole."""
+    import pandas as pd
+
     cells = _human(view)
     if fmt == "md":
         return cells.replace({r"\|": r"\\|"}, regex=True).to_markdown(
@@ -445,6 +464,8 @@ def _run_table(view: pd.DataFrame, fmt: str, fit: bool) -> str:
 def _human(view: pd.DataFrame) -> pd.DataFrame:
     """A run view's cells as a reader reads them: percentages, counts with separators, MACs
     per DRAM byte only where the layer does MACs (the others' intensity is in ops/B)."""
+    from perfsim.results import display_frame
+
     view = view.copy()
     if "macs_per_dram_byte" in view and "macs" in view:
         view["macs_per_dram_byte"] = view["macs_per_dram_byte"].where(view["macs"] > 0)
@@ -480,6 +501,11 @@ def _fused_text(layer: str, fused: list[str]) -> str:
 
 
 def cmd_validate(args: argparse.Namespace) -> str:
+    import yaml
+
+    from perfsim.hardware.loading import resolve_hw_path, to_document
+    from perfsim.io.load import load_hw
+
     path = resolve_hw_path(args.hw)
     hw = load_hw(path)
     if args.format == "json":
@@ -489,6 +515,9 @@ def cmd_validate(args: argparse.Namespace) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> str:
+    from perfsim.io.load import load_workload
+    from perfsim.io.timeloop import export_timeloop
+
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
     if args.format == "timeloop":
         paths = export_timeloop(network, args.destination)
@@ -499,6 +528,10 @@ def cmd_export(args: argparse.Namespace) -> str:
 
 
 def cmd_sweep(args: argparse.Namespace) -> str:
+    import pandas as pd
+
+    from perfsim.io.examples import sweep_spec_path
+
     import logging
 
     from tqdm import tqdm
@@ -560,6 +593,8 @@ def cmd_report(args: argparse.Namespace) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> str:
+    from perfsim.results import display_frame
+
     from perfsim.report import load_run  # matplotlib is slow to import
     from perfsim.report.compare import (compare_layers, compare_totals, run_labels,
                                         write_compare_report)
@@ -607,6 +642,8 @@ def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool 
 
 def _limits_text() -> str:
     """perfsim's limits (``perfsim validate --help``), from their declarations."""
+    from perfsim.hardware import model as hardware_model
+
     hw = hardware_model
     return (f"Limits (larger values are refused, naming them): matrix engines up to "
             f"{hw.MAX_ARRAY_SIDE:,} x {hw.MAX_ARRAY_SIDE:,}; vector engines up to "
@@ -669,7 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="event schedule only: none (layer after layer), layer (prefetch "
                           "the next layer's weights, stream vector work behind its producer) "
                           "or graph (also run independent branches in parallel; default)")
-    run.add_argument("--residency", choices=("auto", "dram"), default="auto",
+    run.add_argument("--residency", choices=RESIDENCY_MODES, default="auto",
                      help="keep activations in SRAM between layers where that makes the "
                           "network fastest (auto) or always spill them to DRAM")
     run.add_argument("--pin", action="append", default=[], metavar="OP=ENGINE",
@@ -789,6 +826,8 @@ def _one_line(show):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    from perfsim.storage import created_utc
+
     try:
         args = build_parser().parse_args(argv)
         args.argv = ["perfsim", *(sys.argv[1:] if argv is None else argv)]  # for provenance

@@ -23,14 +23,12 @@ from perfsim.hardware.model import HwConfig, check_costable
 from perfsim.workload.network import Network
 from perfsim.mapping.fusion import inference_graph
 from perfsim.workload.recurrence import causal
-from perfsim.mapping.residency import RESIDENCY_MODES
+from perfsim.mapping import RESIDENCY_MODES
 from perfsim.results import RunResult, repeated
 from perfsim.schedule.analytic import LayerPlan, plan_layers
-from perfsim.schedule.event import OVERLAPS, EventSchedule, simulate_events
+from perfsim.schedule import FIDELITIES, OVERLAPS
+from perfsim.schedule.event import EventSchedule, simulate_events
 from perfsim.io.load import load_workload
-
-FIDELITIES = ("analytic", "event")
-
 
 def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
              batch: int | None = None, *, fidelity: str = "analytic",

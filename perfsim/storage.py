@@ -12,6 +12,9 @@ destination, and the directory is fsynced, so after a crash the destination hold
 content or its new one, never an empty or partial file. Temporary files are named
 ``.NAME.PID.RANDOM.tmp``; one left by a killed process (its PID no longer running) is removed the
 next time NAME is written.
+
+What is written carries one time, :func:`created_utc`, which ``SOURCE_DATE_EPOCH`` pins (the
+reproducible-builds convention), so two runs of one command write the same bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -121,3 +125,15 @@ def _running(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def created_utc() -> str:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set, as ISO 8601 UTC to the second."""
+    pinned = os.environ.get("SOURCE_DATE_EPOCH")
+    if pinned is None:
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(int(pinned), timezone.utc).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):
+        raise PerfsimError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since "
+                           f"1970-01-01 UTC (such as 1700000000), got {pinned!r}") from None

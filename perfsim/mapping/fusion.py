@@ -21,9 +21,6 @@ from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import pinned_engine
 from perfsim.workload.passes import fold_affine, fuse_epilogues
 
-GRAPHS = ("inference", "raw")
-"""What a run costs: the inference graph (folded and fused, the default) or the raw training
-graph, layer for layer."""
 
 
 def inference_graph(network: Network, hw: HwConfig,

@@ -23,10 +23,6 @@ from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.workload.ops import elems
 
-RESIDENCY_MODES = ("auto", "dram")
-"""``auto``: the fastest placement of :func:`budget_ladder_bytes`; ``dram``: every activation
-goes through DRAM (budget 0)."""
-
 LADDER_BASE_BYTES = 1024
 """The smallest non-zero budget; each next one doubles it."""
 

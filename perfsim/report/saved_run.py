@@ -9,10 +9,8 @@ command; ``SOURCE_DATE_EPOCH`` (seconds since 1970, the reproducible-builds conv
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +19,7 @@ from perfsim.hardware.loading import file_sha256, to_document
 from perfsim.errors import PerfsimError
 from perfsim.report.trace import chrome_trace
 from perfsim.results import RunResult
-from perfsim.storage import check_destination, write_atomic
+from perfsim.storage import check_destination, created_utc, write_atomic
 
 
 def provenance(result: RunResult, hw_path: str | Path | None = None,
@@ -40,18 +38,6 @@ def provenance(result: RunResult, hw_path: str | Path | None = None,
         "hw_config": to_document(result.hw),
         "options": result.options,
     }
-
-
-def created_utc() -> str:
-    """Now, or ``SOURCE_DATE_EPOCH`` when set, as ISO 8601 UTC to the second."""
-    pinned = os.environ.get("SOURCE_DATE_EPOCH")
-    if pinned is None:
-        return datetime.now(timezone.utc).isoformat(timespec="seconds")
-    try:
-        return datetime.fromtimestamp(int(pinned), timezone.utc).isoformat(timespec="seconds")
-    except (ValueError, OverflowError, OSError):
-        raise PerfsimError(f"SOURCE_DATE_EPOCH must be a whole number of seconds since "
-                           f"1970-01-01 UTC (such as 1700000000), got {pinned!r}") from None
 
 
 def save_run(result: RunResult, out_dir: str | Path, *, hw_path: str | Path | None = None,

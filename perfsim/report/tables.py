@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from perfsim.results import display_frame, layer_kind, per_dram_byte_text
+from perfsim.results import layer_kind, per_dram_byte_text
 from perfsim.workload.ops import reader_kind_order
 
 

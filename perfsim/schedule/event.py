@@ -128,9 +128,9 @@ from perfsim.workload.network import Layer, Network
 from perfsim.mapping.residency import Placement
 from perfsim.mapping.tiling import sram_busy
 from perfsim.results import LayerResult, RunResult
+from perfsim.schedule import OVERLAPS
 from perfsim.schedule.analytic import LayerPlan, candidate_engines, plan_layer
 
-OVERLAPS = ("none", "layer", "graph")
 MAX_CHUNKS = 16
 """Steady pipeline steps of one layer are coalesced into at most this many events."""
 DRAM_ANOMALY_TOLERANCE = MappingProxyType({"none": 0.0, "layer": 0.005, "graph": 0.06})

@@ -19,7 +19,8 @@ from perfsim.hardware.loading import to_document
 from perfsim.errors import PerfsimError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
-from perfsim.mapping.residency import RESIDENCY_MODES
+from perfsim.mapping import RESIDENCY_MODES
+from perfsim.sweeps import MAX_ROWS
 from perfsim.sweeps.evaluate import (NetworkFile, Task, Workload, evaluate_chunk,
                                      in_sweep_order, layers_in_order, point_id, totals_frame,
                                      workload_label)
@@ -29,11 +30,6 @@ from perfsim.sweeps.store import PART_ROWS, PART_SECONDS, SweepStore
 
 MAX_CHUNK_TASKS = 16
 """Tasks per chunk at most (a chunk is what a worker runs at a time: ~0.1-0.5 s of work)."""
-MAX_ROWS = 1_000_000
-"""Rows a sweep makes without ``max_rows=None`` (``--yes``). Points stream to the workers and
-rows to disk, but the final table is assembled in memory, about 1 KiB a row at its peak (so
-~1 GiB here), and at 3-20 ms a row per core (LeNet-5 to ResNet-50 on ``matrix_engine``) a
-million rows is hours of work: a grid with one list too many is caught before it starts."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from perfsim.io.load import load_hw
 from perfsim.errors import ConfigError, PerfsimError, WorkloadError, suggest
 from perfsim.hardware.model import HwConfig
-from perfsim.mapping.residency import RESIDENCY_MODES
+from perfsim.mapping import RESIDENCY_MODES
 from perfsim.sweeps.space import MODES, Space, check_key_path, points_of, variant
 from perfsim.io.load import load_workload
 from perfsim.text_files import is_file

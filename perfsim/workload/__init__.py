@@ -1,9 +1,19 @@
 """Stage 1, workload: the IR (the closed op set, layers, networks with shapes inferred), a
 builder for code, the zoo registry, and the canonical statistics and lecture tables of a
-network. It knows nothing of hardware."""
+network. It knows nothing of hardware.
 
-from perfsim.workload.builder import NetworkBuilder
-from perfsim.workload.network import Layer, Network, parse_ref
-from perfsim.workload.ops import OPS, Op, Shape, make_op
+The names below load their module on first use (PEP 562), so that what needs only a light
+module of the stage (:mod:`.limits`) does not build the op registry."""
 
-__all__ = ["Layer", "Network", "NetworkBuilder", "OPS", "Op", "Shape", "make_op", "parse_ref"]
+from importlib import import_module
+
+_HOMES = {"NetworkBuilder": "builder", "Layer": "network", "Network": "network",
+          "parse_ref": "network", "OPS": "ops", "Op": "ops", "Shape": "ops", "make_op": "ops"}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(import_module(f"perfsim.workload.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'perfsim.workload' has no attribute {name!r}")
