@@ -7,6 +7,8 @@ Exit codes: 0 success; 2 a user error (one clean message on stderr, no traceback
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import importlib
 import json
 import os
@@ -89,9 +91,17 @@ def _render(frame: pd.DataFrame, fmt: str, numbers: bool = True) -> str:
     are already text (``1.14G``, ``5.0%``) as they are."""
     if fmt == "csv":
         return _flat(frame).to_csv(index=False)
-    style = {"tablefmt": "simple"} if fmt == "table" else {}
-    return _flat(frame).to_markdown(index=False, floatfmt="g", disable_numparse=not numbers,
-                                    **style) + "\n"
+    frame = _flat(frame)
+    return _cells(list(frame.columns), list(frame.itertuples(index=False, name=None)), fmt,
+                  numbers)
+
+
+def _cells(columns: list[str], rows: list[tuple], fmt: str, numbers: bool = True) -> str:
+    """Rows of cells as Markdown or a plain-text table (tabulate's ``pipe`` and ``simple``)."""
+    from tabulate import tabulate  # what pandas' to_markdown uses, without pandas
+
+    return tabulate(rows, headers=columns, tablefmt="simple" if fmt == "table" else "pipe",
+                    floatfmt="g", disable_numparse=not numbers) + "\n"
 
 
 def _text_table(cells: pd.DataFrame, right: set[str]) -> str:
@@ -121,18 +131,29 @@ def _width() -> int:
 
 def _table(frame: pd.DataFrame, fmt: str, squeeze: str | None = None,
            numbers: bool = True) -> str:
-    """:func:`_render`, where a plain-text table fits :func:`_width` columns by cutting the
+    """:func:`_render`, where a plain-text table fits :func:`_width` columns (:func:`_fit`)."""
+    if fmt == "csv":
+        return _render(frame, fmt, numbers)
+    frame = _flat(frame)
+    return _fit(list(frame.columns), list(frame.itertuples(index=False, name=None)), fmt,
+                squeeze, numbers)
+
+
+def _fit(columns: list[str], rows: list[tuple], fmt: str, squeeze: str | None,
+         numbers: bool = True) -> str:
+    """:func:`_cells`, where a plain-text table fits :func:`_width` columns by cutting the
     cells of the text column ``squeeze`` (ending them in ``…``); the full text is in the
     other formats."""
-    text = _render(frame, fmt, numbers)
+    text = _cells(columns, rows, fmt, numbers)
     excess = max(map(len, text.splitlines()), default=0) - _width()
-    if fmt != "table" or squeeze not in frame or excess <= 0:
+    if fmt != "table" or squeeze not in columns or excess <= 0:
         return text
-    cells = frame[squeeze].astype(str)
-    room = max(cells.map(len).max() - excess, len(squeeze), 8)
-    frame = frame.assign(**{squeeze: cells.map(
-        lambda s: s if len(s) <= room else s[:room - 1].rstrip() + "…")})
-    return _render(frame, fmt, numbers)
+    i = columns.index(squeeze)
+    cut = [str(row[i]) for row in rows]
+    room = max(max(map(len, cut)) - excess, len(squeeze), 8)
+    rows = [row[:i] + (c if len(c) <= room else c[:room - 1].rstrip() + "…",) + row[i + 1:]
+            for row, c in zip(rows, cut)]
+    return _cells(columns, rows, fmt, numbers)
 
 
 def _count(value) -> str:
@@ -196,60 +217,51 @@ def _hw_line(hw: HwConfig) -> str:
             + ("; energies" if hw.energy_pj is not None else ""))
 
 
-def _input_text(network) -> str:
-    return " + ".join("x".join(map(str, network.out_shapes[layer.name][0]))
-                      for layer in network.inputs)
-
-
-def _catalogue() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _catalogue() -> tuple[list[dict], list[dict], list[dict]]:
     """Every network (zoo and installed examples) with its family, input, MACs, parameters
-    and description; every shipped config and every example sweep spec with a one-liner."""
-    import pandas as pd
+    and description (:mod:`perfsim.io.catalogue`); every shipped config and every example
+    sweep spec with a one-liner."""
+    from perfsim.hardware.loading import load_config, resolve_hw_path, shipped_config_names
+    from perfsim.io import catalogue
+    from perfsim.io.examples import example_sweeps, first_comment
 
-    from perfsim.hardware.loading import resolve_hw_path, shipped_config_names
-    from perfsim.io.examples import example_networks, example_sweeps, first_comment
-    from perfsim.io.load import load_hw, load_workload
-    from perfsim.workload.stats import totals
-    from perfsim.workload.zoo import workload_family, workload_names
-
-    rows = []
-    sources = [(name, workload_family(name)) for name in workload_names()]
-    sources += [(name, "example") for name in example_networks()]
-    for name, family in sources:
-        network = load_workload(name)
-        sums = totals(network)
-        rows.append({"name": name, "family": family, "input": _input_text(network),
-                     "macs": sums["macs"], "params": sums["params"],
-                     "description": network.description})
-    configs = [{"name": name, "description": _hw_line(load_hw(name)),
-                "file": str(resolve_hw_path(name))} for name in shipped_config_names()]
+    configs = []
+    for name in shipped_config_names():
+        path = resolve_hw_path(name)
+        configs.append({"name": name, "description": _hw_line(load_config(path)),
+                        "file": str(path)})
     sweeps = [{"name": name, "description": first_comment(path), "file": str(path)}
               for name, path in example_sweeps().items()]
-    return pd.DataFrame(rows), pd.DataFrame(configs), pd.DataFrame(sweeps)
+    return catalogue.load(), configs, sweeps
 
 
 def cmd_list(args: argparse.Namespace) -> str:
-    import pandas as pd
-
     networks, configs, sweeps = _catalogue()
     if args.format == "json":
-        return json.dumps({"workloads": networks.to_dict("records"),
-                           "hw": configs.to_dict("records"),
-                           "sweeps": sweeps.to_dict("records")}, indent=1, default=int) + "\n"
+        return json.dumps({"workloads": networks, "hw": configs, "sweeps": sweeps},
+                          indent=1) + "\n"
     if args.format == "csv":
-        return pd.concat([networks.assign(type="network"), configs.assign(type="hw"),
-                          sweeps.assign(type="sweep")])[
-            ["type", "name", "family", "input", "macs", "params", "description", "file"]
-        ].astype({"macs": "Int64", "params": "Int64"}).to_csv(index=False)
+        columns = ["type", "name", "family", "input", "macs", "params", "description", "file"]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, columns, lineterminator="\n")
+        writer.writeheader()
+        for kind, rows in (("network", networks), ("hw", configs), ("sweep", sweeps)):
+            writer.writerows({"type": kind, **row} for row in rows)
+        return out.getvalue()
     fmt = "md" if args.format == "md" else "table"
-    shown = networks.drop(columns=["family"]).assign(
-        macs=networks["macs"].map(_count), params=networks["params"].map(_count))
+
+    def table(rows: list[dict], columns: list[str]) -> str:
+        return _fit(columns, [tuple(row[c] for c in columns) for row in rows], fmt,
+                    "description", numbers=False)
+
+    shown = [{**row, "macs": _count(row["macs"]), "params": _count(row["params"])}
+             for row in networks]
     return (f"networks ({len(networks)}; `perfsim show NAME` for their layers):\n\n"
-            f"{_table(shown, fmt, 'description', numbers=False)}\n"
+            f"{table(shown, ['name', 'input', 'macs', 'params', 'description'])}\n"
             f"hardware configs (`--hw NAME`; `perfsim validate NAME` prints one):\n\n"
-            f"{_table(configs.drop(columns=['file']), fmt, 'description')}\n"
+            f"{table(configs, ['name', 'description'])}\n"
             f"example sweep specs (`perfsim sweep NAME --out DIR`):\n\n"
-            f"{_table(sweeps.drop(columns=['file']), fmt, 'description')}")
+            f"{table(sweeps, ['name', 'description'])}")
 
 
 RUN_COLUMNS = ("layer", "kind", "engine", "total_cycles", "cycle_share", "utilization",
