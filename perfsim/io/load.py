@@ -1,20 +1,23 @@
 """Loading a workload or an accelerator by name or from a file in any format perfsim reads:
-the one entry point the CLI and the API share."""
+the one entry point the CLI and the API share. The network readers load when a workload is
+loaded: loading a config (``perfsim validate``) builds no op registry."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from perfsim.errors import WorkloadError
 from perfsim.io.examples import example_networks
 from perfsim.hardware.loading import load_config, resolve_hw_path
 from perfsim.hardware.model import HwConfig
-from perfsim.io.network_file import SUFFIXES, load_network_file
 from perfsim.io.scalesim import is_scalesim_config, load_scalesim_config, load_scalesim_topology
 from perfsim.text_files import is_file
-from perfsim.workload.network import Network
-from perfsim.workload.ops import Shape
-from perfsim.workload.zoo import build_workload
+
+if TYPE_CHECKING:
+    from perfsim.workload.network import Network
+    from perfsim.workload.ops import Shape
 
 ONNX_SUFFIX = ".onnx"
 """ONNX models, read by :mod:`perfsim.io.onnx_import` (imported on use: onnx is slow to
@@ -23,6 +26,8 @@ load)."""
 
 def is_network_file(name_or_path: str | Path) -> bool:
     """Whether the argument names a file rather than a zoo network."""
+    from perfsim.io.network_file import SUFFIXES
+
     text = str(name_or_path)
     return (text.endswith((*SUFFIXES, ONNX_SUFFIX, ".csv")) or "/" in text
             or is_file(text))
@@ -38,6 +43,9 @@ def load_workload(name_or_path: str | Path, batch: int = 1,
     dynamic dimensions of an ONNX model's input; ``allow_unsupported`` imports ONNX ops perfsim
     cannot map as zero-cost placeholders. Raises :class:`~perfsim.errors.WorkloadError` for an
     unknown name or a malformed file."""
+    from perfsim.io.network_file import load_network_file
+    from perfsim.workload.zoo import build_workload
+
     if str(name_or_path).endswith(ONNX_SUFFIX):
         from perfsim.io.onnx_import import load_onnx
         return load_onnx(name_or_path, input_shape, allow_unsupported).with_batch(batch)

@@ -87,6 +87,7 @@ import configparser
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from perfsim.errors import ConfigError, WorkloadError, problems_text, suggest
 from perfsim.hardware.model import (MAX_BANDWIDTH, Dram, HwConfig, MatrixEngine, Precision, Sram,
@@ -94,17 +95,26 @@ from perfsim.hardware.model import (MAX_BANDWIDTH, Dram, HwConfig, MatrixEngine,
 from perfsim.hardware.rules import Key, keys_of, value_problems
 from perfsim.text_files import is_file, read_text
 from perfsim.workload.limits import MAX_DIM, power_text
-from perfsim.workload.network import Layer, Network, check_layer_size
-from perfsim.workload.ops import OPS, make_op
+
+if TYPE_CHECKING:  # the topology half builds networks; a config needs none of it
+    from perfsim.workload.network import Layer, Network
 
 TOPOLOGY_SUFFIX = ".csv"
 CONFIG_SUFFIX = ".cfg"
 
 ARRAY_ENGINE = "array"
 VECTOR_ENGINE = "vector"
-SCALESIM_PINS: dict[str, str] = {kind: ARRAY_ENGINE for kind, cls in OPS.items()
-                                  if "matrix" in cls.engine_kinds}
-"""``simulate(..., pin=SCALESIM_PINS)``: every GEMM-shaped op on the array, as in SCALE-Sim."""
+
+
+def __getattr__(name: str):
+    """``SCALESIM_PINS``, built from the op registry on first use (so that loading a config
+    does not load the op registry): ``simulate(..., pin=SCALESIM_PINS)`` runs every
+    GEMM-shaped op on the array, as SCALE-Sim does."""
+    if name == "SCALESIM_PINS":
+        from perfsim.workload.ops import OPS
+
+        return {kind: ARRAY_ENGINE for kind, cls in OPS.items() if "matrix" in cls.engine_kinds}
+    raise AttributeError(f"module 'perfsim.io.scalesim' has no attribute {name!r}")
 
 CLOCK_GHZ = 1.0
 WORD_BYTES = 1
@@ -184,6 +194,8 @@ def is_scalesim_topology(path: str | Path) -> bool:
 def load_scalesim_topology(path: str | Path) -> Network:
     """A SCALE-Sim topology CSV (conv or GEMM format) as a network of independent layers, each
     reading an input of its own, named after the file's stem (module docstring)."""
+    from perfsim.workload.network import Layer, Network, check_layer_size
+
     path = Path(path)
     lines = read_text(path, WorkloadError).splitlines()
     header = _header(lines)
@@ -257,6 +269,9 @@ def _row(path: Path, number: int, line: str, fmt: _Format) -> tuple[str, tuple[i
 def _layers(path: Path, number: int, name: str, input_name: str, values: tuple[int, ...],
             fmt: _Format) -> tuple[Layer, Layer]:
     """The input and the conv of one row."""
+    from perfsim.workload.network import Layer
+    from perfsim.workload.ops import make_op
+
     if fmt is GEMM:
         m, n, k = values
         return (Layer(input_name, make_op("input", shape=(k, m, 1))),
