@@ -3,7 +3,8 @@
 A layer's output either stays in SRAM until its last consumer has run (as in the TPU's
 unified buffer) or is written to DRAM and read back by its consumers. The network's inputs
 start in DRAM and its outputs (tensors nobody consumes) end there; views (dropout, flatten,
-reshape) alias their input.
+reshape) alias their input, and so does a layer updating its input in place (a KV cache
+append: the cache stays where it is).
 
 :func:`plan` places every tensor for one SRAM budget: in network order, each output stays
 on chip when it fits beside the tensors already resident over its whole life. Keeping a
@@ -64,7 +65,7 @@ def plan(network: Network, hw: HwConfig, budget_bytes: int) -> dict[str, Placeme
         sources = [alias.get(s, s) for s in layer.sources]
         for s in sources:
             last_use[s] = i
-        if layer.op.view and sources:
+        if (layer.op.view or layer.op.in_place) and sources:
             alias[layer.name] = sources[0]
     location: dict[str, str] = {}
     live: dict[str, int] = {}

@@ -430,14 +430,22 @@ def recurrent(*, batch: int = 1, steps: int, hidden: int, gates: int) -> LoopNes
                      Dim("B", batch)), operands, sequential="T")
 
 
-def matrix_product(*, batch: int = 1, heads: int = 1, m: int, n: int, k: int) -> LoopNest:
+def matrix_product(*, batch: int = 1, heads: int = 1, m: int, n: int, k: int,
+                   left_shared: bool = False, right_shared: bool = False) -> LoopNest:
     """A batched product of two activations, ``out[b, h, m, n] = sum_k left[b, h, m, k] *
     right[b, h, k, n]`` (attention's ``Q K^T`` and ``softmax(.) V``). Both operands are
-    inputs (activations); dims ``B, H, M, N, K``."""
+    inputs (activations); dims ``B, H, M, N, K``. A ``shared`` operand is one matrix per
+    sample that every head reads (not indexed by ``H``)."""
+    _require(not (left_shared and right_shared), "at most one operand of a matrix product "
+             "is shared by the heads")
     dims = (Dim("B", batch), Dim("H", heads), Dim("M", m), Dim("N", n), Dim("K", k))
+
+    def axes(shared: bool, *names: str) -> tuple[Plain, ...]:
+        return tuple(Plain(d) for d in ("B", *(() if shared else ("H",)), *names))
+
     return LoopNest(dims, (
-        Operand("left", "input", (Plain("B"), Plain("H"), Plain("M"), Plain("K"))),
-        Operand("right", "input", (Plain("B"), Plain("H"), Plain("K"), Plain("N"))),
+        Operand("left", "input", axes(left_shared, "M", "K")),
+        Operand("right", "input", axes(right_shared, "K", "N")),
         Operand("output", "output", (Plain("B"), Plain("H"), Plain("M"), Plain("N")))))
 
 

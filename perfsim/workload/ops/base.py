@@ -156,6 +156,9 @@ class Op:
     view: ClassVar[bool] = False
     """A view relabels its input in place at inference (or is a network input, or an op
     perfsim cannot map): no cycles, no traffic, and its output aliases its input."""
+    in_place: ClassVar[bool] = False
+    """The layer updates its first input in place (a KV cache append): its output lives where
+    that input lives, and its work is only what it writes."""
     tile_local: ClassVar[bool] = False
     """Each output tile needs only the matching part of the inputs, so the layer can run tile
     by tile behind its producer (reductions over a whole map, such as softmax, cannot)."""

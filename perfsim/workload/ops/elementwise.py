@@ -79,6 +79,33 @@ class Tanh(Elementwise):
 
 
 @dataclass(frozen=True)
+class Gelu(Elementwise):
+    """GELU (Hendrycks and Gimpel 2016). ``approximate="none"``: ``x/2 * (1 + erf(x/sqrt(2)))``,
+    5 ops (a divide, the erf, an add, two multiplies); ``"tanh"``: ``x/2 * (1 + tanh(sqrt(2/pi)
+    * (x + 0.044715 x^3)))``, 11 ops (the cube's two multiplies, a multiply, an add, a multiply,
+    the tanh's 3, an add, two multiplies)."""
+
+    kind: ClassVar[str] = "gelu"
+    approximate: str = "none"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {self.approximate!r}")
+
+    def ops(self, in_shapes):
+        return (5 if self.approximate == "none" else 11) * elems(in_shapes[0])
+
+
+@dataclass(frozen=True)
+class Silu(Elementwise):
+    """SiLU (swish), ``x * sigmoid(x)``: the sigmoid's 3 ops and a multiply."""
+
+    kind: ClassVar[str] = "silu"
+    ops_per_elem: ClassVar[int] = 4
+
+
+@dataclass(frozen=True)
 class BatchNorm(Elementwise):
     """Batch normalisation at inference: a per-channel scale and shift (2 ops per element);
     ``2*C`` trainable parameters (running statistics are not parameters)."""
@@ -160,13 +187,21 @@ class Offset(Elementwise):
 
 @dataclass(frozen=True)
 class Softmax(Elementwise):
-    """Softmax over channels: an exponential, a share of the sum and a divide per element."""
+    """Softmax over ``axis`` (0, channels, unless set; attention's scores take it over their
+    keys, axis 2): an exponential, a share of the sum and a divide per element."""
 
     kind: ClassVar[str] = "softmax"
     category: ClassVar[str] = "training"
     ops_per_elem: ClassVar[int] = 3
     tile_local: ClassVar[bool] = False
-    fuses_as_epilogue: ClassVar[bool] = False  # each output needs the sum over all channels
+    fuses_as_epilogue: ClassVar[bool] = False  # each output needs the sum over its axis
+    axis: int = 0
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.axis, bool) or self.axis not in (0, 1, 2):
+            raise ValueError(f"axis must be 0, 1 or 2 (an axis of [C, H, W]), got "
+                             f"{self.axis!r}")
 
 
 @dataclass(frozen=True)

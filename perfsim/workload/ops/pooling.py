@@ -108,6 +108,41 @@ class GlobalAvgPool(GlobalPool):
 
 
 @dataclass(frozen=True)
+class Reduce(Op):
+    """A reduction over ``axes`` of the per-sample ``(C, H, W)``, each reduced axis kept with
+    size 1: ``mean``, ``sum`` or ``max``. One op per input element (an add or a compare), and
+    a divide per output for the mean. (A mean over the whole map, ``axes=[1, 2]``, is a
+    ``global_avg_pool``.)"""
+
+    kind: ClassVar[str] = "reduce"
+    category: ClassVar[str] = "element"
+    lecture_type: ClassVar[str | None] = "Pool"
+    mode: str = "mean"
+    axes: tuple[int, ...] = (2,)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.mode not in ("mean", "sum", "max"):
+            raise ValueError(f"mode must be 'mean', 'sum' or 'max', got {self.mode!r}")
+        if not self.axes or len(set(self.axes)) != len(self.axes) or any(
+                isinstance(a, bool) or a not in (0, 1, 2) for a in self.axes):
+            raise ValueError(f"axes must be distinct axes of [C, H, W] (0, 1, 2), got "
+                             f"{list(self.axes)!r}")
+        object.__setattr__(self, "axes", tuple(sorted(self.axes)))
+
+    def out_shapes(self, in_shapes):
+        return (tuple(1 if d in self.axes else n
+                      for d, n in enumerate(_single(in_shapes))),)
+
+    def ops(self, in_shapes):
+        divides = elems(self.out_shapes(in_shapes)[0]) if self.mode == "mean" else 0
+        return elems(in_shapes[0]) + divides
+
+    def window(self, in_shape):
+        return tuple(in_shape[d] if d in self.axes else 1 for d in (1, 2))
+
+
+@dataclass(frozen=True)
 class SpatialPyramidPool(Op):
     """Spatial pyramid pooling (He et al. 2014): for each level ``n`` the map is pooled into an
     ``n x n`` grid; the outputs are concatenated into ``C * sum(n^2)`` features."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import ClassVar
 
+from perfsim.workload import loopnest
+
 from perfsim.workload.ops.base import (Op, Pair, Shape, ShapeError, _as_shape, _positive,
                                        _single, as_pair, elems, fmt_shape)
 
@@ -75,6 +77,48 @@ class Split(Op):
             out[self.axis] = s
             outs.append(tuple(out))
         return tuple(outs)
+
+
+@dataclass(frozen=True)
+class Slice(Op):
+    """Elements ``start, start + step, ...`` below ``stop`` along ``axis`` (a class token
+    taken from the tokens, half of a tensor): a copy of the elements kept, each read and
+    written once."""
+
+    kind: ClassVar[str] = "slice"
+    category: ClassVar[str] = "rearrangement"
+    tile_local: ClassVar[bool] = True
+    lecture_type: ClassVar[str | None] = "Rear"
+    axis: int = 0
+    start: int = 0
+    stop: int = 1
+    step: int = 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        if isinstance(self.axis, bool) or self.axis not in (0, 1, 2):
+            raise ValueError(f"axis must be 0, 1 or 2, got {self.axis!r}")
+        if isinstance(self.start, bool) or not isinstance(self.start, int) or self.start < 0:
+            raise ValueError(f"start must be an integer >= 0, got {self.start!r}")
+        _positive(self.stop, "stop")
+        _positive(self.step, "step")
+        if self.stop <= self.start:
+            raise ValueError(f"stop {self.stop} must be beyond start {self.start}")
+
+    def out_shapes(self, in_shapes):
+        shape = _single(in_shapes)
+        if self.stop > shape[self.axis]:
+            raise ShapeError(f"stop {self.stop} is beyond axis {self.axis}'s "
+                             f"{shape[self.axis]} elements")
+        out = list(shape)
+        out[self.axis] = -(-(self.stop - self.start) // self.step)
+        return (tuple(out),)
+
+    def loop_nest(self, batch, in_shapes, out_shapes):
+        # only the kept elements are read
+        return loopnest.stream(batch=batch, groups=out_shapes[0][0],
+                               in_per_group=elems(out_shapes[0]) // out_shapes[0][0],
+                               out_per_group=elems(out_shapes[0]) // out_shapes[0][0])
 
 
 @dataclass(frozen=True)
