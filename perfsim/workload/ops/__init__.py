@@ -38,9 +38,9 @@ from perfsim.workload.ops.base import (CATEGORIES, FIELD_ALIASES, OPS, OTHER_KIN
                                        user_attributes)
 from perfsim.workload.ops.conv import LRN, Conv, FullyConnected
 from perfsim.workload.ops.elementwise import (Add, BatchNorm, Binary, Dropout, Elementwise,
-                                              Gelu, GroupNorm, LeakyRelu, Max, Mul, Offset,
-                                              PRelu, Relu, Relu6, Scale, Sigmoid, Silu, Softmax,
-                                              Tanh)
+                                              Gelu, GroupNorm, HardSigmoid, HardSwish,
+                                              LeakyRelu, Max, Mul, Offset, PRelu, Relu, Relu6,
+                                              Scale, Sigmoid, Silu, Softmax, Tanh)
 from perfsim.workload.ops.graph import Input, Placeholder
 from perfsim.workload.ops.pooling import (AvgPool, GlobalAvgPool, GlobalMaxPool, GlobalPool,
                                           MaxPool, Pool, Reduce, SpatialPyramidPool, Upsample)
@@ -54,7 +54,8 @@ from perfsim.workload.ops.sequence import (Embedding, KvAppend, LayerNorm, Linea
 __all__ = ["CATEGORIES", "FIELD_ALIASES", "GRU", "LRN", "LSTM", "OPS", "OTHER_KIND", "RNN",
            "Add", "AvgPool", "BatchNorm", "Binary", "ChannelShuffle", "Concat", "Conv",
            "DepthToSpace", "Dropout", "Elementwise", "Embedding", "Flatten", "FullyConnected",
-           "Gelu", "GlobalAvgPool", "GlobalMaxPool", "GlobalPool", "GroupNorm", "Input",
+           "Gelu", "GlobalAvgPool", "GlobalMaxPool", "GlobalPool", "GroupNorm", "HardSigmoid",
+           "HardSwish", "Input",
            "KvAppend", "LayerNorm", "LeakyRelu", "Linear", "MatMul", "Max", "MaxPool", "Mul",
            "Offset", "Op", "PRelu", "Pads", "Pair", "Parameter", "Placeholder", "Pool",
            "PositionalEmbedding", "Recurrent", "RecurrentInput", "RecurrentSteps", "Reduce",

@@ -106,6 +106,23 @@ class Silu(Elementwise):
 
 
 @dataclass(frozen=True)
+class HardSigmoid(Elementwise):
+    """``relu6(x + 3) / 6`` (MobileNet V3's gate): an add, two compares and a multiply."""
+
+    kind: ClassVar[str] = "hard_sigmoid"
+    ops_per_elem: ClassVar[int] = 4
+
+
+@dataclass(frozen=True)
+class HardSwish(Elementwise):
+    """``x * relu6(x + 3) / 6`` (MobileNet V3's activation): the hard sigmoid's 4 ops and a
+    multiply."""
+
+    kind: ClassVar[str] = "hard_swish"
+    ops_per_elem: ClassVar[int] = 5
+
+
+@dataclass(frozen=True)
 class BatchNorm(Elementwise):
     """Batch normalisation at inference: a per-channel scale and shift (2 ops per element);
     ``2*C`` trainable parameters (running statistics are not parameters)."""
