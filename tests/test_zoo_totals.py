@@ -1,6 +1,7 @@
 """Every zoo network against the reference counts (tests/refs/networks.json): params exactly,
 MACs exactly, and the structural breakdown (weights, biases, BN scale/shift, FC MACs, conv and
-FC layer counts) wherever the reference gives one."""
+FC layer counts) wherever the reference gives one. A linear layer applied at every position
+(ConvNeXt's MLPs) counts with the FC layers there, as torchvision's ``nn.Linear`` it is."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from refdata import reference_networks
 from perfsim import load_workload, totals
-from perfsim.workload.ops import BatchNorm, Conv, FullyConnected
+from perfsim.workload.ops import BatchNorm, Conv, FullyConnected, LayerNorm, Linear, Scale
 from perfsim.workload.zoo import workload_names
 
 REFS = reference_networks()
@@ -22,13 +23,13 @@ def breakdown(network) -> dict[str, int]:
                          "n_fc"), 0)
     for layer in network.layers:
         op, shapes = layer.op, network.in_shapes(layer)
-        if isinstance(op, (Conv, FullyConnected)):
+        if isinstance(op, (Conv, FullyConnected, Linear)):
             bias = op.out_channels if isinstance(op, Conv) else op.out_features
             bias = bias if op.bias else 0
             out["conv_fc_weights"] += op.weight_elems(shapes) - bias
             out["conv_fc_bias"] += bias
             out["n_conv" if isinstance(op, Conv) else "n_fc"] += 1
-            if isinstance(op, FullyConnected):
+            if not isinstance(op, Conv):
                 out["fc_macs"] += op.macs(shapes)
         if isinstance(op, BatchNorm):
             out["bn_affine"] += op.params(shapes)
@@ -86,3 +87,63 @@ def test_mobilenet_v1_mac_shares_match_the_paper_table_2():
     assert round(100 * frame[frame["op"] == "fc"]["macs"].sum() / total, 2) == 0.18
     first = conv.iloc[0]
     assert first["macs"] == 112 * 112 * 32 * 27
+
+
+def layer(network, name):
+    return next(x for x in network.layers if x.name == name)
+
+
+def test_convnext_tiny_layer_norms_and_layer_scale_match_torchvision():
+    # One layer norm (scale and shift per channel) on the stem, in every block and before
+    # every downsampling conv, and one in the head; one layer-scale parameter per channel in
+    # every block: stages of 96, 192, 384, 768 channels with 3, 3, 9, 3 blocks.
+    blocks = 3 * 96 + 3 * 192 + 9 * 384 + 3 * 768
+    assert blocks == 6624
+    norm_channels = 96 + blocks + (96 + 192 + 384) + 768
+    ref = REFS["convnext_tiny"]["breakdown"]
+    net = load_workload("convnext_tiny")
+    norms = [x for x in net.layers if isinstance(x.op, LayerNorm)]
+    scales = [x for x in net.layers if isinstance(x.op, Scale)]
+    assert sum(x.op.params(net.in_shapes(x)) for x in norms) == 2 * norm_channels \
+        == ref["ln_affine"] == 16_320
+    assert sum(x.op.params(net.in_shapes(x)) for x in scales) == blocks == ref["layer_scale"]
+    # and they are the parameters conv, linear and FC layers leave over
+    assert ref["ln_affine"] + ref["layer_scale"] == REFS["convnext_tiny"]["params"] - (
+        ref["conv_fc_weights"] + ref["conv_fc_bias"])
+
+
+def test_convnext_tiny_block_is_channels_last_on_the_channel_axis():
+    # stage 1 block at 56x56: depthwise 7x7 with bias, layer norm and the 4x MLP over the 96
+    # channels (axis 0) at each of the 3,136 positions
+    net = load_workload("convnext_tiny")
+    positions = 56 * 56
+    dw, pw1, pw2 = (layer(net, f"stage1.0/{n}") for n in ("dw", "pw1", "pw2"))
+    assert dw.op.macs(net.in_shapes(dw)) == positions * 96 * 7 * 7 == 14_751_744
+    assert dw.op.params(net.in_shapes(dw)) == 96 * 49 + 96
+    assert pw1.op.macs(net.in_shapes(pw1)) == positions * 96 * 384 == 115_605_504
+    assert pw1.op.params(net.in_shapes(pw1)) == 96 * 384 + 384
+    assert pw2.op.params(net.in_shapes(pw2)) == 384 * 96 + 96
+    assert net.out_shapes["stage1.0/pw1"][0] == (384, 56, 56)
+    # no reshape: the receptive field grows by the depthwise 7x7s only (stem 4, then 6 x 4
+    # per block at stride 4)
+    frame = net.to_frame().set_index("layer")
+    assert list(frame.loc["stage1.2/add", "receptive_field"]) == [4 + 3 * 6 * 4] * 2
+
+
+@pytest.mark.parametrize("name,block,squeeze", [
+    # torchvision's _make_divisible(expanded // 4, 8): 72 // 4 = 18 rounds to 16, more than
+    # 10% below 18, so up to 24; 120 // 4 = 30 -> 32; 960 // 4 = 240
+    ("mobilenet_v3_large", "block4", 24), ("mobilenet_v3_large", "block5", 32),
+    ("mobilenet_v3_large", "block15", 240),
+    # the first block of Small has SE on 16 channels: 16 // 4 = 4 -> at least 8
+    ("mobilenet_v3_small", "block1", 8),
+    # EfficientNet squeezes a quarter of the block's input channels: block 2 expands 16 to 96
+    ("efficientnet_b0", "block2", 16 // 4), ("efficientnet_b0", "block16", 192 // 4),
+])
+def test_squeeze_excitation_widths_follow_torchvision(name, block, squeeze):
+    net = load_workload(name)
+    assert net.out_shapes[f"{block}/se/fc1"][0][0] == squeeze
+    fc2 = layer(net, f"{block}/se/fc2")
+    assert fc2.op.params(net.in_shapes(fc2)) == squeeze * net.out_shapes[f"{block}/dw"][0][0] \
+        + net.out_shapes[f"{block}/dw"][0][0]
+

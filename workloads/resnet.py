@@ -47,15 +47,6 @@ VARIANTS = {
 }
 
 
-def squeeze_excite(b: NetworkBuilder, x: str, name: str) -> str:
-    """SE gate on ``x``: global pool -> 1x1 (C/16) -> ReLU -> 1x1 (C) -> sigmoid -> multiply."""
-    c = b.channels(x)
-    s = b.add("global_avg_pool", x, name=f"{name}/pool")
-    s = b.conv_bn(s, c // SE_REDUCTION, 1, bn=False, name=f"{name}/fc1")
-    s = b.conv_bn(s, c, 1, bn=False, act="sigmoid", name=f"{name}/fc2")
-    return b.add("mul", x, s, name=f"{name}/mul")
-
-
 def block(b: NetworkBuilder, x: str, kind: str, planes: int, stride: int, width: int,
           groups: int, stride_on_1x1: bool, se: bool, name: str) -> str:
     """One residual block (basic or bottleneck) with its shortcut, add and final ReLU."""
@@ -69,7 +60,7 @@ def block(b: NetworkBuilder, x: str, kind: str, planes: int, stride: int, width:
         y = b.conv_bn(y, width, 3, stride=s3, groups=groups, name=f"{name}/conv2")
         y = b.conv_bn(y, out_channels, 1, act=None, name=f"{name}/conv3")
     if se:
-        y = squeeze_excite(b, y, f"{name}/se")
+        y = b.squeeze_excite(y, b.channels(y) // SE_REDUCTION, name=f"{name}/se")
     if stride != 1 or b.channels(x) != out_channels:
         x = b.conv_bn(x, out_channels, 1, stride=stride, act=None, name=f"{name}/downsample")
     x = b.add("add", x, y, name=f"{name}/add")

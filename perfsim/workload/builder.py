@@ -76,3 +76,15 @@ class NetworkBuilder:
         if act is not None:
             x = self.add(act, x, name=f"{name}/{act}")
         return x
+
+    def squeeze_excite(self, x: str, squeeze_channels: int, *, name: str, act: str = "relu",
+                       gate: str = "sigmoid") -> str:
+        """A squeeze-and-excitation gate on ``x`` (Hu et al. 2018): global average pool, a 1x1
+        conv with bias to ``squeeze_channels``, ``act``, a 1x1 conv with bias back to the
+        channels of ``x``, ``gate``, and the gate times ``x``; named ``name/pool``,
+        ``name/fc1``, ``name/fc1/<act>``, ``name/fc2``, ``name/fc2/<gate>`` and ``name/mul``
+        (the FCs are 1x1 convs, as in torchvision's ``SqueezeExcitation``)."""
+        s = self.add("global_avg_pool", x, name=f"{name}/pool")
+        s = self.conv_bn(s, squeeze_channels, 1, bn=False, act=act, name=f"{name}/fc1")
+        s = self.conv_bn(s, self.channels(x), 1, bn=False, act=gate, name=f"{name}/fc2")
+        return self.add("mul", x, s, name=f"{name}/mul")
