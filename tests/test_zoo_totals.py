@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from refdata import reference_networks
-from perfsim import load_workload, totals
+from perfsim import load_workload, simulate, totals
 from perfsim.workload.ops import BatchNorm, Conv, FullyConnected, LayerNorm, Linear, Scale
 from perfsim.workload.zoo import workload_names
 
@@ -146,4 +146,17 @@ def test_squeeze_excitation_widths_follow_torchvision(name, block, squeeze):
     fc2 = layer(net, f"{block}/se/fc2")
     assert fc2.op.params(net.in_shapes(fc2)) == squeeze * net.out_shapes[f"{block}/dw"][0][0] \
         + net.out_shapes[f"{block}/dw"][0][0]
+
+
+@pytest.mark.parametrize("name,activation", [
+    ("mobilenet_v3_large", "hard_swish"), ("mobilenet_v3_small", "hard_swish"),
+    ("efficientnet_b0", "silu"), ("convnext_tiny", "gelu")])
+def test_modern_cnns_run_on_the_matrix_engine_whole(name, activation):
+    # every layer is costed (no placeholder), the run's MACs are the reference's (its
+    # parameters are the inference graph's: a folded batch norm leaves a bias), and the
+    # network's own activation runs in an engine's output path
+    run = simulate(name, "matrix_engine", compare_raw=False)
+    assert not any(row.op == "placeholder" for row in run.layers)
+    assert run.totals["macs"] == REFS[name]["macs"]
+    assert any(fused.endswith(activation) for row in run.layers for fused in row.fused)
 
