@@ -217,3 +217,32 @@ def test_receptive_field_follows_the_lecture_rule():
     assert fields["c1"] == (3, 3) and fields["p1"] == (4, 4) and fields["c2"] == (8, 8)
     assert fields["c3"] == (8, 8)
     assert fields["f"] == (8 + (13 - 1) * 2,) * 2  # flatten sees the whole 13x13 map
+
+
+def test_lecture_view_of_a_linear_layer_at_every_position():
+    from perfsim.workload.lecture import lecture_table
+
+    # channels of a 4x4 map (axis 0) and a 5-token sequence (axis 2), at batch 2
+    b = NetworkBuilder("lin", (8, 4, 4))
+    b.add("linear", b.input, out_features=16, axis=0, name="map")
+    b.add("linear", b.add("reshape", b.input, shape=(16, 1, 8)), out_features=12, name="tok")
+    rows = lecture_table(b.build().with_batch(2)).iloc[1:]
+    assert rows[["type", "Ni", "M", "P", "F", "S", "No"]].values.tolist() == [
+        ["Full", 8, 4, 0, 1, 1, 16], ["Full", 8, 16, 0, 1, 1, 12]]
+    # OutMap = 2 x 16 positions x 16 = 512, MACs = OutMap x (8 weights + 1 bias add),
+    # Parameter = 8 x 16 weights + one bias per output element
+    assert rows["OutMap"].tolist() == [512, 2 * 16 * 12]
+    assert rows["MACs"].tolist() == [512 * 9, 384 * 9]
+    assert rows["Parameter"].tolist() == [8 * 16 + 256, 8 * 12 + 16 * 12]
+
+
+def test_lecture_view_of_convnext_adds_one_bias_add_per_output_to_its_macs():
+    from refdata import reference_networks
+    from perfsim.workload.lecture import lecture_table
+    from perfsim.workload.zoo import build_workload
+
+    ref = reference_networks()["convnext_tiny"]
+    table = lecture_table(build_workload("convnext_tiny"))
+    weighted = table[table["type"].isin(["Conv", "Full"])]
+    # torchvision's forward hooks: every conv and linear output element has a bias add
+    assert weighted["MACs"].sum() == ref["macs"] + ref["breakdown"]["bias_adds"]

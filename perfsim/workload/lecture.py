@@ -11,7 +11,8 @@ reproduce ``refs/alexnet_seed_table.csv`` exactly (``refs/networks.md`` section 
   ``Mo = (M + P - F)/S + 1``; ``No`` the output channels of Conv/Full rows, 0 otherwise.
 * Conv/Full ``MACs = OutMap * (F*F*Ni/groups + 1)``: one MAC per weight plus one bias add per
   output element (when the layer has a bias). ``Parameter = F*F*Ni/groups*No + OutMap``: a bias
-  per output element ("untied" biases).
+  per output element ("untied" biases). A linear layer applied at every position is a Full row
+  of 1x1 windows over the positions: ``Ni`` its features, ``M`` the first of the other two axes.
 * Nonl rows (ReLU and every other non-linearity, softmax included) cost 1 op per element;
   Norm (LRN) ``2F - 1`` per element; Pool ``F*F`` per output element. Rows the lecture has no
   rule for cost what perfsim's op model says (:mod:`perfsim.workload.ops`).
@@ -27,7 +28,7 @@ from __future__ import annotations
 import pandas as pd
 
 from perfsim.workload.network import Network
-from perfsim.workload.ops import FullyConnected, elems
+from perfsim.workload.ops import FullyConnected, Linear, elems
 
 COLUMNS = ["layer", "type", "B", "Ni", "M", "P", "F", "S", "No", "MACs", "InMap", "Parameter",
            "OutMap", "AllMem"]
@@ -59,6 +60,10 @@ def lecture_table(network: Network) -> pd.DataFrame:
             bias = 1 if op.bias else 0
             if isinstance(op, FullyConnected):
                 ni, m, pad, f, s, no = elems(in_shapes[0]), 1, 0, 1, 1, op.out_features
+                per_output = ni
+            elif isinstance(op, Linear):
+                first = next(d for axis, d in enumerate(in_shapes[0]) if axis != op.axis)
+                ni, m, pad, f, s, no = in_shapes[0][op.axis], first, 0, 1, 1, op.out_features
                 per_output = ni
             else:
                 t, _, b, _ = op.padding
