@@ -27,7 +27,7 @@ from perfsim.errors import PerfsimError, PerfsimWarning, suggest
 from perfsim.mapping import GRAPHS, RESIDENCY_MODES
 from perfsim.schedule import FIDELITIES, OVERLAPS
 from perfsim.sweeps import MAX_ROWS
-from perfsim.workload import limits
+from perfsim.workload import PHASES, limits
 
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     import pandas as pd
@@ -171,7 +171,8 @@ def cmd_show(args: argparse.Namespace) -> str:
     from perfsim.workload.stats import layer_table, totals
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
-                            allow_unsupported=args.allow_unsupported)
+                            allow_unsupported=args.allow_unsupported, seq_len=args.seq_len,
+                            phase=args.phase)
     if args.view == "lecture":
         frame = lecture_table(network)
         sums = {"MACs": int(frame["MACs"].sum()), "Parameter": int(frame["Parameter"].sum())}
@@ -350,7 +351,8 @@ def cmd_run(args: argparse.Namespace) -> str:
     from perfsim.workload.ops import OTHER_KIND
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
-                            allow_unsupported=args.allow_unsupported)
+                            allow_unsupported=args.allow_unsupported, seq_len=args.seq_len,
+                            phase=args.phase)
     hw_path = resolve_hw_path(args.hw)
     hw = load_hw(hw_path)
     pins = _pins(args.pin)
@@ -530,7 +532,8 @@ def cmd_export(args: argparse.Namespace) -> str:
     from perfsim.io.load import load_workload
     from perfsim.io.timeloop import export_timeloop
 
-    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape)
+    network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
+                            seq_len=args.seq_len, phase=args.phase)
     if args.format == "timeloop":
         paths = export_timeloop(network, args.destination)
         return f"wrote {len(paths)} Timeloop problem file(s) to {args.destination}\n"
@@ -646,6 +649,14 @@ def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool 
     parser.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
                         help="rebuild a zoo network at another input size, or set an ONNX "
                              "model's dynamic input dimensions")
+    parser.add_argument("--seq-len", type=_positive_int, metavar="L",
+                        help="a zoo sequence model's tokens: the sequence (bert_base), the "
+                             "prompt (gpt2 prefill) or the cached tokens before the new one "
+                             "(gpt2 decode); default: the model's own (`perfsim list`)")
+    parser.add_argument("--phase", choices=PHASES,
+                        help="a zoo decoder's phase (gpt2): prefill, the prompt's forward "
+                             "pass (default), or decode, one new token after --seq-len "
+                             "cached ones")
     if allow_unsupported:
         parser.add_argument("--allow-unsupported", action="store_true",
                             help="import ONNX ops perfsim cannot map as flagged zero-cost "

@@ -34,9 +34,12 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
              batch: int | None = None, *, fidelity: str = "analytic",
              residency: str = "auto", pin: Mapping[str, str] | None = None,
              overlap: str = "graph", fuse: bool = True, compare_raw: bool = True,
-             split_batch: bool = True) -> RunResult:
+             split_batch: bool = True, seq_len: int | None = None,
+             phase: str | None = None) -> RunResult:
     """Cost ``workload`` (a Network, zoo name or network file) on ``hw`` (a config, shipped
-    name or YAML path) at ``batch`` (default: the network's own).
+    name or YAML path) at ``batch`` (default: the network's own). ``seq_len`` and ``phase``
+    set a zoo sequence model's tokens and phase, as for
+    :func:`~perfsim.io.load.load_workload` (``simulate("gpt2", hw, phase="decode")``).
 
     ``fidelity`` is ``analytic`` (every layer costed alone, the default) or ``event`` (the
     simpy schedule of :mod:`perfsim.schedule.event`, with ``overlap`` ``none``, ``layer``
@@ -57,7 +60,13 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
                            f"{residency!r}")
     if overlap not in OVERLAPS:
         raise PerfsimError(f"overlap must be one of {', '.join(OVERLAPS)}, got {overlap!r}")
-    network = workload if isinstance(workload, Network) else load_workload(workload)
+    if isinstance(workload, Network):
+        if seq_len is not None or phase is not None:
+            raise PerfsimError(f"seq_len and phase choose how a zoo network is built; "
+                               f"'{workload.name}' is given built (pass its name instead)")
+        network = workload
+    else:
+        network = load_workload(workload, seq_len=seq_len, phase=phase)
     if batch is not None:
         network = network.with_batch(batch)
     network = causal(network)

@@ -21,7 +21,7 @@ def compute() -> list[dict]:
     """Every zoo network and installed example, built and counted (at batch 1)."""
     from perfsim.io.examples import example_networks
     from perfsim.io.load import load_workload
-    from perfsim.workload.stats import totals
+    from perfsim.workload.stats import shape_label, totals
     from perfsim.workload.zoo import workload_family, workload_names
 
     sources = [(name, workload_family(name)) for name in workload_names()]
@@ -30,7 +30,7 @@ def compute() -> list[dict]:
     for name, family in sources:
         network = load_workload(name)
         sums = totals(network)
-        shapes = " + ".join("x".join(map(str, network.out_shapes[layer.name][0]))
+        shapes = " + ".join("x".join(map(str, shape_label(network, layer.name)))
                             for layer in network.inputs)
         rows.append(dict(zip(FIELDS, (name, family, shapes, int(sums["macs"]),
                                       int(sums["params"]), network.description))))

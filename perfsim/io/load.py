@@ -34,18 +34,28 @@ def is_network_file(name_or_path: str | Path) -> bool:
 
 
 def load_workload(name_or_path: str | Path, batch: int = 1,
-                  input_shape: Shape | None = None, allow_unsupported: bool = False) -> Network:
+                  input_shape: Shape | None = None, allow_unsupported: bool = False, *,
+                  seq_len: int | None = None, phase: str | None = None) -> Network:
     """A network by zoo name (``"mobilenet_v1"``), installed example name (``"tiny_cnn"``,
     :mod:`perfsim.io.examples`), network-file path, ONNX model (``.onnx``)
     or SCALE-Sim topology (``.csv``), at ``batch``.
 
     ``input_shape`` ``(C, H, W)`` rebuilds a zoo network at another input size, or sets the
-    dynamic dimensions of an ONNX model's input; ``allow_unsupported`` imports ONNX ops perfsim
-    cannot map as zero-cost placeholders. Raises :class:`~perfsim.errors.WorkloadError` for an
-    unknown name or a malformed file."""
+    dynamic dimensions of an ONNX model's input; ``seq_len`` (tokens) and ``phase``
+    (``prefill`` or ``decode``) set a zoo sequence model's (``load_workload("gpt2",
+    seq_len=512, phase="decode")``: one token after a cache of 512); ``allow_unsupported``
+    imports ONNX ops perfsim cannot map as zero-cost placeholders. Raises
+    :class:`~perfsim.errors.WorkloadError` for an unknown name, a malformed file, or an option
+    the network does not take."""
     from perfsim.io.network_file import load_network_file
-    from perfsim.workload.zoo import build_workload
+    from perfsim.workload.zoo import OPTIONS, build_workload, networks_taking
 
+    for option, value in (("seq_len", seq_len), ("phase", phase)):
+        if value is not None and (is_network_file(name_or_path)
+                                  or str(name_or_path) in example_networks()):
+            raise WorkloadError(f"{OPTIONS[option]} applies to the zoo's "
+                                f"{', '.join(networks_taking(option))}, not to {name_or_path} "
+                                f"(a network file or an installed example)")
     if str(name_or_path).endswith(ONNX_SUFFIX):
         from perfsim.io.onnx_import import load_onnx
         return load_onnx(name_or_path, input_shape, allow_unsupported).with_batch(batch)
@@ -65,8 +75,8 @@ def load_workload(name_or_path: str | Path, batch: int = 1,
                                 f"own input shape")
         network = load_network_file(example_networks()[str(name_or_path)])
     else:
-        network = build_workload(str(name_or_path), input_shape,
-                                 also_known=list(example_networks()))
+        network = build_workload(str(name_or_path), input_shape, seq_len=seq_len,
+                                 phase=phase, also_known=list(example_networks()))
     return network.with_batch(batch)
 
 

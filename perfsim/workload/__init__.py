@@ -10,7 +10,11 @@ from importlib import import_module
 _HOMES = {"NetworkBuilder": "builder", "Layer": "network", "Network": "network",
           "parse_ref": "network", "OPS": "ops", "Op": "ops", "Shape": "ops", "make_op": "ops"}
 
-__all__ = sorted(_HOMES)
+__all__ = sorted([*_HOMES, "PHASES"])
+
+PHASES = ("prefill", "decode")
+"""A decoder's phases (:mod:`perfsim.workload.zoo`): ``prefill``, the forward pass over a
+prompt of ``seq_len`` tokens; ``decode``, one new token after ``seq_len`` cached ones."""
 
 
 def __getattr__(name: str):

@@ -19,20 +19,30 @@ from perfsim.workload.ops import Shape, make_op
 
 
 class NetworkBuilder:
-    """Accumulates layers for one network; :meth:`build` returns the frozen result."""
+    """Accumulates layers for one network; :meth:`build` returns the frozen result.
+
+    Token tensors (:attr:`Network.tokens <perfsim.workload.network.Network.tokens>`) are
+    declared as layers are added: ``add(..., tokens=True)`` (or ``tokens=True`` here, for the
+    network's input) marks a layer's output as tokens, ``tokens=False`` as not; unmarked, a
+    layer's output is tokens when its first input is (and it keeps the ``(T, 1, D)`` form).
+    So a transformer marks its inputs, the reshapes into heads (False) and back (True)."""
 
     def __init__(self, name: str, input_shape: Shape, *, description: str = "",
-                 input_name: str = "input"):
+                 input_name: str = "input", tokens: bool = False):
         self.name = name
         self.description = description
         self._layers: list[Layer] = []
         self._shapes: dict[str, tuple[Shape, ...]] = {}
         self._counts: dict[str, int] = {}
-        self.input = self.add("input", shape=tuple(input_shape), name=input_name)
+        self._tokens: set[str] = set()
+        self.input = self.add("input", shape=tuple(input_shape), name=input_name,
+                              tokens=tokens)
 
-    def add(self, kind: str, *inputs: str, name: str | None = None, **attributes) -> str:
+    def add(self, kind: str, *inputs: str, name: str | None = None,
+            tokens: bool | None = None, **attributes) -> str:
         """Append a layer of op ``kind`` reading ``inputs``; returns its name (the reference
-        to its output). Unnamed layers are called ``kind_N``."""
+        to its output). Unnamed layers are called ``kind_N``. ``tokens`` declares whether its
+        output is a token tensor (see the class)."""
         if name is None:
             self._counts[kind] = self._counts.get(kind, 0) + 1
             name = f"{kind}_{self._counts[kind]}"
@@ -43,6 +53,11 @@ class NetworkBuilder:
         layer = Layer(name, op, inputs)
         self._shapes[name] = infer_shapes(self.name, layer, self._shapes)
         self._layers.append(layer)
+        if tokens is None:
+            tokens = bool(inputs) and parse_ref(inputs[0])[0] in self._tokens \
+                and self._shapes[name][0][1] == 1
+        if tokens:
+            self._tokens.add(name)
         return name
 
     def shape(self, ref: str) -> Shape:
@@ -56,7 +71,8 @@ class NetworkBuilder:
 
     def build(self, source: str = "") -> Network:
         """The finished network (validated again as a whole)."""
-        return Network(self.name, tuple(self._layers), 1, self.description, source)
+        return Network(self.name, tuple(self._layers), 1, self.description, source,
+                       frozenset(self._tokens))
 
     def conv_bn(self, x: str, out_channels: int, kernel, *, name: str, stride=1,
                 padding=None, groups: int = 1, dilation=1, bn: bool = True,

@@ -113,13 +113,21 @@ class Network:
     checks that names are unique, that every input refers to an earlier layer, that each op
     gets the number of inputs it takes, that shapes fit, and that the batch and every layer
     are within perfsim's limits (:mod:`perfsim.workload.limits`); any failure is a
-    :class:`~perfsim.errors.WorkloadError` naming the layers and shapes involved."""
+    :class:`~perfsim.errors.WorkloadError` naming the layers and shapes involved.
+
+    ``tokens`` names the layers whose output is a token tensor ``(T, 1, D)``: ``T`` tokens of
+    ``D`` features (a transformer's), which the canonical view lists as ``[T, D]``
+    (:func:`~perfsim.workload.stats.shape_label`; ``perfsim show`` prints ``TxD``). The
+    network declares them because a shape cannot say so itself: a CNN's ``(1000, 1, 1)``
+    logits and a decode step's attention heads ``(12, 1, 64)`` (one token) have the same form.
+    It changes no count and no cost."""
 
     name: str
     layers: tuple[Layer, ...]
     batch: int = 1
     description: str = ""
     source: str = ""
+    tokens: frozenset[str] = frozenset()
     out_shapes: Mapping[str, tuple[Shape, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -129,6 +137,7 @@ class Network:
         if self.batch > MAX_BATCH:
             raise WorkloadError(f"batch {self.batch:,} is beyond {power_text(MAX_BATCH)}, the "
                                 f"largest perfsim accepts")
+        object.__setattr__(self, "tokens", frozenset(self.tokens))
         for attribute in ("name", "description", "source"):
             if not isinstance(getattr(self, attribute), str):
                 raise WorkloadError(f"a network's {attribute} must be text, got "
@@ -141,11 +150,20 @@ class Network:
             ins = tuple(shapes[source][index] for source, index in map(parse_ref, layer.inputs))
             check_layer_size(self.name, layer, ins, shapes[layer.name], self.batch)
         object.__setattr__(self, "out_shapes", MappingProxyType(shapes))
+        for name in sorted(self.tokens):
+            if name not in shapes:
+                raise WorkloadError(f"network '{self.name}': tokens names '{name}', which is "
+                                    f"not a layer{suggest(name, list(shapes))}")
+            if shapes[name][0][1] != 1:
+                raise WorkloadError(f"network '{self.name}': layer '{name}' is declared a "
+                                    f"token tensor [T, 1, D] but its output is "
+                                    f"{fmt_shape(shapes[name][0])}")
 
     def __reduce__(self):
         """Pickled as its constructor's arguments (a read-only ``out_shapes`` view cannot be
         pickled; it is inferred again), so sweeps can ship networks to worker processes."""
-        return (Network, (self.name, self.layers, self.batch, self.description, self.source))
+        return (Network, (self.name, self.layers, self.batch, self.description, self.source,
+                          self.tokens))
 
     def layer(self, name: str) -> Layer:
         """The layer called ``name``."""
@@ -170,7 +188,8 @@ class Network:
 
     def with_batch(self, batch: int) -> "Network":
         """The same graph at another batch size."""
-        return Network(self.name, self.layers, batch, self.description, self.source)
+        return Network(self.name, self.layers, batch, self.description, self.source,
+                       self.tokens)
 
     def to_frame(self):
         """Per-layer statistics as a pandas DataFrame
@@ -179,9 +198,9 @@ class Network:
         return layer_table(self)
 
     def __repr__(self) -> str:
-        from perfsim.workload.stats import totals
+        from perfsim.workload.stats import shape_label, totals
         sums = totals(self)
-        inputs = " + ".join("x".join(map(str, self.out_shapes[layer.name][0]))
+        inputs = " + ".join("x".join(map(str, shape_label(self, layer.name)))
                             for layer in self.inputs)
         return (f"<Network {self.name}: {len(self.layers)} layers, input {inputs}, batch "
                 f"{self.batch}, {sums['macs']:,} MACs, {sums['params']:,} params>")

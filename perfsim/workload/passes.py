@@ -232,8 +232,9 @@ class _Rewrite:
 
     def build(self) -> Network:
         net = self.network
-        return Network(net.name, tuple(self.layers[n] for n in self.slots if n is not None),
-                       net.batch, net.description, net.source)
+        kept = tuple(self.layers[n] for n in self.slots if n is not None)
+        return Network(net.name, kept, net.batch, net.description, net.source,
+                       net.tokens & {layer.name for layer in kept})
 
 
 def fold_affine(network: Network) -> Network:

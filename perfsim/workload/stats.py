@@ -10,6 +10,10 @@ Conventions (DESIGN section 2, ``refs/networks.md``):
   math) times batch; see :mod:`perfsim.workload.ops` for the count per op.
 * ``in_elems``/``out_elems``: elements of all inputs / outputs, times batch;
   ``weight_elems``: constant elements the layer reads (independent of batch).
+* ``in_shape``/``out_shape``: the first input's and output's per-sample shape, ``[C, H, W]``;
+  a tensor the network declares a token tensor ``(T, 1, D)`` (:attr:`Network.tokens
+  <perfsim.workload.network.Network.tokens>`) is ``[T, D]`` (:func:`shape_label`), and
+  attention's heads stay ``[H, T, D / H]``.
 * ``receptive_field``: ``[RY, RX]``, the input-image extent that one output position can see,
   by the lecture's rule: walking back from a layer, each window adds ``(F - 1)`` times the
   product of the steps behind it. Where branches meet, the larger field wins.
@@ -54,6 +58,16 @@ def receptive_fields(network: Network) -> dict[str, tuple[int, int]]:
     return {name: (math.ceil(ry), math.ceil(rx)) for name, (ry, rx) in field.items()}
 
 
+def shape_label(network: Network, ref: str) -> list[int]:
+    """The per-sample shape of tensor ``ref`` as the canonical view lists it: ``[T, D]`` for
+    a token tensor ``(T, 1, D)`` (one of the network's :attr:`~perfsim.workload.network.
+    Network.tokens`), else ``[C, H, W]``."""
+    shape = network.shape_of(ref)
+    if ref in network.tokens:
+        return [shape[0], shape[2]]
+    return list(shape)
+
+
 def layer_table(network: Network) -> pd.DataFrame:
     """One row per layer with the columns :data:`COLUMNS`, at ``network.batch``."""
     batch = network.batch
@@ -68,8 +82,8 @@ def layer_table(network: Network) -> pd.DataFrame:
             "op": op.kind,
             "category": op.category,
             "inputs": list(layer.inputs),
-            "in_shape": list(in_shapes[0]) if in_shapes else None,
-            "out_shape": list(out_shapes[0]),
+            "in_shape": shape_label(network, layer.inputs[0]) if in_shapes else None,
+            "out_shape": shape_label(network, layer.name),
             "kernel": list(op.kernel),
             "stride": list(op.stride),
             "groups": op.groups,

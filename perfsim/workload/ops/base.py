@@ -336,8 +336,9 @@ def check_attributes(op: Op) -> None:
 
 
 # The attribute names users write (in network files) for fields whose Python names avoid a
-# clash with the common ``kernel``/``stride``/``groups`` properties.
-FIELD_ALIASES = {"kernel_size": "kernel", "strides": "stride", "group_count": "groups"}
+# clash with the common ``kernel``/``stride``/``groups`` properties and the ``step`` method.
+FIELD_ALIASES = {"kernel_size": "kernel", "strides": "stride", "group_count": "groups",
+                 "slice_step": "step"}
 
 
 def attribute_names(cls: type[Op]) -> dict[str, str]:

@@ -83,7 +83,8 @@ class Split(Op):
 class Slice(Op):
     """Elements ``start, start + step, ...`` below ``stop`` along ``axis`` (a class token
     taken from the tokens, half of a tensor): a copy of the elements kept, each read and
-    written once."""
+    written once. (The step is the field ``slice_step``, written ``step``: a field ``step``
+    would hide :meth:`Op.step`, which the receptive field reads.)"""
 
     kind: ClassVar[str] = "slice"
     category: ClassVar[str] = "rearrangement"
@@ -92,7 +93,7 @@ class Slice(Op):
     axis: int = 0
     start: int = 0
     stop: int = 1
-    step: int = 1
+    slice_step: int = 1
 
     def __post_init__(self):
         super().__post_init__()
@@ -101,7 +102,7 @@ class Slice(Op):
         if isinstance(self.start, bool) or not isinstance(self.start, int) or self.start < 0:
             raise ValueError(f"start must be an integer >= 0, got {self.start!r}")
         _positive(self.stop, "stop")
-        _positive(self.step, "step")
+        _positive(self.slice_step, "step")
         if self.stop <= self.start:
             raise ValueError(f"stop {self.stop} must be beyond start {self.start}")
 
@@ -111,7 +112,7 @@ class Slice(Op):
             raise ShapeError(f"stop {self.stop} is beyond axis {self.axis}'s "
                              f"{shape[self.axis]} elements")
         out = list(shape)
-        out[self.axis] = -(-(self.stop - self.start) // self.step)
+        out[self.axis] = -(-(self.stop - self.start) // self.slice_step)
         return (tuple(out),)
 
     def loop_nest(self, batch, in_shapes, out_shapes):
