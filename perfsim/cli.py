@@ -59,6 +59,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _sequence(args: argparse.Namespace) -> dict:
+    """``--seq-len`` and ``--phase`` as :func:`~perfsim.io.load.load_workload` takes them (a
+    length that is not a whole number is a one-line error; the rest is checked there)."""
+    seq_len = args.seq_len
+    if seq_len is not None:
+        try:
+            seq_len = int(seq_len)
+        except ValueError:
+            raise PerfsimError(f"--seq-len must be a positive integer (tokens), got "
+                               f"{args.seq_len!r}") from None
+    return {"seq_len": seq_len, "phase": args.phase}
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -171,8 +184,7 @@ def cmd_show(args: argparse.Namespace) -> str:
     from perfsim.workload.stats import layer_table, totals
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
-                            allow_unsupported=args.allow_unsupported, seq_len=args.seq_len,
-                            phase=args.phase)
+                            allow_unsupported=args.allow_unsupported, **_sequence(args))
     if args.view == "lecture":
         frame = lecture_table(network)
         sums = {"MACs": int(frame["MACs"].sum()), "Parameter": int(frame["Parameter"].sum())}
@@ -351,8 +363,7 @@ def cmd_run(args: argparse.Namespace) -> str:
     from perfsim.workload.ops import OTHER_KIND
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
-                            allow_unsupported=args.allow_unsupported, seq_len=args.seq_len,
-                            phase=args.phase)
+                            allow_unsupported=args.allow_unsupported, **_sequence(args))
     hw_path = resolve_hw_path(args.hw)
     hw = load_hw(hw_path)
     pins = _pins(args.pin)
@@ -533,7 +544,7 @@ def cmd_export(args: argparse.Namespace) -> str:
     from perfsim.io.timeloop import export_timeloop
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
-                            seq_len=args.seq_len, phase=args.phase)
+                            **_sequence(args))
     if args.format == "timeloop":
         paths = export_timeloop(network, args.destination)
         return f"wrote {len(paths)} Timeloop problem file(s) to {args.destination}\n"
@@ -583,7 +594,9 @@ def cmd_sweep(args: argparse.Namespace) -> str:
 
     with bar:
         frame = sweep(list(spec.workloads), spec.hw, points=spec.points,
-                      batch=list(spec.batch), residency=spec.residency, executor=executor,
+                      batch=list(spec.batch), seq_len=spec.sequence.get("seq_len"),
+                      phase=spec.sequence.get("phase"), residency=spec.residency,
+                      executor=executor,
                       out=args.out, per_layer=args.per_layer, part_rows=args.part_rows,
                       max_rows=None if args.yes else MAX_ROWS, progress=progress)
     totals = pd.read_parquet(f"{args.out}/sweep.parquet", columns=["status"])
@@ -592,7 +605,9 @@ def cmd_sweep(args: argparse.Namespace) -> str:
     if args.per_layer:
         files += f", layers.parquet, layers.csv ({len(frame)} layer rows)"
     return (f"{spec.path}: {len(spec.points)} point(s) x {len(spec.workloads)} workload(s) x "
-            f"{len(spec.batch)} batch(es) = {len(totals)} rows ({ok} ok, "
+            f"{len(spec.batch)} batch(es)"
+            + "".join(f" x {len(v)} {k} value(s)" for k, v in spec.sequence.items())
+            + f" = {len(totals)} rows ({ok} ok, "
             f"{len(totals) - ok} infeasible); wrote {files} to {args.out}\n")
 
 
@@ -649,14 +664,16 @@ def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool 
     parser.add_argument("--input-shape", type=_input_shape, metavar="C,H,W",
                         help="rebuild a zoo network at another input size, or set an ONNX "
                              "model's dynamic input dimensions")
-    parser.add_argument("--seq-len", type=_positive_int, metavar="L",
+    # --seq-len and --phase are checked where the network is built (a one-line error that
+    # names the networks taking them), not by argparse
+    parser.add_argument("--seq-len", metavar="L",
                         help="a zoo sequence model's tokens: the sequence (bert_base), the "
                              "prompt (gpt2 prefill) or the cached tokens before the new one "
                              "(gpt2 decode); default: the model's own (`perfsim list`)")
-    parser.add_argument("--phase", choices=PHASES,
-                        help="a zoo decoder's phase (gpt2): prefill, the prompt's forward "
-                             "pass (default), or decode, one new token after --seq-len "
-                             "cached ones")
+    parser.add_argument("--phase", metavar="|".join(PHASES),
+                        help=f"a zoo decoder's phase (gpt2): {PHASES[0]}, the prompt's forward "
+                             f"pass (default), or {PHASES[1]}, one new token after --seq-len "
+                             f"cached ones")
     if allow_unsupported:
         parser.add_argument("--allow-unsupported", action="store_true",
                             help="import ONNX ops perfsim cannot map as flagged zero-cost "
@@ -807,7 +824,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser(
         "sweep", help="evaluate a grid of hardware variants on workloads",
         description="Run a sweep spec (YAML: workloads, hw, grid or points, optional mode, "
-                    "batch, residency) in parallel. Rows stream to Parquet parts in --out as "
+                    "batch, seq_len, phase, residency) in parallel. Rows stream to Parquet parts in --out as "
                     "they finish; running the same command again resumes where a killed run "
                     "stopped. The final table is DIR/sweep.parquet and DIR/sweep.csv.")
     sweep.add_argument("spec", help="the sweep spec: a YAML file, or an installed example by "

@@ -13,8 +13,10 @@ in eval mode the native attention fast path is not counted, nor are fused SDPA k
 CPU). BERT and GPT-2 use FlopCounterMode. Printed with torch 2.14.1 and torchvision 0.29.1:
 
     vit_b_16 params 86567656 hook MACs 17563828224 ... math attention 17563828224
-    bert_base params 109482240 FlopCounter MACs at 128 11174215680
-    gpt2 params 124439808 FlopCounter MACs prefill 1024 (last-token logits) 106339037952
+      torchvision meta 86567656 17.564
+    bert_base params 109482240 FlopCounter MACs at 128 11174215680; at 512 48318971904
+    gpt2 params 124439808 FlopCounter MACs prefill 1024 (last-token logits) 106339037952;
+      prefill 512 48356979456
     gpt2 decode after 128 / 512 / 1023 cached tokens: 125909760 / 132987648 / 142406400
 """
 import math, torch, torch.nn as nn, torch.nn.functional as F
@@ -89,6 +91,8 @@ class Bert(nn.Module):
         return x, torch.tanh(s.pool(x[:, 0]))
 bert = Bert().eval(); ids = torch.zeros(1, 128, dtype=torch.long)
 print("bert_base params", nparams(bert), "FlopCounter MACs at 128", flops_macs(bert, ids, ids))
+ids = torch.zeros(1, 512, dtype=torch.long)
+print("  FlopCounter MACs at 512", flops_macs(bert, ids, ids))
 
 # ---- GPT-2 124M (HF GPT2Model + tied LM head) ----------------------------------------
 class GptBlock(nn.Module):
@@ -109,6 +113,7 @@ class Gpt2(nn.Module):
         return s.lm_head(s.ln_f(x)[:, -1:])  # the last token's logits (serving prefill)
 gpt = Gpt2().eval(); ids = torch.zeros(1, 1024, dtype=torch.long)
 print("gpt2 params", nparams(gpt), "FlopCounter MACs prefill 1024 (last-token logits)", flops_macs(gpt, ids))
+print("  FlopCounter MACs prefill 512", flops_macs(gpt, ids[:, :512]))
 
 # ---- GPT-2 decode: one token after a cache of L (keys and values of the L earlier tokens) --
 def decode_macs(L):

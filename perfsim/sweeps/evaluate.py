@@ -1,12 +1,14 @@
-"""One sweep task, evaluated: a hardware point, a workload and a batch become one row of
-totals (and optionally the run's per-layer rows).
+"""One sweep task, evaluated: a hardware point, a workload, a batch and, for a zoo sequence
+model, its sequence settings (:data:`SEQUENCE_KEYS`) become one row of totals (and optionally
+the run's per-layer rows).
 
 This is what the executors run, in this process or in a worker: it loads nothing but a zoo
 workload (once per process and batch) and never writes files; a network file is read once by
 the sweep and shipped loaded (:class:`NetworkFile`), as a worker may not see the file. An
 infeasible point (a layer that fits nowhere, values that are invalid together, or counts
 beyond what perfsim can count: :func:`perfsim.results.check_result`) is a row with ``status``
-and ``reason``, not an exception.
+and ``reason``, not an exception; so is a sequence length and phase that are valid alone but
+not together (GPT-2's decode after a cache filling all 1024 positions).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import pandas as pd
 
-from perfsim.errors import ConfigError, InfeasibleError, LimitError
+from perfsim.errors import ConfigError, InfeasibleError, LimitError, WorkloadError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.results import check_result
@@ -28,6 +31,10 @@ from perfsim.sweeps.space import Point, variant
 from perfsim.io.load import load_workload
 
 STATUSES = ("ok", "infeasible")
+SEQUENCE_KEYS: dict[str, str] = {"seq_len": "Int64", "phase": "string"}
+"""A zoo sequence model's settings a sweep may vary (:func:`perfsim.io.load.load_workload`'s
+``seq_len`` and ``phase``), in the order rows list them, with their dtypes. Each is a column of
+the rows only when the sweep gives it."""
 
 TOTAL_COLUMNS: dict[str, str] = {
     "cycles": "Int64", "time_ms": "float64", "macs": "Int64", "ops": "Int64",
@@ -55,14 +62,16 @@ Workload = str | Path | Network | NetworkFile
 
 @dataclass(frozen=True)
 class Task:
-    """One row to compute: the ``index``-th point of the sweep on ``workload`` at ``batch``;
-    ``point_id`` is its stable identity (:func:`point_id`)."""
+    """One row to compute: the ``index``-th point of the sweep on ``workload`` at ``batch``
+    with the ``sequence`` settings (pairs of a :data:`SEQUENCE_KEYS` key and its value; none
+    when the sweep varies none); ``point_id`` is its stable identity (:func:`point_id`)."""
 
     index: int
     point_id: str
     point: Point
     workload: Workload
     batch: int
+    sequence: tuple[tuple[str, object], ...] = ()
 
 
 def workload_label(workload: Workload) -> str:
@@ -73,25 +82,28 @@ def workload_label(workload: Workload) -> str:
     return workload.name if isinstance(workload, Network) else str(workload)
 
 
-def point_id(point: Point, workload: Workload, batch: int) -> str:
-    """A stable hash (hex, 16 digits) of a point's parameters, workload and batch: the same
-    in every process and run, independent of the order the parameters are given in."""
-    text = json.dumps({"point": point, "workload": workload_label(workload), "batch": batch},
-                      sort_keys=True, default=str)
+def point_id(point: Point, workload: Workload, batch: int,
+             sequence: tuple[tuple[str, object], ...] = ()) -> str:
+    """A stable hash (hex, 16 digits) of a point's parameters, workload, batch and sequence
+    settings: the same in every process and run, independent of the order the parameters are
+    given in (and, without sequence settings, what it was before sweeps had them)."""
+    text = json.dumps({"point": point, "workload": workload_label(workload), "batch": batch,
+                       **dict(sequence)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @lru_cache(maxsize=64)
-def _network(workload: str, batch: int) -> Network:
-    return load_workload(workload, batch=batch)
+def _network(workload: str, batch: int, sequence: tuple[tuple[str, object], ...]) -> Network:
+    return load_workload(workload, batch=batch, **dict(sequence))
 
 
-def _batched(workload: Workload, batch: int) -> Network:
+def _batched(workload: Workload, batch: int,
+             sequence: tuple[tuple[str, object], ...] = ()) -> Network:
     if isinstance(workload, NetworkFile):
         return workload.network.with_batch(batch)
     if isinstance(workload, Network):
         return workload.with_batch(batch)
-    return _network(str(workload), batch)
+    return _network(str(workload), batch, sequence)
 
 
 def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
@@ -100,14 +112,14 @@ def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
     of its layers (each carrying the point's identity and parameters)."""
     row: dict = {"point_id": task.point_id, "point": task.index,
                  "workload": workload_label(task.workload), "batch": task.batch,
-                 **task.point, "hw": hw.name}
+                 **dict(task.sequence), **task.point, "hw": hw.name}
     try:
         config = variant(hw, task.point)
+        network = _batched(task.workload, task.batch, task.sequence)
         # the sweep's rows do not report the raw graph's cycles: don't cost it
-        run = simulate(_batched(task.workload, task.batch), config, residency=residency,
-                       compare_raw=False)
+        run = simulate(network, config, residency=residency, compare_raw=False)
         check_result(run)
-    except (InfeasibleError, ConfigError, LimitError) as err:
+    except (InfeasibleError, ConfigError, LimitError, WorkloadError) as err:
         return {**row, "status": "infeasible", "reason": str(err)}, []
     t = run.totals
     by_bound = {bound: 0 for bound in ("compute", "utilization", "memory")}
@@ -124,7 +136,8 @@ def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
                **{f"{bound}_bound_cycles": cycles for bound, cycles in by_bound.items()})
     if not per_layer:
         return row, []
-    identity = {"point_id": task.point_id, "point": task.index, **task.point}
+    identity = {"point_id": task.point_id, "point": task.index, **dict(task.sequence),
+                **task.point}
     layers = [{**identity, **record} for record in run.to_frame().to_dict("records")]
     return row, layers
 
@@ -135,28 +148,32 @@ def evaluate_chunk(hw: HwConfig, tasks: list[Task], per_layer: bool = False,
     return [evaluate(hw, task, per_layer, residency) for task in tasks]
 
 
-def totals_frame(rows: list[dict] | pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
+def totals_frame(rows: list[dict] | pd.DataFrame, parameters: list[str],
+                 sequence: Sequence[str] = ()) -> pd.DataFrame:
     """Totals rows (dicts, or a frame of them) as a DataFrame with a fixed column order and
     dtypes, so parts written at different times (all infeasible, or none) concatenate to the
-    same table."""
-    head = ["point_id", "point", "workload", "batch", *parameters, "hw", "status", "reason"]
+    same table; ``sequence`` names the :data:`SEQUENCE_KEYS` the sweep varies."""
+    head = ["point_id", "point", "workload", "batch", *sequence, *parameters, "hw", "status",
+            "reason"]
     columns = [*head, *TOTAL_COLUMNS]
     frame = (rows.reindex(columns=columns) if isinstance(rows, pd.DataFrame)
              else pd.DataFrame(rows, columns=columns))
     return frame.astype({"point": "int64", "batch": "int64", "status": "string",
                          "reason": "string", "workload": "string", "hw": "string",
-                         "point_id": "string", **TOTAL_COLUMNS})
+                         "point_id": "string", **{k: SEQUENCE_KEYS[k] for k in sequence},
+                         **TOTAL_COLUMNS})
 
 
-def in_sweep_order(totals: pd.DataFrame, workloads: list[str], batches: list[int]
-                   ) -> pd.DataFrame:
+def in_sweep_order(totals: pd.DataFrame, workloads: list[str], batches: list[int],
+                   sequence: Mapping[str, Sequence] | None = None) -> pd.DataFrame:
     """Totals rows sorted as the sweep lists them: by point, then workload (as ordered in
-    ``workloads``, their labels), then batch (as in ``batches``)."""
-    keys = pd.DataFrame({
-        "point": totals["point"].to_numpy(),
-        "workload": totals["workload"].map({w: i for i, w in enumerate(workloads)}).to_numpy(),
-        "batch": totals["batch"].map({b: i for i, b in enumerate(batches)}).to_numpy()})
-    order = keys.sort_values(["point", "workload", "batch"], kind="stable").index
+    ``workloads``, their labels), then batch (as in ``batches``), then each sequence setting
+    (as in ``sequence``, key -> values)."""
+    axes = {"workload": workloads, "batch": batches, **(sequence or {})}
+    keys = pd.DataFrame({"point": totals["point"].to_numpy(), **{
+        key: totals[key].map({v: i for i, v in enumerate(values)}).to_numpy()
+        for key, values in axes.items()}})
+    order = keys.sort_values(["point", *axes], kind="stable").index
     return totals.iloc[order].reset_index(drop=True)
 
 

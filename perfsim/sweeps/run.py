@@ -1,5 +1,6 @@
-"""``sweep``: hardware variants x workloads x batches, evaluated in parallel, optionally into a
-resumable directory (:mod:`perfsim.sweeps.store`). No printing: progress goes to a callback."""
+"""``sweep``: hardware variants x workloads x batches (x a sequence model's lengths and phases),
+evaluated in parallel, optionally into a resumable directory (:mod:`perfsim.sweeps.store`). No
+printing: progress goes to a callback."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import pandas as pd
 from perfsim._version import __version__
 from perfsim.io.load import is_network_file, load_hw, load_workload
 from perfsim.hardware.loading import to_document
-from perfsim.errors import PerfsimError
+from perfsim.errors import PerfsimError, WorkloadError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.mapping import RESIDENCY_MODES
 from perfsim.sweeps import MAX_ROWS
-from perfsim.sweeps.evaluate import (NetworkFile, Task, Workload, evaluate_chunk,
-                                     in_sweep_order, layers_in_order, point_id, totals_frame,
-                                     workload_label)
+from perfsim.sweeps.evaluate import (SEQUENCE_KEYS, NetworkFile, Task, Workload,
+                                     evaluate_chunk, in_sweep_order, layers_in_order, point_id,
+                                     totals_frame, workload_label)
 from perfsim.sweeps.executors import Executor, ExecutorError, executor_for
 from perfsim.sweeps.space import Space, check_values, points_of
 from perfsim.sweeps.store import PART_ROWS, PART_SECONDS, SweepStore
@@ -50,7 +51,8 @@ class SweepTooLarge(PerfsimError):
 def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
           grid: Mapping[str, Sequence] | None = None,
           points: Sequence[Mapping[str, object]] | Space | None = None, *,
-          batch: int | Sequence[int] = 1, mode: str = "product",
+          batch: int | Sequence[int] = 1, seq_len: int | Sequence[int] | None = None,
+          phase: str | Sequence[str] | None = None, mode: str = "product",
           executor: Executor | str | int | None = None, out: str | Path | None = None,
           per_layer: bool = False, residency: str = "auto", chunk_tasks: int | None = None,
           part_rows: int = PART_ROWS, part_seconds: float = PART_SECONDS,
@@ -58,11 +60,15 @@ def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
           progress: Callable[[Progress], None] | None = None) -> pd.DataFrame:
     """Evaluate every hardware point of ``grid`` (key path -> values, crossed by ``mode``
     ``product`` or ``zip``) or of ``points`` (a list of {key path: value}, or a
-    :class:`~perfsim.sweeps.space.Space`) on each workload at each batch (an int or a list).
-    Returns one row per (point, workload, batch): the varied key paths as columns, ``status``
-    (``ok`` / ``infeasible``) and ``reason``, and the totals of
+    :class:`~perfsim.sweeps.space.Space`) on each workload at each batch (an int or a list),
+    and, given ``seq_len`` (an int or a list) or ``phase`` (``prefill``, ``decode`` or a list),
+    at each sequence length and phase of the zoo sequence models listed (every workload must
+    take them). Returns one row per (point, workload, batch, sequence length, phase): the
+    varied key paths as columns (and ``seq_len``, ``phase`` when given), ``status`` (``ok`` /
+    ``infeasible``) and ``reason``, and the totals of
     :data:`perfsim.sweeps.evaluate.TOTAL_COLUMNS`; with ``per_layer``, the per-layer rows
-    instead (each with its point's id and parameters).
+    instead (each with its point's id and parameters). A length and phase valid alone but not
+    together (``gpt2`` decode after 1024 cached tokens) make ``infeasible`` rows.
 
     ``executor``: None or ``"processes"`` (local processes, every core), a number of
     processes, ``"serial"``, a Dask scheduler address, or an executor object
@@ -79,16 +85,19 @@ def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
     if len(set(labels)) != len(labels):
         raise PerfsimError(f"workloads lists a network twice: {labels}")
     batches = _batches(batch)
+    sequence = _sequence(workload_list, seq_len, phase)
     if residency not in RESIDENCY_MODES:
         raise PerfsimError(f"residency must be one of {', '.join(RESIDENCY_MODES)}, got "
                            f"{residency!r}")
     space = points if isinstance(points, Space) and grid is None else \
         points_of(grid, points, mode)
-    total = len(space) * len(workload_list) * len(batches)
+    settings = math.prod(len(values) for values in sequence.values())
+    total = len(space) * len(workload_list) * len(batches) * settings
     if max_rows is not None and total > max_rows:
         raise SweepTooLarge(f"this sweep makes {total:,} rows ({len(space):,} point(s) x "
-                            f"{len(workload_list)} workload(s) x {len(batches)} batch(es)), "
-                            f"more than {max_rows:,}; confirm with --yes (max_rows=None "
+                            f"{len(workload_list)} workload(s) x {len(batches)} batch(es)"
+                            + "".join(f" x {len(v)} {k} value(s)" for k, v in sequence.items())
+                            + f"), more than {max_rows:,}; confirm with --yes (max_rows=None "
                             f"from Python), or sweep fewer values")
     space.check_distinct()
     check_values(config, space)
@@ -98,13 +107,14 @@ def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
     if out is not None:
         manifest = json.loads(json.dumps({
             "perfsim_version": __version__, "hw": to_document(config), "workloads": labels,
-            "batch": batches, "points": space.document(), "per_layer": per_layer,
+            "batch": batches, **sequence, "points": space.document(), "per_layer": per_layer,
             "residency": residency}, default=str))
         store = SweepStore(out, manifest, parameters, labels, batches, part_rows,
-                           part_seconds)
+                           part_seconds, sequence)
     with store or nullcontext():
         done = store.done if store is not None else set()
-        todo = (t for t in _tasks(space, workload_list, batches) if t.point_id not in done)
+        todo = (t for t in _tasks(space, workload_list, batches, sequence)
+                if t.point_id not in done)
         skipped = min(len(done), total)
         size = chunk_tasks or _chunk_size(total - skipped, getattr(runner, "count", None) or 4)
         jobs = ((config, chunk, per_layer, residency) for chunk in _chunks(todo, size))
@@ -139,7 +149,8 @@ def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
             if progress:
                 progress(Progress(finished, total, skipped, store.parts_written))
             return layers if per_layer else totals  # type: ignore[return-value]
-    totals = in_sweep_order(totals_frame(rows, parameters), labels, batches)
+    totals = in_sweep_order(totals_frame(rows, parameters, list(sequence)), labels, batches,
+                            sequence)
     if not per_layer:
         return totals
     return layers_in_order(pd.DataFrame(layer_rows), totals)
@@ -174,12 +185,65 @@ def _batches(batch) -> list[int]:
     return values
 
 
-def _tasks(space: Space, workloads: list[Workload], batches: list[int]) -> Iterator[Task]:
+def sequence_settings(seq_len, phase) -> dict[str, list]:
+    """The sequence settings a sweep is given, as :data:`~perfsim.sweeps.evaluate.
+    SEQUENCE_KEYS` -> list of values (only those given, in that order); a value given twice,
+    or an empty list, is a :class:`PerfsimError`."""
+    given = {key: ([value] if isinstance(value, (int, str)) else list(value))
+             for key, value in zip(SEQUENCE_KEYS, (seq_len, phase)) if value is not None}
+    for key, values in given.items():
+        if not values:
+            raise PerfsimError(f"{key} must be a value or a non-empty list of them")
+        if len(set(map(str, values))) != len(values):
+            raise PerfsimError(f"{key} lists a value twice: {values}")
+    return given
+
+
+def check_sequence_value(workloads: Sequence[Workload], sequence: dict[str, list], key: str,
+                         value) -> None:
+    """A :class:`PerfsimError` saying what is wrong unless every workload (a zoo sequence
+    model, by name) builds with ``key`` = ``value`` and at least one value of each other
+    sequence setting (values valid only apart make infeasible rows, not an error)."""
+    others = {k: v for k, v in sequence.items() if k != key}
+    for workload in workloads:
+        if isinstance(workload, (Network, NetworkFile)):
+            raise PerfsimError(f"{key} applies to zoo sequence models given by name, not to "
+                               f"{workload_label(workload)}")
+        problem = None
+        for combo in itertools.product(*others.values()):
+            try:
+                load_workload(str(workload), **{key: value, **dict(zip(others, combo))})
+                break
+            except WorkloadError as err:
+                problem = problem or str(err)
+        else:
+            raise PerfsimError(str(problem))
+
+
+def _sequence(workloads: list[Workload], seq_len, phase) -> dict[str, list]:
+    """The sequence settings swept (:func:`sequence_settings`), every value checked on its
+    own (:func:`check_sequence_value`)."""
+    given = sequence_settings(seq_len, phase)
+    for key, values in given.items():
+        for value in values:
+            try:
+                check_sequence_value(workloads, given, key, value)
+            except PerfsimError as err:
+                raise PerfsimError(f"{key} {value!r}: {err}") from None
+    return given
+
+
+def _tasks(space: Space, workloads: list[Workload], batches: list[int],
+           sequence: dict[str, list] | None = None) -> Iterator[Task]:
     """Every task of the sweep, in order, made as they are asked for."""
+    keys = list(sequence or {})
     for index, point in enumerate(space):
         for workload in workloads:
             for b in batches:
-                yield Task(index, point_id(point, workload, b), point, workload, b)
+                for values in itertools.product(*(sequence or {}).values()):
+                    settings = tuple(zip(keys, values))
+                    yield Task(index, point_id(point, workload, b, settings), point, workload,
+                               b, settings)
 
 
 def _chunks(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:

@@ -11,11 +11,14 @@ problem`` message, as for hardware configs.
     mode: product                          # optional: product (default) or zip
                                            # (neither grid nor points: the config as is)
     batch: 1                               # optional: an int or a list of ints
+    seq_len: [128, 512]                    # optional, zoo sequence models only: tokens (an
+    phase: decode                          #   int or a list); prefill, decode or a list
     residency: auto                        # optional: auto (default) or dram
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +26,15 @@ from perfsim.io.load import load_hw
 from perfsim.errors import ConfigError, PerfsimError, WorkloadError, suggest
 from perfsim.hardware.model import HwConfig
 from perfsim.mapping import RESIDENCY_MODES
+from perfsim.sweeps.run import check_sequence_value
 from perfsim.sweeps.space import MODES, Space, check_key_path, points_of, variant
 from perfsim.io.load import load_workload
 from perfsim.text_files import is_file
+from perfsim.workload import PHASES
 from perfsim.workload.limits import MAX_BATCH, power_text
 from perfsim.yaml_source import YamlDoc, load_yaml
 
-KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "residency")
+KEYS = ("workloads", "hw", "grid", "points", "mode", "batch", "seq_len", "phase", "residency")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class SweepSpec:
     points: Space
     batch: tuple[int, ...]
     residency: str
+    sequence: dict[str, list]
+    """The sequence settings swept (``seq_len``, ``phase``: values), only those given."""
 
 
 def load_spec(path: str | Path) -> SweepSpec:
@@ -74,8 +81,9 @@ def load_spec(path: str | Path) -> SweepSpec:
     points = (_grid(doc, hw, mode) if "grid" in data else
               _points(doc, hw) if "points" in data else points_of())
     batch = _batch(doc)
-    _within_limits(doc, workloads, batch)
-    return SweepSpec(doc.path, tuple(workloads), hw, points, batch, residency)
+    sequence = _sequence(doc, workloads)
+    _within_limits(doc, workloads, batch, sequence)
+    return SweepSpec(doc.path, tuple(workloads), hw, points, batch, residency, sequence)
 
 
 def _fail(doc: YamlDoc, path: tuple, problem: str):
@@ -158,16 +166,55 @@ def _points(doc: YamlDoc, hw: HwConfig) -> Space:
     return points_of(points=points)
 
 
-def _within_limits(doc: YamlDoc, workloads: list[str], batch: tuple[int, ...]) -> None:
-    """Every workload at every batch is within perfsim's limits on a layer's size
-    (:mod:`perfsim.workload.limits`); else the batch is the problem, named at its line."""
+def _within_limits(doc: YamlDoc, workloads: list[str], batch: tuple[int, ...],
+                   sequence: dict[str, list]) -> None:
+    """Every workload at every batch (and every sequence setting it builds with) is within
+    perfsim's limits on a layer's size (:mod:`perfsim.workload.limits`); else the batch is the
+    problem, named at its line."""
     listed = isinstance(doc.data.get("batch"), list)
     for name in workloads:
-        for i, b in enumerate(batch):
+        for settings in itertools.product(*sequence.values()):
+            options = dict(zip(sequence, settings))
             try:
-                load_workload(name, batch=b)
-            except WorkloadError as err:
-                _fail(doc, ("batch", i) if listed else ("batch",), str(err))
+                load_workload(name, **options)
+            except WorkloadError:  # valid apart, not together: infeasible rows
+                continue
+            for i, b in enumerate(batch):
+                try:
+                    load_workload(name, batch=b, **options)
+                except WorkloadError as err:
+                    _fail(doc, ("batch", i) if listed else ("batch",), str(err))
+
+
+def _sequence(doc: YamlDoc, workloads: list[str]) -> dict[str, list]:
+    """``seq_len`` and ``phase``: each a value or a list of distinct values, each value
+    taken by every workload (:func:`perfsim.sweeps.run.check_sequence_value`)."""
+    sequence: dict[str, list] = {}
+    for key in ("seq_len", "phase"):
+        if key not in doc.data:
+            continue
+        given = doc.data[key]
+        values = given if isinstance(given, list) else [given]
+        if not values:
+            _fail(doc, (key,), "expected a value or a non-empty list of values")
+        for i, value in enumerate(values):
+            where = (key, i) if isinstance(given, list) else (key,)
+            if key == "seq_len" and (isinstance(value, bool) or not isinstance(value, int)
+                                     or value < 1):
+                _fail(doc, where, f"expected a positive integer (tokens), got {value!r}")
+            if key == "phase" and value not in PHASES:
+                _fail(doc, where, f"expected one of {', '.join(PHASES)}, got {value!r}"
+                                  f"{suggest(str(value), list(PHASES))}")
+            if value in values[:i]:
+                _fail(doc, where, f"{value!r} is listed twice")
+        sequence[key] = values
+    for key, values in sequence.items():
+        for i, value in enumerate(values):
+            try:
+                check_sequence_value(workloads, sequence, key, value)
+            except PerfsimError as err:
+                _fail(doc, (key, i) if isinstance(doc.data[key], list) else (key,), str(err))
+    return sequence
 
 
 def _batch(doc: YamlDoc) -> tuple[int, ...]:

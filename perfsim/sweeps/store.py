@@ -65,16 +65,18 @@ class SweepStore:
     context manager holding the directory's lock until it exits.
 
     ``manifest`` (JSON-able) describes the sweep; ``parameters`` are the varied key paths
-    (columns of the totals); ``workloads`` (labels) and ``batches`` order the final table.
+    (columns of the totals); ``workloads`` (labels), ``batches`` and ``sequence`` (the swept
+    sequence settings, key -> values) order the final table.
     Opening a directory in use or holding another manifest raises :class:`SweepError`."""
 
     def __init__(self, directory: str | Path, manifest: dict, parameters: list[str],
                  workloads: list[str], batches: list[int], part_rows: int = PART_ROWS,
-                 part_seconds: float = PART_SECONDS):
+                 part_seconds: float = PART_SECONDS, sequence: dict[str, list] | None = None):
         self.directory = Path(directory)
         self.parameters = parameters
         self.workloads = workloads
         self.batches = batches
+        self.sequence = sequence or {}
         self.part_rows = part_rows
         self.part_seconds = part_seconds
         self.parts_written = 0
@@ -193,7 +195,7 @@ class SweepStore:
             layers = pd.DataFrame(self._layers)
             write_atomic(parts / f"layers-{name}.parquet",
                          lambda tmp: layers.to_parquet(tmp, index=False))
-        totals = totals_frame(self._totals, self.parameters)
+        totals = totals_frame(self._totals, self.parameters, list(self.sequence))
         write_atomic(parts / f"totals-{name}.parquet",
                      lambda tmp: totals.to_parquet(tmp, index=False))
         self._totals, self._layers = [], []
@@ -206,10 +208,10 @@ class SweepStore:
         totals_parts = self._parts("totals")
         frames = [pd.read_parquet(p) for p in totals_parts]
         totals = (pd.concat(frames, ignore_index=True) if frames
-                  else totals_frame([], self.parameters))
+                  else totals_frame([], self.parameters, list(self.sequence)))
         totals = in_sweep_order(totals.drop_duplicates("point_id"), self.workloads,
-                                self.batches)
-        totals = totals_frame(totals, self.parameters)
+                                self.batches, self.sequence)
+        totals = totals_frame(totals, self.parameters, list(self.sequence))
         write_atomic(self.directory / "sweep.parquet",
                      lambda tmp: totals.to_parquet(tmp, index=False))
         write_atomic(self.directory / "sweep.csv", lambda tmp: totals.to_csv(tmp, index=False))
