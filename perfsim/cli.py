@@ -824,9 +824,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser(
         "sweep", help="evaluate a grid of hardware variants on workloads",
         description="Run a sweep spec (YAML: workloads, hw, grid or points, optional mode, "
-                    "batch, seq_len, phase, residency) in parallel. Rows stream to Parquet parts in --out as "
-                    "they finish; running the same command again resumes where a killed run "
-                    "stopped. The final table is DIR/sweep.parquet and DIR/sweep.csv.")
+                    "batch, seq_len, phase, residency) in parallel. Rows stream to Parquet "
+                    "parts in --out as they finish; running the same command again resumes "
+                    "where a killed run stopped. The final table is DIR/sweep.parquet and "
+                    "DIR/sweep.csv.")
     sweep.add_argument("spec", help="the sweep spec: a YAML file, or an installed example by "
                                     "name (see `perfsim list`)")
     sweep.add_argument("--out", required=True, metavar="DIR",

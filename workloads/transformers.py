@@ -6,11 +6,12 @@ inference.
 Tensors are per sample. A token tensor is ``(T, 1, D)``: ``T`` tokens of ``D`` features; these
 networks declare which tensors are tokens (their inputs of token ids, ViT's patch tokens and
 class token, and every reshape merging heads back; the rest follows from the first input), so
-``perfsim show`` prints them ``TxD``. Attention splits the features into ``H`` heads ``(H, T, D / H)`` by a reshape (a
-view), and a transpose is a reshape to the transposed shape (a view too, as the IR has it:
-the consumer reads the elements in the order it needs).
+``perfsim show`` prints them ``TxD``. Attention splits the features into ``H`` heads ``(H, T,
+D / H)`` by a reshape (a view), and a transpose is a reshape to the transposed shape (a view
+too, as the IR has it: the consumer reads the elements in the order it needs).
 
-A block's attention is three ``linear`` projections (Q, K, V), the scores ``Q K^T`` (a
+A block's attention is three ``linear`` projections (Q, K, V; torchvision and GPT-2 pack the
+three into one weight ``3D`` wide: the same parameters and MACs), the scores ``Q K^T`` (a
 ``matmul`` of ``H x T x dh`` by ``H x dh x T``), a ``scale`` by ``1 / sqrt(dh)`` on the scores
 (where Hugging Face's eager attention applies it), ``softmax`` over the keys (axis 2), the
 ``matmul`` with V, the heads merged by a reshape, and the output projection. Per block of
@@ -24,8 +25,8 @@ What is and is not counted:
   PyTorch's math kernel) computes it, so prefill's attention MACs count the masked half too
   (FlashAttention's causal kernels skip most of it: there these MACs are an upper bound). The
   mask is applied inside the softmax (Hugging Face's ``torch.where`` on the scores, before the
-  exponential): it is not a layer and adds no ops or traffic of its own. BERT runs unpadded
-  sequences, so it has no attention mask either.
+  exponential): it is not a layer, and its select per score is not counted. BERT runs
+  unpadded sequences, so it has no attention mask either.
 * Prefill (GPT-2) is the prompt's forward pass as a server runs it: every layer over all
   ``L`` tokens, and the language-model head on the last token only (the one whose logits pick
   the next token; Hugging Face's ``logits_to_keep=1``, vLLM's default). Writing the prompt's
@@ -37,8 +38,6 @@ What is and is not counted:
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 from perfsim.errors import WorkloadError
 from perfsim.workload import Network, NetworkBuilder
