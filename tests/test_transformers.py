@@ -278,6 +278,19 @@ def test_show_lists_tokens_as_tokens_by_features_and_heads_whole(tmp_path):
     assert layers["layer0/past_k"]["out_shape"] == [12, 5, 64]
 
 
+def test_the_lecture_view_has_a_full_row_per_linear_layer(tmp_path):
+    result = perfsim_cli("show", "bert_base", "--seq-len", "16", "--view", "lecture",
+                         "--format", "csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    full = [row for row in csv.DictReader(io.StringIO(result.stdout)) if row["type"] == "Full"]
+    # 12 blocks of q, k, v, out, fc1, fc2, and the pooler
+    assert len(full) == 12 * 6 + 1
+    q = full[0]
+    # the lecture's rule: a MAC per weight plus a bias add per output; 16 positions of 768
+    assert (q["Ni"], q["M"], q["No"]) == ("768", "16", "768")
+    assert int(q["MACs"]) == 16 * 768 * (768 + 1)
+
+
 def test_slice_takes_its_step_by_its_written_name():
     # a field called ``step`` would hide Op.step, which the receptive field reads
     op = make_op("slice", axis=0, start=0, stop=9, step=2)
