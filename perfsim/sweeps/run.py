@@ -185,7 +185,7 @@ def _batches(batch) -> list[int]:
     return values
 
 
-def sequence_settings(seq_len, phase) -> dict[str, list]:
+def _sequence_settings(seq_len, phase) -> dict[str, list]:
     """The sequence settings a sweep is given, as :data:`~perfsim.sweeps.evaluate.
     SEQUENCE_KEYS` -> list of values (only those given, in that order); a value given twice,
     or an empty list, is a :class:`PerfsimError`."""
@@ -221,9 +221,9 @@ def check_sequence_value(workloads: Sequence[Workload], sequence: dict[str, list
 
 
 def _sequence(workloads: list[Workload], seq_len, phase) -> dict[str, list]:
-    """The sequence settings swept (:func:`sequence_settings`), every value checked on its
+    """The sequence settings swept (:func:`_sequence_settings`), every value checked on its
     own (:func:`check_sequence_value`)."""
-    given = sequence_settings(seq_len, phase)
+    given = _sequence_settings(seq_len, phase)
     for key, values in given.items():
         for value in values:
             try:
