@@ -668,12 +668,13 @@ def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool 
     # names the networks taking them), not by argparse
     parser.add_argument("--seq-len", metavar="L",
                         help="a zoo sequence model's tokens: the sequence (bert_base), the "
-                             "prompt (gpt2 prefill) or the cached tokens before the new one "
-                             "(gpt2 decode); default: the model's own (`perfsim list`)")
+                             "prompt (gpt2 prefill) or the context a decode step's new token "
+                             "attends to, itself included (gpt2 decode); default: the model's "
+                             "own (`perfsim list`)")
     parser.add_argument("--phase", metavar="|".join(PHASES),
                         help=f"a zoo decoder's phase (gpt2): {PHASES[0]}, the prompt's forward "
-                             f"pass (default), or {PHASES[1]}, one new token after --seq-len "
-                             f"cached ones")
+                             f"pass (default), or {PHASES[1]}, one new token reading a KV cache "
+                             f"of --seq-len tokens")
     if allow_unsupported:
         parser.add_argument("--allow-unsupported", action="store_true",
                             help="import ONNX ops perfsim cannot map as flagged zero-cost "

@@ -17,7 +17,7 @@ CPU). BERT and GPT-2 use FlopCounterMode. Printed with torch 2.14.1 and torchvis
     bert_base params 109482240 FlopCounter MACs at 128 11174215680; at 512 48318971904
     gpt2 params 124439808 FlopCounter MACs prefill 1024 (last-token logits) 106339037952;
       prefill 512 48356979456
-    gpt2 decode after 128 / 512 / 1023 cached tokens: 125909760 / 132987648 / 142406400
+    gpt2 decode at a context of 128 / 512 / 1024 tokens: 125891328 / 132969216 / 142406400
 """
 import math, torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
@@ -115,10 +115,10 @@ gpt = Gpt2().eval(); ids = torch.zeros(1, 1024, dtype=torch.long)
 print("gpt2 params", nparams(gpt), "FlopCounter MACs prefill 1024 (last-token logits)", flops_macs(gpt, ids))
 print("  FlopCounter MACs prefill 512", flops_macs(gpt, ids[:, :512]))
 
-# ---- GPT-2 decode: one token after a cache of L (keys and values of the L earlier tokens) --
+# ---- GPT-2 decode at a context of L: the L-th token, after a cache of the L - 1 before it ----
 def decode_macs(L):
     def step(ids, past):
-        x = gpt.wte(ids) + gpt.wpe(torch.tensor([L]))
+        x = gpt.wte(ids) + gpt.wpe(torch.tensor([L - 1]))
         for b, (pk, pv) in zip(gpt.blocks, past):
             a = b.ln1(x); at = b.attn; n, t, d = a.shape
             sp = lambda y: y.view(n, t, 12, 64).transpose(1, 2)
@@ -128,9 +128,9 @@ def decode_macs(L):
             x = x + at.o(o)
             x = x + b.fc2(F.gelu(b.fc1(b.ln2(x)), approximate="tanh"))
         return gpt.lm_head(gpt.ln_f(x))
-    past = [(torch.zeros(1, 12, L, 64), torch.zeros(1, 12, L, 64)) for _ in range(12)]
+    past = [(torch.zeros(1, 12, L - 1, 64), torch.zeros(1, 12, L - 1, 64)) for _ in range(12)]
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         step(torch.zeros(1, 1, dtype=torch.long), past)
     return fc.get_total_flops() // 2
-for L in (128, 512, 1023):
-    print("gpt2 decode after", L, "cached tokens: FlopCounter MACs", decode_macs(L))
+for L in (128, 512, 1024):
+    print("gpt2 decode at a context of", L, "tokens: FlopCounter MACs", decode_macs(L))

@@ -99,14 +99,14 @@ def test_gpt2_prefill_by_hand(seq_len):
         assert macs == REFS["gpt2"]["macs_prefill_512"]
 
 
-@pytest.mark.parametrize("cached", [128, 512, 1023, 1])
-def test_gpt2_decode_by_hand(cached):
-    # one query token over the cache and itself: L + 1 keys
-    macs = 12 * block_macs(1, keys=cached + 1) + LM_HEAD_MACS
-    got = totals(load_workload("gpt2", seq_len=cached, phase="decode"))
+@pytest.mark.parametrize("context", [128, 512, 1024, 2])
+def test_gpt2_decode_by_hand(context):
+    # one query token over the cache of the L - 1 tokens before it and itself: L keys
+    macs = 12 * block_macs(1, keys=context) + LM_HEAD_MACS
+    got = totals(load_workload("gpt2", seq_len=context, phase="decode"))
     assert got["macs"] == macs and got["params"] == 124_439_808
-    if str(cached) in REFS["gpt2"]["macs_decode"]:
-        assert macs == REFS["gpt2"]["macs_decode"][str(cached)]
+    if str(context) in REFS["gpt2"]["macs_decode"]:
+        assert macs == REFS["gpt2"]["macs_decode"][str(context)]
 
 
 def test_decode_reads_each_weight_once_and_the_two_tables_one_row():
@@ -171,7 +171,8 @@ def test_gpt2_structure_in_both_phases():
     assert prefill.shape_of("last_token") == (1, 1, 768)
     assert prefill.shape_of("layer0/attn/scores") == (12, 1024, 1024)
 
-    decode = load_workload("gpt2", seq_len=100, phase="decode")
+    # the 101st token: the 100 before it cached, its own key and value appended
+    decode = load_workload("gpt2", seq_len=101, phase="decode")
     inputs = net_inputs(decode)
     assert inputs.pop("input_ids") == (1, 1, 1)
     assert inputs == {f"layer{i}/past_{kv}": (12, 100, 64) for i in range(12) for kv in "kv"}
@@ -200,7 +201,7 @@ def test_the_zoo_declares_which_networks_take_which_options():
 def test_defaults_are_the_published_settings():
     assert load_workload("bert_base").shape_of("input_ids") == (128, 1, 1)
     assert load_workload("gpt2").shape_of("input_ids") == (1024, 1, 1)
-    # decode's default fills the 1024-position window: 1023 cached, the new token at 1023
+    # decode's default is the 1024th token: 1023 cached, the new token at position 1023
     decode = load_workload("gpt2", phase="decode")
     assert decode.shape_of("layer0/past_k") == (12, 1023, 64)
     assert decode.layer("pos_embed").op.offset == 1023
@@ -217,7 +218,10 @@ def test_defaults_are_the_published_settings():
     ("gpt2", {"phase": "decod"}, "--phase must be one of prefill, decode, got 'decod'; did "
                                  "you mean: decode?"),
     ("gpt2", {"seq_len": 1025}, "a prompt of 1025 tokens does not fit (--seq-len at most 1024)"),
-    ("gpt2", {"seq_len": 1024, "phase": "decode"}, "the cache holds at most 1023 tokens"),
+    ("gpt2", {"seq_len": 1025, "phase": "decode"}, "a decode step at a context of 1025 "
+                                                    "tokens does not fit (--seq-len at most "
+                                                    "1024)"),
+    ("gpt2", {"seq_len": 1, "phase": "decode"}, "--seq-len at least 2 with --phase decode"),
     ("bert_base", {"seq_len": 513}, "bert_base has 512 positions"),
     ("tiny_cnn", {"seq_len": 8}, "--seq-len applies to the zoo's bert_base, gpt2, not to "
                                  "tiny_cnn"),
@@ -275,7 +279,7 @@ def test_show_lists_tokens_as_tokens_by_features_and_heads_whole(tmp_path):
     layers = {r["name"]: r for r in json.loads(decode.stdout)["layers"]}
     assert layers["layer0/attn/q"]["out_shape"] == [1, 768]
     assert layers["layer0/attn/q_heads"]["out_shape"] == [12, 1, 64]
-    assert layers["layer0/past_k"]["out_shape"] == [12, 5, 64]
+    assert layers["layer0/past_k"]["out_shape"] == [12, 4, 64]  # the 4 tokens before the 5th
 
 
 def test_the_lecture_view_has_a_full_row_per_linear_layer(tmp_path):
@@ -328,8 +332,8 @@ def test_show_and_run_every_new_network(tmp_path, name, options):
 @pytest.mark.parametrize("args,says", [
     (["show", "resnet50", "--seq-len", "12"], "resnet50 takes no --seq-len"),
     (["show", "bert_base", "--phase", "decode"], "bert_base takes no --phase"),
-    (["run", "gpt2", "--hw", "matrix_engine", "--phase", "decode", "--seq-len", "1024"],
-     "the cache holds at most 1023 tokens (--seq-len at most 1023 with --phase decode)"),
+    (["run", "gpt2", "--hw", "matrix_engine", "--phase", "decode", "--seq-len", "1025"],
+     "a decode step at a context of 1025 tokens does not fit (--seq-len at most 1024)"),
     (["show", "gpt2", "--seq-len", "0"], "--seq-len must be a positive integer (tokens)"),
     (["show", "gpt2", "--seq-len", "-4"], "--seq-len must be a positive integer (tokens)"),
     (["show", "gpt2", "--seq-len", "12.5"], "got '12.5'"),
@@ -344,12 +348,12 @@ def test_cli_option_errors_are_one_line(tmp_path, args, says):
 # --- sweeps --------------------------------------------------------------------------------
 
 def test_sweep_rows_per_length_and_phase():
-    frame = perfsim.sweep("gpt2", "matrix_engine", seq_len=[64, 1024],
+    frame = perfsim.sweep("gpt2", "matrix_engine", seq_len=[1, 1024],
                           phase=["prefill", "decode"], executor="serial")
     assert list(frame[["seq_len", "phase"]].itertuples(index=False, name=None)) == [
-        (64, "prefill"), (64, "decode"), (1024, "prefill"), (1024, "decode")]
-    assert list(frame["status"]) == ["ok", "ok", "ok", "infeasible"]
-    assert "at most 1023" in frame["reason"].iloc[3]
+        (1, "prefill"), (1, "decode"), (1024, "prefill"), (1024, "decode")]
+    assert list(frame["status"]) == ["ok", "infeasible", "ok", "ok"]
+    assert "at least 2 with --phase decode" in frame["reason"].iloc[1]
     ok = frame[frame["status"] == "ok"]
     for (_, row) in ok.iterrows():
         net = load_workload("gpt2", seq_len=int(row["seq_len"]), phase=row["phase"])

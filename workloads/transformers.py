@@ -32,9 +32,10 @@ What is and is not counted:
   the next token; Hugging Face's ``logits_to_keep=1``, vLLM's default). Writing the prompt's
   keys and values into a cache for later decode steps is not modelled (``2 x 12 x L x 768``
   elements, 19 MB at ``L = 1024`` and int8).
-* Decode (GPT-2) is one new token after ``L`` earlier ones: each layer's past keys and values
-  are network inputs of ``(12, L, 64)`` (the cache, in memory), the new token's key and value
-  are appended in place (``kv_append``), and its attention reads all ``L + 1``.
+* Decode (GPT-2) at a context of ``L`` tokens is one step computing the ``L``-th token: each
+  layer's past keys and values, of the ``L - 1`` tokens before it, are network inputs of
+  ``(12, L - 1, 64)`` (the cache, in memory), the new token's key and value are appended in
+  place (``kv_append``), and its attention reads all ``L``.
 """
 
 from __future__ import annotations
@@ -179,19 +180,23 @@ def gpt2(seq_len: int | None = None, phase: str = "prefill") -> Network:
     norm, the language-model head tied to the token embedding, no bias).
 
     ``phase="prefill"``: the forward pass over a prompt of ``seq_len`` tokens (default 1024,
-    the whole context window). ``phase="decode"``: one new token after a cache of ``seq_len``
-    earlier tokens (default 1023: the new token takes the last of the 1024 positions); each
-    layer's past keys and values are network inputs ``(12, seq_len, 64)``, named
+    the whole context window). ``phase="decode"``: one step at a context of ``seq_len`` tokens
+    (default 1024): the ``seq_len``-th token, whose attention reads a KV cache of ``seq_len``
+    keys and values, its own appended to those of the ``seq_len - 1`` tokens before it; each
+    layer's past keys and values are network inputs ``(12, seq_len - 1, 64)``, named
     ``layerN/past_k`` and ``layerN/past_v``. Either way the tokens must fit GPT-2's 1024
     learnt positions."""
     if phase == "decode":
-        seq_len = GPT2_POSITIONS - 1 if seq_len is None else seq_len
-        if seq_len + 1 > GPT2_POSITIONS:
-            raise WorkloadError(f"gpt2 has {GPT2_POSITIONS} positions: a decode step after "
-                                f"{seq_len} cached tokens needs position {seq_len}, so the "
-                                f"cache holds at most {GPT2_POSITIONS - 1} tokens (--seq-len "
-                                f"at most {GPT2_POSITIONS - 1} with --phase decode)")
-        return _gpt2_decode(seq_len)
+        seq_len = GPT2_POSITIONS if seq_len is None else seq_len
+        if seq_len > GPT2_POSITIONS:
+            raise WorkloadError(f"gpt2 has {GPT2_POSITIONS} positions: a decode step at a "
+                                f"context of {seq_len} tokens does not fit (--seq-len at most "
+                                f"{GPT2_POSITIONS})")
+        if seq_len < 2:
+            raise WorkloadError("a decode step reads the cache of the tokens before it: at a "
+                                "context of 1 token there are none (--seq-len at least 2 with "
+                                "--phase decode; one token alone is --phase prefill)")
+        return _gpt2_decode(seq_len - 1)
     seq_len = GPT2_POSITIONS if seq_len is None else seq_len
     if seq_len > GPT2_POSITIONS:
         raise WorkloadError(f"gpt2 has {GPT2_POSITIONS} positions: a prompt of {seq_len} "
@@ -227,7 +232,7 @@ def _gpt2_prefill(seq_len: int) -> Network:
 
 
 def _gpt2_decode(cached: int) -> Network:
-    b, x = _gpt2_start(1, cached, f"GPT-2 124M, decode of 1 token after {cached}")
+    b, x = _gpt2_start(1, cached, f"GPT-2 124M, decode at a context of {cached + 1} tokens")
     dh = GPT2_WIDTH // GPT2_HEADS
     for i in range(GPT2_LAYERS):
         name = f"layer{i}"

@@ -8,7 +8,7 @@ the sweep and shipped loaded (:class:`NetworkFile`), as a worker may not see the
 infeasible point (a layer that fits nowhere, values that are invalid together, or counts
 beyond what perfsim can count: :func:`perfsim.results.check_result`) is a row with ``status``
 and ``reason``, not an exception; so is a sequence length and phase that are valid alone but
-not together (GPT-2's decode after a cache filling all 1024 positions).
+not together (GPT-2's decode at a context of 1 token: no cache to read).
 """
 
 from __future__ import annotations

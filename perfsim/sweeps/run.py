@@ -68,7 +68,7 @@ def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
     ``infeasible``) and ``reason``, and the totals of
     :data:`perfsim.sweeps.evaluate.TOTAL_COLUMNS`; with ``per_layer``, the per-layer rows
     instead (each with its point's id and parameters). A length and phase valid alone but not
-    together (``gpt2`` decode after 1024 cached tokens) make ``infeasible`` rows.
+    together (``gpt2`` decode at a context of 1 token) make ``infeasible`` rows.
 
     ``executor``: None or ``"processes"`` (local processes, every core), a number of
     processes, ``"serial"``, a Dask scheduler address, or an executor object
