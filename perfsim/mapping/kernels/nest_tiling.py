@@ -130,7 +130,7 @@ def candidate_values(extent: int, split: int):
     """Values a level may give a dimension whose largest tile above spans ``extent``, in
     search order: tile sizes ``ceil(extent / 2^i)`` ascending (halves), part counts 1, 2,
     4, ... up to ``extent`` (parts), or 1 (single)."""
-    found = np.empty(MAX_CANDIDATES, dtype=np.int64)
+    found = np.zeros(MAX_CANDIDATES, dtype=np.int64)
     n = 0
     if split == SPLIT_SINGLE:
         found[0] = 1
@@ -154,7 +154,7 @@ def candidate_values(extent: int, split: int):
                 break
             parts *= 2
     ascending = split == SPLIT_SINGLE or split == SPLIT_PARTS
-    out = np.empty(n, dtype=np.int64)
+    out = np.zeros(n, dtype=np.int64)
     for i in range(n):  # element by element: slices compile slowly in Numba
         out[i] = found[i] if ascending else found[n - 1 - i]
     return out
@@ -200,13 +200,15 @@ def window_extent(start: int, count: int, stride: int, kernel: int, dilation: in
             lo = o * stride - pad
             total += max(0, min(lo + kernel, size) - max(lo, 0))
         return total
-    mask = np.zeros(size, dtype=np.bool_)
+    hit = np.zeros(size, dtype=np.int64)
+    total = 0
     for o in range(start, start + count):
         for f in range(kernel):
             r = o * stride - pad + f * dilation
-            if 0 <= r < size:
-                mask[r] = True
-    return int(mask.sum())
+            if 0 <= r < size and hit[r] == 0:
+                hit[r] = 1
+                total += 1
+    return total
 
 
 @njit(cache=True)
@@ -333,15 +335,18 @@ def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, col: int, trips, 
     marks = np.zeros(max(widest, most_runs) + 2, dtype=np.int64)
     start = np.zeros(total, dtype=np.int64)
     length = np.zeros(total, dtype=np.int64)
-    weight = np.ones(total, dtype=np.int64)
+    weight = np.zeros(total, dtype=np.int64)
     first = np.zeros(total, dtype=np.int64)
     runs_of = np.zeros(total, dtype=np.int64)
     children = np.zeros(total, dtype=np.int64)
-    single = np.ones(total, dtype=np.bool_)
+    single = np.zeros(total, dtype=np.int64)  # booleans as 0/1: one array type compiles
     extent = np.zeros((total, max(n_slots, 1)), dtype=np.int64)
     offset = np.zeros(levels + 1, dtype=np.int64)
     nodes = np.zeros(levels + 1, dtype=np.int64)
     length[0] = size
+    for node in range(total):
+        weight[node] = 1
+        single[node] = 1
     for s in range(n_slots):
         a = dim_axes[d, s]
         if kinds[s] == AXIS_SPREAD:
@@ -372,7 +377,7 @@ def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, col: int, trips, 
     # A tile is kept across its parents' iterations only if its subtree is one tile down to k.
     for j in range(k + 1, levels + 1):
         for node in range(offset[j], offset[j] + nodes[j]):
-            single[node] = children[node] == 1 and single[first[node]]
+            single[node] = 1 if children[node] == 1 and single[first[node]] else 0
     for j in range(MAX_LEVELS + 1):
         count[d, col, j] = 0
         if j < MAX_LEVELS:
@@ -553,7 +558,10 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
     extent_sum = np.zeros((n_axes, widest, MAX_LEVELS, 2), dtype=np.int64)
     top = np.zeros((n_axes, widest), dtype=np.int64)
     max_extent = np.zeros((n_axes, widest), dtype=np.int64)
-    tried = values.copy()
+    tried = np.zeros((levels, n_dims), dtype=np.int64)
+    for j in range(levels):
+        for d in range(n_dims):
+            tried[j, d] = values[j, d]
     for d in range(n_dims):
         for i in range(counts[d]):
             tried[k, d] = candidates[d, i]
@@ -562,11 +570,11 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
         tried[k, d] = values[k, d]
     # Each dimension's factors at level k depend on its own candidate only: tabulate them.
     term = np.zeros((3, n_ops, n_dims, widest), dtype=np.int64)
-    tiles_of = np.ones((n_dims, widest), dtype=np.int64)
-    indexing = np.zeros((n_ops, n_classes), dtype=np.bool_)
+    tiles_of = np.zeros((n_dims, widest), dtype=np.int64)
+    indexing = np.zeros((n_ops, n_classes), dtype=np.int64)  # 0/1
     for d in range(n_dims):
         for op in range(n_ops):
-            indexing[op, classes[d]] = axis_of[op, d] >= 0
+            indexing[op, classes[d]] = 1 if axis_of[op, d] >= 0 else 0
         for i in range(counts[d]):
             tiles_of[d, i] = count[d, i, k]
             for op in range(n_ops):
@@ -728,15 +736,20 @@ def rank_table(table, buffers, capacity, rates):
     :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
     capacity = capacity[0]
     rates = rates[0]
-    cycles = np.full(table.shape[0], np.inf)
+    cycles = np.zeros(table.shape[0], dtype=np.float64)
+    # The row's bytes as plain arrays, the type Python callers pass: one signature compiles.
+    moved = np.zeros(3, dtype=np.int64)
+    tile = np.zeros(3, dtype=np.int64)
     least = np.inf
     fastest = -1
     for row in range(table.shape[0]):
         entry = table[row]
+        cycles[row] = np.inf
         if _fits(entry["tile_bytes"], buffers, capacity):
-            cycles[row] = pipeline_cycles(entry["role_moved"],
-                                          link_cycles(entry["role_moved"], entry["tile_bytes"],
-                                                      rates),
+            for role in range(3):
+                moved[role] = entry["role_moved"][role]
+                tile[role] = entry["tile_bytes"][role]
+            cycles[row] = pipeline_cycles(moved, link_cycles(moved, tile, rates),
                                           entry["tile_count"], rates)
             if cycles[row] < least:
                 least = cycles[row]
