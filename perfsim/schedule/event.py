@@ -391,6 +391,9 @@ class _Simulation:
         self.pipelined = {layer.name: overlap != "none" and layer.op.tile_local
                           and bool(self.producers[layer.name])
                           for layer in network.layers}
+        # Layers whose progress a pipelined consumer waits on (the others signal nobody).
+        self.watched = {id(p) for layer in network.layers if self.pipelined[layer.name]
+                        for p in self.producers[layer.name]}
         env.process(self._drive())
 
     # --------------------------------------------------------------------- network order
@@ -627,8 +630,9 @@ class _Simulation:
 
     def _progress(self, run: _LayerRun, tiles_done: int) -> None:
         run.tiles_done = tiles_done
-        changed, run.changed = run.changed, self.env.event()
-        changed.succeed()
+        if id(run) in self.watched:  # an event nobody waits on would only cost a step
+            changed, run.changed = run.changed, self.env.event()
+            changed.succeed()
 
     def _transfer(self, run: _LayerRun, parts: list[tuple[str, float]], tile: int,
                   tiles: int):

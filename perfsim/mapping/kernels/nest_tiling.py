@@ -121,18 +121,6 @@ TRAFFIC = np.dtype([("read_bytes", np.int64), ("partial_read_bytes", np.int64),
                     ("write_bytes", np.int64), ("tile_bytes", np.int64)], align=True)
 """An operand's bytes into a level (reads), partial sums read back, bytes written back, and
 its single-buffered tile."""
-DIM_SUMMARY = np.dtype([("trips_sum", np.int64, (MAX_LEVELS,)),
-                        ("count", np.int64, (MAX_LEVELS + 1,))], align=True)
-"""A dimension's tiling: ``trips_sum[j]``, the level-``j`` tiles summed over the tiles of level
-``j + 1``; ``count[j]``, its tiles at level ``j``."""
-AXIS_SUMMARY = np.dtype([("extent_sum", np.int64, (MAX_LEVELS, 2)), ("top", np.int64),
-                         ("max_extent", np.int64)], align=True)
-"""An axis under a dimension's tiling, relative to a level ``k``: ``extent_sum[j, s]`` sums,
-over the level-``j + 1`` tiles cut in one (``s = 0``) or several (``s = 1``) tiles at level
-``j``, the extents of those children whose subtree down to level ``k`` is a single tile;
-``top``: the whole extent if that holds of the whole dimension, else 0; ``max_extent``: the
-largest extent at level ``k``."""
-
 
 # ----------------------------------------------------------------------------- tiles
 
@@ -142,40 +130,44 @@ def candidate_values(extent: int, split: int):
     """Values a level may give a dimension whose largest tile above spans ``extent``, in
     search order: tile sizes ``ceil(extent / 2^i)`` ascending (halves), part counts 1, 2,
     4, ... up to ``extent`` (parts), or 1 (single)."""
-    out = np.empty(MAX_CANDIDATES, dtype=np.int64)
+    found = np.zeros(MAX_CANDIDATES, dtype=np.int64)
     n = 0
     if split == SPLIT_SINGLE:
-        out[0] = 1
-        return out[:1].copy()
-    if split == SPLIT_PARTS:
+        found[0] = 1
+        n = 1
+    elif split == SPLIT_PARTS:
         parts = 1
         while parts <= extent:
-            out[n] = parts
+            found[n] = parts
             n += 1
             parts *= 2
-        return out[:n].copy()
-    parts = 1
-    last = -1
-    while True:
-        t = -(-extent // parts)
-        if t != last:
-            out[n] = t
-            n += 1
-            last = t
-        if t == 1:
-            break
-        parts *= 2
-    return out[:n][::-1].copy()
+    else:  # halving from the whole extent: found in descending order, returned ascending
+        parts = 1
+        last = -1
+        while True:
+            t = -(-extent // parts)
+            if t != last:
+                found[n] = t
+                n += 1
+                last = t
+            if t == 1:
+                break
+            parts *= 2
+    ascending = split == SPLIT_SINGLE or split == SPLIT_PARTS
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):  # element by element: slices compile slowly in Numba
+        out[i] = found[i] if ascending else found[n - 1 - i]
+    return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _share(extent: int, parts: int, i: int) -> int:
     """Length of part ``i`` when ``extent`` is cut into ``parts`` parts of ``ceil`` size."""
     size = -(-extent // parts)
     return min(size, max(0, extent - i * size))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _children(length: int, split: int, value: int) -> int:
     """How many tiles ``value`` cuts a tile of ``length`` into (parts: ``value``, some empty)."""
     if split == SPLIT_PARTS:
@@ -183,7 +175,7 @@ def _children(length: int, split: int, value: int) -> int:
     return -(-length // value)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _child(start: int, length: int, split: int, value: int, i: int):
     """(start, length) of child ``i`` of a tile ``[start, start + length)``."""
     if split == SPLIT_PARTS:
@@ -208,61 +200,60 @@ def window_extent(start: int, count: int, stride: int, kernel: int, dilation: in
             lo = o * stride - pad
             total += max(0, min(lo + kernel, size) - max(lo, 0))
         return total
-    mask = np.zeros(size, dtype=np.bool_)
+    hit = np.zeros(size, dtype=np.int64)
+    total = 0
     for o in range(start, start + count):
         for f in range(kernel):
             r = o * stride - pad + f * dilation
-            if 0 <= r < size:
-                mask[r] = True
-    return int(mask.sum())
+            if 0 <= r < size and hit[r] == 0:
+                hit[r] = 1
+                total += 1
+    return total
 
 
 @njit(cache=True)
-def _axis_extent(axis, start: int, length: int, parent_extent: int, value: int, i: int) -> int:
-    """Extent of an axis on child ``i`` (span ``[start, start + length)``) of a tile whose
+def _axis_extent(axes, a: int, start: int, length: int, parent_extent: int, value: int,
+                 i: int) -> int:
+    """Extent of axis ``a`` on child ``i`` (span ``[start, start + length)``) of a tile whose
     extent on that axis is ``parent_extent``."""
-    if axis["kind"] == AXIS_PLAIN:
+    kind = axes[a]["kind"]
+    if kind == AXIS_PLAIN:
         return length
-    if axis["kind"] == AXIS_WINDOW:
-        return window_extent(start, length, axis["stride"], axis["window"], axis["dilation"],
-                             axis["pad_before"], axis["extent"])
-    if axis["kind"] == AXIS_SPREAD:
+    if kind == AXIS_WINDOW:
+        return window_extent(start, length, axes[a]["stride"], axes[a]["window"],
+                             axes[a]["dilation"], axes[a]["pad_before"], axes[a]["extent"])
+    if kind == AXIS_SPREAD:
         return _share(parent_extent, value, i)
     return 1 if start == 0 else 0
 
 
-@njit(cache=True)
-def _root_extent(axis, size: int) -> int:
-    """Extent of an axis on the whole dimension (``size`` long)."""
-    if axis["kind"] == AXIS_SPREAD:
-        return axis["extent"]
-    zero = np.int64(0)  # not a literal: Numba compiles _axis_extent for one signature
-    return _axis_extent(axis, zero, size, zero, np.int64(1), zero)
-
-
-@njit(cache=True)
-def _largest_tile(size: int, split: int, values, level: int) -> int:
-    """Span of the largest tile of a dimension at ``level`` (the first tile is the largest);
-    ``values[j]`` cut level ``j + 1`` into level ``j``, for ``level <= j < len(values)``."""
+@njit(cache=True, inline="always")
+def _largest_tile(size: int, split: int, values, d: int, level: int) -> int:
+    """Span of the largest tile of dimension ``d`` at ``level`` (the first tile is the
+    largest); ``values[j, d]`` cut level ``j + 1`` into level ``j``, for ``level <= j <
+    len(values)``."""
     length = size
     for j in range(values.shape[0] - 1, level - 1, -1):
         if split == SPLIT_PARTS:
-            length = -(-length // values[j])
+            length = -(-length // values[j, d])
         else:
-            length = min(length, values[j])
+            length = min(length, values[j, d])
     return length
 
 
 @njit(cache=True)
-def _segments(length: int, split: int, value: int, parent_extents, kinds, windowed: bool):
-    """Runs ``[b[i], b[i + 1])`` of children of a tile (``length`` long, extents
-    ``parent_extents`` per axis) that are alike: same length and extents, and none but the
-    first starting where its parent starts. Without windows, whose extents depend on where a
-    child lies, a tile has at most a few runs however many children it has."""
+def _segments(length: int, split: int, value: int, parent_extents, node: int, kinds,
+              windowed: bool, marks) -> int:
+    """Runs ``[marks[i], marks[i + 1])`` of children of a tile (``length`` long, extents
+    ``parent_extents[node]`` per axis) that are alike: same length and extents, and none but
+    the first starting where its parent starts. Writes the marks, ascending, and returns how
+    many. Without windows, whose extents depend on where a child lies, a tile has at most a
+    few runs however many children it has."""
     n = _children(length, split, value)
     if windowed:
-        return np.arange(n + 1)
-    marks = np.empty(6 + 2 * kinds.shape[0], dtype=np.int64)
+        for i in range(n + 1):
+            marks[i] = i
+        return n + 1
     marks[0], marks[1] = 0, n
     marks[2] = min(1, n)  # the first child may start at 0 (a bias's first tile)
     if split == SPLIT_PARTS:
@@ -270,39 +261,48 @@ def _segments(length: int, split: int, value: int, parent_extents, kinds, window
     else:
         whole = length // value
     marks[3], marks[4] = min(whole, n), min(whole + 1, n)
-    used = 5
+    used = np.int64(5)  # not a literal: a literal argument compiles another signature
     for s in range(kinds.shape[0]):
         if kinds[s] == AXIS_SPREAD:
-            e = parent_extents[s]
+            e = parent_extents[node, s]
             full = e // -(-e // value) if e > 0 else 0
             marks[used], marks[used + 1] = min(full, n), min(full + 1, n)
             used += 2
-    return _sorted_distinct(marks[:used])
+    return _sorted_distinct(marks, used)
 
 
-@njit(cache=True)
-def _sorted_distinct(values):
-    """The distinct values, ascending: an insertion sort, since there are at most a dozen (and
-    ``np.unique`` costs seconds of Numba compile)."""
-    out = values.copy()
-    n = 0
-    for v in values:
-        i = n
-        while i > 0 and out[i - 1] > v:
-            i -= 1
-        if i > 0 and out[i - 1] == v:
+@njit(cache=True, inline="always")
+def _sorted_distinct(values, n: int) -> int:
+    """Sorts the first ``n`` values ascending in place, dropping repeats, and returns how many
+    are left: an insertion sort, since there are at most a dozen (and ``np.unique`` costs
+    seconds of Numba compile)."""
+    kept = 0
+    for i in range(n):
+        v = values[i]
+        at = kept
+        while at > 0 and values[at - 1] > v:
+            at -= 1
+        if at > 0 and values[at - 1] == v:
             continue
-        out[i + 1:n + 1] = out[i:n].copy()
-        out[i] = v
-        n += 1
-    return out[:n]
+        for m in range(kept, at, -1):
+            values[m] = values[m - 1]
+        values[at] = v
+        kept += 1
+    return kept
 
 
 @njit(cache=True)
-def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, dim_out, axis_out, col: int):
-    """Summarise dimension ``d`` cut by ``values[j]`` at levels ``k <= j < L``
-    (``L = len(values)``): writes ``dim_out[d, col]`` (:data:`DIM_SUMMARY`) and
-    ``axis_out[a, col]`` (:data:`AXIS_SUMMARY`) for its axes ``a`` in ``dim_axes[d]``.
+def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, col: int, trips, count,
+                 extent_sum, top, max_extent):
+    """Summarise dimension ``d`` cut by ``values[j, d]`` at levels ``k <= j < L``
+    (``L = len(values)``) into column ``col`` of plain integer arrays (record arrays compile
+    slowly in Numba): ``trips[d, col, j]`` sums its level-``j`` tiles over the tiles of level
+    ``j + 1``, ``count[d, col, j]`` counts its tiles at level ``j``; for each of its axes
+    ``a`` (``dim_axes[d]``), ``extent_sum[a, col, j, s]`` sums, over the level-``j + 1``
+    tiles cut in one (``s = 0``) or several (``s = 1``) tiles at level ``j``, the extents of
+    those children whose subtree down to level ``k`` is a single tile; ``top[a, col]`` is the
+    whole extent if that holds of the whole dimension, else 0; ``max_extent[a, col]`` is the
+    largest extent at level ``k``.
 
     Builds the tree of its tiles (level ``L`` is the whole dimension) with each axis's
     extent per tile, marks the tiles whose subtree down to level ``k`` is one tile, and sums.
@@ -310,101 +310,119 @@ def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, dim_out, axis_out
     them, with the run's ``weight``."""
     levels = values.shape[0]
     size, split = dims[d]["size"], dims[d]["split"]
-    slots = dim_axes[d]
     n_slots = 0
-    while n_slots < slots.shape[0] and slots[n_slots] >= 0:
+    while n_slots < dim_axes.shape[1] and dim_axes[d, n_slots] >= 0:
         n_slots += 1
     kinds = np.zeros(n_slots, dtype=np.int64)
-    windowed = np.bool_(False)  # not a literal: _segments keeps one signature
+    windowed = np.bool_(False)  # not a literal: a literal argument compiles another signature
     for s in range(n_slots):
-        kinds[s] = axes[slots[s]]["kind"]
+        kinds[s] = axes[dim_axes[d, s]]["kind"]
         windowed = windowed or kinds[s] == AXIS_WINDOW
     most_runs = 4 + 2 * n_slots  # per tile, by _segments
     bound = np.zeros(levels + 1, dtype=np.int64)
     bound[levels] = 1
+    total = 1
+    widest = 1
     for j in range(levels - 1, k - 1, -1):
         if split == SPLIT_PARTS:
-            bound[j] = bound[j + 1] * values[j]
+            bound[j] = bound[j + 1] * values[j, d]
         else:
-            bound[j] = min(size, size // values[j] + bound[j + 1])
+            bound[j] = min(size, size // values[j, d] + bound[j + 1])
         if not windowed:
             bound[j] = min(bound[j], bound[j + 1] * most_runs)
-    total = bound[k:].sum()
+        total += bound[j]
+        widest = max(widest, _children(size, split, values[j, d]))
+    marks = np.zeros(max(widest, most_runs) + 2, dtype=np.int64)
     start = np.zeros(total, dtype=np.int64)
     length = np.zeros(total, dtype=np.int64)
-    weight = np.ones(total, dtype=np.int64)
+    weight = np.zeros(total, dtype=np.int64)
     first = np.zeros(total, dtype=np.int64)
     runs_of = np.zeros(total, dtype=np.int64)
     children = np.zeros(total, dtype=np.int64)
-    single = np.ones(total, dtype=np.bool_)
+    single = np.zeros(total, dtype=np.int64)  # booleans as 0/1: one array type compiles
     extent = np.zeros((total, max(n_slots, 1)), dtype=np.int64)
     offset = np.zeros(levels + 1, dtype=np.int64)
-    count = np.zeros(levels + 1, dtype=np.int64)
+    nodes = np.zeros(levels + 1, dtype=np.int64)
     length[0] = size
+    for node in range(total):
+        weight[node] = 1
+        single[node] = 1
     for s in range(n_slots):
-        extent[0, s] = _root_extent(axes[slots[s]], size)
-    count[levels] = 1
+        a = dim_axes[d, s]
+        if kinds[s] == AXIS_SPREAD:
+            extent[0, s] = axes[a]["extent"]
+        else:  # the whole dimension, as the one child of a notional parent
+            zero = np.int64(0)  # not literals: a literal argument compiles another signature
+            extent[0, s] = _axis_extent(axes, a, zero, size, zero, np.int64(1), zero)
+    nodes[levels] = 1
     pos = 1
     for j in range(levels - 1, k - 1, -1):
         offset[j] = pos
-        value = values[j]
-        for parent in range(offset[j + 1], offset[j + 1] + count[j + 1]):
+        value = values[j, d]
+        for parent in range(offset[j + 1], offset[j + 1] + nodes[j + 1]):
             children[parent] = _children(length[parent], split, value)
-            marks = _segments(length[parent], split, value, extent[parent], kinds, windowed)
+            n_marks = _segments(length[parent], split, value, extent, parent, kinds, windowed,
+                                marks)
             first[parent] = pos
-            runs_of[parent] = marks.shape[0] - 1
-            for r in range(marks.shape[0] - 1):
+            runs_of[parent] = n_marks - 1
+            for r in range(n_marks - 1):
                 i = marks[r]
                 start[pos], length[pos] = _child(start[parent], length[parent], split, value, i)
                 weight[pos] = weight[parent] * (marks[r + 1] - i)
                 for s in range(n_slots):
-                    extent[pos, s] = _axis_extent(axes[slots[s]], start[pos], length[pos],
+                    extent[pos, s] = _axis_extent(axes, dim_axes[d, s], start[pos], length[pos],
                                                   extent[parent, s], value, i)
                 pos += 1
-        count[j] = pos - offset[j]
+        nodes[j] = pos - offset[j]
     # A tile is kept across its parents' iterations only if its subtree is one tile down to k.
     for j in range(k + 1, levels + 1):
-        for node in range(offset[j], offset[j] + count[j]):
-            single[node] = children[node] == 1 and single[first[node]]
-    summary = dim_out[d, col]
-    summary["trips_sum"][:] = 0
-    summary["count"][:] = 0
+        for node in range(offset[j], offset[j] + nodes[j]):
+            single[node] = 1 if children[node] == 1 and single[first[node]] else 0
+    for j in range(MAX_LEVELS + 1):
+        count[d, col, j] = 0
+        if j < MAX_LEVELS:
+            trips[d, col, j] = 0
     for j in range(k, levels + 1):
-        summary["count"][j] = weight[offset[j]:offset[j] + count[j]].sum()
-    sums = np.zeros((max(n_slots, 1), levels, 2), dtype=np.int64)
+        for node in range(offset[j], offset[j] + nodes[j]):
+            count[d, col, j] += weight[node]
+    for s in range(n_slots):
+        a = dim_axes[d, s]
+        for j in range(MAX_LEVELS):
+            extent_sum[a, col, j, 0] = 0
+            extent_sum[a, col, j, 1] = 0
+        top[a, col] = extent[0, s] if single[0] else 0
+        largest = 0
+        for node in range(offset[k], offset[k] + nodes[k]):
+            largest = max(largest, extent[node, s])
+        max_extent[a, col] = largest
     for j in range(k, levels):
-        trips = 0
-        for parent in range(offset[j + 1], offset[j + 1] + count[j + 1]):
-            trips += weight[parent] * children[parent]
+        tiles = 0
+        for parent in range(offset[j + 1], offset[j + 1] + nodes[j + 1]):
+            tiles += weight[parent] * children[parent]
             state = 1 if children[parent] > 1 else 0
             for node in range(first[parent], first[parent] + runs_of[parent]):
                 if single[node]:
                     for s in range(n_slots):
-                        sums[s, j, state] += weight[node] * extent[node, s]
-        summary["trips_sum"][j] = trips
-    for s in range(n_slots):
-        out = axis_out[slots[s], col]
-        out["extent_sum"][:, :] = 0
-        out["extent_sum"][:levels, :] = sums[s]
-        out["top"] = extent[0, s] if single[0] else 0
-        out["max_extent"] = extent[offset[k]:offset[k] + count[k], s].max()
+                        extent_sum[dim_axes[d, s], col, j, state] += weight[node] * extent[node, s]
+        trips[d, col, j] = tiles
 
 
 # ----------------------------------------------------------------------------- fetch counts
 
 
 @njit(cache=True, inline="always")
-def _dim_term(op: int, d: int, j: int, axis_of, dim_sum, axis_sum, col: int):
+def _dim_term(op: int, d: int, j: int, axis_of, col: int, trips, count, extent_sum):
     """(outside, inside, multi): dimension ``d``'s factors in :func:`_runs` for operand ``op``
-    at level ``j``, summed over the tiles of level ``j + 1``. A dimension indexing the operand
-    gives its extents (of all tiles; of the tiles with one child; with several); one that does
-    not gives its trips and its tile count (and is never the innermost indexing loop)."""
+    at level ``j``, summed over the tiles of level ``j + 1`` (column ``col`` of the
+    summaries of :func:`_dim_summary`). A dimension indexing the operand gives its extents
+    (of all tiles; of the tiles with one child; with several); one that does not gives its
+    trips and its tile count (and is never the innermost indexing loop)."""
     a = axis_of[op, d]
     if a >= 0:
-        one = axis_sum[a, col]["extent_sum"][j, 0]
-        several = axis_sum[a, col]["extent_sum"][j, 1]
+        one = extent_sum[a, col, j, 0]
+        several = extent_sum[a, col, j, 1]
         return one + several, one, several
-    return dim_sum[d, col]["trips_sum"][j], dim_sum[d, col]["count"][j + 1], 0
+    return trips[d, col, j], count[d, col, j + 1], 0
 
 
 @njit(cache=True, inline="always")
@@ -429,29 +447,32 @@ def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
 
 
 @njit(cache=True, inline="always")
-def _top(op: int, axis_of, axis_sum, cols) -> int:
-    """Elements fetched once for the whole run: the product of the axes' ``top`` extents."""
+def _top(op: int, axis_of, cols, top) -> int:
+    """Elements fetched once for the whole run: the product of the axes' ``top`` extents
+    (each dimension ``d`` at column ``cols[d]``)."""
     product = 1
     for d in range(axis_of.shape[1]):
         a = axis_of[op, d]
         if a >= 0:
-            product *= axis_sum[a, cols[d]]["top"]
+            product *= top[a, cols[d]]
     return product
 
 
 @njit(cache=True, inline="always")
-def _bytes_moved(operand, cost, fetched: int):
-    """(reads, partial reads, writes) of an operand that fetches ``fetched`` elements."""
-    if not cost["fetched"]:
+def _bytes_moved(operands, costs, op: int, fetched: int):
+    """(reads, partial reads, writes) of operand ``op`` when it fetches ``fetched``
+    elements."""
+    if not costs[op]["fetched"]:
         return 0, 0, 0
-    if operand["role"] == ROLE_OUTPUT:
-        partial = (fetched - operand["elements"]) * cost["partial_bytes"]
-        return 0, partial, operand["elements"] * cost["element_bytes"] + partial
-    return fetched * cost["element_bytes"], 0, 0
+    if operands[op]["role"] == ROLE_OUTPUT:
+        elements = operands[op]["elements"]
+        partial = (fetched - elements) * costs[op]["partial_bytes"]
+        return 0, partial, elements * costs[op]["element_bytes"] + partial
+    return fetched * costs[op]["element_bytes"], 0, 0
 
 
 @njit(cache=True, inline="always")
-def _tile_bytes(op: int, operands, costs, axis_of, axis_sum, cols) -> int:
+def _tile_bytes(op: int, operands, costs, axis_of, cols, max_extent) -> int:
     """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer)."""
     if not costs[op]["buffered"]:
         return 0
@@ -459,7 +480,7 @@ def _tile_bytes(op: int, operands, costs, axis_of, axis_sum, cols) -> int:
     for d in range(axis_of.shape[1]):
         a = axis_of[op, d]
         if a >= 0:
-            elements *= axis_sum[a, cols[d]]["max_extent"]
+            elements *= max_extent[a, cols[d]]
     return elements * costs[op]["buffer_bytes"]
 
 
@@ -468,31 +489,37 @@ def level_traffic(dims, operands, axes, axis_of, dim_axes, values, orders, k: in
     """Traffic into level ``k`` of the tiling ``values[j, d]`` / ``orders[j]`` (dimension
     indices, outermost first) of levels ``k <= j < L``: one :data:`TRAFFIC` record per
     operand, and the number of level-``k`` tiles."""
-    n_dims = dims.shape[0]
-    dim_sum = np.zeros((n_dims, 1), dtype=DIM_SUMMARY)
-    axis_sum = np.zeros((axes.shape[0], 1), dtype=AXIS_SUMMARY)
-    cols = np.zeros(n_dims, dtype=np.int64)
-    first = np.int64(0)  # the one column; not a literal, so the callees keep one signature
+    n_dims, n_axes = dims.shape[0], axes.shape[0]
+    trips = np.zeros((n_dims, 1, MAX_LEVELS), dtype=np.int64)
+    count = np.zeros((n_dims, 1, MAX_LEVELS + 1), dtype=np.int64)
+    extent_sum = np.zeros((n_axes, 1, MAX_LEVELS, 2), dtype=np.int64)
+    top = np.zeros((n_axes, 1), dtype=np.int64)
+    max_extent = np.zeros((n_axes, 1), dtype=np.int64)
+    cols = np.zeros(n_dims, dtype=np.int64)  # every dimension's one column
+    col = cols[0]  # not a literal: a literal argument compiles another signature
     for d in range(n_dims):
-        _dim_summary(dims, axes, dim_axes, d, values[:, d].copy(), k, dim_sum, axis_sum, first)
+        _dim_summary(dims, axes, dim_axes, d, values, k, col, trips, count, extent_sum, top,
+                     max_extent)
     outside = np.zeros((1, n_dims), dtype=np.int64)
     inside = np.zeros((1, n_dims), dtype=np.int64)
     multi = np.zeros((1, n_dims), dtype=np.int64)
     out = np.zeros(operands.shape[0], dtype=TRAFFIC)
     for op in range(operands.shape[0]):
-        fetched = _top(op, axis_of, axis_sum, cols)
+        fetched = _top(op, axis_of, cols, top)
         for j in range(k, values.shape[0]):
             for d in range(n_dims):
-                outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of,
-                                                                     dim_sum, axis_sum, first)
-            fetched += _runs(orders, j, outside, inside, multi, first)
+                outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of, col,
+                                                                     trips, count, extent_sum)
+            fetched += _runs(orders, j, outside, inside, multi, col)
         fetched *= operands[op]["whole_elements"]
-        out[op]["read_bytes"], out[op]["partial_read_bytes"], out[op]["write_bytes"] = _bytes_moved(
-            operands[op], costs[op], fetched)
-        out[op]["tile_bytes"] = _tile_bytes(op, operands, costs, axis_of, axis_sum, cols)
+        reads, partial, writes = _bytes_moved(operands, costs, op, fetched)
+        out[op]["read_bytes"] = reads
+        out[op]["partial_read_bytes"] = partial
+        out[op]["write_bytes"] = writes
+        out[op]["tile_bytes"] = _tile_bytes(op, operands, costs, axis_of, cols, max_extent)
     tiles = 1
     for d in range(n_dims):
-        tiles *= dim_sum[d, 0]["count"][k]
+        tiles *= count[d, 0, k]
     return out, tiles
 
 
@@ -514,45 +541,56 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
     moves, so the order ranked first by (cycles, bytes) moves the fewest bytes whatever the
     capacities and rates; :func:`rank_table` then picks the tiling in one pass."""
     n_dims, n_ops, levels = dims.shape[0], operands.shape[0], values.shape[0]
+    n_axes = axes.shape[0]
     n_classes = class_orders.shape[1]
     candidates = np.zeros((n_dims, MAX_CANDIDATES), dtype=np.int64)
     counts = np.zeros(n_dims, dtype=np.int64)
+    widest = 1
     for d in range(n_dims):
-        parent = _largest_tile(dims[d]["size"], dims[d]["split"], values[:, d].copy(), k + 1)
+        parent = _largest_tile(dims[d]["size"], dims[d]["split"], values, d, k + 1)
         options = candidate_values(parent, dims[d]["split"])
         counts[d] = options.shape[0]
-        candidates[d, :counts[d]] = options
-    widest = counts.max() if n_dims else 1
-    dim_sum = np.zeros((n_dims, widest), dtype=DIM_SUMMARY)
-    axis_sum = np.zeros((axes.shape[0], widest), dtype=AXIS_SUMMARY)
+        widest = max(widest, counts[d])
+        for i in range(counts[d]):  # element by element: a slice compiles an error path
+            candidates[d, i] = options[i]
+    trips = np.zeros((n_dims, widest, MAX_LEVELS), dtype=np.int64)
+    count = np.zeros((n_dims, widest, MAX_LEVELS + 1), dtype=np.int64)
+    extent_sum = np.zeros((n_axes, widest, MAX_LEVELS, 2), dtype=np.int64)
+    top = np.zeros((n_axes, widest), dtype=np.int64)
+    max_extent = np.zeros((n_axes, widest), dtype=np.int64)
+    tried = np.zeros((levels, n_dims), dtype=np.int64)
+    for j in range(levels):
+        for d in range(n_dims):
+            tried[j, d] = values[j, d]
     for d in range(n_dims):
-        column = values[:, d].copy()
         for i in range(counts[d]):
-            column[k] = candidates[d, i]
-            _dim_summary(dims, axes, dim_axes, d, column, k, dim_sum, axis_sum, i)
+            tried[k, d] = candidates[d, i]
+            _dim_summary(dims, axes, dim_axes, d, tried, k, i, trips, count, extent_sum, top,
+                         max_extent)
+        tried[k, d] = values[k, d]
     # Each dimension's factors at level k depend on its own candidate only: tabulate them.
     term = np.zeros((3, n_ops, n_dims, widest), dtype=np.int64)
-    tiles_of = np.ones((n_dims, widest), dtype=np.int64)
-    indexing = np.zeros((n_ops, n_classes), dtype=np.bool_)
+    tiles_of = np.zeros((n_dims, widest), dtype=np.int64)
+    indexing = np.zeros((n_ops, n_classes), dtype=np.int64)  # 0/1
     for d in range(n_dims):
         for op in range(n_ops):
-            indexing[op, classes[d]] = axis_of[op, d] >= 0
+            indexing[op, classes[d]] = 1 if axis_of[op, d] >= 0 else 0
         for i in range(counts[d]):
-            tiles_of[d, i] = dim_sum[d, i]["count"][k]
+            tiles_of[d, i] = count[d, i, k]
             for op in range(n_ops):
                 term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term(
-                    op, d, k, axis_of, dim_sum, axis_sum, i)
+                    op, d, k, axis_of, i, trips, count, extent_sum)
     n_rows = 1
     for d in range(n_dims):
         n_rows *= counts[d]
     table = np.zeros(n_rows, dtype=ROW)
     cols = np.zeros(n_dims, dtype=np.int64)
     outside = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
-    inside = np.zeros_like(outside)
-    multi = np.zeros_like(outside)
+    inside = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
+    multi = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
     settled = np.zeros(n_ops, dtype=np.int64)
     role_moved = np.zeros(3, dtype=np.int64)
-    fetched_flag = costs["fetched"].copy()
+    tile_bytes = np.zeros(3, dtype=np.int64)
     for row in range(n_rows):
         rest = row
         tiles = 1
@@ -560,16 +598,15 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
             cols[d] = rest % counts[d]
             rest //= counts[d]
             tiles *= tiles_of[d, cols[d]]
-        entry = table[row]
-        entry["tile_count"] = tiles
-        entry["tile_bytes"][:] = 0
+        for role in range(3):
+            tile_bytes[role] = 0
         for op in range(n_ops):
-            settled[op] = _top(op, axis_of, axis_sum, cols)
+            settled[op] = _top(op, axis_of, cols, top)
             # Fetches the levels above k cause do not depend on the order searched at k.
             for j in range(k + 1, levels):
                 for d in range(n_dims):
                     outside[op, d], inside[op, d], multi[op, d] = _dim_term(
-                        op, d, j, axis_of, dim_sum, axis_sum, cols[d])
+                        op, d, j, axis_of, cols[d], trips, count, extent_sum)
                 settled[op] += _runs(orders, j, outside, inside, multi, op)
             for c in range(n_classes):
                 outside[op, c] = 1
@@ -579,29 +616,35 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
                 inside[op, classes[d]] *= term[1, op, d, cols[d]]
             for c in range(n_classes):
                 multi[op, c] = outside[op, c] - inside[op, c] if indexing[op, c] else 0
-            entry["tile_bytes"][operands[op]["role"]] += _tile_bytes(op, operands, costs, axis_of,
-                                                                     axis_sum, cols)
+            tile_bytes[operands[op]["role"]] += _tile_bytes(op, operands, costs, axis_of, cols,
+                                                            max_extent)
         best = -1
+        best_order = 0
         for o in range(class_orders.shape[0]):
             moved = 0
             for role in range(3):
                 role_moved[role] = 0
             for op in range(n_ops):
-                if fetched_flag[op]:
+                if costs[op]["fetched"]:
                     fetched = operands[op]["whole_elements"] * (
                         settled[op] + _runs(class_orders, o, outside, inside, multi, op))
-                    reads, partial, writes = _bytes_moved(operands[op], costs[op], fetched)
+                    reads, partial, writes = _bytes_moved(operands, costs, op, fetched)
                     moved += reads + partial + writes
                     role_moved[operands[op]["role"]] += reads + partial + writes
             if best < 0 or moved < best:
                 best = moved
-                entry["moved_bytes"] = moved
-                entry["order"] = o
-                entry["role_moved"][:] = role_moved
+                best_order = o
+                for role in range(3):
+                    table[row]["role_moved"][role] = role_moved[role]
+        table[row]["moved_bytes"] = best
+        table[row]["order"] = best_order
+        table[row]["tile_count"] = tiles
+        for role in range(3):
+            table[row]["tile_bytes"][role] = tile_bytes[role]
     return table, candidates, counts
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _fits(tile_bytes, buffers, capacity) -> bool:
     """Whether ``buffers[role]`` copies of each role's tiles fit the capacity."""
     if capacity["split"]:
@@ -637,7 +680,7 @@ def link_cycles(role_moved, role_tile_bytes, rates) -> float:
     return padded / rates["above_bytes_per_cycle"] + transfers * rates["transfer_setup_cycles"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def level_cycles(role_moved, rates) -> float:
     """Cycles the level's bandwidth is busy: the engine's bytes and ``role_moved`` (bytes
     moved to and from the level above, per role) over its bandwidth, or, when its buffers have
@@ -693,15 +736,20 @@ def rank_table(table, buffers, capacity, rates):
     :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
     capacity = capacity[0]
     rates = rates[0]
-    cycles = np.full(table.shape[0], np.inf)
+    cycles = np.zeros(table.shape[0], dtype=np.float64)
+    # The row's bytes as plain arrays, the type Python callers pass: one signature compiles.
+    moved = np.zeros(3, dtype=np.int64)
+    tile = np.zeros(3, dtype=np.int64)
     least = np.inf
     fastest = -1
     for row in range(table.shape[0]):
         entry = table[row]
+        cycles[row] = np.inf
         if _fits(entry["tile_bytes"], buffers, capacity):
-            cycles[row] = pipeline_cycles(entry["role_moved"],
-                                          link_cycles(entry["role_moved"], entry["tile_bytes"],
-                                                      rates),
+            for role in range(3):
+                moved[role] = entry["role_moved"][role]
+                tile[role] = entry["tile_bytes"][role]
+            cycles[row] = pipeline_cycles(moved, link_cycles(moved, tile, rates),
                                           entry["tile_count"], rates)
             if cycles[row] < least:
                 least = cycles[row]
