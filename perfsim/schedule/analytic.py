@@ -340,8 +340,8 @@ def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
 
 def _cached_cost(entry: _Entry, key: tuple[int, int], hw: HwConfig, placement: Placement,
                  pin: dict[str, str]) -> _Cost:
-    """:func:`_cost`, reused: a cost made beside fewer resident bytes stands up to the
-    resident bytes its tilings allow (:attr:`Tiling.max_resident_bytes`), so trying
+    """:func:`_cost`, reused: a cost stands for the range of resident bytes its tilings allow
+    (:attr:`Tiling.min_resident_bytes` to :attr:`Tiling.max_resident_bytes`), so trying
     placements re-searches only the layers whose room really changes."""
     resident = placement.resident_bytes
     where = (*key, placement.input_location, placement.output_location)
@@ -352,16 +352,16 @@ def _cached_cost(entry: _Entry, key: tuple[int, int], hw: HwConfig, placement: P
     if made is None:
         made = []
         _cost_cache.put(where, made)
-    cost, high = _cost(entry, hw, placement, pin)
-    made.append((resident, high, cost))
+    cost, low, high = _cost(entry, hw, placement, pin)
+    made.append((low, high, cost))
     return cost
 
 
 def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
-          pin: dict[str, str]) -> tuple[_Cost, int]:
+          pin: dict[str, str]) -> tuple[_Cost, int, int]:
     """The layer's cost on the engine that finishes it soonest (the first in the config's
-    order on a tie), and the most resident bytes under which it stands (every searched
-    engine's tiling the same).
+    order on a tie), and the fewest and the most resident bytes under which it stands (every
+    searched engine's tiling the same).
 
     Engines are searched in order of their compute cycles: an engine that computes for
     longer than another engine takes in all cannot win at any room where that one's tiling
@@ -369,7 +369,7 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
     when its model would not quote its time in the row (:attr:`EngineModel.quotes_unused`)."""
     work = entry.work
     if work.nest is None:
-        return _VIEW_COST, sys.maxsize
+        return _VIEW_COST, 0, sys.maxsize
     layer = entry.layer
     engines = candidate_engines(layer, hw, pin)
     p = hw.precision
@@ -400,8 +400,11 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
     cost = _Cost(engines[i], total, cycles, moved, tiling,
                  tiling.dram_read_bytes + tiling.dram_write_bytes,
                  tuple((t, engines[j], figures[j][0]) for j, (t, _) in sorted(searched.items())))
-    # an engine that did not fit fits even less beside more resident bytes
-    return cost, min(t.max_resident_bytes for _, t in searched.values())
+    # an engine that did not fit fits even less beside more resident bytes, but may fit
+    # beside fewer
+    low = max([t.min_resident_bytes for _, t in searched.values()]
+              + [placement.resident_bytes] * bool(errors))
+    return cost, low, min(t.max_resident_bytes for _, t in searched.values())
 
 
 def _layer_plan(network: Network, entry: _Entry, hw: HwConfig, placement: Placement,
