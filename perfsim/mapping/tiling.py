@@ -148,7 +148,7 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
                         placement.resident_bytes)
 
 
-SEARCH_CACHE_ENTRIES = 65_536
+SEARCH_CACHE_ENTRIES = 16_384
 """One-level searches kept by :func:`_search` (a few kB each) before it starts over."""
 _searches: dict[tuple, list[tuple[tuple, tuple, LevelTraffic]]] = {}
 """(nest, precision, buffers, resident operands, rates, capacity kind) -> the searches made,

@@ -23,6 +23,7 @@ Two entry points:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -331,16 +332,52 @@ def _check_levels(levels: Sequence[TilingLevel], tilings: Sequence[LevelTiling] 
                            f"{len(tilings)}")
 
 
-@lru_cache(maxsize=256)
-def _table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shape: tuple, k: int):
-    """The search table of level ``k`` (cached: shared by every capacity, buffer count and
-    rate); arguments are the arrays' bytes so that they hash."""
+TABLE_CACHE_BYTES = 768 * 2**20
+"""Bytes of search tables kept, the least recently used dropped first: a sweep of ResNet-50
+over arrays, SRAMs and bandwidths uses about 70 MiB of them, one of five large networks
+(ResNet-50, GoogLeNet, DenseNet-121, MobileNet V2, Inception-v4) about 550 MiB; a count of
+tables would thrash on one network and overflow on another."""
+
+
+class _Tables:
+    """:func:`_make_table`, cached by its arguments up to :data:`TABLE_CACHE_BYTES`."""
+
+    def __init__(self, limit_bytes: int):
+        self.limit_bytes = limit_bytes
+        self.tables: OrderedDict = OrderedDict()
+        self.bytes = 0
+
+    def __call__(self, *key):
+        found = self.tables.get(key)
+        if found is not None:
+            self.tables.move_to_end(key)
+            return found[0]
+        made = _make_table(*key)
+        size = sum(array.nbytes for array in made)
+        self.tables[key] = (made, size)
+        self.bytes += size
+        while self.bytes > self.limit_bytes and len(self.tables) > 1:
+            self.bytes -= self.tables.popitem(last=False)[1][1]
+        return made
+
+    def cache_clear(self) -> None:
+        self.tables.clear()
+        self.bytes = 0
+
+
+def _make_table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shape: tuple,
+                k: int):
+    """The search table of level ``k`` (cached, :data:`_table`: shared by every capacity,
+    buffer count and rate); arguments are the arrays' bytes so that they hash."""
     packed = kern.pack_nest(nest)
     values_array = np.frombuffer(values, np.int64).reshape(shape).copy()
     orders_array = np.frombuffer(orders, np.int64).reshape(shape).copy()
     return kern.level_table(packed.dims, packed.operands, packed.axes, packed.axis_of,
                             packed.dim_axes, packed.classes, values_array, orders_array, k,
                             np.frombuffer(costs, kern.COST).copy(), packed.class_orders)
+
+
+_table = _Tables(TABLE_CACHE_BYTES)
 
 
 def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
@@ -370,12 +407,11 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
 def _more_room(table: np.ndarray, buffers: Buffers,
                capacity: Capacity) -> tuple[int | None, ...]:
     """:attr:`LevelTraffic.more_room_bytes` of a search of ``table`` in ``capacity``."""
-    buffered = table["tile_bytes"] * buffers.array
+    tiles = table["tile_bytes"]
+    columns = [tiles[:, role] * count for role, count in enumerate(buffers.array.tolist())]
+    rooms = [capacity.input_bytes, capacity.weight_bytes, capacity.output_bytes]
     if capacity.shared_bytes is not None:
-        columns, rooms = [buffered.sum(axis=1)], [capacity.shared_bytes]
-    else:
-        columns = list(buffered.T)
-        rooms = [capacity.input_bytes, capacity.weight_bytes, capacity.output_bytes]
+        columns, rooms = [columns[0] + columns[1] + columns[2]], [capacity.shared_bytes]
     more = []
     for column, room in zip(columns, rooms):
         above = column[column > room]
