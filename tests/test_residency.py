@@ -81,15 +81,19 @@ def test_auto_is_the_fastest_placement_of_the_ladder(network, hw, batch):
                                               ("densenet121", "edge_npu", 1)])
 def test_plans_reused_across_placements_equal_fresh_searches(network, hw, batch):
     """A layer's cost is reused beside more resident bytes while its tiling and the fastest
-    one the search weighed it against still fit (``Tiling.max_resident_bytes``), and by every
-    layer alike (the same op, shapes and batch): every reused cost must be exactly the cost a
-    fresh search makes."""
+    one the search weighed it against still fit (``Tiling.max_resident_bytes``), beside fewer
+    while no tiling it did not weigh fits (``Tiling.min_resident_bytes``), and by every layer
+    alike (the same op, shapes and batch): every reused cost must be exactly the cost a fresh
+    search makes."""
     config = load_hw(hw)
     net = inference_graph(load_workload(network).with_batch(batch), config, None)
     layers = analytic._layers_of(net)
     keys = analytic._plan_keys(layers, config, {})
     compared = 0
-    for budget in budget_ladder_bytes(config):
+    ladder = budget_ladder_bytes(config)
+    # as plan_layers tries them: the most resident bytes first, so costs are reused beside
+    # fewer resident bytes as well as more
+    for budget in ladder[-1:] + ladder[:-1]:
         placements = plan(net, config, budget)
         for entry, key in zip(layers.entries, keys):
             placement = placements[entry.layer.name]
