@@ -563,7 +563,7 @@ def cmd_sweep(args: argparse.Namespace) -> str:
     from tqdm import tqdm
 
     from perfsim.sweeps import Progress, sweep
-    from perfsim.sweeps.executors import Dask, Processes
+    from perfsim.sweeps.executors import SERIAL_SECONDS, Dask, Processes
     from perfsim.sweeps.spec import load_spec
 
     spec = load_spec(sweep_spec_path(args.spec))
@@ -580,7 +580,9 @@ def cmd_sweep(args: argparse.Namespace) -> str:
         if args.workers is not None and args.workers > cores:
             print(f"perfsim: sweep: --workers {args.workers} is more than the {cores} CPU(s) "
                   f"here; using {cores}", file=sys.stderr)
-        executor = Processes(min(args.workers or cores, cores))
+        # asked for workers: at once; else after a serial start (perfsim.sweeps.executors)
+        executor = Processes(min(args.workers or cores, cores),
+                             serial_seconds=0.0 if args.workers else SERIAL_SECONDS)
     bar = tqdm(unit="point", disable=not sys.stderr.isatty(), dynamic_ncols=True)
     parts = [0]
 

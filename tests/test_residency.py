@@ -29,8 +29,9 @@ def _cost(plans) -> tuple[int, int]:
 
 def _fresh(network, hw, placements):
     """Every layer planned from scratch under ``placements`` (no reuse of any plan)."""
-    return [analytic._plan(network, layer, hw, placements[layer.name], {})[0]
-            for layer in network.layers]
+    return [analytic._layer_plan(network, entry, hw, placements[entry.layer.name],
+                                 analytic._cost(entry, hw, placements[entry.layer.name], {})[0])
+            for entry in analytic._layers_of(network).entries]
 
 
 def test_the_ladder_is_absolute_and_cut_below_the_activation_capacity():
@@ -79,27 +80,32 @@ def test_auto_is_the_fastest_placement_of_the_ladder(network, hw, batch):
                                               ("resnet18", "eyeriss", 2),
                                               ("densenet121", "edge_npu", 1)])
 def test_plans_reused_across_placements_equal_fresh_searches(network, hw, batch):
-    """A layer's plan is reused beside more resident bytes while its tiling and the fastest
-    one the search weighed it against still fit (``Tiling.max_resident_bytes``): every reused
-    plan must be exactly the plan a fresh search makes."""
+    """A layer's cost is reused beside more resident bytes while its tiling and the fastest
+    one the search weighed it against still fit (``Tiling.max_resident_bytes``), beside fewer
+    while no tiling it did not weigh fits (``Tiling.min_resident_bytes``), and by every layer
+    alike (the same op, shapes and batch): every reused cost must be exactly the cost a fresh
+    search makes."""
     config = load_hw(hw)
     net = inference_graph(load_workload(network).with_batch(batch), config, None)
-    memory = analytic._memory_key(config)
+    layers = analytic._layers_of(net)
+    keys = analytic._plan_keys(layers, config, {})
     compared = 0
-    for budget in budget_ladder_bytes(config):
+    ladder = budget_ladder_bytes(config)
+    # as plan_layers tries them: the most resident bytes first, so costs are reused beside
+    # fewer resident bytes as well as more
+    for budget in ladder[-1:] + ladder[:-1]:
         placements = plan(net, config, budget)
-        for layer in net.layers:
-            engines = tuple(e for e in config.engines if analytic.can_run(e, layer.op))
-            key = analytic._layer_key(net, layer, {}, engines, memory)
+        for entry, key in zip(layers.entries, keys):
+            placement = placements[entry.layer.name]
             try:
-                got = analytic._cached_plan(net, layer, config, placements[layer.name], {}, key)
+                got = analytic._cached_cost(entry, key, config, placement, {})
             except InfeasibleError:
                 got = None
             try:
-                want = analytic._plan(net, layer, config, placements[layer.name], {})[0]
+                want = analytic._cost(entry, config, placement, {})[0]
             except InfeasibleError:
                 want = None
-            assert got == want, (budget, layer.name)
+            assert got == want, (budget, entry.layer.name)
             compared += 1
     assert compared > 100
 

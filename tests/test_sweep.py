@@ -9,10 +9,12 @@ import sys
 import textwrap
 
 import pandas as pd
+import psutil
 import pytest
 
 import perfsim
 from perfsim import ConfigError, load_hw, simulate
+from perfsim.sweeps.executors import Processes, executor_for
 from perfsim.sweeps.space import key_paths, points_of, variant
 from perfsim.sweeps.store import SweepError
 
@@ -110,6 +112,21 @@ def test_processes_equal_serial():
     parallel = perfsim.sweep(["alexnet", "mobilenet_v1"], HW, grid=GRID, executor=2,
                              chunk_tasks=1)
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_the_default_executor_starts_workers_only_for_a_sweep_that_pays_for_them():
+    """A small sweep runs in this process (no worker started); with a serial start of no time
+    at all the same executor forks its workers at once. Both equal a serial sweep."""
+    serial = perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32]},
+                           executor="serial")
+    for executor, workers in ((executor_for(None), 0),
+                              (Processes(2, serial_seconds=0.0), 2)):
+        seen = []
+        frame = perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32]},
+                              executor=executor, chunk_tasks=1, progress=lambda _: seen.append(
+                                  len(psutil.Process().children(recursive=True))))
+        pd.testing.assert_frame_equal(frame, serial)
+        assert max(seen) == workers
 
 
 def test_out_dir_resumes_and_refuses_another_sweep(tmp_path):

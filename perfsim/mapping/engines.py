@@ -23,7 +23,7 @@ from perfsim.hardware.model import Engine, MatrixEngine, Precision, VectorEngine
 from perfsim.mapping.kernels.systolic import (DATAFLOW_CODES, INPUT_STATIONARY, OUTPUT_STATIONARY,
                                               systolic_cycles)
 from perfsim.mapping.kernels.vector import vector_cycles
-from perfsim.mapping.lowering import Work, gemm
+from perfsim.mapping.lowering import Work
 from perfsim.workload.ops import Op
 from perfsim.workload.passes import Fused
 
@@ -65,6 +65,9 @@ class EngineModel(ABC):
     registered in :data:`MODELS` under the same ``kind`` (what it costs)."""
 
     kind: ClassVar[str] = ""
+    quotes_unused: ClassVar[bool] = False
+    """Whether :meth:`unused_note` may say something: the schedule then searches this
+    engine's tiling even when another engine is certain to win."""
 
     @abstractmethod
     def compute_cycles(self, engine: Engine, work: Work) -> int:
@@ -101,13 +104,14 @@ class Systolic(EngineModel):
     SRAM accesses follow the dataflow (module docstring)."""
 
     kind = "matrix"
+    quotes_unused = True
 
     def compute_cycles(self, engine: MatrixEngine, work: Work) -> int:
         return max(self._array_cycles(engine, work), self._output_path_cycles(engine, work))
 
     @staticmethod
     def _array_cycles(engine: MatrixEngine, work: Work) -> int:
-        g = gemm(work)
+        g = work.gemm
         return int(systolic_cycles(DATAFLOW_CODES[engine.dataflow], engine.rows, engine.cols,
                                    g.np_, g.k, g.t_red, g.repeats, engine.weight_buffers))
 
@@ -123,7 +127,7 @@ class Systolic(EngineModel):
                    in_elems: int, weight_elems: int) -> SramBytes:
         act, wgt, acc = precision.activation_bytes, precision.weight_bytes, \
             precision.accumulator_bytes
-        g = gemm(work)
+        g = work.gemm
         rows, cols = engine.rows, engine.cols
         code = DATAFLOW_CODES[engine.dataflow]
 
@@ -164,7 +168,7 @@ class Systolic(EngineModel):
         note = self.output_path_note(engine, work)
         if note:
             return f"{utilization:.1%} of the {engine.rows}x{engine.cols} array used: {note}"
-        g = gemm(work)
+        g = work.gemm
         mapped = {"output_stationary": ("Np", g.np_, "K", g.k),
                   "weight_stationary": ("C*FY*FX", g.t_red, "K", g.k),
                   "input_stationary": ("C*FY*FX", g.t_red, "Np", g.np_)}[engine.dataflow]

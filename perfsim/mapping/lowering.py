@@ -15,6 +15,7 @@ reads, and says how much work that output path does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 
 from perfsim.workload.loopnest import LoopNest
@@ -38,21 +39,29 @@ class Work:
     epilogue_ops: int = 0
     residual_elems: int = 0
 
-    @property
+    # A layer's work is costed on every engine under every placement a sweep point tries:
+    # what is derived from its nest is worked out once (the nest and the counts are frozen).
+
+    @cached_property
     def outputs(self) -> int:
         """Output elements (times batch)."""
         return self.nest.elements(self.nest.output.name) if self.nest else 0
 
-    @property
+    @cached_property
     def steps(self) -> int:
         """Iterations that must run one after another (a recurrent layer's time steps)."""
         return self.nest.size(self.nest.sequential) if self.nest and self.nest.sequential else 1
 
-    @property
+    @cached_property
     def reduces(self) -> bool:
         """Whether outputs accumulate over some dimension (convolution-like work) rather
         than each being computed from its own inputs (stream work)."""
         return bool(self.nest and self.nest.reduction_dims)
+
+    @cached_property
+    def gemm(self) -> Gemm:
+        """:func:`gemm` of this work."""
+        return gemm(self)
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ def gemm(work: Work) -> Gemm:
     the output alike (``G``) repeat the GEMM, and so do sequential steps; the rest of the
     output's dimensions shared with the input are its pixels ``Np`` (``B, OY, OX``), those
     shared with the stationary operand its filters ``K``; the reduction is ``T_red``
-    (``C, FY, FX``)."""
+    (``C, FY, FX``). The cost model reads it as :attr:`Work.gemm`, worked out once."""
     nest = work.nest
     first, second = [o for o in nest.operands if o.role in ("input", "weights")][:2]
     out, a, b = set(nest.output.dims), set(first.dims), set(second.dims)

@@ -17,6 +17,7 @@ faster than any of its levels.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,8 +67,8 @@ class Tiling:
     operand in the SRAM; ``locals`` are the local levels the engine reads through, innermost
     first; ``cycles`` is the overlapped time of the layer (before rounding);
     ``dram_link_cycles`` the DRAM channel's busy time, per-transfer costs included;
-    ``max_resident_bytes`` the most resident activation bytes beside which the search makes
-    this same choice (from the resident bytes it searched with: :func:`plan_tiling`)."""
+    ``min_resident_bytes`` and ``max_resident_bytes`` the fewest and the most resident
+    activation bytes beside which the search makes this same choice (:func:`plan_tiling`)."""
 
     tiles: tuple[int, ...]
     order: str
@@ -79,6 +80,7 @@ class Tiling:
     working_set_bytes: int
     cycles: float
     dram_link_cycles: float
+    min_resident_bytes: int
     max_resident_bytes: int
     locals: tuple[LocalUse, ...] = ()
 
@@ -118,9 +120,11 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
 
     More resident activations leave less room, and the search makes the same choice with
     less room as long as its choice and the fastest tiling it weighed it against still fit
-    (those are the only rows that decide it; rows that drop out lose to them already): the
-    result records up to how many resident bytes that holds, so the schedule can reuse it
-    when it tries other placements (:mod:`perfsim.schedule.analytic`)."""
+    (those are the only rows that decide it; rows that drop out lose to them already), and
+    with more room as long as no tiling it did not weigh fits
+    (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): the result
+    records between how many resident bytes that holds, so the schedule can reuse it when it
+    tries other placements (:mod:`perfsim.schedule.analytic`)."""
     resident = _resident(work, placement)
     rates = Rates(float(compute_cycles), float(engine_bytes.reads + engine_bytes.writes),
                   float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
@@ -130,29 +134,74 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
                   engine_role_bytes=tuple(map(float, engine_bytes.roles)),
                   port_bytes_per_cycle=hw.sram.port_bytes_per_cycle or (0.0, 0.0, 0.0))
     room = capacity(hw, work, placement.resident_bytes)
-    plan = search_one_level(work.nest, hw.precision, room, rates,
-                            buffers=Buffers.uniform(hw.sram.buffers), resident=resident)
-    if plan is None:
+    found = _search(work.nest, hw.precision, room, rates, Buffers.uniform(hw.sram.buffers),
+                    resident)
+    if found is None:
         raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
+    plan, low, high = found
     path = hw.path(engine)
     if len(path) == 2:
         return _tiling(work, plan, plan.cycles, plan.link_cycles(rates),
-                       _max_resident_bytes(hw, work, plan), ())
+                       *_resident_range(hw, work, low, high), ())
     # a local level's search depends on the SRAM's room too: no reuse claimed
     return _with_locals(layer_name, work, hw, path, room, rates, resident,
                         placement.resident_bytes)
 
 
-def _max_resident_bytes(hw: HwConfig, work: Work, plan: LevelTraffic) -> int:
-    """The most resident bytes under which the SRAM's room (:func:`capacity`) still fits the
-    chosen tiling and the fastest one (``plan``'s buffered bytes per role)."""
+SEARCH_CACHE_ENTRIES = 16_384
+"""One-level searches kept by :func:`_search` (a few kB each) before it starts over."""
+_searches: dict[tuple, list[tuple[tuple, tuple, LevelTraffic]]] = {}
+"""(nest, precision, buffers, resident operands, rates, capacity kind) -> the searches made,
+each with the range of rooms it stands for (:func:`_search`)."""
+
+
+def _rooms(room: Capacity) -> tuple[int, ...]:
+    """A capacity as a vector: ``(shared,)`` or ``(input, weight, output)`` bytes."""
+    if room.shared_bytes is not None:
+        return (room.shared_bytes,)
+    return (room.input_bytes, room.weight_bytes, room.output_bytes)  # type: ignore[return-value]
+
+
+def _search(nest, precision, room: Capacity, rates: Rates, buffers: Buffers,
+            resident: frozenset[str]) -> tuple[LevelTraffic, tuple, tuple] | None:
+    """:func:`~perfsim.mapping.kernels.nest_search.search_one_level`, and the range of rooms
+    (:func:`_rooms`, lowest and highest) under which it makes the same choice; None when
+    nothing fits. A search is reused for any room in the range of one made before: from the
+    room its choice and the fastest tiling need (the same choice with less room, while both
+    fit) to just below the room at which a tiling it did not weigh fits
+    (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): sweep
+    points and placements that change only the room re-search nothing between."""
+    rooms = _rooms(room)
+    key = (nest, precision, buffers, resident, rates, len(rooms))
+    made = _searches.get(key)
+    for low, high, plan in made or ():
+        if all(lo <= r <= hi for lo, r, hi in zip(low, rooms, high)):
+            return plan, low, high
+    plan = search_one_level(nest, precision, room, rates, buffers=buffers, resident=resident)
+    if plan is None:
+        return None
     needs = (plan.buffered_role_bytes, plan.fastest_role_bytes)
+    low = ((max(sum(n) for n in needs),) if len(rooms) == 1 else
+           tuple(max(n[role] for n in needs) for role in range(3)))
+    high = tuple(math.inf if more is None else more - 1 for more in plan.more_room_bytes)
+    if made is None:
+        if len(_searches) >= SEARCH_CACHE_ENTRIES:
+            _searches.clear()
+        made = _searches[key] = []
+    made.append((low, high, plan))
+    return plan, low, high
+
+
+def _resident_range(hw: HwConfig, work: Work, low: tuple, high: tuple) -> tuple[int, int]:
+    """The fewest and the most resident bytes under which the SRAM's room
+    (:func:`capacity`) stays within ``low .. high`` (:func:`_search`); resident bytes take
+    room from the shared pool or the ifmap buffer only."""
     split = hw.sram.split_bytes
-    if split is None:
-        return hw.sram.size_bytes - max(sum(n) for n in needs)
-    if not work.reduces:  # one pool: the smaller of the ifmap and ofmap buffers
-        return split[0] - max(sum(n) for n in needs)
-    return split[0] - max(n[0] for n in needs)  # resident bytes take the ifmap buffer's
+    pool = hw.sram.size_bytes if split is None else split[0]
+    most = pool - low[0]
+    if high[0] == math.inf or (split is not None and not work.reduces and split[2] <= high[0]):
+        return 0, most  # no resident bytes leave room for more (or the ofmap buffer caps it)
+    return max(0, pool - high[0]), most
 
 
 def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: Capacity,
@@ -195,7 +244,7 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     link = sram.link_cycles(retimed)
     cycles = float(nest_tiling.pipeline_cycles(np.array(sram.role_moved_bytes), link,
                                                sram.tile_count, retimed.record[0]))
-    return _tiling(work, sram, cycles, link, resident_bytes, uses)
+    return _tiling(work, sram, cycles, link, resident_bytes, resident_bytes, uses)
 
 
 def sram_busy(hw: HwConfig, engine_bytes: SramBytes,
@@ -228,7 +277,8 @@ def _local_capacity(level: LocalMemory) -> Capacity:
 
 
 def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
-            max_resident_bytes: int, uses: tuple[LocalUse, ...]) -> Tiling:
+            min_resident_bytes: int, max_resident_bytes: int,
+            uses: tuple[LocalUse, ...]) -> Tiling:
     """A :class:`Tiling` of the SRAM's ``plan``, named by the layer's dimensions."""
     tiles = plan.tiling.tiles
     if work.reduces:
@@ -243,7 +293,7 @@ def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
                   sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
                   sum(t.read_bytes for n, t in ops.items() if _is_input(work, n)),
                   output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
-                  cycles, link, max_resident_bytes, uses)
+                  cycles, link, min_resident_bytes, max_resident_bytes, uses)
 
 
 def _is_input(work: Work, operand: str) -> bool:

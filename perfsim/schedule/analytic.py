@@ -20,11 +20,11 @@ work its busy cycles could, else ``compute``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import sys
-import weakref
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from perfsim.mapping.engines import (SramBytes, can_run, compute_cycles, engine_sram_bytes,
                                      model_of)
@@ -68,99 +68,268 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
     that makes the network fastest (``auto``, over the budgets of :func:`budget_ladder_bytes`,
     ranked as the tiling search ranks tilings: among the placements within
     :data:`CYCLE_TOLERANCE` of the least cycles, the fewest DRAM bytes) or with every
-    activation in DRAM (``dram``)."""
+    activation in DRAM (``dram``).
+
+    Placements are compared by their layers' costs alone (:class:`_Cost`: cycles and bytes);
+    the rows, with their reasons in words, are written for the winning placement only."""
     pin = dict(pin or {})
     for key, engine_name in pin.items():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
         problem = pin_problem(key)
         if problem:
             raise WorkloadError(f"pin {key}={engine_name}: {problem}")
-    memory = _memory_key(hw)
-    capable: dict[tuple, tuple[Engine, ...]] = {}
-    layers = []  # (layer, its cache key but for its placement)
-    for layer in network.layers:
-        # what can_run reads of an op: its engine kinds, and whether it has an epilogue
-        kinds = (layer.op.engine_kinds, isinstance(layer.op, Fused))
-        if kinds not in capable:
-            capable[kinds] = tuple(e for e in hw.engines if can_run(e, layer.op))
-        layers.append((layer, _layer_key(network, layer, pin, capable[kinds], memory)))
+    layers = _layers_of(network)
+    keys = _plan_keys(layers, hw, pin)
     budgets = budget_ladder_bytes(hw) if residency == "auto" else [0]
     costed, error, tried = [], None, set()
     least = math.inf
     # the most kept first (usually the fastest: the others then stop early), then the rest
     for budget in budgets[-1:] + budgets[:-1]:
-        placements = _placements(network, hw, budget)
-        keep = tuple(p.output_location for p in placements.values())
-        if keep in tried:  # the same tensors kept as at another budget
+        placed = _placements(layers, network, hw, budget)
+        if placed.keep in tried:  # the same tensors kept as at another budget
             continue
-        tried.add(keep)
+        tried.add(placed.keep)
         try:
-            plans = _plans_within(network, hw, layers, placements, pin,
+            costs = _costs_within(layers, keys, hw, placed.placements, pin,
                                   least * (1 + CYCLE_TOLERANCE))
         except InfeasibleError as err:  # resident tensors leave some layer too little room
             error = error or err
             continue
-        if plans is not None:  # None: slower than the best already, beyond the tolerance
-            cycles = sum(p.row.total_cycles for p in plans)
+        if costs is not None:  # None: slower than the best already, beyond the tolerance
+            cycles = sum(c.total for c in costs)
             least = min(least, cycles)
-            costed.append((cycles, plans))
+            costed.append((cycles, placed, costs))
     if not costed:
         raise error
     # as the tiling search ranks tilings: within the tolerance of the least cycles, the
     # fewest DRAM bytes, then the fewest cycles (the first tried on a tie)
-    near = [(sum(p.row.dram_read_bytes + p.row.dram_write_bytes for p in plans), cycles, i)
-            for i, (cycles, plans) in enumerate(costed)
+    near = [(sum(c.dram_bytes for c in costs), cycles, i)
+            for i, (cycles, _, costs) in enumerate(costed)
             if cycles <= least * (1 + CYCLE_TOLERANCE)]
-    return costed[min(near)[2]][1]
+    _, placed, costs = costed[min(near)[2]]
+    return [_layer_plan(network, entry, hw, placement, cost)
+            for entry, placement, cost in zip(layers.entries, placed.placements, costs)]
 
 
-def _plans_within(network: Network, hw: HwConfig, layers: list[tuple[Layer, _Prehashed]],
-                  placements: dict[str, Placement], pin: dict[str, str],
-                  cycles: float) -> list[LayerPlan] | None:
-    """The layers' plans under ``placements``, or None as soon as they take more than
+def _costs_within(layers: _Layers, keys: list[tuple[int, int]], hw: HwConfig,
+                  placements: tuple[Placement, ...], pin: dict[str, str],
+                  cycles: float) -> list[_Cost] | None:
+    """The layers' costs under ``placements``, or None as soon as they take more than
     ``cycles``."""
-    plans, total = [], 0
-    for layer, key in layers:
-        planned = _cached_plan(network, layer, hw, placements[layer.name], pin, key)
-        total += planned.row.total_cycles
+    costs, total = [], 0
+    for entry, key, placement in zip(layers.entries, keys, placements):
+        cost = _cached_cost(entry, key, hw, placement, pin)
+        total += cost.total
         if total > cycles:
             return None
-        plans.append(planned)
-    return plans
+        costs.append(cost)
+    return costs
 
+
+class _Cost(NamedTuple):
+    """What a layer costs under one placement, before it is written as a row: the ``engine``
+    that runs it (None for a view), its cycles (``total``, and ``compute`` with unlimited
+    bandwidth), the engine's own SRAM bytes (``moved``), the ``tiling`` and its DRAM bytes;
+    ``searched`` are the ``(total, engine, compute)`` of every engine whose tiling was
+    searched, in the config's order (their notes go in the row's reason). It depends on the
+    layer's op, shapes and batch, not on its name: layers alike share it."""
+
+    engine: Engine | None
+    total: int
+    compute: int
+    moved: SramBytes
+    tiling: Tiling | None
+    dram_bytes: int
+    searched: tuple[tuple[int, Engine, int], ...]
+
+
+_VIEW_COST = _Cost(None, 0, 0, SramBytes(0, 0, 0, 0), None, 0, ())
+
+
+class _Entry(NamedTuple):
+    """A layer of a network as the schedule reads it, whatever the hardware: its work, the
+    elements of its inputs and weights (times batch, and per sample), and ``content``, the
+    small integer standing for its op, shapes and batch (what its cost depends on besides the
+    hardware and its placement)."""
+
+    layer: Layer
+    work: Work
+    in_shapes: tuple
+    in_elems: int
+    weight_elems: int
+    content: int
+
+
+class _Layers(NamedTuple):
+    """A network's :class:`_Entry` per layer, and its placements by ``(budget, activation
+    bytes)`` (:func:`_placements`)."""
+
+    entries: tuple[_Entry, ...]
+    placements: dict
+
+
+class _Placed(NamedTuple):
+    """The placement of every layer (network order) at one budget, and which outputs it keeps
+    in SRAM (``keep``: budgets keeping the same ones place alike)."""
+
+    placements: tuple[Placement, ...]
+    keep: tuple[str, ...]
+
+
+# Caches. A sweep costs one network on many configs: what depends on the network alone is
+# worked out once per network (:func:`_layers_of`), what depends on a config once per config
+# (:func:`_plan_keys`), and a layer's cost once per (content, the parts of the config it
+# reads, input and output location) and range of resident bytes (:func:`_cached_cost`). Keys
+# are small integers standing for the large values they were interned from (:func:`_intern`),
+# so a lookup hashes a few integers, never a layer or a config.
 
 LAYER_CACHE_ENTRIES = 8_000
-"""Layers whose plans are kept for reuse (a few kB each); the cache starts over when full."""
-_layer_cache: dict[tuple, list[tuple[int, int, LayerPlan]]] = {}
-"""(layer key, input location, output location) -> the plans made, each with the range of
-resident bytes it stands for."""
-_placement_cache: dict[tuple, dict[str, Placement]] = {}
-_work_cache: dict[tuple, Work] = {}
+"""Layer costs kept for reuse (a few kB each): the newest entries and those of the
+generation before (:class:`_Generations`)."""
+NETWORKS_KEPT = 32
+"""Networks (and configs) whose derived data is kept, by identity."""
 
 
-def _placements(network: Network, hw: HwConfig, budget_bytes: int) -> dict[str, Placement]:
-    """:func:`perfsim.mapping.residency.plan`, cached by the network, the budget and the parts
-    of the config it reads (the precision): sweep points that change anything else keep
-    their placements."""
-    key = (network, budget_bytes, hw.precision.activation_bytes)
-    placements = _placement_cache.get(key)
-    if placements is None:
-        if len(_placement_cache) >= 256:
-            _placement_cache.clear()
-        placements = _placement_cache[key] = plan(network, hw, budget_bytes)
-    return placements
+class _Generations:
+    """A bounded cache that does not thrash: entries go into the current generation; when it
+    holds ``size`` entries it becomes the old one (the older is dropped), and an entry found
+    in the old generation moves to the current. What a sweep keeps using survives; what it
+    stopped using goes after two generations. At most ``2 * size`` entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.new: dict = {}
+        self.old: dict = {}
+
+    def get(self, key):
+        value = self.new.get(key)
+        if value is None:
+            value = self.old.pop(key, None)
+            if value is not None:
+                self.put(key, value)
+        return value
+
+    def put(self, key, value) -> None:
+        if len(self.new) >= self.size:
+            self.old, self.new = self.new, {}
+        self.new[key] = value
+
+    def clear(self) -> None:
+        self.new, self.old = {}, {}
 
 
-def _lowered(network: Network, layer: Layer, in_shapes: tuple) -> Work:
-    """:func:`perfsim.mapping.lowering.lower`, cached by what it reads: the layer, its shapes and
-    the batch (no hardware)."""
-    key = (layer, network.batch, in_shapes, network.out_shapes[layer.name])
-    work = _work_cache.get(key)
-    if work is None:
-        if len(_work_cache) >= LAYER_CACHE_ENTRIES:
-            _work_cache.clear()
-        work = _work_cache[key] = lower(network, layer)
-    return work
+_cost_cache = _Generations(LAYER_CACHE_ENTRIES)
+"""(content, config part, input location, output location) -> the costs made, each with the
+range of resident bytes it stands for."""
+_work_cache = _Generations(LAYER_CACHE_ENTRIES)
+"""content -> the layer's :class:`Work` (lowering reads no hardware)."""
+_interned: dict = {}
+_networks: dict[int, tuple[Network, _Layers]] = {}
+"""id(network) -> the network and its :class:`_Layers`."""
+_configs: dict[int, tuple[HwConfig, int]] = {}
+"""id(config) -> the config and its :func:`_memory_key`."""
+
+
+def _intern(value) -> int:
+    """A small integer standing for ``value`` (equal values, equal integers), hashed once.
+    Integers are never reused: the table may be dropped (it is, past
+    :data:`LAYER_CACHE_ENTRIES` values) and a value seen again gets a new one (its cached
+    costs are then made again)."""
+    number = _interned.get(value)
+    if number is None:
+        if len(_interned) >= LAYER_CACHE_ENTRIES:
+            _interned.clear()
+        number = _interned[value] = next(_numbers)
+    return number
+
+
+_numbers = itertools.count()
+
+
+def _identity_cached(cache: dict, obj, make):
+    """``make(obj)``, kept in ``cache`` while ``obj`` (a network or config: immutable) is one
+    of the last :data:`NETWORKS_KEPT` seen; looked up by identity, so the object is never
+    hashed (the cache holds it, so its identity is not reused meanwhile)."""
+    found = cache.get(id(obj))
+    if found is not None and found[0] is obj:
+        return found[1]
+    if len(cache) >= NETWORKS_KEPT:
+        cache.clear()
+    value = make(obj)
+    cache[id(obj)] = (obj, value)
+    return value
+
+
+def _layers_of(network: Network) -> _Layers:
+    """The :class:`_Layers` of ``network``, made once per network."""
+    return _identity_cached(_networks, network, _make_layers)
+
+
+def _make_layers(network: Network) -> _Layers:
+    entries = []
+    for layer in network.layers:
+        in_shapes = network.in_shapes(layer)
+        content = _intern((layer.op, network.batch, in_shapes, network.out_shapes[layer.name]))
+        work = _work_cache.get(content)
+        if work is None:
+            work = lower(network, layer)
+            _work_cache.put(content, work)
+        entries.append(_Entry(layer, work, in_shapes,
+                              network.batch * sum(elems(s) for s in in_shapes),
+                              layer.op.weight_elems(in_shapes), content))
+    return _Layers(tuple(entries), {})
+
+
+def _plan_keys(layers: _Layers, hw: HwConfig, pin: dict[str, str]) -> list[tuple[int, int]]:
+    """Per layer, ``(content, config part)``: the config part stands for the engines that can
+    run the layer (and a pin) and the config's other parts a cost reads (:func:`_memory_key`).
+    A sweep point that changes only the array keeps the config part of every layer no matrix
+    engine can run."""
+    parts: dict[tuple, int] = {}
+    return [_plan_key(entry, hw, pin, parts) for entry in layers.entries]
+
+
+def _plan_key(entry: _Entry, hw: HwConfig, pin: dict[str, str],
+              parts: dict[tuple, int]) -> tuple[int, int]:
+    """:func:`_plan_keys` of one layer; ``parts`` holds the config parts made so far."""
+    op = entry.layer.op
+    # what can_run reads of an op (its engine kinds, whether it has an epilogue), its pin
+    kinds = (op.engine_kinds, isinstance(op, Fused), pinned_engine(pin, op))
+    part = parts.get(kinds)
+    if part is None:
+        capable = tuple(e for e in hw.engines if can_run(e, op))
+        part = parts[kinds] = _intern((capable, kinds[2], _memory_key(hw)))
+    return entry.content, part
+
+
+def _memory_key(hw: HwConfig) -> int:
+    """The parts of ``hw`` besides its engines that a layer's cost depends on (precision,
+    memories, clock, energies), interned once per config."""
+    return _identity_cached(_configs, hw, lambda _: _intern(
+        (hw.precision, hw.memory_levels, hw.clock_ghz, hw.energy_pj)))
+
+
+def _placements(layers: _Layers, network: Network, hw: HwConfig,
+                budget_bytes: int) -> _Placed:
+    """:func:`perfsim.mapping.residency.plan` in network order, cached with the network by the
+    budget and the part of the config it reads (the precision): sweep points that change
+    anything else keep their placements."""
+    key = (budget_bytes, hw.precision.activation_bytes)
+    placed = layers.placements.get(key)
+    if placed is None:
+        by_name = plan(network, hw, budget_bytes)
+        placements = tuple(by_name[entry.layer.name] for entry in layers.entries)
+        placed = layers.placements[key] = _Placed(
+            placements, tuple(p.output_location for p in placements))
+    return placed
+
+
+def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+               pin: dict[str, str]) -> LayerPlan:
+    """One layer's plan under ``placement`` (from the same caches as :func:`plan_layers`)."""
+    entry = _layers_of(network).entries[network.layers.index(layer)]
+    return _layer_plan(network, entry, hw, placement,
+                       _cached_cost(entry, _plan_key(entry, hw, pin, {}), hw, placement, pin))
 
 
 def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
@@ -169,94 +338,91 @@ def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
     return plan_layer(network, layer, hw, placement, pin).row
 
 
-def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-               pin: dict[str, str]) -> LayerPlan:
-    """One layer's plan, cached by exactly what it depends on: the layer, its shapes and
-    batch, its placement, the engines that can run it (and a pin), the precision, memories,
-    clock and energies. A sweep point that changes only the array reuses every vector-engine
-    layer of the point before."""
-    engines = tuple(e for e in hw.engines if can_run(e, layer.op))
-    return _cached_plan(network, layer, hw, placement, pin,
-                        _layer_key(network, layer, pin, engines, _memory_key(hw)))
-
-
-class _Prehashed:
-    """A value whose hash is computed once: a cache key part looked up once per layer."""
-
-    __slots__ = ("value", "hash")
-
-    def __init__(self, value: tuple):
-        self.value = value
-        self.hash = hash(value)
-
-    def __hash__(self) -> int:
-        return self.hash
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, _Prehashed) and self.value == other.value
-
-
-_memory_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _memory_key(hw: HwConfig) -> _Prehashed:
-    """The parts of ``hw`` besides its engines that a layer's cost depends on (precision,
-    memories, clock, energies), hashed once per config rather than once per layer."""
-    key = _memory_keys.get(hw)
-    if key is None:
-        key = _memory_keys[hw] = _Prehashed((hw.precision, hw.memory_levels, hw.clock_ghz,
-                                             hw.energy_pj))
-    return key
-
-
-def _layer_key(network: Network, layer: Layer, pin: dict[str, str],
-               engines: tuple[Engine, ...], memory: _Prehashed) -> _Prehashed:
-    """What a layer's plan depends on besides its placement: the layer, its shapes and batch,
-    the ``engines`` that can run it (and a pin), and the ``memory`` key of the config."""
-    return _Prehashed((layer, network.batch, network.in_shapes(layer),
-                       network.out_shapes[layer.name], engines, pinned_engine(pin, layer.op),
-                       memory))
-
-
-def _cached_plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-                 pin: dict[str, str], key: _Prehashed) -> LayerPlan:
-    """:func:`plan_layer` with the layer's :func:`_layer_key` already worked out. A plan made
-    beside fewer resident bytes is reused up to the resident bytes its tilings allow
-    (:attr:`Tiling.max_resident_bytes`), so trying placements re-searches only the layers
-    whose room really changes."""
+def _cached_cost(entry: _Entry, key: tuple[int, int], hw: HwConfig, placement: Placement,
+                 pin: dict[str, str]) -> _Cost:
+    """:func:`_cost`, reused: a cost stands for the range of resident bytes its tilings allow
+    (:attr:`Tiling.min_resident_bytes` to :attr:`Tiling.max_resident_bytes`), so trying
+    placements re-searches only the layers whose room really changes."""
     resident = placement.resident_bytes
-    made = _layer_cache.get((key, placement.input_location, placement.output_location))
-    for low, high, reused in made or ():
+    where = (*key, placement.input_location, placement.output_location)
+    made = _cost_cache.get(where)
+    for low, high, cost in made or ():
         if low <= resident <= high:
-            return reused if reused.placement == placement else dataclasses.replace(
-                reused, placement=placement)
+            return cost
     if made is None:
-        if len(_layer_cache) >= LAYER_CACHE_ENTRIES:
-            _layer_cache.clear()
-        made = _layer_cache[key, placement.input_location, placement.output_location] = []
-    planned, high = _plan(network, layer, hw, placement, pin)
-    made.append((resident, high, planned))
-    return planned
+        made = []
+        _cost_cache.put(where, made)
+    cost, low, high = _cost(entry, hw, placement, pin)
+    made.append((low, high, cost))
+    return cost
 
 
-def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-          pin: dict[str, str]) -> tuple[LayerPlan, int]:
-    """The layer's plan, and the most resident bytes under which it stands (every engine's
-    tiling the same)."""
-    in_shapes = network.in_shapes(layer)
-    work = _lowered(network, layer, in_shapes)
+def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
+          pin: dict[str, str]) -> tuple[_Cost, int, int]:
+    """The layer's cost on the engine that finishes it soonest (the first in the config's
+    order on a tie), and the fewest and the most resident bytes under which it stands (every
+    searched engine's tiling the same).
+
+    Engines are searched in order of their compute cycles: an engine that computes for
+    longer than another engine takes in all cannot win at any room where that one's tiling
+    stands (a layer never takes fewer cycles than it computes), so its search is skipped
+    when its model would not quote its time in the row (:attr:`EngineModel.quotes_unused`)."""
+    work = entry.work
+    if work.nest is None:
+        return _VIEW_COST, 0, sys.maxsize
+    layer = entry.layer
+    engines = candidate_engines(layer, hw, pin)
     p = hw.precision
-    in_elems = network.batch * sum(elems(s) for s in in_shapes)
-    weights = layer.op.weight_elems(in_shapes)
+    figures = [(compute_cycles(e, work),
+                engine_sram_bytes(e, work, p, entry.in_elems, entry.weight_elems))
+               for e in engines]
+    best = None  # (total, index)
+    errors = []
+    searched = {}
+    for i in sorted(range(len(engines)), key=lambda i: figures[i][0]):
+        engine, (cycles, moved) = engines[i], figures[i]
+        if best is not None and cycles > best[0] and not model_of(engine).quotes_unused:
+            continue
+        try:
+            tiling = plan_tiling(layer.name, work, hw, engine, placement, cycles, moved)
+        except InfeasibleError as err:
+            errors.append((i, err))
+            continue
+        total = math.ceil(tiling.cycles)
+        searched[i] = (total, tiling)
+        if best is None or (total, i) < best:
+            best = (total, i)
+    if best is None:
+        raise min(errors, key=lambda e: e[0])[1]
+    total, i = best
+    cycles, moved = figures[i]
+    tiling = searched[i][1]
+    cost = _Cost(engines[i], total, cycles, moved, tiling,
+                 tiling.dram_read_bytes + tiling.dram_write_bytes,
+                 tuple((t, engines[j], figures[j][0]) for j, (t, _) in sorted(searched.items())))
+    # an engine that did not fit fits even less beside more resident bytes, but may fit
+    # beside fewer
+    low = max([t.min_resident_bytes for _, t in searched.values()]
+              + [placement.resident_bytes] * bool(errors))
+    return cost, low, min(t.max_resident_bytes for _, t in searched.values())
+
+
+def _layer_plan(network: Network, entry: _Entry, hw: HwConfig, placement: Placement,
+                cost: _Cost) -> LayerPlan:
+    """The layer's :class:`LayerPlan`: its ``cost`` written as a row."""
+    layer, work, in_shapes = entry.layer, entry.work, entry.in_shapes
+    p = hw.precision
     base = dict(
         layer=layer.name, op=layer.op.kind, out_shape=list(network.out_shapes[layer.name][0]),
         kernel=list(layer.op.kernel), groups=layer.op.groups, macs=work.macs, ops=work.ops,
-        params=layer.op.params(in_shapes), in_bytes=in_elems * p.activation_bytes,
+        params=layer.op.params(in_shapes), in_bytes=entry.in_elems * p.activation_bytes,
         out_bytes=network.batch * sum(elems(s) for s in network.out_shapes[layer.name])
         * p.activation_bytes,
-        weight_bytes=weights * p.weight_bytes, in_location=placement.input_location,
-        out_location=placement.output_location, fused=layer.fused)
-    if work.nest is None:
+        weight_bytes=entry.weight_elems * p.weight_bytes,
+        in_location=placement.input_location, out_location=placement.output_location,
+        fused=layer.fused)
+    engine = cost.engine
+    if engine is None:
         what = "network input, in DRAM" if not layer.inputs else "a view of its input"
         reason = (f"not costed: unsupported ONNX op {layer.op.onnx_op}"
                   if layer.op.kind == "placeholder" else f"none: {what}, no data moved")
@@ -265,34 +431,13 @@ def _plan(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
                           memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
                           macs_per_dram_byte=None, bound="none", reason=reason,
                           energy_pj=0.0 if hw.energy_pj else None, tiling="-")
-        return LayerPlan(row, None, SramBytes(0, 0, 0, 0), placement), sys.maxsize
-    engines = candidate_engines(layer, hw, pin)
-    best = None
-    errors = []
-    options = []
-    for engine in engines:
-        cycles = compute_cycles(engine, work)
-        moved = engine_sram_bytes(engine, work, p, in_elems, weights)
-        try:
-            tiling = plan_tiling(layer.name, work, hw, engine, placement, cycles, moved)
-        except InfeasibleError as err:
-            errors.append(err)
-            continue
-        total = math.ceil(tiling.cycles)
-        options.append((total, engine, cycles, tiling.max_resident_bytes))
-        if best is None or total < best[0]:
-            best = (total, engine, cycles, moved, tiling)
-    if best is None:
-        raise errors[0]
-    total, engine, cycles, moved, tiling = best
-    row = _row(base, work, hw, engine, total, cycles, moved, tiling)
-    others = [note for t, e, c, _ in options if e is not engine
+        return LayerPlan(row, None, cost.moved, placement)
+    row = _row(base, work, hw, engine, cost.total, cost.compute, cost.moved, cost.tiling)
+    others = [note for t, e, c in cost.searched if e is not engine
               for note in [model_of(e).unused_note(e, work, t, c)] if note]
     if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
         row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
-    # an engine that did not fit fits even less beside more resident bytes
-    return (LayerPlan(row, tiling, moved, placement),
-            min(high for *_, high in options))
+    return LayerPlan(row, cost.tiling, cost.moved, placement)
 
 
 def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:

@@ -8,7 +8,11 @@ every result) at once.
 
 Local processes use :class:`concurrent.futures.ProcessPoolExecutor`: it starts in
 milliseconds (forked workers share the parent's imported modules) and needs no scheduler
-process, where a Dask ``LocalCluster`` costs seconds and a scheduler and nanny per worker. The
+process, where a Dask ``LocalCluster`` costs seconds and a scheduler and nanny per worker.
+By default (no number of workers asked for) a sweep runs its first chunks in its own
+process and starts workers only once those took :data:`SERIAL_SECONDS` of CPU time: a small
+sweep never pays for a pool, and a large one forks workers that inherit every table and cache
+the first chunks made. The
 workers die with the sweep: each asks the kernel for SIGKILL when its parent dies
 (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the parent), ignores Ctrl-C (the
 sweep's process handles it), and the pool is shut down on every way out of :meth:`map`.
@@ -35,6 +39,9 @@ from typing import Callable, Iterable, Iterator
 from perfsim.errors import PerfsimError
 
 IN_FLIGHT_PER_WORKER = 2
+SERIAL_SECONDS = 1.0
+"""CPU seconds of chunks a local sweep runs in its own process before it starts workers:
+about twice what starting a pool and warming its workers costs (module docstring)."""
 NO_WORKER_TIMEOUT_S = 60.0
 """How long a Dask sweep waits while its cluster has no worker before it stops."""
 POLL_S = 1.0
@@ -118,9 +125,11 @@ class Serial:
 
 @dataclass(frozen=True)
 class Processes:
-    """``workers`` local processes (default: every core)."""
+    """``workers`` local processes (default: every core), started once the chunks run in this
+    process took ``serial_seconds`` of CPU time (0: at once; module docstring)."""
 
     workers: int | None = None
+    serial_seconds: float = 0.0
 
     def __post_init__(self):
         if self.workers is not None and self.workers < 1:
@@ -131,6 +140,19 @@ class Processes:
         return self.workers or os.cpu_count() or 1
 
     def map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
+        jobs = iter(jobs)
+        done = 0
+        start = time.process_time()
+        while time.process_time() - start < self.serial_seconds:  # the serial start
+            args = next(jobs, None)
+            if args is None:
+                return
+            yield done, fn(*args)
+            done += 1
+        for index, result in self._pool_map(fn, jobs):
+            yield done + index, result
+
+    def _pool_map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
         pool = concurrent.futures.ProcessPoolExecutor(
             self.count, initializer=_start_worker, initargs=(os.getpid(),))
 
@@ -270,10 +292,11 @@ def check_scheduler_address(address: str) -> None:
 
 
 def executor_for(spec: Executor | str | int | None) -> Executor:
-    """An executor from a short description: None or ``"processes"`` (every core), an int
-    (that many processes), ``"serial"``, or a Dask scheduler address (``tcp://...``)."""
+    """An executor from a short description: None or ``"processes"`` (every core, after a
+    serial start), an int (that many processes, at once), ``"serial"``, or a Dask scheduler
+    address (``tcp://...``)."""
     if spec is None or spec == "processes":
-        return Processes()
+        return Processes(serial_seconds=SERIAL_SECONDS)
     if isinstance(spec, (Serial, Processes, Dask)):
         return spec
     if isinstance(spec, int) and not isinstance(spec, bool):

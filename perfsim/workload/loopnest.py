@@ -31,7 +31,7 @@ indexed by a subset of its dimensions.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 
 import numpy as np
@@ -243,36 +243,41 @@ class LoopNest:
         _require(self.sequential is None or by_name[self.sequential].split == "single",
                  f"sequential dimension {self.sequential!r} must be split 'single' (one step "
                  f"at a time)")
-        # Nests key the tiling caches: hash the nested tuples once, not on every lookup.
+        # A nest is immutable and read many times per sweep point (it keys the tiling caches;
+        # the cost model looks its dimensions up by name): hash it, index it by name and
+        # derive its output, reductions and cut dimensions once, not on every lookup.
         object.__setattr__(self, "_hash", hash((self.dims, self.operands, self.sequential)))
+        object.__setattr__(self, "_dims_by_name", by_name)
+        object.__setattr__(self, "_operands_by_name", {o.name: o for o in self.operands})
+        object.__setattr__(self, "_elements", {})
+        out = set(outputs[0].dims)
+        object.__setattr__(self, "output", outputs[0])
+        object.__setattr__(self, "reduction_dims",
+                           tuple(d.name for d in self.dims if d.name not in out))
+        object.__setattr__(self, "tiled_dims",
+                           tuple(d.name for d in self.dims if d.split != "whole"))
+
+    output: Operand = field(init=False, repr=False, compare=False)
+    """The operand the nest writes."""
+    reduction_dims: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Dimensions that do not index the output: its elements accumulate over them."""
+    tiled_dims: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Dimensions a tiling may cut (all but the ``whole`` ones)."""
 
     def __hash__(self) -> int:
         return self._hash
 
     def dim(self, name: str) -> Dim:
-        return _named(self.dims, name, "dimension")
+        found = self._dims_by_name.get(name)
+        return found if found is not None else _named(self.dims, name, "dimension")
 
     def size(self, name: str) -> int:
         """Iterations of dimension ``name``."""
         return self.dim(name).size
 
     def operand(self, name: str) -> Operand:
-        return _named(self.operands, name, "operand")
-
-    @property
-    def output(self) -> Operand:
-        return next(o for o in self.operands if o.role == "output")
-
-    @property
-    def reduction_dims(self) -> tuple[str, ...]:
-        """Dimensions that do not index the output: its elements accumulate over them."""
-        out = set(self.output.dims)
-        return tuple(d.name for d in self.dims if d.name not in out)
-
-    @property
-    def tiled_dims(self) -> tuple[str, ...]:
-        """Dimensions a tiling may cut (all but the ``whole`` ones)."""
-        return tuple(d.name for d in self.dims if d.split != "whole")
+        found = self._operands_by_name.get(name)
+        return found if found is not None else _named(self.operands, name, "operand")
 
     def axis_elements(self, axis: Projection) -> int:
         """Distinct elements along one axis: a window counts the in-bounds elements some
@@ -285,9 +290,14 @@ class LoopNest:
                                axis.stride, axis.dilation, axis.pad_before)
 
     def elements(self, operand: str) -> int:
-        """Distinct elements of an operand the nest reads or writes."""
-        op = self.operand(operand)
-        return op.elements_per_point * prod(self.axis_elements(a) for a in op.axes)
+        """Distinct elements of an operand the nest reads or writes (counted once per nest
+        and operand)."""
+        count = self._elements.get(operand)
+        if count is None:
+            op = self.operand(operand)
+            count = self._elements[operand] = op.elements_per_point * prod(
+                self.axis_elements(a) for a in op.axes)
+        return count
 
 
 def window_elements(size: int, outs: int, taps: int, stride: int, dilation: int,

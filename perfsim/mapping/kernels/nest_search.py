@@ -23,6 +23,7 @@ Two entry points:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -180,7 +181,11 @@ class LevelTraffic:
     counted by (:func:`~.nest_tiling.link_cycles`); ``buffered_role_bytes`` the level's bytes
     per role, every buffer counted. A searched level also has ``fastest_role_bytes``, those
     of the fastest tiling the search weighed the choice against: the same search with less
-    room, as long as both still fit, makes the same choice."""
+    room, as long as both still fit, makes the same choice; and ``more_room_bytes``, the
+    least room at which the search would weigh a tiling it did not (of one shared pool: the
+    fewest buffered bytes of a tiling that did not fit; of buffers per role: per role, the
+    fewest buffered bytes of that role above its buffer), None where every tiling fits: the
+    same search with more room, but less than that, makes the same choice."""
 
     level: str
     tiling: LevelTiling
@@ -191,6 +196,7 @@ class LevelTraffic:
     role_tile_bytes: tuple[int, int, int] = (0, 0, 0)
     buffered_role_bytes: tuple[int, int, int] = (0, 0, 0)
     fastest_role_bytes: tuple[int, int, int] | None = None
+    more_room_bytes: tuple[int | None, ...] | None = None
 
     def link_cycles(self, rates: Rates) -> float:
         """Cycles the link from the level above is busy with this level's transfers."""
@@ -271,23 +277,24 @@ def _values(nest: LoopNest, tilings: Sequence[LevelTiling]) -> tuple[np.ndarray,
 
 def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.ndarray,
                   tiles: int, buffers: Buffers, cycles: float | None,
-                  fastest_role_bytes: tuple[int, int, int] | None = None) -> LevelTraffic:
+                  fastest_role_bytes: tuple[int, int, int] | None = None,
+                  more_room_bytes: tuple[int | None, ...] | None = None) -> LevelTraffic:
     operands = {}
     moved = dict.fromkeys(BUFFER_ROLES, 0)
     tile = dict.fromkeys(BUFFER_ROLES, 0)
-    for op, t in zip(nest.operands, traffic):
+    # as Python ints, read once (a field of a numpy record is slow to read)
+    for op, (read, partial, write, tile_bytes) in zip(nest.operands, traffic.tolist()):
         role = _role(nest, op.name)
-        count = getattr(buffers, role)
-        operands[op.name] = OperandTraffic(int(t["read_bytes"]), int(t["partial_read_bytes"]),
-                                           int(t["write_bytes"]), count * int(t["tile_bytes"]))
-        moved[role] += int(t["read_bytes"] + t["partial_read_bytes"] + t["write_bytes"])
-        tile[role] += int(t["tile_bytes"])
+        operands[op.name] = OperandTraffic(read, partial, write,
+                                           getattr(buffers, role) * tile_bytes)
+        moved[role] += read + partial + write
+        tile[role] += tile_bytes
     return LevelTraffic(name, tiling, int(tiles), operands, cycles,
                         tuple(moved[r] for r in BUFFER_ROLES),  # type: ignore[arg-type]
                         tuple(tile[r] for r in BUFFER_ROLES),  # type: ignore[arg-type]
                         tuple(getattr(buffers, r) * tile[r]  # type: ignore[arg-type]
                               for r in BUFFER_ROLES),
-                        fastest_role_bytes)
+                        fastest_role_bytes, more_room_bytes)
 
 
 def _traffic_at(packed: kern.PackedNest, values, orders, k: int, costs):
@@ -325,10 +332,43 @@ def _check_levels(levels: Sequence[TilingLevel], tilings: Sequence[LevelTiling] 
                            f"{len(tilings)}")
 
 
-@lru_cache(maxsize=256)
-def _table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shape: tuple, k: int):
-    """The search table of level ``k`` (cached: shared by every capacity, buffer count and
-    rate); arguments are the arrays' bytes so that they hash."""
+TABLE_CACHE_BYTES = 768 * 2**20
+"""Bytes of search tables kept, the least recently used dropped first: a sweep of ResNet-50
+over arrays, SRAMs and bandwidths uses about 70 MiB of them, one of five large networks
+(ResNet-50, GoogLeNet, DenseNet-121, MobileNet V2, Inception-v4) about 550 MiB; a count of
+tables would thrash on one network and overflow on another."""
+
+
+class _Tables:
+    """:func:`_make_table`, cached by its arguments up to :data:`TABLE_CACHE_BYTES`."""
+
+    def __init__(self, limit_bytes: int):
+        self.limit_bytes = limit_bytes
+        self.tables: OrderedDict = OrderedDict()
+        self.bytes = 0
+
+    def __call__(self, *key):
+        found = self.tables.get(key)
+        if found is not None:
+            self.tables.move_to_end(key)
+            return found[0]
+        made = _make_table(*key)
+        size = sum(array.nbytes for array in made)
+        self.tables[key] = (made, size)
+        self.bytes += size
+        while self.bytes > self.limit_bytes and len(self.tables) > 1:
+            self.bytes -= self.tables.popitem(last=False)[1][1]
+        return made
+
+    def cache_clear(self) -> None:
+        self.tables.clear()
+        self.bytes = 0
+
+
+def _make_table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shape: tuple,
+                k: int):
+    """The search table of level ``k`` (cached, :data:`_table`: shared by every capacity,
+    buffer count and rate); arguments are the arrays' bytes so that they hash."""
     packed = kern.pack_nest(nest)
     values_array = np.frombuffer(values, np.int64).reshape(shape).copy()
     orders_array = np.frombuffer(orders, np.int64).reshape(shape).copy()
@@ -337,11 +377,14 @@ def _table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shape: tu
                             np.frombuffer(costs, kern.COST).copy(), packed.class_orders)
 
 
+_table = _Tables(TABLE_CACHE_BYTES)
+
+
 def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
                costs: np.ndarray, capacity: Capacity, buffers: Buffers, rates: Rates):
     """Choose level ``k``'s tiling (levels above fixed in ``values``/``orders``, which get it
     filled in); returns (cycles, tiling, the fastest fitting tiling's buffered bytes per
-    role) or None when nothing fits."""
+    role, :attr:`LevelTraffic.more_room_bytes`) or None when nothing fits."""
     table, candidates, counts = _table(nest, costs.tobytes(), values.tobytes(),
                                        orders.tobytes(), values.shape, k)
     row, cycles, fastest = kern.rank_table(table, buffers.array, capacity.record,
@@ -358,7 +401,22 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
                          tuple(packed.dim_names[d] for d in orders[k]))
     fastest_bytes = tuple(int(b) * int(t) for b, t in zip(buffers.array,
                                                           table[fastest]["tile_bytes"]))
-    return float(cycles), tiling, fastest_bytes
+    return float(cycles), tiling, fastest_bytes, _more_room(table, buffers, capacity)
+
+
+def _more_room(table: np.ndarray, buffers: Buffers,
+               capacity: Capacity) -> tuple[int | None, ...]:
+    """:attr:`LevelTraffic.more_room_bytes` of a search of ``table`` in ``capacity``."""
+    tiles = table["tile_bytes"]
+    columns = [tiles[:, role] * count for role, count in enumerate(buffers.array.tolist())]
+    rooms = [capacity.input_bytes, capacity.weight_bytes, capacity.output_bytes]
+    if capacity.shared_bytes is not None:
+        columns, rooms = [columns[0] + columns[1] + columns[2]], [capacity.shared_bytes]
+    more = []
+    for column, room in zip(columns, rooms):
+        above = column[column > room]
+        more.append(int(above.min()) if above.size else None)
+    return tuple(more)
 
 
 @lru_cache(maxsize=65536)
@@ -375,9 +433,9 @@ def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, r
     found = _search_at(nest, values, orders, 0, costs, capacity, buffers, rates)
     if found is None:
         return None
-    cycles, tiling, fastest = found
+    cycles, tiling, fastest, more = found
     traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, 0, costs)
-    return _level_result(nest, "sram", tiling, traffic, tiles, buffers, cycles, fastest)
+    return _level_result(nest, "sram", tiling, traffic, tiles, buffers, cycles, fastest, more)
 
 
 def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel], *,
@@ -393,7 +451,7 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
     homes = dict(homes or {})
     values = np.ones((on_chip, len(nest.tiled_dims)), dtype=np.int64)
     orders = np.zeros_like(values)
-    chosen: dict[int, tuple[float, LevelTiling, tuple[int, int, int]]] = {}
+    chosen: dict[int, tuple] = {}
     for k in range(on_chip - 1, -1, -1):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
         rates = Rates(compute_cycles, engine_bytes[k], levels[k].bytes_per_cycle,
@@ -410,7 +468,7 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
     for k in range(on_chip):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
         traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, k, costs)
-        cycles, tiling, fastest = chosen[k]
+        cycles, tiling, fastest, more = chosen[k]
         results.append(_level_result(nest, levels[k].name, tiling, traffic, tiles,
-                                     levels[k].buffers, cycles, fastest))
+                                     levels[k].buffers, cycles, fastest, more))
     return tuple(results)
