@@ -382,7 +382,7 @@ def cmd_run(args: argparse.Namespace) -> str:
               "or upgrade; about 10-20 s)...", file=sys.stderr, flush=True)
     result = simulate(network, hw, residency=args.residency, pin=pins,
                       fidelity=args.fidelity, overlap=args.overlap or "graph",
-                      fuse=args.graph == "inference")
+                      overlap_levels=True, fuse=args.graph == "inference")
     check_result(result)
     if run_dir:
         save_run(result, run_dir, hw_path=hw_path, source=network.source or network.name,

@@ -110,8 +110,9 @@ class RunResult:
     """A whole network on one accelerator: per-layer rows, totals and the run's options.
 
     Event runs also carry the ``timeline`` (:data:`perfsim.schedule.event.TIMELINE_COLUMNS`)
-    and ``overlap_cycles``: the network's cycles at each overlap level up to the one run
-    (``none`` is the analytic sum of layers), from which the summary reads the speed-ups.
+    and ``overlap_cycles``: the network's cycles layer by layer (``none``, the analytic sum of
+    layers), at the overlap level run and, when asked for (``simulate``'s
+    ``overlap_levels``), at each level between, from which the summary reads the speed-ups.
     Runs of the inference graph (``options["graph"]``) carry ``raw_graph_cycles``, the raw
     training graph's analytic cycles on the same hardware, against which the totals and
     summary say what folding and fusing saved (None when it was not costed, or cannot run
@@ -273,7 +274,7 @@ class RunResult:
             parts.append(f"overlapping neighbouring layers (prefetch, vector work beside the "
                          f"matrix engine) {none / levels['layer']:.2f}x "
                          f"({levels['layer']:,} cycles)")
-        if "graph" in levels:
+        if "graph" in levels and "layer" in levels:
             parts.append(f"then parallel branches {levels['layer'] / levels['graph']:.2f}x "
                          f"({levels['graph']:,} cycles)")
         queued = max(self.layers, key=lambda r: r.queue_cycles or 0, default=None)

@@ -34,7 +34,7 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
              batch: int | None = None, *, fidelity: str = "analytic",
              residency: str = "auto", pin: Mapping[str, str] | None = None,
              overlap: str = "graph", fuse: bool = True, compare_raw: bool = True,
-             split_batch: bool = True, seq_len: int | None = None,
+             overlap_levels: bool = False, split_batch: bool = True, seq_len: int | None = None,
              phase: str | None = None) -> RunResult:
     """Cost ``workload`` (a Network, zoo name or network file) on ``hw`` (a config, shipped
     name or YAML path) at ``batch`` (default: the network's own). ``seq_len`` and ``phase``
@@ -43,7 +43,9 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
 
     ``fidelity`` is ``analytic`` (every layer costed alone, the default) or ``event`` (the
     simpy schedule of :mod:`perfsim.schedule.event`, with ``overlap`` ``none``, ``layer``
-    or ``graph``; it also yields a timeline). ``residency`` is ``auto`` (activations stay in
+    or ``graph``; it also yields a timeline; with ``overlap_levels`` it also runs each level
+    below ``overlap``, to say what each saved (``RunResult.overlap_cycles``: a simulation
+    more per level, so left out unless asked for). ``residency`` is ``auto`` (activations stay in
     SRAM when they fit) or ``dram``; ``pin`` maps op kinds, or a kind's variant, to
     engine names (``{"conv": "mxu", "conv:depthwise": "vpu"}``; the variant wins) instead of
     the fastest engine; an unknown kind or engine is an error. ``fuse`` costs the inference graph
@@ -87,12 +89,11 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
                          raw_graph_cycles=raw_cycles)
     # "none" runs layer after layer: exactly the analytic cycles (tests hold the two equal).
     levels = {"none": runs * sum(p.row.total_cycles for p in plans)}
-    result = None
-    for level in OVERLAPS[1:OVERLAPS.index(overlap) + 1]:
-        result = simulate_events(sub, config, plans, level, pin=pin)
-        levels[level] = runs * result.cycles
-    if result is None:
-        result = simulate_events(sub, config, plans, overlap, pin=pin)
+    below = OVERLAPS[1:OVERLAPS.index(overlap)] if overlap_levels else ()
+    for level in below:
+        levels[level] = runs * simulate_events(sub, config, plans, level, pin=pin).cycles
+    result = simulate_events(sub, config, plans, overlap, pin=pin)
+    levels[overlap] = runs * result.cycles
     result = _one_after_another(result, runs)
     return RunResult(network.name, config, network.batch, fidelity, result.layers,
                      {**options, "overlap": overlap}, timeline=result.timeline,

@@ -39,7 +39,7 @@ CASES = ([(n, "matrix_engine") for n in workload_names()]
 def test_event_schedule_contract(network, hw):
     analytic = simulate(network, hw)
     alone = simulate(network, hw, fidelity="event", overlap="none")
-    graph = simulate(network, hw, fidelity="event", overlap="graph")
+    graph = simulate(network, hw, fidelity="event", overlap="graph", overlap_levels=True)
     # Layer after layer nothing contends: every layer takes exactly its analytic cycles,
     # back to back.
     assert [r.total_cycles for r in alone.layers] == [r.total_cycles for r in analytic.layers]
@@ -62,10 +62,16 @@ def test_event_schedule_contract(network, hw):
 
 
 def test_overlap_levels_are_runs_of_their_own():
-    graph = simulate("resnext50_32x4d", "hetero", fidelity="event", overlap="graph")
+    graph = simulate("resnext50_32x4d", "hetero", fidelity="event", overlap="graph",
+                     overlap_levels=True)
     layer = simulate("resnext50_32x4d", "hetero", fidelity="event", overlap="layer")
     assert graph.overlap_cycles["layer"] == layer.totals["cycles"]
     assert layer.overlap_cycles == {k: graph.overlap_cycles[k] for k in ("none", "layer")}
+    # unless asked for, a run simulates its own level only, to the same rows and timeline
+    lean = simulate("resnext50_32x4d", "hetero", fidelity="event", overlap="graph")
+    assert lean.overlap_cycles == {k: graph.overlap_cycles[k] for k in ("none", "graph")}
+    assert lean.layers == graph.layers and lean.timeline.equals(graph.timeline)
+    assert not any("parallel branches" in line for line in lean.summary())
 
 
 @pytest.mark.parametrize("network,hw", [("googlenet", "hetero"), ("mobilenet_v1", "edge_npu"),
@@ -168,7 +174,8 @@ def test_branches_run_in_parallel_and_contend_for_dram():
 
 
 def test_googlenet_on_hetero_runs_branches_concurrently():
-    result = simulate("googlenet", "hetero", fidelity="event", overlap="graph")
+    result = simulate("googlenet", "hetero", fidelity="event", overlap="graph",
+                      overlap_levels=True)
     compute = result.timeline[result.timeline["kind"] == "compute"]
     assert set(compute["resource"]) == {"mxu", "vpu"}
     both = both_busy_cycles(result.timeline, "mxu", "vpu")
@@ -264,7 +271,7 @@ def test_deeper_buffering_keeps_the_contract(network, hw, buffers):
     analytic = simulate(network, config)
     alone = simulate(network, config, fidelity="event", overlap="none")
     assert [r.total_cycles for r in alone.layers] == [r.total_cycles for r in analytic.layers]
-    graph = simulate(network, config, fidelity="event", overlap="graph")
+    graph = simulate(network, config, fidelity="event", overlap="graph", overlap_levels=True)
     assert graph.overlap_cycles["layer"] <= graph.overlap_cycles["none"]
     assert graph.overlap_cycles["graph"] <= graph.overlap_cycles["none"]
 

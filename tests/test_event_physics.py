@@ -190,8 +190,9 @@ def _dram_times(hw, factor: float):
                                         ("dpn92", "hetero")])
 def test_twice_the_dram_bandwidth_is_never_slower_beyond_the_tolerance(network, hw):
     config = load_hw(hw)
-    base = simulate(network, config, fidelity="event").overlap_cycles
-    doubled = simulate(network, _dram_times(config, 2), fidelity="event").overlap_cycles
+    base = simulate(network, config, fidelity="event", overlap_levels=True).overlap_cycles
+    doubled = simulate(network, _dram_times(config, 2), fidelity="event",
+                       overlap_levels=True).overlap_cycles
     for level in OVERLAPS:
         assert doubled[level] <= base[level] * (1 + DRAM_ANOMALY_TOLERANCE[level]), level
     assert DRAM_ANOMALY_TOLERANCE["none"] == 0  # layer by layer: never slower at all
@@ -208,8 +209,10 @@ def test_the_worst_measured_anomalies_are_within_the_tolerance(network, hw, fact
     bandwidth*): real, and within the tolerance. Should a change remove or worsen one, this
     fails, and the docstring and README must say so."""
     config = load_hw(hw)
-    slow = simulate(network, _dram_times(config, factor), fidelity="event")
-    fast = simulate(network, _dram_times(config, 2 * factor), fidelity="event")
+    slow = simulate(network, _dram_times(config, factor), fidelity="event",
+                    overlap_levels=True)
+    fast = simulate(network, _dram_times(config, 2 * factor), fidelity="event",
+                    overlap_levels=True)
     change = fast.overlap_cycles[level] / slow.overlap_cycles[level] - 1
     assert change == pytest.approx(measured, abs=0.0001)
     assert change < DRAM_ANOMALY_TOLERANCE[level]
