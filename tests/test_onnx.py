@@ -303,7 +303,8 @@ def test_activations_and_element_wise_ops_map_to_the_closest_op(tmp_path):
                                                      "scales")])
     net = load_onnx(path)
     assert layers(net)[1:] == [
-        ("relu6", "relu6"), ("relu_clip", "relu"), ("hswish", "relu6"), ("hsigmoid", "sigmoid"),
+        ("relu6", "relu6"), ("relu_clip", "relu"), ("hswish", "hard_swish"),
+        ("hsigmoid", "hard_sigmoid"),
         ("leaky", "leaky_relu"), ("sub", "add"), ("half", "scale"), ("affine", "scale"),
         ("plus_two", "scale"), ("max3", "max"), ("up", "upsample"), ("d2s", "depth_to_space"),
         ("softmax", "softmax")]
@@ -483,7 +484,7 @@ def test_unsupported_op_names_the_op_the_node_and_the_supported_list(tmp_path):
     net = load_onnx(path, allow_unsupported=True)
     assert layers(net) == [("x", "input"), ("relu", "relu"), ("gelu_erf", "placeholder"),
                            ("conv", "conv")]
-    assert attrs(net, "gelu_erf") == {"onnx_op": "Erf", "shape": [2, 5, 5]}
+    assert attrs(net, "gelu_erf") == {"onnx_op": "Erf", "shape": [2, 5, 5], "uncosted_macs": 0}
     table = layer_table(net).set_index("layer")
     assert table.loc["gelu_erf", ["params", "macs", "ops"]].tolist() == [0, 0, 0]
     assert "gelu_erf" not in lecture_table(net)["type"].tolist()
@@ -596,7 +597,8 @@ def test_bad_input_is_one_workload_error_naming_the_file(tmp_path, case):
 
 def test_placeholders_keep_a_custom_domain_model_importable(tmp_path):
     net = load_onnx(_custom_domain(tmp_path), allow_unsupported=True)
-    assert attrs(net, "fused") == {"onnx_op": "com.example.FusedThing", "shape": [3, 2, 2]}
+    assert attrs(net, "fused") == {"onnx_op": "com.example.FusedThing", "shape": [3, 2, 2],
+                                   "uncosted_macs": 0}
     assert net.shape_of("after") == (3, 2, 2)
     with pytest.raises(WorkloadError, match="declare the shape of 'b' in the graph's value_info"):
         load_onnx(_custom_domain(tmp_path, declared=False), allow_unsupported=True)
