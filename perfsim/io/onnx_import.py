@@ -24,7 +24,7 @@ from perfsim.workload.ops import (
     Dropout, Embedding, Flatten, FullyConnected, Gelu, GlobalAvgPool, GlobalMaxPool, GroupNorm,
     HardSigmoid, HardSwish, Input, KvAppend, LayerNorm, LeakyRelu, Linear, MatMul, MaxPool,
     OPS, Offset, Op, Parameter, Placeholder, PositionalEmbedding, PRelu, Reduce, Relu, Relu6,
-    Reshape, RmsNorm, Scale, Shape, ShapeError, Shift, Silu, Slice, Softmax, SpaceToDepth,
+    Reshape, RmsNorm, Scale, Shape, ShapeError, Shift, Silu, Softmax, SpaceToDepth,
     SpatialPyramidPool, Split, Upsample, elems, fmt_shape, make_op)
 
 FIXED_WEIGHTS_KEY = "perfsim.fixed_weights"
@@ -1348,7 +1348,7 @@ def _einsum(imp: _Importer, index: int, node) -> None:
         x_letters, w_letters = operands[x_k], operands[w_k]
         x_t, w_t = node.input[x_k], node.input[w_k]
         axis = imp.batch(x_t)
-        if (axis is not None and len(set(x_letters)) == len(x_letters)
+        if (axis is not None and len(x_letters) >= 3 and len(set(x_letters)) == len(x_letters)
                 and len(set(w_letters)) == len(w_letters) and axis < len(x_letters)
                 and len(out) == 2 and out[0] == x_letters[axis] and out[1] in w_letters
                 and out[1] not in x_letters
@@ -1823,7 +1823,7 @@ def _per_sample_axes(imp: _Importer, index: int, t: str) -> tuple[list[int], lis
 def _slice_bounds(imp: _Importer, index: int, node) -> list[tuple[int, int, int, int]]:
     """A Slice's ``(axis, start, stop, step)`` per axis it cuts, normalised to the input's
     sizes (negative indices counted from the end, ends clamped); axes it keeps whole left
-    out."""
+    out, unless it keeps every axis whole (then the first: a Slice writes a copy)."""
     a = _attrs(node)
     dims = imp.dims(node.input[0], index)
     if "starts" in a:  # before opset 10: attributes
@@ -1837,7 +1837,7 @@ def _slice_bounds(imp: _Importer, index: int, node) -> list[tuple[int, int, int,
         steps = values[3] if len(values) > 3 else None
     axes = list(range(len(starts))) if axes is None else [int(v) for v in axes]
     steps = [1] * len(starts) if steps is None else [int(v) for v in steps]
-    cuts = []
+    cuts, whole = [], []
     for s, e, ax, st in zip(starts, ends, axes, steps):
         ax %= len(dims)
         d = dims[ax]
@@ -1848,9 +1848,8 @@ def _slice_bounds(imp: _Importer, index: int, node) -> list[tuple[int, int, int,
         e = min(max(e + d if e < 0 else e, 0), d)
         if e <= s:
             raise _Unsupported("an empty slice")
-        if (s, e, st) != (0, d, 1):
-            cuts.append((ax, s, e, st))
-    return cuts
+        (whole if (s, e, st) == (0, d, 1) else cuts).append((ax, s, e, st))
+    return cuts or whole[:1]
 
 
 def _slices(imp: _Importer, index: int, t: str, cuts, output: str,
@@ -1875,7 +1874,7 @@ def _slices(imp: _Importer, index: int, t: str, cuts, output: str,
             ref, (ir,) = imp.along(index, t, ref, [ax], single=True)
         else:
             ref, ir = _axis_view(imp, index, ref, sizes, p), 1
-        op = Slice(axis=ir, start=s, stop=e, step=st)
+        op = make_op("slice", axis=ir, start=s, stop=e, step=st)
         last = n == len(cuts) - 1
         name = None if len(cuts) == 1 else f"{imp.base(index)}/axis{ax}"
         ref = imp.emit(index, op, [ref], [output] if last else [], name=name,
