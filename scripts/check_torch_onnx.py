@@ -80,34 +80,24 @@ def reference_macs(model, x) -> int:
 def folding(model, x) -> tuple[int, int]:
     """What the exporter's folding changes in the parameter count: ``(batch norms folded into
     the convolution before them, as a count change; gathered relative-position tables, as a
-    count change)``."""
+    count change)``. A batch norm folds when it reads a convolution's output and nothing else
+    does (read from the traced graph, as the exporter reads it)."""
     import torch
 
-    outputs: dict[int, torch.nn.Module] = {}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = torch.jit.trace(model, x).inlined_graph
     change = 0
-    folded: set[torch.nn.Module] = set()
-
-    def after_conv(module, args, out):
-        outputs[id(out)] = module
-
-    def before_bn(module, args):
-        conv = outputs.get(id(args[0]))
-        if conv is not None and module not in folded:
-            folded.add(module)
-            nonlocal change
-            change -= 2 * module.num_features
-            change += module.num_features if conv.bias is None else 0
-
-    hooks = []
-    for m in model.modules():
-        if isinstance(m, torch.nn.Conv2d):
-            hooks.append(m.register_forward_hook(after_conv))
-        elif isinstance(m, torch.nn.BatchNorm2d):
-            hooks.append(m.register_forward_pre_hook(before_bn))
-    with torch.no_grad():
-        model(x)
-    for h in hooks:
-        h.remove()
+    for node in graph.nodes():
+        if node.kind() != "aten::batch_norm":
+            continue
+        value = node.inputsAt(0)
+        conv = value.node()
+        if conv.kind() not in ("aten::_convolution", "aten::conv2d") or len(value.uses()) != 1:
+            continue
+        channels = node.output().type().sizes()[1]
+        has_bias = conv.inputsAt(2).type().kind() != "NoneType"
+        change += -2 * channels + (0 if has_bias else channels)
     gathered = 0
     for m in model.modules():
         table = getattr(m, "relative_position_bias_table", None)

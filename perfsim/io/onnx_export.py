@@ -16,9 +16,11 @@ real, tiny initializers.
 
 **Layouts.** The batch is a symbolic first dimension ``N``. A tensor is ``(N, C, H, W)``, or
 ``(N, F)`` after flatten, fc and spp, or ``(T, N, F)`` (time-major) from and into recurrent
-layers, as frameworks write them; where an op needs another layout than its input has, the
-conversion (Unsqueeze, Squeeze, Transpose) is written as its own nodes, which import as
-``reshape`` views (no zoo network needs one).
+layers, as frameworks write them; token ids read by embeddings are an int64 input ``(N, T,
+1)``. A token tensor ``(T, 1, D)`` is ``(N, T, 1, D)`` and attention heads ``(H, T, D/H)`` are
+``(N, H, T, D/H)``, so the transformer ops need no conversions. Where an op needs another
+layout than its input has, the conversion (Unsqueeze, Squeeze, Transpose) is written as its
+own nodes, which import as ``reshape`` views (no zoo network needs one).
 
 **Op encoding** (perfsim -> ONNX nodes; the first node listed carries the layer's name):
 
@@ -53,6 +55,26 @@ conversion (Unsqueeze, Squeeze, Transpose) is written as its own nodes, which im
   :data:`~perfsim.io.onnx_import.FIXED_WEIGHTS_KEY` (a JSON list of tensor names), which
   the importer reads: fixed weights are not parameters, and a depthwise conv with fixed
   weights is a shift.
+* linear on the last axis of ``(N, C, H, W)`` -> MatMul by an ``[in, out]`` weight and an Add
+  of the ``[out]`` bias (PyTorch's Linear); on another axis or layout -> Einsum replacing that
+  axis (``nchw,ck->nkhw``) and an Add of a bias along it; ``tied`` -> the same reading the
+  table of an earlier embedding of its shape (transposed for the MatMul), so the importer
+  counts it once. matmul -> MatMul of the two ``(N, G, M, K)`` and ``(N, G, K, N)`` tensors.
+* layer_norm over the last ONNX axis -> LayerNormalization (opset 17; scale, and bias when it
+  has one); over another axis (a ``(C, H, W)`` map's channels, ConvNeXt's) -> the decomposed
+  pattern PyTorch writes before opset 17 (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div,
+  Mul, Add); rms_norm -> its pattern (Pow, ReduceMean, Add, Sqrt, Div, Mul: ONNX has
+  RMSNormalization only from opset 23). Both patterns read back as one layer.
+* gelu -> Gelu (``approximate``); silu -> Sigmoid and Mul (named after the layer, read back as
+  one); hard_sigmoid -> HardSigmoid with PyTorch's ``alpha=1/6, beta=0.5``; hard_swish ->
+  HardSwish; softmax over any axis -> Softmax(``axis``); reduce -> ReduceMean/ReduceSum/
+  ReduceMax (``keepdims=1``; a mean or max over a map's rows and columns reads back as a global
+  pool, which the Reduce docstring says it is); slice -> Slice.
+* embedding -> Gather of the ``[rows, features]`` table by the ids input; positional_embedding
+  -> an Add of rows ``offset`` to ``offset + T`` of a ``[max_positions, 1, D]`` table (a Slice
+  when not all); parameter -> a ConstantOfShape ``[1, C, H, W]`` named after the layer;
+  kv_append -> Concat of the cache input and the new entries, also a graph output (the
+  ``present`` cache, as Hugging Face writes it).
 * placeholder (an ONNX op perfsim could not import) cannot be written: an error.
 
 The model's doc string is the network's description; the graph is named after the network.

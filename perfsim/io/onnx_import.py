@@ -1,6 +1,169 @@
 """ONNX models as perfsim networks.
 
-DOCSTRING_PLACEHOLDER
+:func:`load_onnx` reads a model with the ``onnx`` package and maps its whole graph onto the IR.
+It never runs the model: no operator of the file is executed and no weight is read, only
+weight *shapes* (external data may be missing, weights may be ``ConstantOfShape`` nodes).
+Opsets 9 to 21 are read; what PyTorch's exporter writes at opsets 13 to 21 is covered by tests.
+
+Steps:
+
+1. parse the protobuf and check the graph: every tensor produced once, no dangling input, no
+   cycle (subgraph references of control-flow nodes count as inputs);
+2. fix the inputs' dynamic dimensions: the batch dimension becomes 1 (perfsim's batch is
+   separate) and ``input_shape`` ``(C, H, W)`` sets the others of the single image input;
+3. infer shapes with ``onnx.shape_inference`` (data propagation on), alternating with folding
+   the small computations of shapes onnx's propagation leaves open
+   (:mod:`perfsim.io.onnx_fold`: PyTorch's ``x.view(x.size(0), -1)``, ``torch.chunk``'s
+   slice bounds, Swin's window padding, masks built with ``Range``/``Where``/``ScatterND``).
+   Their values become initializers that every node reading them reads, and inference runs
+   again;
+4. find the patterns exporters write one layer as (:mod:`perfsim.io.onnx_patterns`: a
+   decomposed layer or RMS norm, GELU from ``Erf`` or ``Tanh``, SiLU): each is one layer;
+5. map every remaining node onto layers. Nodes whose inputs are all constant (initializers,
+   ``Constant``, ``ConstantOfShape``, ``Shape``, and anything computed only from those) are not
+   layers.
+
+**Tensors.** Per-sample shapes are ``(C, H, W)``; an ONNX tensor's batch axis is dropped and the
+rest laid out by rank: rank 4 ``(N, C, H, W)`` is ``(C, H, W)`` (a channels-last ``(N, H, W,
+C)``, as ConvNeXt and Swin permute to, is ``(H, W, C)``); rank 3 ``(N, T, D)`` is ``(T, 1, D)``
+(tokens; a 1-D map ``(N, C, L)`` alike is ``(C, 1, L)``); rank 2 ``(N, F)`` is ``(F, 1, 1)``;
+higher ranks fold their trailing dimensions into ``W``. A recurrent node's input ``X`` is
+time-major ``(T, N, F)``: ``(F, 1, T)``, and its output ``Y`` ``(T, D, N, H)`` is ``(D*H, 1,
+T)``. Which axis is the batch is followed through transposes, reshapes, gathers and
+reductions.
+
+*A batch axis merged into another* (nn.MultiheadAttention's ``[N * heads, T, dh]``, Swin's
+windows ``[N * windows, 49, C]``): the batch is 1 at import, so the merged axis holds one
+sample's heads or windows, and the tensor has no batch axis: all its dimensions are per
+sample, laid out as if a batch of one stood in front (``[heads, T, dh]`` is ``(heads, T,
+dh)``). A tensor without a batch axis whose first axis has size 1 takes that axis as its
+batch again (``view(N, heads, T, dh)`` after the merge). Element counts are therefore always
+the file's at batch 1, and counts at batch ``B`` are ``B`` times them, which is what the
+merged tensors hold at batch ``B``.
+
+*Views.* A reshape or transpose of any rank is a ``reshape`` layer (a free view). Where an op
+works along an ONNX axis that shares a perfsim axis with others (a linear on the last axis of
+a rank-5 tensor, a softmax over axis 1 of ``[nW, heads, T, T]``, a slice of ``qkv[0]``), the
+input is relabelled by a view ``<node>/in_view`` to ``(before, axis, after)`` and the output
+back by a view ``<layer>/out_view``: views cost nothing, so the counts are exact. Every layer's
+perfsim shape is checked against ONNX's inferred shape; a disagreement is an error naming the
+node (one case: a ceil-mode pool whose last window would start in the padding, which PyTorch
+and perfsim drop and onnx's shape inference keeps).
+
+**Parameters** come from the weight shapes in the file, so they equal what the framework
+reports: a Conv's ``W`` and optional ``B``, Gemm/MatMul/Einsum weights and biases,
+BatchNormalization's scale and bias (not the running statistics), Instance/Group/Layer
+normalization's scale and bias, a recurrent node's ``W``, ``R`` and ``B``, per-channel
+``Mul``/``Add`` constants, PRelu slopes, embedding tables, learnt positions and tokens. A weight
+reached through a transpose, reshape, gather or slice (``MatMul(x, Transpose(W))``, rows of a
+table) counts as the weight it comes from; a linear whose weight an earlier layer holds (GPT-2's
+head reading the token embedding) is ``tied`` and counts none. A constant computed by
+arithmetic holds the initializers it is computed from (a mask built from shapes holds none;
+a float initializer of zeros and one fill of at most -100, Swin's shifted-window mask folded
+by the exporter, is a mask, not parameters). Each layer's count is checked against the
+file's. A graph input consumed only where weights go (a Conv's ``W``, ...) is a weight, not a
+network input. Weights named in the model metadata entry :data:`FIXED_WEIGHTS_KEY` (a JSON
+list of tensor names) are fixed, not trainable: an fc whose weights are fixed is
+``trainable=False`` (LeNet-5's RBF units), and a depthwise convolution with fixed weights and
+no bias that keeps the map size is a ``shift`` (Wu et al. 2018: a shift is a depthwise
+convolution with one-hot kernels); fixed weights anywhere else are an error.
+
+**Op mapping** (ONNX -> perfsim):
+
+* Conv -> conv (``group``, ``dilations``, ``pads``, ``auto_pad`` SAME_UPPER/SAME_LOWER/VALID,
+  ``strides``, bias from a third input); 1-D convolutions on ``(N, C, L)`` use ``H = 1``.
+* Products with a constant weight: Gemm (``transB``; ``transA`` unsupported) and MatMul on a
+  ``(N, F)`` matrix, and Einsum contracting every non-batch axis of a map or sequence with a
+  constant (perfsim's exporter writes an fc on a map this way) -> fc. MatMul by a constant
+  matrix on any other tensor (PyTorch's Linear on ``[N, T, D]``, ``[N, H, W, C]``, windows)
+  -> ``linear`` on the last axis; Gemm on ``[T, D]`` rows that are not the batch
+  (nn.MultiheadAttention's out-projection) -> ``linear``; Einsum replacing one axis of an
+  activation by a 2-D constant's other axis -> ``linear`` on that axis. A MatMul or Einsum
+  followed by an Add of its bias (``K`` values along the output features; rank 1 for an fc) is
+  one layer with a bias (PyTorch's Linear).
+* Products of two activations: MatMul (ranks 2 to 6, leading axes broadcast when either side's
+  are all 1) and Einsum of two tensors (MaxViT's attention) -> ``matmul`` ``(G, M, K) @ (G,
+  K, N)``: ``G`` the axes both operands and the output have, ``M`` and ``N`` the first's and
+  the second's own, ``K`` the contracted ones, each operand viewed so. A constant first
+  operand is a ``parameter``.
+* MaxPool/AveragePool -> max_pool/avg_pool (``ceil_mode``, ``pads``, ``auto_pad``);
+  GlobalAveragePool/GlobalMaxPool -> global_avg_pool/global_max_pool. Pools of one tensor,
+  each flattened and concatenated, with square outputs and no padding, are one ``spp``.
+* ReduceMean/ReduceSum/ReduceMax/ReduceMin (``axes`` an attribute before opset 18, an input
+  after; ``keepdims``) -> ``reduce`` (a minimum counts as a maximum); a mean or max over both
+  spatial axes of an ``(N, C, H, W)`` map -> global_avg_pool/global_max_pool (MNASNet's
+  ``x.mean([2, 3])``).
+* LRN -> lrn; BatchNormalization -> batch_norm; InstanceNormalization -> group_norm with
+  ``num_groups = C``; GroupNormalization (opset 21: per-channel scale) -> group_norm;
+  LayerNormalization (opset 17, over ``axis`` to the last) -> ``layer_norm`` (``bias`` when it
+  has ``B``); the decomposed layer norm (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul,
+  Add) -> ``layer_norm`` over the reduced axis, gamma and beta its parameters; the RMS norm
+  pattern -> ``rms_norm``.
+* Relu -> relu; LeakyRelu -> leaky_relu; PRelu -> prelu (a single shared slope -> leaky_relu,
+  whose one parameter perfsim does not count); Sigmoid -> sigmoid; Tanh -> tanh; HardSigmoid
+  -> ``hard_sigmoid`` and HardSwish -> ``hard_swish`` (4 and 5 ops per element, whatever
+  ``alpha`` and ``beta``); ``x * HardSigmoid(x)`` (before opset 14) -> ``hard_swish``; Gelu
+  (opset 20) and the Erf and Tanh patterns -> ``gelu`` (``approximate``); ``x * Sigmoid(x)``
+  -> ``silu``. **Clip** with bounds 0 and 6, or any two bounds -> relu6 (two compares per
+  element); with one bound -> relu (one compare); with none it is dropped.
+* Element-wise math of activations, broadcast as ONNX broadcasts (each operand viewed as the
+  output when its layout differs): Add/Sum -> add; Mul -> mul; Max -> max. **Sub counts as
+  add, Div and Pow as mul, Min as max**: the same one op per element. Where -> one op per
+  element: of two activation values, a ``max``; of one and a constant scalar (a causal mask's
+  fill), a ``scale`` with ``factor=1.0``.
+* With one constant operand: a per-channel constant makes Add/Sub an ``offset`` and Mul/Div a
+  learnt ``scale`` (C parameters each); one value per index of another axis (a layer scale on
+  tokens) the same on a view that puts that axis first; a scalar makes Mul/Div a ``scale``
+  with that fixed ``factor`` (no parameters: frameworks trace Python numbers as constants),
+  and Add/Sub/Pow/a scalar divided by ``x`` a ``scale`` with ``factor=1.0``, which costs the
+  same one op per element and no parameters (the IR has no add-a-constant op); Max/Min with a
+  scalar is a relu. A Mul by a constant whose only consumer adds a per-channel constant is one
+  ``scale`` with a bias (Caffe's Scale layer). An Add of a constant of the activation's whole
+  shape, held by a table of rows of its last axis's features (directly, or rows gathered by
+  contiguous constant ids or sliced: GPT-2's positions from a cache of ``L`` tokens) ->
+  ``positional_embedding`` (``max_positions`` the table's rows, ``offset`` its first row
+  read). Any other constant operand is a layer of its own (below) and the op an add, mul or
+  max of two layers.
+* A constant read as data (a class token in a Concat, a relative-position bias added to
+  attention scores, an attention mask) -> a ``parameter`` of its shape named after the weight
+  it holds; rows of a table gathered by constant indices (Swin's and MaxViT's relative-position
+  bias when not folded) -> a network ``input`` for the indices (a buffer read from memory), an
+  ``embedding`` of the table and a view; no weights at all (computed from shapes, or a mask) ->
+  a network ``input`` of its shape, named after it.
+* Gather of rows of a constant ``[rows, features]`` table by activation ids -> ``embedding``;
+  Gather of an activation at constant indices (a scalar, ``x[:, 0]``, or evenly spaced ones)
+  and Slice (bounds constant, or folded; positive steps) -> ``slice`` along each axis it cuts.
+* Concat on any axis -> concat (constant inputs as above); a Concat of a graph input (the keys
+  or values of earlier tokens) with computed ones whose result is a graph output (``present``)
+  -> ``kv_append`` on the cache. Split -> split (outputs ``name:i``).
+* Reshape/Flatten/Squeeze/Unsqueeze/Transpose of any rank -> flatten when the result is ``(N,
+  F)`` holding the whole input, else reshape (a view). Reshape ``(N, g, C/g, H, W)`` ->
+  Transpose ``[0, 2, 1, 3, 4]`` -> Reshape back to ``(N, C, H, W)`` is ONE channel_shuffle
+  layer, named after the Transpose. Expand and Tile of an activation -> an ``upsample``
+  (nearest: copies, no arithmetic) along each repeated axis (one that adds no elements: a
+  reshape). Cast of an activation is dropped (perfsim has one precision), as is Identity.
+* DepthToSpace/SpaceToDepth -> depth_to_space/space_to_depth; Resize/Upsample (nearest,
+  linear) with integer scales -> upsample nearest/bilinear.
+* Pad (constant amounts, or amounts computed from shapes and folded) on rows and columns of
+  ``(N, C, H, W)`` whose only consumer is a Conv/MaxPool/AveragePool is folded into that
+  layer's padding; otherwise it is a ``max_pool`` with a 1x1 window, stride 1 and that
+  padding, on the one or two axes it pads (viewed as rows and columns): a copy of every
+  element into the padded map, one op per output element, which is what padding costs. A Pad
+  of nothing (Swin's window padding when the windows divide the map) is dropped.
+* Softmax -> softmax over its axis (before opset 13, over the axes from ``axis`` on, as one);
+  Dropout -> dropout (``ratio``).
+* LSTM/GRU/RNN -> lstm/gru/rnn (``hidden_size``, bias from ``B``; a bidirectional node is a
+  forward and a reverse layer concatenated over channels; ``initial_h``/``initial_c`` inputs are
+  ignored, peepholes and the ``Y_h``/``Y_c`` outputs are unsupported); a Squeeze of the
+  direction axis right after ``Y`` (PyTorch's export) belongs to the layer.
+
+Any other op is unsupported: a :class:`~perfsim.errors.WorkloadError` naming the op, the node
+and the supported list, or, with ``allow_unsupported``, a ``placeholder`` layer of the node's
+output shape that costs nothing, that reports flag as not costed, and that keeps the MACs its
+ONNX shapes say it does (a MatMul, Gemm, Einsum or convolution) as ``uncosted_macs``, so the
+totals say what share of the network is missing. A shape onnx's inference cannot give is an
+error naming the node that leaves it open and why (an input it computes from, whose value
+perfsim cannot fold, and what that value depends on).
 """
 
 from __future__ import annotations
