@@ -157,17 +157,21 @@ def test_a_linear_per_token_with_its_bias_add_and_a_product_of_two_activations(t
     s = g.op("MatMul", q, kt, name="scores")                              # [1, h, T, T]
     # rank 3 with the batch: [1, T, K] @ [1, K, T] is (T, 1, K) @ ..., viewed as (1, T, K).
     gram = g.op("MatMul", y, g.op("Transpose", y, perm=[0, 2, 1]), name="gram")
-    net = load_onnx(g.save(tmp_path, {"x": [1, t, d]}, outputs=[s, gram]))
+    # one side broadcast: [1, h, T, dh] @ [1, 1, dh, T] (keys shared by the heads)
+    shared = g.op("MatMul", q, g.reduce_mean(kt, 1), name="shared")
+    net = load_onnx(g.save(tmp_path, {"x": [1, t, d]}, outputs=[s, gram, shared]))
     assert kinds(net)[:6] == ["input", "linear", "reshape", "reshape", "reshape", "matmul"]
     assert net.layer("gram").inputs == ("gram/in_view", "gram/in_view_2")
     assert net.shape_of("gram/in_view") == (1, t, k) and net.shape_of("gram") == (1, t, t)
-    assert net.shape_of(net.layers[-1].name) == (t, 1, t)                # gram/out_view
+    assert net.shape_of("gram/out_view") == (t, 1, t)
+    assert net.in_shapes(net.layer("shared")) == ((3, t, 4), (1, 4, t))
     assert attrs(net, "linear") == {"out_features": k, "axis": 2, "bias": True, "tied": False}
     assert net.shape_of("fc/MatMul") == (t, 1, k)       # tokens (T, 1, D)
     assert net.shape_of("scores") == (3, t, t)          # heads (h, T, T)
-    # D*K weights + K biases; T*D*K MACs, then h*T*dh*T for the scores and T*K*T for gram.
+    # D*K weights + K biases; T*D*K MACs, then h*T*dh*T for the scores, T*K*T for gram and
+    # h*T*dh*T again for the shared keys.
     assert totals(net)["params"] == d * k + k
-    assert totals(net)["macs"] == t * d * k + 3 * t * 4 * t + t * k * t
+    assert totals(net)["macs"] == t * d * k + 3 * t * 4 * t + t * k * t + 3 * t * 4 * t
 
 
 @pytest.mark.parametrize("opset", OPSETS)
