@@ -363,6 +363,7 @@ def test_every_zoo_network_round_trips_with_the_same_layers_and_totals(tmp_path)
                [(layer.name, layer.op.kind, user_attributes(layer.op), back.out_shapes[layer.name])
                 for layer in back.layers], name
         assert totals(back) == totals(net), name
+        assert back.tokens == net.tokens, name
     assert os.path.getsize(tmp_path / "vgg16.onnx") < 20_000  # shapes only, not 138M weights
 
 

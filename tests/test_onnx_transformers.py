@@ -273,7 +273,7 @@ def test_slices_and_gathers_of_activations(tmp_path, opset):
 
 @pytest.mark.parametrize("opset", OPSETS)
 def test_token_and_position_embeddings_and_a_class_token(tmp_path, opset):
-    vocab, positions, d, t = 100, 16, 8, 5
+    vocab, d, t = 100, 8, 5
     g = Graph(opset)
     tokens = g.op("Gather", g.weight("wte", vocab, d), "ids", name="wte")     # [1, T, D]
     # torchvision's ViT: the class token expanded to the batch (its -1s made 1s by a Where)
@@ -402,6 +402,9 @@ def test_a_vit_encoder_block_with_rank_four_attention(tmp_path, opset):
     assert kinds(net).count("layer_norm") == 2 and kinds(net).count("gelu") == 1
     assert net.shape_of("block/scores") == (heads, t, t)
     assert "placeholder" not in kinds(net)
+    # [1, T, D] tensors are token tensors (show prints them T x D); the heads are not.
+    assert {"x", layer(net, "layer_norm").name, "block/q/MatMul", "block/gelu"} <= net.tokens
+    assert "block/scores" not in net.tokens
 
 
 @pytest.mark.parametrize("opset", OPSETS)

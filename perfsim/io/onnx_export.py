@@ -52,7 +52,7 @@ own nodes, which import as ``reshape`` views (no zoo network needs one).
 * shift (no ONNX op) -> a depthwise Conv with a fixed one-hot kernel (what a shift is, Wu et al.
   2018), ``[C, 1, FY, FX]``, no bias, "same" padding; fc with ``trainable=False`` -> its Gemm
   or Einsum. Both mark their weights fixed in the model metadata entry
-  :data:`~perfsim.io.onnx_import.FIXED_WEIGHTS_KEY` (a JSON list of tensor names), which
+  :data:`~perfsim.io.onnx_tensors.FIXED_WEIGHTS_KEY` (a JSON list of tensor names), which
   the importer reads: fixed weights are not parameters, and a depthwise conv with fixed
   weights is a shift.
 * linear on the last axis of ``(N, C, H, W)`` -> MatMul by an ``[in, out]`` weight and an Add
@@ -77,7 +77,10 @@ own nodes, which import as ``reshape`` views (no zoo network needs one).
   ``present`` cache, as Hugging Face writes it).
 * placeholder (an ONNX op perfsim could not import) cannot be written: an error.
 
-The model's doc string is the network's description; the graph is named after the network.
+The model's doc string is the network's description; the graph is named after the network;
+the layers the network declares token tensors are listed in the model metadata entry
+:data:`~perfsim.io.onnx_tensors.TOKENS_KEY` (for every network with a transformer op, so that
+the importer reads them rather than guessing).
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from perfsim._version import __version__
 from perfsim.errors import PerfsimError, WorkloadError
-from perfsim.io.onnx_import import FIXED_WEIGHTS_KEY
+from perfsim.io.onnx_tensors import FIXED_WEIGHTS_KEY, TOKEN_OPS, TOKENS_KEY
 from perfsim.workload.network import Layer, Network, parse_ref
 from perfsim.workload.ops import Shape, user_attributes
 from perfsim.storage import write_atomic
@@ -265,8 +268,13 @@ class _Writer:
                                   producer_version=__version__,
                                   doc_string=self.net.description)
         model.ir_version = IR_VERSION
+        props = {}
         if self.fixed:
-            helper.set_model_props(model, {FIXED_WEIGHTS_KEY: json.dumps(self.fixed)})
+            props[FIXED_WEIGHTS_KEY] = json.dumps(self.fixed)
+        if self.net.tokens or any(layer.op.kind in TOKEN_OPS for layer in self.net.layers):
+            props[TOKENS_KEY] = json.dumps(sorted(self.net.tokens))
+        if props:
+            helper.set_model_props(model, props)
         return model
 
 

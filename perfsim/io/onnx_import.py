@@ -182,8 +182,9 @@ from perfsim.errors import WorkloadError
 from perfsim.io.onnx_fold import FOLD_LIMIT, FOLDED_OPS, attributes as _attrs, evaluate
 from perfsim.io.onnx_handlers import RECURRENT, map_node, map_pattern, supported_ops
 from perfsim.io.onnx_patterns import Match, find_patterns
-from perfsim.io.onnx_tensors import (FIXED_WEIGHTS_KEY, Dims, Unsupported, axis_placement,
-                                     per_sample, prod, settle_batch)
+from perfsim.io.onnx_tensors import (FIXED_WEIGHTS_KEY, TOKEN_OPS, TOKENS_KEY, Dims,
+                                     Unsupported, axis_placement, per_sample, prod,
+                                     settle_batch)
 from perfsim.workload.network import Layer, Network, infer_shapes, parse_ref
 from perfsim.workload.ops import (Embedding, Input, Op, Parameter, Placeholder, Reshape, Shape,
                                   elems, fmt_shape)
@@ -304,17 +305,37 @@ class _Importer:
         self.root_memo: dict[str, list[str] | None] = {}
 
     def _fixed_weights(self) -> set[str]:
+        return self._names(FIXED_WEIGHTS_KEY, "tensor") or set()
+
+    def _names(self, key: str, what: str) -> set[str] | None:
+        """The JSON list of names in model metadata entry ``key``; None without one."""
         for prop in self.model.metadata_props:
-            if prop.key == FIXED_WEIGHTS_KEY:
+            if prop.key == key:
                 try:
                     names = json.loads(prop.value)
                 except ValueError:
                     names = None
                 if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                    raise WorkloadError(f"{self.path}: metadata '{FIXED_WEIGHTS_KEY}' must be a "
-                                        f"JSON list of tensor names")
+                    raise WorkloadError(f"{self.path}: metadata '{key}' must be a JSON list of "
+                                        f"{what} names")
                 return set(names)
-        return set()
+        return None
+
+    def _tokens(self) -> set[str]:
+        """The layers whose output is a token tensor: those metadata entry
+        :data:`TOKENS_KEY` names (perfsim's export), else, in a network with a transformer op
+        (:data:`TOKEN_OPS`), the layers bound to a ``[N, T, D]`` tensor (``[T, D]`` with the
+        batch merged)."""
+        named = self._names(TOKENS_KEY, "layer")
+        layers = {layer.name for layer in self.layers}
+        if named is not None:
+            return named & layers
+        if not any(layer.op.kind in TOKEN_OPS for layer in self.layers):
+            return set()
+        return {parse_ref(ref)[0] for t, ref in self.refs.items()
+                if t not in self.rnn_outputs and self.shapes.get(t) is not None
+                and (len(self.shapes[t]), self.batch(t)) in ((3, 0), (2, None))
+                and self.ir_shape(ref)[1] == 1}
 
     def where(self, index: int) -> str:
         node = self.nodes[index]
@@ -1015,7 +1036,8 @@ class _Importer:
                 raise WorkloadError(f"{self.path}: {self.where(index)}: malformed node "
                                     f"({type(err).__name__}: {err})") from None
         description = self.model.doc_string or self.graph.doc_string
-        return Network(self.path.stem, tuple(self.layers), 1, description, str(self.path))
+        return Network(self.path.stem, tuple(self.layers), 1, description, str(self.path),
+                       frozenset(self._tokens()))
 
     def placeholder(self, index: int, detail: str) -> None:
         node = self.nodes[index]

@@ -13,6 +13,12 @@ from perfsim.workload.ops import Shape
 
 FIXED_WEIGHTS_KEY = "perfsim.fixed_weights"
 """Model metadata key: a JSON list of weight tensors that are fixed, not trainable."""
+TOKENS_KEY = "perfsim.tokens"
+"""Model metadata key: a JSON list of the layers whose output is a token tensor (the
+network's :attr:`~perfsim.workload.network.Network.tokens`), which perfsim's exporter writes."""
+TOKEN_OPS = frozenset({"linear", "layer_norm", "rms_norm", "embedding", "matmul"})
+"""Op kinds that make a network a transformer: an imported network with any of them
+declares its ``[N, T, D]`` tensors token tensors (without :data:`TOKENS_KEY`)."""
 
 Dims = list[int | None]
 """ONNX dimensions, ``None`` where unknown."""
