@@ -31,7 +31,11 @@ C)``, as ConvNeXt and Swin permute to, is ``(H, W, C)``); rank 3 ``(N, T, D)`` i
 higher ranks fold their trailing dimensions into ``W``. A recurrent node's input ``X`` is
 time-major ``(T, N, F)``: ``(F, 1, T)``, and its output ``Y`` ``(T, D, N, H)`` is ``(D*H, 1,
 T)``. Which axis is the batch is followed through transposes, reshapes, gathers and
-reductions.
+reductions. In a network with a transformer op (linear, layer_norm, rms_norm, embedding,
+matmul) the layers bound to ``[N, T, D]`` tensors are declared token tensors
+(:attr:`Network.tokens <perfsim.workload.network.Network.tokens>`: ``perfsim show`` prints
+them ``TxD``); a file perfsim exported lists its network's in the metadata entry
+:data:`~perfsim.io.onnx_tensors.TOKENS_KEY`.
 
 *A batch axis merged into another* (nn.MultiheadAttention's ``[N * heads, T, dh]``, Swin's
 windows ``[N * windows, 49, C]``): the batch is 1 at import, so the merged axis holds one
