@@ -17,6 +17,7 @@ import shutil
 import sys
 import textwrap
 import warnings
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -185,6 +186,7 @@ def cmd_show(args: argparse.Namespace) -> str:
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
                             allow_unsupported=args.allow_unsupported, **_sequence(args))
+    _warn_uncosted(network)
     if args.view == "lecture":
         frame = lecture_table(network)
         sums = {"MACs": int(frame["MACs"].sum()), "Parameter": int(frame["Parameter"].sum())}
@@ -364,6 +366,7 @@ def cmd_run(args: argparse.Namespace) -> str:
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
                             allow_unsupported=args.allow_unsupported, **_sequence(args))
+    _warn_uncosted(network)
     hw_path = resolve_hw_path(args.hw)
     hw = load_hw(hw_path)
     pins = _pins(args.pin)
@@ -656,6 +659,21 @@ def cmd_compare(args: argparse.Namespace) -> str:
     if args.format == "md":
         return cells.to_markdown(index=False, disable_numparse=True) + "\n" + written
     return _text_table(cells, set(table["run"])) + written
+
+
+def _warn_uncosted(network) -> None:
+    """On stderr: how much of a network imported with --allow-unsupported is not costed."""
+    from perfsim.results import uncosted_text
+    from perfsim.workload.stats import totals
+
+    t = totals(network)
+    if t.get("uncosted_layers"):
+        holders = Counter(layer.op.onnx_op for layer in network.layers
+                          if layer.op.kind == "placeholder")
+        ops = ", ".join(f"{op} x{n}" for op, n in holders.most_common())
+        text = uncosted_text(t["uncosted_layers"], t["layers"], t["macs"], t["uncosted_macs"])
+        print(f"perfsim: {network.name}: {text} ({t['uncosted_macs']:,} of "
+              f"{t['macs'] + t['uncosted_macs']:,}): {ops}", file=sys.stderr)
 
 
 def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool = True) -> None:

@@ -127,6 +127,9 @@ class RunResult:
     timeline: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     overlap_cycles: dict = field(default_factory=dict)
     raw_graph_cycles: int | None = None
+    uncosted_macs: int = 0
+    """The MACs of the placeholder rows (ONNX ops perfsim could not map) by their ONNX
+    shapes: what the totals lack."""
 
     def _rows(self) -> list[dict]:
         levels = self.local_levels
@@ -163,7 +166,9 @@ class RunResult:
         without energy figures); the training-graph layers the rows absorbed
         (``fused_layers``), the raw graph's cycles layer by layer (``raw_graph_cycles``) and
         the cycles folding and fusing saved against them (``fusion_saved_cycles``, layer by
-        layer in event runs too), both None when not known."""
+        layer in event runs too), both None when not known; the rows not costed (placeholders
+        for unsupported ONNX ops, ``uncosted_layers``) and the MACs they stand for
+        (``uncosted_macs``, from their ONNX shapes)."""
         if self.fidelity == "event":
             cycles = max((r.end_cycle or 0 for r in self.layers), default=0)
         else:
@@ -193,6 +198,8 @@ class RunResult:
             "raw_graph_cycles": self.raw_graph_cycles,
             "fusion_saved_cycles": (None if self.raw_graph_cycles is None else
                                     self.raw_graph_cycles - self.layer_by_layer_cycles),
+            "uncosted_layers": sum(r.op == "placeholder" for r in self.layers),
+            "uncosted_macs": self.uncosted_macs,
         }
 
     @property
@@ -224,12 +231,15 @@ class RunResult:
                 shares.append(f"{bound}-bound {sum(r.total_cycles for r in rows) / cycles:.0%}")
         sub = self.options.get("sub_batch", self.batch)
         split = f" (as {self.batch // sub} sub-batches of {sub})" if sub < self.batch else ""
+        missing = ("; " + uncosted_text(t["uncosted_layers"], len(self.layers), t["macs"],
+                                        t["uncosted_macs"]) if t["uncosted_layers"] else "")
         line1 = (f"{self.network} on {self.hw.name}, batch {self.batch}{split}: "
                  f"{t['time_ms']:.3f} ms "
                  f"({t['cycles']:,} cycles at {self.hw.clock_ghz:g} GHz), "
                  f"{t['macs_per_cycle']:,.0f} MAC/cycle = {t['utilization']:.1%} of peak, "
                  f"DRAM {t['dram_bytes'] / 1e6:,.2f} MB; cycles: {', '.join(shares)}"
-                 + (f"; {self._graph_text()}" if t["fused_layers"] else ""))
+                 + (f"; {self._graph_text()}" if t["fused_layers"] else "")
+                 + missing)
         kinds: dict[str, list[LayerResult]] = {}
         for r in self.layers:
             if r.engine != "-":
@@ -321,6 +331,14 @@ class RunResult:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
+
+
+def uncosted_text(layers: int, of: int, macs: int, missing: int) -> str:
+    """What a network with placeholders lacks, in words: ``2 of 9 layers not costed
+    (unsupported ONNX ops), 93% of the MACs by their ONNX shapes``."""
+    share = missing / (macs + missing) if macs + missing else 0.0
+    return (f"{layers:,} of {of:,} layers not costed (unsupported ONNX ops), {share:.0%} of "
+            f"the MACs by their ONNX shapes")
 
 
 def per_dram_byte_text(macs: int, ops: int, dram_bytes: int) -> str:

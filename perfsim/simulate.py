@@ -23,6 +23,7 @@ from perfsim.hardware.model import HwConfig, check_costable
 from perfsim.workload.network import Network
 from perfsim.mapping.fusion import inference_graph
 from perfsim.workload.recurrence import causal
+from perfsim.workload.stats import uncosted
 from perfsim.mapping import RESIDENCY_MODES
 from perfsim.results import RunResult, repeated
 from perfsim.schedule.analytic import LayerPlan, plan_layers
@@ -83,10 +84,11 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
                   if fuse and compare_raw else None)
     options = {"graph": "inference" if fuse else "raw", "residency": residency,
                "pin": dict(pin or {}), "sub_batch": sub.batch}
+    missing = uncosted(raw)[1]
     if fidelity == "analytic":
         return RunResult(network.name, config, network.batch, fidelity,
                          tuple(repeated(p.row, runs) for p in plans), options,
-                         raw_graph_cycles=raw_cycles)
+                         raw_graph_cycles=raw_cycles, uncosted_macs=missing)
     # "none" runs layer after layer: exactly the analytic cycles (tests hold the two equal).
     levels = {"none": runs * sum(p.row.total_cycles for p in plans)}
     below = OVERLAPS[1:OVERLAPS.index(overlap)] if overlap_levels else ()
@@ -97,7 +99,8 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     result = _one_after_another(result, runs)
     return RunResult(network.name, config, network.batch, fidelity, result.layers,
                      {**options, "overlap": overlap}, timeline=result.timeline,
-                     overlap_cycles=levels, raw_graph_cycles=raw_cycles)
+                     overlap_cycles=levels, raw_graph_cycles=raw_cycles,
+                     uncosted_macs=missing)
 
 
 def _fastest_sub_batch(network: Network, config: HwConfig, residency: str,

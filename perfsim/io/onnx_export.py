@@ -16,9 +16,11 @@ real, tiny initializers.
 
 **Layouts.** The batch is a symbolic first dimension ``N``. A tensor is ``(N, C, H, W)``, or
 ``(N, F)`` after flatten, fc and spp, or ``(T, N, F)`` (time-major) from and into recurrent
-layers, as frameworks write them; where an op needs another layout than its input has, the
-conversion (Unsqueeze, Squeeze, Transpose) is written as its own nodes, which import as
-``reshape`` views (no zoo network needs one).
+layers, as frameworks write them; token ids read by embeddings are an int64 input ``(N, T,
+1)``. A token tensor ``(T, 1, D)`` is ``(N, T, 1, D)`` and attention heads ``(H, T, D/H)`` are
+``(N, H, T, D/H)``, so the transformer ops need no conversions. Where an op needs another
+layout than its input has, the conversion (Unsqueeze, Squeeze, Transpose) is written as its
+own nodes, which import as ``reshape`` views (no zoo network needs one).
 
 **Op encoding** (perfsim -> ONNX nodes; the first node listed carries the layer's name):
 
@@ -50,12 +52,35 @@ conversion (Unsqueeze, Squeeze, Transpose) is written as its own nodes, which im
 * shift (no ONNX op) -> a depthwise Conv with a fixed one-hot kernel (what a shift is, Wu et al.
   2018), ``[C, 1, FY, FX]``, no bias, "same" padding; fc with ``trainable=False`` -> its Gemm
   or Einsum. Both mark their weights fixed in the model metadata entry
-  :data:`~perfsim.io.onnx_import.FIXED_WEIGHTS_KEY` (a JSON list of tensor names), which
+  :data:`~perfsim.io.onnx_tensors.FIXED_WEIGHTS_KEY` (a JSON list of tensor names), which
   the importer reads: fixed weights are not parameters, and a depthwise conv with fixed
   weights is a shift.
+* linear on the last axis of ``(N, C, H, W)`` -> MatMul by an ``[in, out]`` weight and an Add
+  of the ``[out]`` bias (PyTorch's Linear); on another axis or layout -> Einsum replacing that
+  axis (``nchw,ck->nkhw``) and an Add of a bias along it; ``tied`` -> the same reading the
+  table of an earlier embedding of its shape (transposed for the MatMul), so the importer
+  counts it once. matmul -> MatMul of the two ``(N, G, M, K)`` and ``(N, G, K, N)`` tensors.
+* layer_norm over the last ONNX axis -> LayerNormalization (opset 17; scale, and bias when it
+  has one); over another axis (a ``(C, H, W)`` map's channels, ConvNeXt's) -> the decomposed
+  pattern PyTorch writes before opset 17 (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div,
+  Mul, Add); rms_norm -> its pattern (Pow, ReduceMean, Add, Sqrt, Div, Mul: ONNX has
+  RMSNormalization only from opset 23). Both patterns read back as one layer.
+* gelu -> Gelu (``approximate``); silu -> Sigmoid and Mul (named after the layer, read back as
+  one); hard_sigmoid -> HardSigmoid with PyTorch's ``alpha=1/6, beta=0.5``; hard_swish ->
+  HardSwish; softmax over any axis -> Softmax(``axis``); reduce -> ReduceMean/ReduceSum/
+  ReduceMax (``keepdims=1``; a mean or max over a map's rows and columns reads back as a global
+  pool, which the Reduce docstring says it is); slice -> Slice.
+* embedding -> Gather of the ``[rows, features]`` table by the ids input; positional_embedding
+  -> an Add of rows ``offset`` to ``offset + T`` of a ``[max_positions, 1, D]`` table (a Slice
+  when not all); parameter -> a ConstantOfShape ``[1, C, H, W]`` named after the layer;
+  kv_append -> Concat of the cache input and the new entries, also a graph output (the
+  ``present`` cache, as Hugging Face writes it).
 * placeholder (an ONNX op perfsim could not import) cannot be written: an error.
 
-The model's doc string is the network's description; the graph is named after the network.
+The model's doc string is the network's description; the graph is named after the network;
+the layers the network declares token tensors are listed in the model metadata entry
+:data:`~perfsim.io.onnx_tensors.TOKENS_KEY` (for every network with a transformer op, so that
+the importer reads them rather than guessing).
 """
 
 from __future__ import annotations
@@ -69,9 +94,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from perfsim._version import __version__
 from perfsim.errors import PerfsimError, WorkloadError
-from perfsim.io.onnx_import import FIXED_WEIGHTS_KEY
+from perfsim.io.onnx_tensors import FIXED_WEIGHTS_KEY, TOKEN_OPS, TOKENS_KEY
 from perfsim.workload.network import Layer, Network, parse_ref
-from perfsim.workload.ops import Shape
+from perfsim.workload.ops import Shape, user_attributes
 from perfsim.storage import write_atomic
 
 OPSET = 21
@@ -79,7 +104,9 @@ IR_VERSION = 10
 """The opset written (21: GroupNormalization with per-channel scale) and the lowest IR version
 that carries it."""
 
-NCHW, NF, TNF = "nchw", "nf", "tnf"
+NCHW, NF, TNF, IDS = "nchw", "nf", "tnf", "ids"
+LETTERS = {NCHW: "nchw", NF: "nf", TNF: "tnf"}
+"""Einsum letters of each layout's axes."""
 RECURRENT = {"rnn": ("RNN", 1), "lstm": ("LSTM", 4), "gru": ("GRU", 3)}
 
 
@@ -131,6 +158,8 @@ class _Writer:
                 self.consumers.setdefault(parse_ref(ref)[0], []).append(layer)
         self.read: set[tuple[str, int]] = {parse_ref(r) for layer in network.layers
                                            for r in layer.inputs}
+        self.tables: dict[tuple[int, int], str] = {}  # (rows, features) -> embedding table
+        self.present: list[Layer] = []                # kv_append layers: graph outputs
 
     # ------------------------------------------------------------------ helpers
 
@@ -215,13 +244,20 @@ class _Writer:
 
     def dims(self, shape: Shape, layout: str) -> list:
         c, h, w = shape
-        return {NCHW: ["N", c, h, w], NF: ["N", c], TNF: [w, "N", c]}[layout]
+        return {NCHW: ["N", c, h, w], NF: ["N", c], TNF: [w, "N", c], IDS: ["N", c, w]}[layout]
+
+    def vector(self, layout: str, position: int, size: int) -> tuple[int, ...]:
+        """The shape of a constant of ``size`` values along ONNX axis ``position`` of a
+        tensor in ``layout``, broadcast over the others (right-aligned, no batch axis)."""
+        rank = len(LETTERS[layout])
+        return tuple(size if j == position else 1 for j in range(position, rank))
 
     def model(self) -> onnx.ModelProto:
         outputs = []
         for layer in self.net.layers:
             for i, shape in enumerate(self.net.out_shapes[layer.name]):
-                if (layer.name, i) not in self.read and (layer.name, i) in self.tensors:
+                if ((layer.name, i) not in self.read or layer in self.present) \
+                        and (layer.name, i) in self.tensors:
                     tensor, layout = self.tensors[(layer.name, i)]
                     outputs.append(helper.make_tensor_value_info(
                         tensor, TensorProto.FLOAT, self.dims(shape, layout)))
@@ -232,8 +268,13 @@ class _Writer:
                                   producer_version=__version__,
                                   doc_string=self.net.description)
         model.ir_version = IR_VERSION
+        props = {}
         if self.fixed:
-            helper.set_model_props(model, {FIXED_WEIGHTS_KEY: json.dumps(self.fixed)})
+            props[FIXED_WEIGHTS_KEY] = json.dumps(self.fixed)
+        if self.net.tokens or any(layer.op.kind in TOKEN_OPS for layer in self.net.layers):
+            props[TOKENS_KEY] = json.dumps(sorted(self.net.tokens))
+        if props:
+            helper.set_model_props(model, props)
         return model
 
 
@@ -245,8 +286,10 @@ def _input(w: _Writer, layer: Layer) -> None:
     users = w.consumers.get(layer.name, [])
     layout = (TNF if users and shape[1] == 1 and all(u.op.kind in RECURRENT for u in users)
               else NCHW)
-    w.inputs.append(helper.make_tensor_value_info(layer.name, TensorProto.FLOAT,
-                                                  w.dims(shape, layout)))
+    kind = TensorProto.FLOAT
+    if users and all(u.op.kind == "embedding" for u in users):
+        layout, kind = IDS, TensorProto.INT64
+    w.inputs.append(helper.make_tensor_value_info(layer.name, kind, w.dims(shape, layout)))
     w.bind(layer, layer.name, layout)
 
 
@@ -349,10 +392,18 @@ def _attributes(layer: Layer) -> dict:
     return {}
 
 
+def _laid_out(w: _Writer, ref: str, *axes: int) -> tuple[str, str, list[int]]:
+    """The tensor of ``ref`` in a layout that has ONNX axes for perfsim's ``axes`` (its own,
+    else NCHW), the layout, and those ONNX axes."""
+    layout = w.layout_of(ref)
+    if layout == IDS or any(_onnx_axis(layout, a) is None for a in axes):
+        layout = NCHW
+    return w.get(ref, layout), layout, [_onnx_axis(layout, a) for a in axes]
+
+
 def _softmax(w: _Writer, layer: Layer) -> None:
-    layout = w.layout_of(layer.inputs[0])
-    w.node("Softmax", [w.get(layer.inputs[0])], [layer.name], name=layer.name,
-           axis=2 if layout == TNF else 1)
+    x, layout, (axis,) = _laid_out(w, layer.inputs[0], layer.op.axis)
+    w.node("Softmax", [x], [layer.name], name=layer.name, axis=axis)
     w.bind(layer, layer.name, layout)
 
 
@@ -537,6 +588,184 @@ def _recurrent(w: _Writer, layer: Layer) -> None:
     w.bind(layer, layer.name, TNF)
 
 
+def _linear(w: _Writer, layer: Layer) -> None:
+    op = layer.op
+    ref = layer.inputs[0]
+    x, layout, (position,) = _laid_out(w, ref, op.axis)
+    n = w.shape(ref)[op.axis]
+    letters = LETTERS[layout]
+    letter = letters[position]
+    product = w.unique(f"{layer.name}/product") if op.bias else layer.name
+    if op.tied:
+        table = w.tables.get((op.out_features, n))
+        if table is None:
+            raise WorkloadError(f"network '{w.net.name}': layer '{layer.name}' (linear) is "
+                                f"tied to an embedding of {op.out_features} x {n}, and no "
+                                f"layer before it is one")
+    if layout == NCHW and position == 3:  # the last axis: a MatMul, as PyTorch writes it
+        if op.tied:
+            weight = w.unique(f"{layer.name}.weight")
+            w.node("Transpose", [table], [weight], name=weight, perm=[1, 0])
+        else:
+            weight = w.weight(layer, "weight", (n, op.out_features))
+        w.node("MatMul", [x, weight], [product], name=layer.name)
+    else:
+        if op.tied:
+            weight, written = table, f"k{letter}"
+        else:
+            weight, written = w.weight(layer, "weight", (n, op.out_features)), f"{letter}k"
+        w.node("Einsum", [x, weight], [product], name=layer.name,
+               equation=f"{letters},{written}->{letters.replace(letter, 'k')}")
+    if op.bias:
+        bias = w.weight(layer, "bias", w.vector(layout, position, op.out_features))
+        w.node("Add", [product, bias], [layer.name], name=w.unique(f"{layer.name}/bias"))
+    w.bind(layer, layer.name, layout)
+
+
+def _matmul(w: _Writer, layer: Layer) -> None:
+    w.node("MatMul", [w.get(r, NCHW) for r in layer.inputs], [layer.name], name=layer.name)
+    w.bind(layer, layer.name, NCHW)
+
+
+def _norm_pattern(w: _Writer, layer: Layer, x: str, position: int, rms: bool) -> str:
+    """A layer or RMS norm written out (:mod:`perfsim.io.onnx_patterns`), normalised over
+    ONNX axis ``position``; the first node carries the layer's name. Returns the normalised
+    tensor, before the scale."""
+    name = layer.name
+    axes = w.axes([position])
+    eps = w.constant(f"{name}.eps", np.array(layer.op.eps, dtype=np.float32))
+    two = w.constant(f"{name}.two", np.array(2.0, dtype=np.float32))
+    centred, square = x, w.unique(f"{name}/square")
+    if not rms:
+        mean, centred = w.unique(f"{name}/mean"), w.unique(f"{name}/centred")
+        w.node("ReduceMean", [x, axes], [mean], name=name, keepdims=1)
+        w.node("Sub", [x, mean], [centred], name=centred)
+    w.node("Pow", [centred, two], [square], name=name if rms else square)
+    variance, shifted = w.unique(f"{name}/variance"), w.unique(f"{name}/shifted")
+    deviation, normalised = w.unique(f"{name}/deviation"), w.unique(f"{name}/normalised")
+    w.node("ReduceMean", [square, axes], [variance], name=variance, keepdims=1)
+    w.node("Add", [variance, eps], [shifted], name=shifted)
+    w.node("Sqrt", [shifted], [deviation], name=deviation)
+    w.node("Div", [centred, deviation], [normalised], name=normalised)
+    return normalised
+
+
+def _layer_norm(w: _Writer, layer: Layer) -> None:
+    op = layer.op
+    ref = layer.inputs[0]
+    x, layout, (position,) = _laid_out(w, ref, op.axis)
+    features = w.shape(ref)[op.axis]
+    if position == len(LETTERS[layout]) - 1:  # the last axis: LayerNormalization (opset 17)
+        inputs = [x, w.weight(layer, "weight", (features,))]
+        if op.bias:
+            inputs.append(w.weight(layer, "bias", (features,)))
+        w.node("LayerNormalization", inputs, [layer.name], name=layer.name, axis=-1,
+               epsilon=op.eps)
+    else:
+        normalised = _norm_pattern(w, layer, x, position, rms=False)
+        _affine(w, layer, normalised, w.vector(layout, position, features), op.bias)
+    w.bind(layer, layer.name, layout)
+
+
+def _affine(w: _Writer, layer: Layer, x: str, dims: tuple[int, ...], bias: bool) -> None:
+    """``x * weight (+ bias)`` into the layer's tensor."""
+    scaled = w.unique(f"{layer.name}/scaled") if bias else layer.name
+    w.node("Mul", [x, w.weight(layer, "weight", dims)], [scaled], name=w.unique(
+        f"{layer.name}/scale"))
+    if bias:
+        w.node("Add", [scaled, w.weight(layer, "bias", dims)], [layer.name],
+               name=w.unique(f"{layer.name}/shift"))
+
+
+def _rms_norm(w: _Writer, layer: Layer) -> None:
+    op = layer.op
+    ref = layer.inputs[0]
+    x, layout, (position,) = _laid_out(w, ref, op.axis)
+    normalised = _norm_pattern(w, layer, x, position, rms=True)
+    _affine(w, layer, normalised, w.vector(layout, position, w.shape(ref)[op.axis]), False)
+    w.bind(layer, layer.name, layout)
+
+
+def _gelu(w: _Writer, layer: Layer) -> None:
+    layout = w.layout_of(layer.inputs[0])
+    w.node("Gelu", [w.get(layer.inputs[0])], [layer.name], name=layer.name,
+           approximate=layer.op.approximate)
+    w.bind(layer, layer.name, layout)
+
+
+def _silu(w: _Writer, layer: Layer) -> None:
+    ref = layer.inputs[0]
+    layout = w.layout_of(ref)
+    gate = w.unique(f"{layer.name}/sigmoid")
+    w.node("Sigmoid", [w.get(ref)], [gate], name=layer.name)
+    w.node("Mul", [w.get(ref), gate], [layer.name], name=w.unique(f"{layer.name}/mul"))
+    w.bind(layer, layer.name, layout)
+
+
+def _reduce(w: _Writer, layer: Layer) -> None:
+    op = layer.op
+    x, layout, axes = _laid_out(w, layer.inputs[0], *op.axes)
+    op_type = {"mean": "ReduceMean", "sum": "ReduceSum", "max": "ReduceMax"}[op.mode]
+    w.node(op_type, [x, w.axes(axes)], [layer.name], name=layer.name, keepdims=1)
+    w.bind(layer, layer.name, layout)
+
+
+def _slice(w: _Writer, layer: Layer) -> None:
+    a = user_attributes(layer.op)
+    x, layout, (axis,) = _laid_out(w, layer.inputs[0], a["axis"])
+    bounds = [w.constant(f"{layer.name}.{what}", np.array([v], dtype=np.int64))
+              for what, v in (("start", a["start"]), ("stop", a["stop"]), ("axis", axis),
+                              ("step", a["step"]))]
+    w.node("Slice", [x, *bounds], [layer.name], name=layer.name)
+    w.bind(layer, layer.name, layout)
+
+
+def _embedding(w: _Writer, layer: Layer) -> None:
+    op = layer.op
+    ref = layer.inputs[0]
+    if w.layout_of(ref) != IDS:
+        raise WorkloadError(f"network '{w.net.name}': layer '{layer.name}' (embedding) reads "
+                            f"'{ref}', which is not a network input of token ids: ONNX's "
+                            f"Gather takes integer indices")
+    table = w.weight(layer, "weight", (op.num_embeddings, op.dim))
+    w.tables.setdefault((op.num_embeddings, op.dim), table)
+    w.node("Gather", [table, w.get(ref)], [layer.name], name=layer.name, axis=0)
+    w.bind(layer, layer.name, NCHW)
+
+
+def _positional(w: _Writer, layer: Layer) -> None:
+    op = layer.op
+    ref = layer.inputs[0]
+    t, _, d = w.shape(ref)
+    table = w.weight(layer, "weight", (op.max_positions, 1, d))
+    if (op.offset, t) != (0, op.max_positions):
+        rows = w.unique(f"{layer.name}/rows")
+        bounds = [w.constant(f"{layer.name}.{what}", np.array([v], dtype=np.int64))
+                  for what, v in (("start", op.offset), ("stop", op.offset + t), ("axis", 0))]
+        w.node("Slice", [table, *bounds], [rows], name=rows)
+        table = rows
+    w.node("Add", [w.get(ref, NCHW), table], [layer.name], name=layer.name)
+    w.bind(layer, layer.name, NCHW)
+
+
+def _parameter(w: _Writer, layer: Layer) -> None:
+    dims = (1, *layer.op.shape)
+    if dims not in w.shape_inits:
+        w.shape_inits[dims] = w.constant("shape_" + "x".join(str(d) for d in dims),
+                                         np.array(dims, dtype=np.int64))
+    w.node("ConstantOfShape", [w.shape_inits[dims]], [layer.name], name=layer.name,
+           value=helper.make_tensor("value", TensorProto.FLOAT, [1], [0.0]))
+    w.bind(layer, layer.name, NCHW)
+
+
+def _kv_append(w: _Writer, layer: Layer) -> None:
+    cache, new = (w.get(r, NCHW) for r in layer.inputs)
+    w.node("Concat", [cache, new], [layer.name], name=layer.name,
+           axis=_onnx_axis(NCHW, layer.op.axis))
+    w.present.append(layer)
+    w.bind(layer, layer.name, NCHW)
+
+
 EMITTERS = {
     "input": _input, "conv": _conv, "shift": _shift, "fc": _fc, "max_pool": _pool,
     "avg_pool": _pool, "spp": _spp, "lrn": _simple("LRN"),
@@ -548,7 +777,12 @@ EMITTERS = {
     "rnn": _recurrent, "lstm": _recurrent, "gru": _recurrent, "concat": _concat,
     "split": _split, "reshape": _reshape, "flatten": _flatten,
     "space_to_depth": _simple("SpaceToDepth"), "depth_to_space": _simple("DepthToSpace"),
-    "channel_shuffle": _channel_shuffle,
+    "channel_shuffle": _channel_shuffle, "linear": _linear, "matmul": _matmul,
+    "layer_norm": _layer_norm, "rms_norm": _rms_norm, "gelu": _gelu, "silu": _silu,
+    "hard_sigmoid": _simple("HardSigmoid", None, alpha=1 / 6, beta=0.5),
+    "hard_swish": _simple("HardSwish", None), "reduce": _reduce, "slice": _slice,
+    "embedding": _embedding, "positional_embedding": _positional, "parameter": _parameter,
+    "kv_append": _kv_append,
 }
 """perfsim op kind -> the function writing a layer of it as ONNX nodes; an op with a one-to-one
 ONNX form (:attr:`perfsim.workload.ops.Op.onnx_name`) needs none, ``placeholder`` has none."""

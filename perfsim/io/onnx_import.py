@@ -3,6 +3,7 @@
 :func:`load_onnx` reads a model with the ``onnx`` package and maps its whole graph onto the IR.
 It never runs the model: no operator of the file is executed and no weight is read, only
 weight *shapes* (external data may be missing, weights may be ``ConstantOfShape`` nodes).
+Opsets 9 to 21 are read; what PyTorch's exporter writes at opsets 13 to 21 is covered by tests.
 
 Steps:
 
@@ -11,76 +12,151 @@ Steps:
 2. fix the inputs' dynamic dimensions: the batch dimension becomes 1 (perfsim's batch is
    separate) and ``input_shape`` ``(C, H, W)`` sets the others of the single image input;
 3. infer shapes with ``onnx.shape_inference`` (data propagation on), alternating with folding
-   the integer shape computations onnx's propagation leaves open (PyTorch's
-   ``x.view(x.size(0), -1)`` is Shape -> Gather -> Unsqueeze -> Concat -> Reshape): ``Shape``
-   of a tensor of known shape, ``Constant``, ``ConstantOfShape`` (small), ``Gather``,
-   ``Unsqueeze``, ``Squeeze``, ``Concat``, ``Slice``, ``Cast``, ``Reshape``, ``Add``, ``Sub``,
-   ``Mul``, ``Div``, ``Equal``, ``Where`` and ``Identity`` on vectors of at most
-   :data:`FOLD_LIMIT` elements. Their results become initializers and inference runs again;
-4. map every remaining node onto a layer. Nodes whose inputs are all constant (initializers,
-   ``Constant``, ``ConstantOfShape``, ``Shape``, and anything computed only from those) are not
-   layers.
+   the small computations of shapes onnx's propagation leaves open
+   (:mod:`perfsim.io.onnx_fold`: PyTorch's ``x.view(x.size(0), -1)``, ``torch.chunk``'s
+   slice bounds, Swin's window padding, masks built with ``Range``/``Where``/``ScatterND``).
+   Their values become initializers that every node reading them reads, and inference runs
+   again;
+4. find the patterns exporters write one layer as (:mod:`perfsim.io.onnx_patterns`: a
+   decomposed layer or RMS norm, GELU from ``Erf`` or ``Tanh``, SiLU): each is one layer;
+5. map every remaining node onto layers (:mod:`perfsim.io.onnx_handlers`, one function per op
+   type; the tensor layouts: :mod:`perfsim.io.onnx_tensors`). Nodes whose inputs are all
+   constant (initializers, ``Constant``, ``ConstantOfShape``, ``Shape``, and anything computed
+   only from those) are not layers.
 
-**Tensors.** ONNX tensors are NCHW with the batch first: rank 4 ``(N, C, H, W)`` is ``(C, H,
-W)``, rank 3 ``(N, C, L)`` is ``(C, 1, L)``, rank 2 ``(N, F)`` is ``(F, 1, 1)``, higher ranks
-fold their trailing dimensions into ``W``. A recurrent node's input ``X`` is time-major
-``(T, N, F)``: ``(F, 1, T)``, and its output ``Y`` ``(T, D, N, H)`` is ``(D*H, 1, T)``. Which
-axis is the batch is followed through transposes and reshapes. Every layer's perfsim shape is
-checked against ONNX's inferred shape; a disagreement is an error naming the node (one case: a
-ceil-mode pool whose last window would start in the padding, which PyTorch and perfsim drop and
-onnx's shape inference keeps).
+**Tensors.** Per-sample shapes are ``(C, H, W)``; an ONNX tensor's batch axis is dropped and the
+rest laid out by rank: rank 4 ``(N, C, H, W)`` is ``(C, H, W)`` (a channels-last ``(N, H, W,
+C)``, as ConvNeXt and Swin permute to, is ``(H, W, C)``); rank 3 ``(N, T, D)`` is ``(T, 1, D)``
+(tokens; a 1-D map ``(N, C, L)`` alike is ``(C, 1, L)``); rank 2 ``(N, F)`` is ``(F, 1, 1)``;
+higher ranks fold their trailing dimensions into ``W``. A recurrent node's input ``X`` is
+time-major ``(T, N, F)``: ``(F, 1, T)``, and its output ``Y`` ``(T, D, N, H)`` is ``(D*H, 1,
+T)``. Which axis is the batch is followed through transposes, reshapes, gathers and
+reductions. In a network with a transformer op (linear, layer_norm, rms_norm, embedding,
+matmul) the layers bound to ``[N, T, D]`` tensors are declared token tensors
+(:attr:`Network.tokens <perfsim.workload.network.Network.tokens>`: ``perfsim show`` prints
+them ``TxD``); a file perfsim exported lists its network's in the metadata entry
+:data:`~perfsim.io.onnx_tensors.TOKENS_KEY`.
+
+*A batch axis merged into another* (nn.MultiheadAttention's ``[N * heads, T, dh]``, Swin's
+windows ``[N * windows, 49, C]``): the batch is 1 at import, so the merged axis holds one
+sample's heads or windows, and the tensor has no batch axis: all its dimensions are per
+sample, laid out as if a batch of one stood in front (``[heads, T, dh]`` is ``(heads, T,
+dh)``). A tensor without a batch axis whose first axis has size 1 takes that axis as its
+batch again (``view(N, heads, T, dh)`` after the merge). Element counts are therefore always
+the file's at batch 1, and counts at batch ``B`` are ``B`` times them, which is what the
+merged tensors hold at batch ``B``.
+
+*Views.* A reshape or transpose of any rank is a ``reshape`` layer (a free view). Where an op
+works along an ONNX axis that shares a perfsim axis with others (a linear on the last axis of
+a rank-5 tensor, a softmax over axis 1 of ``[nW, heads, T, T]``, a slice of ``qkv[0]``), the
+input is relabelled by a view ``<node>/in_view`` to ``(before, axis, after)`` and the output
+back by a view ``<layer>/out_view``: views cost nothing, so the counts are exact. Every layer's
+perfsim shape is checked against ONNX's inferred shape; a disagreement is an error naming the
+node (one case: a ceil-mode pool whose last window would start in the padding, which PyTorch
+and perfsim drop and onnx's shape inference keeps).
 
 **Parameters** come from the weight shapes in the file, so they equal what the framework
-reports: a Conv's ``W`` and optional ``B``, Gemm/MatMul ``B`` and ``C``, BatchNormalization's
-scale and bias (not the running statistics), InstanceNormalization's scale and bias, a
-recurrent node's ``W``, ``R`` and ``B``, per-channel ``Mul``/``Add`` constants, PRelu slopes.
-Each layer's count is checked against the file's. A graph input consumed only where weights go
-(a Conv's ``W``, ...) is a weight, not a network input. Weights named in the model metadata
-entry :data:`FIXED_WEIGHTS_KEY` (a JSON list of tensor names) are fixed, not trainable:
-an fc whose weights are fixed is ``trainable=False`` (LeNet-5's RBF units), and a depthwise
-convolution with fixed weights and no bias that keeps the map size is a ``shift`` (Wu et al.
-2018: a shift is a depthwise convolution with one-hot kernels); fixed weights anywhere else are
-an error.
+reports: a Conv's ``W`` and optional ``B``, Gemm/MatMul/Einsum weights and biases,
+BatchNormalization's scale and bias (not the running statistics), Instance/Group/Layer
+normalization's scale and bias, a recurrent node's ``W``, ``R`` and ``B``, per-channel
+``Mul``/``Add`` constants, PRelu slopes, embedding tables, learnt positions and tokens. A weight
+reached through a transpose, reshape, gather or slice (``MatMul(x, Transpose(W))``, rows of a
+table) counts as the weight it comes from; a linear whose weight an earlier layer holds (GPT-2's
+head reading the token embedding) is ``tied`` and counts none. A constant computed by
+arithmetic holds the initializers it is computed from (a mask built from shapes holds none;
+a float initializer of zeros and one fill of at most -100, Swin's shifted-window mask folded
+by the exporter, is a mask, not parameters). Each layer's count is checked against the
+file's. A graph input consumed only where weights go (a Conv's ``W``, ...) is a weight, not a
+network input. Weights named in the model metadata entry :data:`FIXED_WEIGHTS_KEY` (a JSON
+list of tensor names) are fixed, not trainable: an fc whose weights are fixed is
+``trainable=False`` (LeNet-5's RBF units), and a depthwise convolution with fixed weights and
+no bias that keeps the map size is a ``shift`` (Wu et al. 2018: a shift is a depthwise
+convolution with one-hot kernels); fixed weights anywhere else are an error.
 
 **Op mapping** (ONNX -> perfsim):
 
 * Conv -> conv (``group``, ``dilations``, ``pads``, ``auto_pad`` SAME_UPPER/SAME_LOWER/VALID,
   ``strides``, bias from a third input); 1-D convolutions on ``(N, C, L)`` use ``H = 1``.
-* Gemm (``transB``; ``transA`` unsupported), MatMul with a constant weight on a ``(N, F)``
-  input, and Einsum contracting every non-batch axis of its input with a constant (perfsim's
-  exporter writes an fc on a map this way) -> fc. A MatMul or Einsum followed by an Add of a
-  rank-1 constant of ``K`` elements is one fc with a bias (PyTorch's Linear).
+* Products with a constant weight: Gemm (``transB``; ``transA`` unsupported) and MatMul on a
+  ``(N, F)`` matrix, and Einsum contracting every non-batch axis of a map or sequence with a
+  constant (perfsim's exporter writes an fc on a map this way) -> fc. MatMul by a constant
+  matrix on any other tensor (PyTorch's Linear on ``[N, T, D]``, ``[N, H, W, C]``, windows)
+  -> ``linear`` on the last axis; Gemm on ``[T, D]`` rows that are not the batch
+  (nn.MultiheadAttention's out-projection) -> ``linear``; Einsum replacing one axis of an
+  activation by a 2-D constant's other axis -> ``linear`` on that axis. A MatMul or Einsum
+  followed by an Add of its bias (``K`` values along the output features; rank 1 for an fc) is
+  one layer with a bias (PyTorch's Linear).
+* Products of two activations: MatMul (ranks 2 to 6, leading axes broadcast when either side's
+  are all 1) and Einsum of two tensors (MaxViT's attention) -> ``matmul`` ``(G, M, K) @ (G,
+  K, N)``: ``G`` the axes both operands and the output have, ``M`` and ``N`` the first's and
+  the second's own, ``K`` the contracted ones, each operand viewed so. A constant first
+  operand is a ``parameter``.
 * MaxPool/AveragePool -> max_pool/avg_pool (``ceil_mode``, ``pads``, ``auto_pad``);
   GlobalAveragePool/GlobalMaxPool -> global_avg_pool/global_max_pool. Pools of one tensor,
   each flattened and concatenated, with square outputs and no padding, are one ``spp``.
+* ReduceMean/ReduceSum/ReduceMax/ReduceMin (``axes`` an attribute before opset 18, an input
+  after; ``keepdims``) -> ``reduce`` (a minimum counts as a maximum); a mean or max over both
+  spatial axes of an ``(N, C, H, W)`` map -> global_avg_pool/global_max_pool (MNASNet's
+  ``x.mean([2, 3])``).
 * LRN -> lrn; BatchNormalization -> batch_norm; InstanceNormalization -> group_norm with
-  ``num_groups = C``; GroupNormalization (opset 21: per-channel scale) -> group_norm.
+  ``num_groups = C``; GroupNormalization (opset 21: per-channel scale) -> group_norm;
+  LayerNormalization (opset 17, over ``axis`` to the last) -> ``layer_norm`` (``bias`` when it
+  has ``B``); the decomposed layer norm (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, Mul,
+  Add) -> ``layer_norm`` over the reduced axis, gamma and beta its parameters; the RMS norm
+  pattern -> ``rms_norm``.
 * Relu -> relu; LeakyRelu -> leaky_relu; PRelu -> prelu (a single shared slope -> leaky_relu,
-  whose one parameter perfsim does not count); Sigmoid -> sigmoid; Tanh -> tanh;
-  **HardSigmoid -> sigmoid** (it stands where a sigmoid gate would; 3 ops per element against
-  its true 4); **HardSwish -> relu6** (MobileNetV3's replacement for ReLU6, built on it: 2 ops
-  per element against its true 5). **Clip** with bounds 0 and 6, or any two bounds -> relu6 (two
-  compares per element); with one bound -> relu (one compare); with none it is dropped.
-* Add/Sum of activations -> add; Mul -> mul; Max -> max. **Sub counts as add and Div as mul**:
-  the same one op per element. With one constant operand: a per-channel constant makes Add/Sub
-  an ``offset`` and Mul/Div a learnt ``scale`` (C parameters each); a scalar makes Mul/Div a
-  ``scale`` with that fixed ``factor`` (no parameters: frameworks trace Python numbers as
-  constants), and Add/Sub/a scalar divided by ``x`` a ``scale`` with ``factor=1.0``, which costs
-  the same one op per element and no parameters (the IR has no add-a-constant op); Max with a
+  whose one parameter perfsim does not count); Sigmoid -> sigmoid; Tanh -> tanh; HardSigmoid
+  -> ``hard_sigmoid`` and HardSwish -> ``hard_swish`` (4 and 5 ops per element, whatever
+  ``alpha`` and ``beta``); ``x * HardSigmoid(x)`` (before opset 14) -> ``hard_swish``; Gelu
+  (opset 20) and the Erf and Tanh patterns -> ``gelu`` (``approximate``); ``x * Sigmoid(x)``
+  -> ``silu``. **Clip** with bounds 0 and 6, or any two bounds -> relu6 (two compares per
+  element); with one bound -> relu (one compare); with none it is dropped.
+* Element-wise math of activations, broadcast as ONNX broadcasts (each operand viewed as the
+  output when its layout differs): Add/Sum -> add; Mul -> mul; Max -> max. **Sub counts as
+  add, Div and Pow as mul, Min as max**: the same one op per element. Where -> one op per
+  element: of two activation values, a ``max``; of one and a constant scalar (a causal mask's
+  fill), a ``scale`` with ``factor=1.0``.
+* With one constant operand: a per-channel constant makes Add/Sub an ``offset`` and Mul/Div a
+  learnt ``scale`` (C parameters each); one value per index of another axis (a layer scale on
+  tokens) the same on a view that puts that axis first; a scalar makes Mul/Div a ``scale``
+  with that fixed ``factor`` (no parameters: frameworks trace Python numbers as constants),
+  and Add/Sub/Pow/a scalar divided by ``x`` a ``scale`` with ``factor=1.0``, which costs the
+  same one op per element and no parameters (the IR has no add-a-constant op); Max/Min with a
   scalar is a relu. A Mul by a constant whose only consumer adds a per-channel constant is one
-  ``scale`` with a bias (Caffe's Scale layer).
-* Concat -> concat; Split -> split (outputs ``name:i``).
-* Reshape/Flatten/Squeeze/Unsqueeze/Transpose -> flatten when the result is ``(N, F)`` holding
-  the whole input, else reshape (a view). Reshape ``(N, g, C/g, H, W)`` -> Transpose
-  ``[0, 2, 1, 3, 4]`` -> Reshape back to ``(N, C, H, W)`` is ONE channel_shuffle layer, named
-  after the Transpose.
+  ``scale`` with a bias (Caffe's Scale layer). An Add of a constant of the activation's whole
+  shape, held by a table of rows of its last axis's features (directly, or rows gathered by
+  contiguous constant ids or sliced: GPT-2's positions from a cache of ``L`` tokens) ->
+  ``positional_embedding`` (``max_positions`` the table's rows, ``offset`` its first row
+  read). Any other constant operand is a layer of its own (below) and the op an add, mul or
+  max of two layers.
+* A constant read as data (a class token in a Concat, a relative-position bias added to
+  attention scores, an attention mask) -> a ``parameter`` of its shape named after the weight
+  it holds; rows of a table gathered by constant indices (Swin's and MaxViT's relative-position
+  bias when not folded) -> a network ``input`` for the indices (a buffer read from memory), an
+  ``embedding`` of the table and a view; no weights at all (computed from shapes, or a mask) ->
+  a network ``input`` of its shape, named after it.
+* Gather of rows of a constant ``[rows, features]`` table by activation ids -> ``embedding``;
+  Gather of an activation at constant indices (a scalar, ``x[:, 0]``, or evenly spaced ones)
+  and Slice (bounds constant, or folded; positive steps) -> ``slice`` along each axis it cuts.
+* Concat on any axis -> concat (constant inputs as above); a Concat of a graph input (the keys
+  or values of earlier tokens) with computed ones whose result is a graph output (``present``)
+  -> ``kv_append`` on the cache. Split -> split (outputs ``name:i``).
+* Reshape/Flatten/Squeeze/Unsqueeze/Transpose of any rank -> flatten when the result is ``(N,
+  F)`` holding the whole input, else reshape (a view). Reshape ``(N, g, C/g, H, W)`` ->
+  Transpose ``[0, 2, 1, 3, 4]`` -> Reshape back to ``(N, C, H, W)`` is ONE channel_shuffle
+  layer, named after the Transpose. Expand and Tile of an activation -> an ``upsample``
+  (nearest: copies, no arithmetic) along each repeated axis (one that adds no elements: a
+  reshape). Cast of an activation is dropped (perfsim has one precision), as is Identity.
 * DepthToSpace/SpaceToDepth -> depth_to_space/space_to_depth; Resize/Upsample (nearest,
   linear) with integer scales -> upsample nearest/bilinear.
-* Pad (constant pads, on H and W only) whose only consumer is a Conv/MaxPool/AveragePool is
-  folded into that layer's padding; otherwise it is a ``max_pool`` with a 1x1 window, stride 1
-  and that padding: a copy of every element into the padded map, one op per output element,
-  which is what padding costs (reshape cannot change the element count).
-* Softmax -> softmax; Dropout -> dropout (``ratio``); Identity is dropped (inputs rewired).
+* Pad (constant amounts, or amounts computed from shapes and folded) on rows and columns of
+  ``(N, C, H, W)`` whose only consumer is a Conv/MaxPool/AveragePool is folded into that
+  layer's padding; otherwise it is a ``max_pool`` with a 1x1 window, stride 1 and that
+  padding, on the one or two axes it pads (viewed as rows and columns): a copy of every
+  element into the padded map, one op per output element, which is what padding costs. A Pad
+  of nothing (Swin's window padding when the windows divide the map) is dropped.
+* Softmax -> softmax over its axis (before opset 13, over the axes from ``axis`` on, as one);
+  Dropout -> dropout (``ratio``).
 * LSTM/GRU/RNN -> lstm/gru/rnn (``hidden_size``, bias from ``B``; a bidirectional node is a
   forward and a reverse layer concatenated over channels; ``initial_h``/``initial_c`` inputs are
   ignored, peepholes and the ``Y_h``/``Y_c`` outputs are unsupported); a Squeeze of the
@@ -88,14 +164,17 @@ an error.
 
 Any other op is unsupported: a :class:`~perfsim.errors.WorkloadError` naming the op, the node
 and the supported list, or, with ``allow_unsupported``, a ``placeholder`` layer of the node's
-output shape that costs nothing and that reports flag as not costed.
+output shape that costs nothing, that reports flag as not costed, and that keeps the MACs its
+ONNX shapes say it does (a MatMul, Gemm, Einsum or convolution) as ``uncosted_macs``, so the
+totals say what share of the network is missing. A shape onnx's inference cannot give is an
+error naming the node that leaves it open and why (an input it computes from, whose value
+perfsim cannot fold, and what that value depends on).
 """
 
 from __future__ import annotations
 
 import heapq
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -104,20 +183,16 @@ from onnx import numpy_helper
 from google.protobuf.message import DecodeError
 
 from perfsim.errors import WorkloadError
+from perfsim.io.onnx_fold import FOLD_LIMIT, FOLDED_OPS, attributes as _attrs, evaluate
+from perfsim.io.onnx_handlers import RECURRENT, map_node, map_pattern, supported_ops
+from perfsim.io.onnx_patterns import Match, find_patterns
+from perfsim.io.onnx_tensors import (FIXED_WEIGHTS_KEY, TOKEN_OPS, TOKENS_KEY, Dims,
+                                     Unsupported, axis_placement, per_sample, prod,
+                                     settle_batch)
 from perfsim.workload.network import Layer, Network, infer_shapes, parse_ref
-from perfsim.workload.ops import (
-    GRU, LRN, LSTM, RNN, AvgPool, BatchNorm, ChannelShuffle, Concat, Conv, DepthToSpace,
-    Dropout, Flatten, FullyConnected, GlobalAvgPool, GlobalMaxPool, GroupNorm, Input, LeakyRelu,
-    MaxPool, OPS, Offset, Op, Placeholder, PRelu, Relu, Relu6, Reshape, Scale, Shape, Shift,
-    Sigmoid, Softmax, SpaceToDepth, SpatialPyramidPool, Split, Upsample, elems, fmt_shape, make_op)
+from perfsim.workload.ops import (Embedding, Input, Op, Parameter, Placeholder, Reshape, Shape,
+                                  elems, fmt_shape)
 
-FIXED_WEIGHTS_KEY = "perfsim.fixed_weights"
-"""Model metadata key: a JSON list of weight tensors that are fixed, not trainable."""
-FOLD_LIMIT = 4096
-"""Largest tensor (elements) the shape folding computes: shape vectors, never weights."""
-
-Dims = list[int | None]
-"""ONNX dimensions, ``None`` where unknown."""
 
 # Inputs that carry weights or settings rather than activations: a graph input consumed only
 # at these positions is a constant of its declared shape, not a network input.
@@ -127,79 +202,26 @@ CONST_SLOTS = {
     "LSTM": (1, 2, 3, 4, 5, 6, 7), "GRU": (1, 2, 3, 4, 5), "RNN": (1, 2, 3, 4, 5),
     "Reshape": (1,), "Resize": (1, 2, 3), "Upsample": (1,), "Clip": (1, 2), "Pad": (1, 2, 3),
     "Split": (1,), "Squeeze": (1,), "Unsqueeze": (1,), "Dropout": (1, 2),
+    "LayerNormalization": (1, 2), "Slice": (1, 2, 3, 4), "Expand": (1,), "Tile": (1,),
+    "ReduceMean": (1,), "ReduceSum": (1,), "ReduceMax": (1,), "ReduceMin": (1,),
 }
-RECURRENT = {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}
 # Ops whose output has their first input's shape but for which onnx infers none (function ops).
 SAME_SHAPE = ("GroupNormalization",)
 # Single-input ops a time-major sequence passes through unchanged on its way to a recurrent
 # node (so a graph input read through them is time-major too).
 _PASS_THROUGH = ("Identity", "Dropout", "Relu", "Tanh", "Sigmoid", "Clip", "LeakyRelu")
-
-
-class _Unsupported(Exception):
-    """A node perfsim cannot map; ``detail`` says what about it, if not its op type."""
-
-    def __init__(self, detail: str = ""):
-        super().__init__(detail)
-        self.detail = detail
-
-
-def _f32(value: float) -> float:
-    """A float as stored in ONNX (float32), written back as its shortest decimal, so
-    ``1e-3`` stays ``0.001``."""
-    return float(str(np.float32(value)))
-
-
-def _attrs(node: onnx.NodeProto) -> dict:
-    """A node's attributes by name, strings decoded."""
-    out = {}
-    for a in node.attribute:
-        value = onnx.helper.get_attribute_value(a)
-        out[a.name] = value.decode() if isinstance(value, bytes) else value
-    return out
-
-
-def _prod(values) -> int:
-    """Product of integer dimensions (1 for none)."""
-    return math.prod(int(v) for v in values)
-
-
-def _per_sample(dims: list[int], batch_axis: int, rnn_output: bool = False) -> Shape:
-    """perfsim's ``(C, H, W)`` of an ONNX tensor (see the module docstring)."""
-    if rnn_output:
-        t, d, _, h = dims
-        return (d * h, 1, t)
-    if batch_axis >= 1:
-        return (_prod(dims[batch_axis + 1:]), 1, _prod(dims[:batch_axis]))
-    rest = dims[1:]
-    if len(rest) == 0:
-        return (1, 1, 1)
-    if len(rest) == 1:
-        return (rest[0], 1, 1)
-    if len(rest) == 2:
-        return (rest[0], 1, rest[1])
-    return (rest[0], rest[1], _prod(rest[2:]))
-
-
-def _prefix_axis(in_dims: list[int], out_dims: list[int], axis: int) -> int:
-    """Where the batch axis lands after a reshape: the first output axis of the batch's size
-    with the same number of elements before it (0 when the reshape mixes the batch in)."""
-    if axis >= len(in_dims):
-        return 0
-    before = _prod(in_dims[:axis])
-    for j, size in enumerate(out_dims):
-        if _prod(out_dims[:j]) == before and size == in_dims[axis]:
-            return j
-    return 0
-
-
-def _same_pads(size: int, kernel: int, stride: int, dilation: int, upper: bool) -> tuple[int, int]:
-    """``auto_pad`` SAME_UPPER/SAME_LOWER: output ``ceil(size / stride)``, the odd pixel at the
-    end (upper) or the beginning (lower)."""
-    out = -(-size // stride)
-    total = max(0, (out - 1) * stride + (kernel - 1) * dilation + 1 - size)
-    small, big = total // 2, total - total // 2
-    return (small, big) if upper else (big, small)
+# Ops a weight passes through unchanged in number (a transpose, a view, a gather of rows by
+# constant indices): a constant reached from a weight only through these holds that weight.
+_WEIGHT_VIEWS = ("Identity", "Cast", "Reshape", "Transpose", "Unsqueeze", "Squeeze", "Flatten",
+                 "Expand", "Tile", "Slice", "Gather", "Concat")
+# The inputs of each op that are settings computed from shapes: what "cannot infer the shape"
+# names when one of them is unknown.
+_SETTINGS = {"Reshape": (1,), "Expand": (1,), "Tile": (1,), "Pad": (1, 2, 3),
+             "Slice": (1, 2, 3, 4), "ConstantOfShape": (0,), "Range": (0, 1, 2),
+             "Resize": (1, 2, 3), "Upsample": (1,), "Unsqueeze": (1,), "Squeeze": (1,),
+             "Split": (1,), "TopK": (1,), "OneHot": (1,)}
+_FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+                onnx.TensorProto.DOUBLE}
 
 
 def load_onnx(path: str | Path, input_shape: tuple[int, int, int] | None = None,
@@ -252,6 +274,8 @@ def _subgraph_inputs(node: onnx.NodeProto) -> list[str]:
     return names
 
 
+
+
 class _Importer:
     """One import: the model, its analysis, and the layers built so far."""
 
@@ -259,6 +283,8 @@ class _Importer:
         self.path = path
         self.model = model
         self.graph = model.graph
+        self.opset = next((o.version for o in model.opset_import
+                           if o.domain in ("", "ai.onnx")), 1)
         self.allow_unsupported = allow_unsupported
         self.nodes = list(self.graph.node)
         self.fixed = self._fixed_weights()
@@ -270,28 +296,50 @@ class _Importer:
         self._infer()
         # Mapping state.
         self.refs: dict[str, str] = {}          # ONNX tensor -> perfsim tensor reference
+        self.const_refs: dict[str, str] = {}    # constant read as data -> its layer
         self.layers: list[Layer] = []
         self.ir_shapes: dict[str, tuple[Shape, ...]] = {}
         self.taken: set[str] = set()
         self.counts: dict[str, int] = {}
         self.absorbed: set[int] = set()
+        self.patterns: dict[int, Match] = {}
         self.pad_fold: dict[int, tuple[str, tuple[int, int, int, int]]] = {}
         self.rnn_outputs: set[str] = set()      # recurrent outputs Y, (T, D, N, H)
-
-    # ------------------------------------------------------------------ analysis
+        self.counted: set[str] = set()          # weights some layer's parameters hold
+        self.root_memo: dict[str, list[str] | None] = {}
 
     def _fixed_weights(self) -> set[str]:
+        return self._names(FIXED_WEIGHTS_KEY, "tensor") or set()
+
+    def _names(self, key: str, what: str) -> set[str] | None:
+        """The JSON list of names in model metadata entry ``key``; None without one."""
         for prop in self.model.metadata_props:
-            if prop.key == FIXED_WEIGHTS_KEY:
+            if prop.key == key:
                 try:
                     names = json.loads(prop.value)
                 except ValueError:
                     names = None
                 if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                    raise WorkloadError(f"{self.path}: metadata '{FIXED_WEIGHTS_KEY}' must be a "
-                                        f"JSON list of tensor names")
+                    raise WorkloadError(f"{self.path}: metadata '{key}' must be a JSON list of "
+                                        f"{what} names")
                 return set(names)
-        return set()
+        return None
+
+    def _tokens(self) -> set[str]:
+        """The layers whose output is a token tensor: those metadata entry
+        :data:`TOKENS_KEY` names (perfsim's export), else, in a network with a transformer op
+        (:data:`TOKEN_OPS`), the layers bound to a ``[N, T, D]`` tensor (``[T, D]`` with the
+        batch merged)."""
+        named = self._names(TOKENS_KEY, "layer")
+        layers = {layer.name for layer in self.layers}
+        if named is not None:
+            return named & layers
+        if not any(layer.op.kind in TOKEN_OPS for layer in self.layers):
+            return set()
+        return {parse_ref(ref)[0] for t, ref in self.refs.items()
+                if t not in self.rnn_outputs and self.shapes.get(t) is not None
+                and (len(self.shapes[t]), self.batch(t)) in ((3, 0), (2, None))
+                and self.ir_shape(ref)[1] == 1}
 
     def where(self, index: int) -> str:
         node = self.nodes[index]
@@ -402,6 +450,7 @@ class _Importer:
             raise WorkloadError(f"{self.path}: input_shape is ambiguous: the model has "
                                 f"{len(self.real_inputs)} inputs ({names}); perfsim sets the "
                                 f"shape of a single input only")
+        self.dynamic_inputs: list[str] = []  # inputs whose non-batch dimensions input_shape set
         for v in self.real_inputs:
             if not v.type.HasField("tensor_type"):
                 raise WorkloadError(f"{self.path}: input '{v.name}' is not a tensor")
@@ -420,6 +469,8 @@ class _Importer:
                                     f"of samples")
             if input_shape is not None:
                 wanted = self._input_dims(v.name, declared, axis, tuple(input_shape))
+                if any(d is None for i, d in enumerate(declared) if i != axis):
+                    self.dynamic_inputs.append(v.name)
             else:
                 wanted = list(declared)
                 if wanted[axis] is None:
@@ -466,7 +517,8 @@ class _Importer:
     # ------------------------------------------------------------------ shape inference
 
     def _infer(self) -> None:
-        """ONNX shape inference alternating with shape folding, until nothing new folds."""
+        """ONNX shape inference alternating with shape folding, until nothing new folds.
+        Every node reading a folded tensor reads its value (as an initializer) from then on."""
         known_ops = {i for i, n in enumerate(self.nodes)
                      if n.domain in ("", "ai.onnx") and onnx.defs.has(n.op_type)}
         # Declared shapes of tensors onnx can infer are dropped (they may be stale: exported
@@ -478,7 +530,6 @@ class _Importer:
         for v in self.graph.output:
             if v.name not in keep:
                 v.type.tensor_type.ClearField("shape")
-        folded: set[str] = set()
         while True:
             try:
                 inferred = onnx.shape_inference.infer_shapes(self.model, data_prop=True)
@@ -494,12 +545,10 @@ class _Importer:
                     self.graph.value_info.append(onnx.helper.make_tensor_value_info(
                         node.output[0], onnx.TensorProto.FLOAT, self.shapes[node.input[0]]))
                     changed = True
-            for i, node in enumerate(self.nodes):
-                if i in self.const_nodes:
-                    continue
+            for node in self.nodes:
                 for k, t in enumerate(node.input):
                     value = self.values.get(t)
-                    if (t in self.initializers or t in folded or value is None
+                    if (t in self.initializers or value is None
                             or not (np.issubdtype(value.dtype, np.integer)
                                     or node.op_type in ("Resize", "Upsample"))):
                         continue
@@ -510,7 +559,6 @@ class _Importer:
                         self.initializers[name] = init
                         self.const.add(name)
                     node.input[k] = name
-                    folded.add(t)
                     changed = True
             if not changed:
                 break
@@ -530,7 +578,7 @@ class _Importer:
     def _fold(self) -> dict[str, np.ndarray]:
         values: dict[str, np.ndarray] = {}
         for name, t in self.initializers.items():
-            if (t.data_location != onnx.TensorProto.EXTERNAL and _prod(t.dims) <= FOLD_LIMIT):
+            if (t.data_location != onnx.TensorProto.EXTERNAL and prod(t.dims) <= FOLD_LIMIT):
                 try:
                     values[name] = numpy_helper.to_array(t)
                 except Exception:  # a malformed or empty initializer: its value is unknown
@@ -540,18 +588,73 @@ class _Importer:
                 continue
             node = self.nodes[i]
             try:
-                out = _evaluate(node, [values.get(t) if t else None for t in node.input],
-                                [self.shapes.get(t) for t in node.input])
+                out = evaluate(node, [values.get(t) if t else None for t in node.input],
+                               [self.shapes.get(t) for t in node.input])
             except Exception:  # anything the folder does not understand stays unknown
                 out = None
             if out is not None and out.size <= FOLD_LIMIT:
                 values[node.output[0]] = out
         return values
 
+    def _known(self, t: str) -> bool:
+        dims = self.shapes.get(t)
+        return dims is not None and None not in dims
+
+    def _why_unknown(self, t: str) -> tuple[str, bool]:
+        """Why onnx's shape inference leaves ``t`` open: the first node on the way back whose
+        inputs are known but whose output is not, and what it lacks; and whether a dynamic
+        input dimension may be the cause."""
+        seen: set[str] = set()
+        while True:
+            i = self.producer.get(t)
+            if i is None:
+                return f"'{t}' is a graph input without a full declared shape", False
+            node = self.nodes[i]
+            open_inputs = [u for u in node.input if u and not self._known(u) and u not in seen]
+            if not open_inputs:
+                break
+            seen.add(t)
+            t = open_inputs[0]
+        here = self.where(i)
+        if not (node.domain in ("", "ai.onnx") and onnx.defs.has(node.op_type)):
+            return (f"onnx has no shape inference for {node.op_type} ({here}): declare the "
+                    f"shape of '{node.output[0]}' in the graph's value_info"), False
+        for k in _SETTINGS.get(node.op_type, ()):
+            u = node.input[k] if k < len(node.input) else ""
+            if u and u not in self.initializers and self.values.get(u) is None:
+                return (f"{here} computes it from '{u}' (input {k}), whose value perfsim "
+                        f"cannot fold: {self._why_no_value(u)}"), bool(self.dynamic_inputs)
+        return (f"onnx's shape inference gives {here} no output shape from inputs of known "
+                f"shapes"), bool(self.dynamic_inputs)
+
+    def _why_no_value(self, t: str) -> str:
+        """Why the folding has no value for ``t``."""
+        while True:
+            i = self.producer.get(t)
+            if i is None:
+                kind = "a graph input" if t not in self.const else "a weight without data"
+                return f"'{t}' is {kind}, not a constant"
+            node = self.nodes[i]
+            if i not in self.const_nodes:
+                return (f"it depends on the values of '{t}' ({self.where(i)}), which are "
+                        f"computed at run time, not from shapes")
+            missing = [u for u in node.input if u and self.values.get(u) is None
+                       and node.op_type not in ("Shape", "Size")]
+            if not missing:
+                break
+            t = missing[0]
+        if node.op_type not in FOLDED_OPS:
+            return f"perfsim does not evaluate {node.op_type} ({self.where(i)})"
+        if node.op_type in ("Shape", "Size"):
+            return f"the shape {self.where(i)} reads is not known"
+        return (f"{self.where(i)} computes more than {FOLD_LIMIT} elements or values it "
+                f"does not take")
+
     # ------------------------------------------------------------------ tensors
 
     def dims(self, t: str, index: int) -> list[int]:
-        """Fully known ONNX dimensions of ``t`` (read by node ``index``), or an error."""
+        """Fully known ONNX dimensions of ``t`` (read by node ``index``), or an error that
+        says which node leaves it open and why."""
         dims = self.shapes.get(t)
         if dims is None or any(d is None for d in dims):
             origin = self.producer.get(t)
@@ -559,43 +662,59 @@ class _Importer:
             if origin != index:
                 place += f", read by {self.where(index)}"
             shown = "unknown" if dims is None else str(["?" if d is None else d for d in dims])
-            producer = self.nodes[origin] if origin is not None else None
-            if producer is not None and not (producer.domain in ("", "ai.onnx")
-                                             and onnx.defs.has(producer.op_type)):
-                hint = (f"onnx has no shape inference for {producer.op_type}: declare the shape "
-                        f"of '{t}' in the graph's value_info")
-            else:
-                hint = ("if the model's input has dynamic dimensions, give input_shape "
-                        "(--input-shape C,H,W)")
+            reason, dynamic = self._why_unknown(t)
+            hint = ""
+            if dynamic:
+                hint = (f"; input(s) {', '.join(repr(n) for n in self.dynamic_inputs)} had "
+                        f"dynamic dimensions, set from input_shape (--input-shape): check "
+                        f"that the model takes that shape")
             raise WorkloadError(f"{self.path}: cannot infer the shape of tensor '{t}' ({place}): "
-                                f"its shape is {shown}; {hint}")
+                                f"its shape is {shown}; {reason}{hint}")
         if any(d == 0 for d in dims):
             raise WorkloadError(f"{self.path}: tensor '{t}' (read by {self.where(index)}) is "
                                 f"empty: shape {dims}")
         return dims
 
+    def batch(self, t: str) -> int | None:
+        """The batch axis of ``t`` (None: it has none, merged into another axis)."""
+        return self.batch_axis.get(t, 0)
+
+    def set_batch(self, t: str, axis: int | None) -> None:
+        self.batch_axis[t] = settle_batch(self.shapes.get(t), axis)
+
     def sample_shape(self, t: str, index: int) -> Shape:
-        return _per_sample(self.dims(t, index), self.batch_axis.get(t, 0),
-                           t in self.rnn_outputs)
+        return per_sample(self.dims(t, index), self.batch(t), t in self.rnn_outputs)
+
+    def placement(self, t: str, index: int) -> list[int | None]:
+        return axis_placement(len(self.dims(t, index)), self.batch(t), t in self.rnn_outputs)
 
     def data(self, index: int, k: int, batch_first: bool = True, tensor: str | None = None) -> str:
         """The perfsim reference of input ``k`` of node ``index`` (an activation)."""
         t = tensor or self.nodes[index].input[k]
         if t in self.const:
-            raise _Unsupported(f"its input '{t}' is a constant, not an activation")
-        if batch_first and self.batch_axis.get(t, 0) != 0:
-            raise _Unsupported(f"its input '{t}' is a time-major sequence")
+            raise Unsupported(f"its input '{t}' is a constant, not an activation")
+        if batch_first and self.batch(t) != 0:
+            what = "a time-major sequence" if self.batch(t) else "a tensor whose batch axis " \
+                "is merged into another"
+            raise Unsupported(f"its input '{t}' is {what}")
         if t not in self.refs:
             raise WorkloadError(f"{self.path}: {self.where(index)}: input '{t}' was not imported")
         return self.refs[t]
 
+    def operand(self, index: int, t: str) -> str:
+        """The perfsim reference of ``t``, an activation or a constant read as data (a
+        :meth:`constant` layer)."""
+        if t in self.const:
+            return self.constant(index, t)
+        return self.data(index, 0, batch_first=False, tensor=t)
+
     def weight_dims(self, index: int, k: int) -> list[int]:
         node = self.nodes[index]
         if k >= len(node.input) or not node.input[k]:
-            raise _Unsupported(f"input {k} is missing")
+            raise Unsupported(f"input {k} is missing")
         t = node.input[k]
         if t not in self.const:
-            raise _Unsupported(f"its weight '{t}' is computed at run time")
+            raise Unsupported(f"its weight '{t}' is computed at run time")
         return self.dims(t, index)
 
     def optional(self, index: int, k: int) -> str | None:
@@ -616,6 +735,75 @@ class _Importer:
     def used(self, t: str) -> bool:
         return bool(t) and (t in self.consumers or t in self.outputs)
 
+    def _dtype(self, t: str) -> int | None:
+        """The element type of a constant that starts a chain (see :meth:`sources`)."""
+        if t in self.initializers:
+            return self.initializers[t].data_type
+        for v in self.graph.input:
+            if v.name == t:
+                return v.type.tensor_type.elem_type
+        i = self.producer.get(t)
+        if i is None:
+            return None
+        a = _attrs(self.nodes[i])
+        if self.nodes[i].op_type == "ConstantOfShape":
+            return a["value"].data_type if "value" in a else onnx.TensorProto.FLOAT
+        if self.nodes[i].op_type == "Constant" and "value" in a:
+            return a["value"].data_type
+        return None
+
+    def sources(self, t: str) -> list[str] | None:
+        """The constants constant ``t`` holds unchanged in number: the initializers, weight
+        inputs and ``Constant``/``ConstantOfShape`` outputs it is reached from through
+        :data:`_WEIGHT_VIEWS` (the data input of a Gather, Slice, Expand, Tile or Reshape),
+        each once; None when ``t`` is computed by arithmetic (a mask)."""
+        if t in self.root_memo:
+            return self.root_memo[t]
+        i = self.producer.get(t)
+        if i is None or self.nodes[i].op_type in ("Constant", "ConstantOfShape"):
+            found: list[str] | None = [t]
+        elif self.nodes[i].op_type in ("Shape", "Size") or t in self.initializers:
+            found = [t] if t in self.initializers else []
+        elif self.nodes[i].op_type in _WEIGHT_VIEWS:
+            node = self.nodes[i]
+            data = list(node.input) if node.op_type == "Concat" else [node.input[0]]
+            found = []
+            for u in data:
+                below = self.sources(u) if u else []
+                if below is None:
+                    found = None
+                    break
+                found += [s for s in below if s not in found]
+        else:
+            found = None
+        self.root_memo[t] = found
+        return found
+
+    def stored(self, t: str) -> list[str]:
+        """The initializers and weight inputs constant ``t`` is computed from, through any op
+        (not through the shape a Shape reads)."""
+        if t in self.initializers or t in self.weight_inputs:
+            return [t]
+        i = self.producer.get(t)
+        if i is None or self.nodes[i].op_type in ("Shape", "Size"):
+            return []
+        key = f"{t}::stored"
+        if key not in self.root_memo:
+            found: list[str] = []
+            for u in self.nodes[i].input:
+                found += [s for s in (self.stored(u) if u else []) if s not in found]
+            self.root_memo[key] = found
+        return self.root_memo[key]  # type: ignore[return-value]
+
+    def weights_of(self, t: str) -> list[str]:
+        """The trainable weights constant ``t`` holds: its :meth:`sources` of a float type,
+        not fixed; when it is computed by arithmetic, the float initializers it is computed
+        from (an attention mask built from shapes holds none)."""
+        found = self.sources(t)
+        if found is None:
+            found = self.stored(t)
+        return [s for s in found if self._dtype(s) in _FLOAT_TYPES and s not in self.fixed]
+
     # ------------------------------------------------------------------ layers
 
     def claim(self, base: str, op_type: str) -> str:
@@ -634,10 +822,17 @@ class _Importer:
         self.taken.add(name)
         return name
 
+    def base(self, index: int) -> str:
+        """The name a node's layers start from: its own, else ``OpType_index``."""
+        node = self.nodes[index]
+        return node.name or f"{node.op_type}_{index}"
+
     def emit(self, index: int, op: Op, inputs: list[str], outputs: list[str],
-             name: str | None = None, batch_axis: int = 0) -> str:
+             name: str | None = None, batch_axis: int | None = 0, views: bool = False) -> str:
         """Append a layer for node ``index`` (named after it unless ``name``) and bind its
-        outputs, checking their shapes against ONNX's."""
+        outputs, checking their shapes against ONNX's. With ``views``, an output whose shape
+        differs from ONNX's (in elements alike) is bound through a reshape view
+        ``<layer>/out_view`` instead."""
         node = self.nodes[index]
         layer = Layer(self.claim(node.name if name is None else name, node.op_type), op,
                       tuple(inputs))
@@ -650,45 +845,172 @@ class _Importer:
         for i, t in enumerate(outputs):
             if not t:
                 continue
-            self.batch_axis[t] = batch_axis
+            self.set_batch(t, batch_axis)
+            ref = f"{layer.name}:{i}" if i else layer.name
             if self.used(t):
                 onnx_shape = self.sample_shape(t, index)
-                if onnx_shape != shapes[i]:
+                if views and onnx_shape != shapes[i] and elems(onnx_shape) == elems(shapes[i]):
+                    view = Layer(self.claim(f"{layer.name}/out_view", node.op_type),
+                                 Reshape(shape=onnx_shape), (ref,))
+                    self.ir_shapes[view.name] = (onnx_shape,)
+                    self.layers.append(view)
+                    ref = view.name
+                elif onnx_shape != shapes[i]:
                     raise WorkloadError(
                         f"{self.path}: {self.where(index)}: perfsim computes the output "
                         f"'{t}' as {fmt_shape(shapes[i])} ({op.kind}) but ONNX shape inference "
                         f"gives {self.dims(t, index)} ({fmt_shape(onnx_shape)} per sample)")
-            self.refs[t] = f"{layer.name}:{i}" if i else layer.name
+            self.refs[t] = ref
         return layer.name
 
-    def check_params(self, index: int, names: list[str], weights: list[str | None]) -> None:
-        """The layers' parameters must equal the file's trainable weight elements."""
+    def view(self, index: int, ref: str, shape: Shape, name: str) -> str:
+        """``ref`` relabelled as ``shape`` (a reshape view named ``name``), or ``ref`` when it
+        has that shape."""
+        if self.ir_shape(ref) == shape:
+            return ref
+        return self.emit(index, Reshape(shape=shape), [ref], [], name=name)
+
+    def along(self, index: int, t: str, ref: str, axes, *, single: bool = False,
+              last: bool = False, name: str | None = None) -> tuple[str, tuple[int, ...]]:
+        """``ref`` (ONNX tensor ``t``) laid out so that the ONNX ``axes`` are perfsim axes of
+        their own, and those axes: as it is when they already are (every other ONNX axis on
+        the same perfsim axes has size 1, and with ``single`` they are one perfsim axis),
+        else through a view ``(before, axes, after)`` (``(before, 1, axes)`` with ``last``
+        when nothing follows them; named ``name``, by default ``<node>/in_view``). The batch
+        axis cannot be among them."""
+        dims = self.dims(t, index)
+        rank = len(dims)
+        axes = sorted({int(a) % rank for a in axes}) if rank else []
+        place = self.placement(t, index)
+        if any(place[a] is None for a in axes):
+            raise Unsupported("it works along the batch axis")
+        ir = sorted({place[a] for a in axes})
+        clean = all(dims[j] == 1 for j in range(rank)
+                    if j not in axes and place[j] is not None and place[j] in ir)
+        if clean and not (single and len(ir) > 1):
+            return ref, tuple(ir)
+        per_sample = [j for j in range(rank) if place[j] is not None]
+        pos = [per_sample.index(a) for a in axes]
+        if pos != list(range(pos[0], pos[-1] + 1)):
+            raise Unsupported(f"it works along axes {axes} that are not adjacent")
+        sizes = [dims[j] for j in per_sample]
+        before, inner = prod(sizes[:pos[0]]), prod(sizes[pos[0]:pos[-1] + 1])
+        after = prod(sizes[pos[-1] + 1:])
+        if last and after == 1:
+            shape, axis = (before, 1, inner), 2
+        else:
+            shape, axis = (before, inner, after), 1
+        return self.view(index, ref, shape, name or f"{self.base(index)}/in_view"), (axis,)
+
+    def check_params(self, index: int, names: list[str], weights: list[str | None],
+                     tied: bool = False) -> None:
+        """The layers' parameters must equal the trainable weight elements the file holds for
+        them (``tied``: less those an earlier layer holds, which it shares)."""
         counted = sum(layer.op.params(tuple(self.ir_shape(r) for r in layer.inputs))
                       for layer in self.layers if layer.name in names)
-        held = sum(_prod(self.dims(t, index)) for t in weights if t and t not in self.fixed)
+        new = [s for t in weights if t and t not in self.fixed for s in self.weights_of(t)
+               if not (tied and s in self.counted)]
+        held = sum(prod(self.dims(s, index)) for s in dict.fromkeys(new))
         if counted != held:
             raise WorkloadError(f"{self.path}: {self.where(index)}: perfsim counts {counted} "
                                 f"parameters but the file's weights hold {held}")
+        self.counted.update(new)
+
+    def tied(self, weight: str) -> bool:
+        """Whether every trainable weight ``weight`` holds is held by an earlier layer."""
+        found = self.weights_of(weight)
+        return bool(found) and all(s in self.counted for s in found)
 
     def ir_shape(self, ref: str) -> Shape:
         """perfsim's shape of a layer output imported so far."""
         source, k = parse_ref(ref)
         return self.ir_shapes[source][k]
 
-    def alias(self, index: int, source: str) -> None:
+    def alias(self, index: int, source: str, output: str | None = None) -> None:
         """Node ``index`` passes ``source`` through unchanged (Identity): no layer."""
         node = self.nodes[index]
-        self.refs[node.output[0]] = self.refs[source]
-        self.batch_axis[node.output[0]] = self.batch_axis.get(source, 0)
+        output = output or node.output[0]
+        self.refs[output] = self.refs[source]
+        self.batch_axis[output] = self.batch(source)
         if source in self.rnn_outputs:
-            self.rnn_outputs.add(node.output[0])
+            self.rnn_outputs.add(output)
+
+    def constant(self, index: int, t: str) -> str:
+        """A layer standing for constant ``t`` where a node reads it as data (a class token
+        concatenated with the tokens, a learnt bias added to attention scores, an attention
+        mask): a ``parameter`` of its shape, named after the weight it holds, when it holds
+        trainable weights of as many elements; rows of a table gathered by constant indices
+        (:meth:`_gathered`); a network ``input`` named after it when it holds none (computed
+        from shapes, or an additive mask: data read from memory, not parameters)."""
+        if t in self.const_refs:
+            return self.const_refs[t]
+        dims = self.dims(t, index)
+        self.batch_axis[t] = settle_batch(dims, None)
+        shape = per_sample(dims, self.batch(t))
+        weights = [s for s in self.weights_of(t) if s not in self.counted]
+        if not weights or self._additive_mask(weights):
+            name = self.emit(index, Input(shape=shape), [], [], name=t)
+        elif sum(prod(self.dims(s, index)) for s in weights) == elems(shape):
+            name = self.emit(index, Parameter(shape=shape), [], [],
+                             name=weights[0] if len(weights) == 1 else t)
+            self.check_params(index, [name], weights)
+        else:
+            name = self._gathered(index, t, weights, shape)
+        self.const_refs[t] = name
+        return name
+
+    def _gathered(self, index: int, t: str, weights: list[str], shape: Shape) -> str:
+        """Constant ``t`` made of rows of one table gathered by constant indices (Swin's and
+        MaxViT's relative position bias, unless the exporter folded it): the indices a network
+        ``input`` (a buffer read from memory), the table an ``embedding`` looked up by them,
+        and a view as ``t``."""
+        u = t
+        while True:
+            i = self.producer.get(u)
+            node = self.nodes[i] if i is not None else None
+            if node is None or node.op_type not in _WEIGHT_VIEWS or node.op_type == "Concat":
+                node = None
+                break
+            if node.op_type == "Gather":
+                break
+            u = node.input[0]
+        table = self.dims(weights[0], index) if len(weights) == 1 else []
+        if (node is None or len(table) != 2 or _attrs(node).get("axis", 0) != 0
+                or self.weights_of(node.input[0]) != weights):
+            held = sum(prod(self.dims(s, index)) for s in weights)
+            raise Unsupported(f"it reads constant '{t}' ({elems(shape)} elements) made from "
+                               f"{held} weight elements, which perfsim has no layer for")
+        ids = node.input[1]
+        buffers = self.sources(ids) or []
+        n = prod(self.dims(ids, index))
+        ref = self.emit(index, Input(shape=(n, 1, 1)), [], [],
+                        name=buffers[0] if len(buffers) == 1 else ids)
+        ref = self.emit(index, Embedding(num_embeddings=table[0], dim=table[1]), [ref], [],
+                        name=weights[0])
+        self.check_params(index, [ref], weights)
+        return self.view(index, ref, shape, f"{weights[0]}/view")
+
+    def _additive_mask(self, weights: list[str]) -> bool:
+        """Whether float constants ``weights`` hold an additive attention mask an exporter
+        folded into an initializer (Swin's shifted-window mask): zeros and one large negative
+        fill (at most -100), nothing else. Such a tensor is data, not parameters."""
+        fills = set()
+        for w in weights:
+            init = self.initializers.get(w)
+            if init is None or init.data_location == onnx.TensorProto.EXTERNAL:
+                return False
+            try:
+                fills.update(np.unique(numpy_helper.to_array(init)).tolist())
+            except Exception:  # no data: a weight whose values are not in the file
+                return False
+        return len(fills) == 2 and 0 in fills and min(fills) <= -100
 
     def network(self) -> Network:
         """Map every node (in topological order) and return the network."""
         for v in self.real_inputs:
             name = self.claim(v.name, "input")
             dims = [d.dim_value for d in v.type.tensor_type.shape.dim]
-            shape = _per_sample(dims, self.batch_axis.get(v.name, 0))
+            shape = per_sample(dims, self.batch_axis.get(v.name, 0))
             if min(shape) < 1:
                 raise WorkloadError(f"{self.path}: input '{v.name}' is empty: shape {dims}")
             try:
@@ -697,31 +1019,34 @@ class _Importer:
                 raise WorkloadError(f"{self.path}: input '{v.name}': {err}") from None
             self.ir_shapes[name] = (shape,)
             self.refs[v.name] = name
+        position = {index: n for n, index in enumerate(self.order)}
+        for match in find_patterns(self):
+            last = max(match.nodes, key=position.__getitem__)
+            self.patterns[last] = match
+            self.absorbed.update(i for i in match.nodes if i != last)
         for index in self.order:
             if index in self.const_nodes or index in self.absorbed:
                 continue
             node = self.nodes[index]
             try:
-                if node.domain not in ("", "ai.onnx"):
-                    raise _Unsupported(f"it is in the custom domain '{node.domain}'")
-                handler = HANDLERS.get(node.op_type)
-                if handler is not None:
-                    handler(self, index, node)
-                elif node.op_type in registry_ops():
-                    _unary(self, index, node, registry_ops()[node.op_type]())
+                if index in self.patterns:
+                    map_pattern(self, index, self.patterns[index])
                 else:
-                    raise _Unsupported()
-            except _Unsupported as err:
+                    map_node(self, index, node)
+            except Unsupported as err:
                 self.placeholder(index, err.detail)
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as err:
                 # A required attribute or input missing, or one of the wrong kind or value.
                 raise WorkloadError(f"{self.path}: {self.where(index)}: malformed node "
                                     f"({type(err).__name__}: {err})") from None
         description = self.model.doc_string or self.graph.doc_string
-        return Network(self.path.stem, tuple(self.layers), 1, description, str(self.path))
+        return Network(self.path.stem, tuple(self.layers), 1, description, str(self.path),
+                       frozenset(self._tokens()))
 
     def placeholder(self, index: int, detail: str) -> None:
         node = self.nodes[index]
+        if index in self.patterns:
+            node = self.nodes[min(self.patterns[index].nodes)]
         what = f"{self.where(index)}: unsupported ONNX op {node.op_type}"
         if detail:
             what += f" ({detail})"
@@ -730,733 +1055,48 @@ class _Importer:
                                 f"{', '.join(supported_ops())}; "
                                 f"allow_unsupported (--allow-unsupported) imports it as a "
                                 f"zero-cost placeholder")
-        if any(self.used(t) for t in node.output[1:]):
+        outputs = [self.patterns[index].output] if index in self.patterns else list(node.output)
+        if any(self.used(t) for t in outputs[1:]):
             raise WorkloadError(f"{self.path}: {what}, and a placeholder stands for one output "
                                 f"but the graph reads several")
-        reads = [t for t in node.input if t]
+        reads = [self.patterns[index].x] if index in self.patterns else \
+            [t for t in node.input if t]
         if index in self.pad_fold:
             reads[0] = self.pad_fold[index][0]
         sources = [t for t in reads if t not in self.const and t in self.refs]
         inputs = [self.refs[t] for t in sources]
-        self.batch_axis[node.output[0]] = self.batch_axis.get(sources[0], 0) if sources else 0
-        shape = self.sample_shape(node.output[0], index)
+        self.set_batch(outputs[0], self.batch(sources[0]) if sources else 0)
+        shape = self.sample_shape(outputs[0], index)
         op_type = f"{node.domain}.{node.op_type}" if node.domain not in ("", "ai.onnx") \
             else node.op_type
-        self.emit(index, Placeholder(onnx_op=op_type, shape=shape), inputs,
-                  [node.output[0]], batch_axis=self.batch_axis[node.output[0]])
-
-
-# --------------------------------------------------------------------------- shape folding
-
-
-def _axes(node, values, k: int) -> list[int] | None:
-    """A Squeeze/Unsqueeze's axes: an attribute before opset 13, input ``k`` after."""
-    attrs = _attrs(node)
-    if "axes" in attrs:
-        return list(attrs["axes"])
-    if k < len(values) and values[k] is not None:
-        return [int(a) for a in values[k]]
-    return None
-
-
-def _evaluate(node: onnx.NodeProto, values: list, shapes: list) -> np.ndarray | None:
-    """The value of a constant node's first output, for the few integer ops shape computations
-    use; ``None`` when unknown."""
-    op, a = node.op_type, _attrs(node)
-    if op == "Constant":
-        if "value" in a:
-            return numpy_helper.to_array(a["value"])
-        for key in ("value_float", "value_floats", "value_int", "value_ints"):
-            if key in a:
-                return np.array(a[key], dtype=np.float32 if "float" in key else np.int64)
-        return None
-    if op in ("Shape", "Size"):
-        dims = shapes[0]
-        if dims is None or None in dims:
-            return None
-        if op == "Size":
-            return np.array(_prod(dims), dtype=np.int64)
-        start, end = a.get("start", 0), a.get("end", len(dims))
-        return np.array(dims[start:end], dtype=np.int64)
-    if any(v is None for v, t in zip(values, node.input) if t):
-        return None
-    x = values[0] if values else None
-    if op == "Identity":
-        return x
-    if op == "Cast":
-        return x.astype(onnx.helper.tensor_dtype_to_np_dtype(a["to"]))
-    if op == "Gather":
-        return np.take(x, values[1].astype(np.int64), axis=a.get("axis", 0))
-    if op == "Concat":
-        return np.concatenate([np.atleast_1d(v) for v in values], axis=a.get("axis", 0))
-    if op == "Unsqueeze":
-        axes = _axes(node, values, 1)
-        rank = x.ndim + len(axes)
-        for ax in sorted(ax % rank for ax in axes):
-            x = np.expand_dims(x, ax)
-        return x
-    if op == "Squeeze":
-        axes = _axes(node, values, 1)
-        return np.squeeze(x) if axes is None else np.squeeze(x, axis=tuple(axes))
-    if op == "Slice":
-        if "starts" in a:
-            starts, ends, axes, steps = a["starts"], a["ends"], a.get("axes"), None
-        else:
-            starts, ends = values[1], values[2]
-            axes = values[3] if len(values) > 3 and node.input[3] else None
-            steps = values[4] if len(values) > 4 and node.input[4] else None
-        axes = list(range(len(starts))) if axes is None else list(axes)
-        steps = [1] * len(starts) if steps is None else list(steps)
-        index = [slice(None)] * x.ndim
-        for s, e, ax, st in zip(starts, ends, axes, steps):
-            index[int(ax)] = slice(int(s), int(e), int(st))
-        return x[tuple(index)]
-    if op == "Reshape":
-        shape = [int(s) for s in values[1]]
-        shape = [x.shape[i] if s == 0 else s for i, s in enumerate(shape)]
-        return x.reshape(shape)
-    if op == "ConstantOfShape":
-        shape = [int(s) for s in x]
-        if _prod(shape) > FOLD_LIMIT:
-            return None
-        fill = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
-        return np.full(shape, fill.reshape(-1)[0], dtype=fill.dtype)
-    if op in ("Add", "Sub", "Mul"):
-        return {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply}[op](x, values[1])
-    if op == "Div":
-        if np.issubdtype(x.dtype, np.integer):
-            return np.trunc(x / values[1]).astype(x.dtype)
-        return x / values[1]
-    if op == "Equal":
-        return np.equal(x, values[1])
-    if op == "Where":
-        return np.where(x, values[1], values[2])
-    return None
-
-
-# --------------------------------------------------------------------------- node handlers
-
-
-def _spatial(attrs: dict, key: str, rank: int, default: int) -> list[int]:
-    value = attrs.get(key)
-    return [default] * (rank - 2) if value is None else list(value)
-
-
-def _window(imp: _Importer, index: int, in_dims: list[int], kernel: list[int],
-            dilations: list[int]) -> tuple[tuple[list, list, list], tuple[int, int, int, int]]:
-    """Kernel, strides and ``(top, left, bottom, right)`` padding of a Conv or pool node, 2-D
-    (a 1-D window has ``H = 1``), with auto_pad resolved and a folded Pad added."""
-    node = imp.nodes[index]
-    a = _attrs(node)
-    rank = len(in_dims)
-    strides = _spatial(a, "strides", rank, 1)
-    pads = list(a.get("pads", [0] * 2 * (rank - 2)))
-    auto = a.get("auto_pad", "NOTSET")
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pairs = [_same_pads(s, k, st, d, auto == "SAME_UPPER")
-                 for s, k, st, d in zip(in_dims[2:], kernel, strides, dilations)]
-        pads = [p[0] for p in pairs] + [p[1] for p in pairs]
-    elif auto == "VALID":
-        pads = [0] * 2 * (rank - 2)
-    if rank == 3:
-        kernel, strides, dilations = [1] + kernel, [1] + strides, [1] + dilations
-        pads = [0, pads[0], 0, pads[1]]
-    extra = imp.pad_fold.get(index, (None, (0, 0, 0, 0)))[1]
-    padding = tuple(p + e for p, e in zip(pads, extra))
-    return (kernel, strides, dilations), padding
-
-
-def _input_of(imp: _Importer, index: int) -> str:
-    """A window node's data tensor: its input, or the input of a Pad folded into it."""
-    folded = imp.pad_fold.get(index)
-    return folded[0] if folded else imp.nodes[index].input[0]
-
-
-def _conv(imp: _Importer, index: int, node) -> None:
-    x_t = _input_of(imp, index)
-    x = imp.data(index, 0, tensor=x_t)
-    in_dims = imp.dims(x_t, index)
-    if len(in_dims) not in (3, 4):
-        raise _Unsupported(f"a {len(in_dims) - 2}-D convolution")
-    w = imp.weight_dims(index, 1)
-    a = _attrs(node)
-    kernel = list(a.get("kernel_shape", w[2:]))
-    dilations = _spatial(a, "dilations", len(in_dims), 1)
-    (kernel, strides, dilations), padding = _window(imp, index, in_dims, kernel, dilations)
-    bias = imp.optional(index, 2)
-    group = a.get("group", 1)
-    weight = node.input[1]
-    if weight in imp.fixed:
-        c = imp.ir_shape(x)[0]
-        op = Shift(kernel_size=tuple(kernel))
-        out_shape = imp.sample_shape(node.output[0], index)
-        if not (group == c == w[0] and bias is None and strides == [1, 1]
-                and dilations == [1, 1] and out_shape == imp.ir_shape(x)):
-            raise WorkloadError(f"{imp.path}: {imp.where(index)}: its weight '{weight}' is "
-                                f"listed as fixed ({FIXED_WEIGHTS_KEY}), which perfsim "
-                                f"understands only on fc layers and on depthwise, bias-free, "
-                                f"size-keeping convolutions (shift)")
-    else:
-        op = Conv(out_channels=w[0], kernel_size=tuple(kernel), strides=tuple(strides),
-                  padding=padding, dilation=tuple(dilations), group_count=group,
-                  bias=bias is not None)
-    name = imp.emit(index, op, [x], [node.output[0]])
-    imp.check_params(index, [name], [weight, bias])
-
-
-def _pool(imp: _Importer, index: int, node) -> None:
-    if _spp(imp, index, node):
-        return
-    if any(imp.used(t) for t in node.output[1:]):
-        raise _Unsupported("its Indices output is read")
-    x_t = _input_of(imp, index)
-    x = imp.data(index, 0, tensor=x_t)
-    in_dims = imp.dims(x_t, index)
-    if len(in_dims) not in (3, 4):
-        raise _Unsupported(f"{len(in_dims) - 2}-D pooling")
-    a = _attrs(node)
-    dilations = _spatial(a, "dilations", len(in_dims), 1)
-    if any(d != 1 for d in dilations):
-        raise _Unsupported("dilated pooling")
-    (kernel, strides, _), padding = _window(imp, index, in_dims, list(a["kernel_shape"]),
-                                            dilations)
-    cls = MaxPool if node.op_type == "MaxPool" else AvgPool
-    imp.emit(index, cls(kernel_size=tuple(kernel), strides=tuple(strides), padding=padding,
-                        ceil_mode=bool(a.get("ceil_mode", 0))), [x], [node.output[0]])
-
-
-def _global_pool(imp: _Importer, index: int, node) -> None:
-    if _spp(imp, index, node):
-        return
-    if len(imp.dims(node.input[0], index)) < 3:
-        raise _Unsupported("its input has no spatial axes")
-    cls = GlobalMaxPool if node.op_type == "GlobalMaxPool" else GlobalAvgPool
-    imp.emit(index, cls(), [imp.data(index, 0)], [node.output[0]])
-
-
-_SPP_MODES = {"MaxPool": "max", "GlobalMaxPool": "max", "AveragePool": "avg",
-              "GlobalAveragePool": "avg"}
-
-
-def _spp(imp: _Importer, index: int, node) -> bool:
-    """Pools of one tensor, each flattened and concatenated: one spatial pyramid pool."""
-    step = imp.only_consumer(node.output[0])
-    if step is None or step[1].op_type != "Flatten" or _attrs(step[1]).get("axis", 1) != 1:
-        return False
-    step = imp.only_consumer(step[1].output[0])
-    if step is None or step[1].op_type != "Concat":
-        return False
-    cat_index, cat = step
-    x_t, mode = node.input[0], _SPP_MODES[node.op_type]
-    members, levels = [cat_index], []
-    for t in cat.input:
-        flat_index = imp.producer.get(t)
-        if flat_index is None or imp.only_consumer(t) is None:
-            return False
-        flat = imp.nodes[flat_index]
-        pool_index = imp.producer.get(flat.input[0])
-        if (flat.op_type != "Flatten" or _attrs(flat).get("axis", 1) != 1
-                or pool_index is None or imp.only_consumer(flat.input[0]) is None):
-            return False
-        pool = imp.nodes[pool_index]
-        a = _attrs(pool)
-        if (_SPP_MODES.get(pool.op_type) != mode or pool.input[0] != x_t
-                or any(a.get("pads", [0])) or a.get("ceil_mode", 0) or pool_index in imp.pad_fold
-                or a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID")):
-            return False
-        out = imp.dims(pool.output[0], pool_index)
-        if len(out) != 4 or out[2] != out[3]:
-            return False
-        levels.append(out[2])
-        members += [flat_index, pool_index]
-    if _attrs(cat).get("axis") not in (1, -1):
-        return False
-    x = imp.data(index, 0)
-    imp.absorbed.update(members)
-    imp.emit(index, SpatialPyramidPool(levels=tuple(levels), mode=mode), [x],
-             [cat.output[0]], name=cat.name)
-    return True
-
-
-def _fc(imp: _Importer, index: int, node) -> None:
-    """Gemm, MatMul or Einsum with a constant weight (and a following bias Add) -> fc."""
-    a = _attrs(node)
-    op_type = node.op_type
-    if op_type == "Gemm":
-        if a.get("transA", 0):
-            raise _Unsupported("transA=1")
-        x_k, w_k = 0, 1
-    elif op_type == "MatMul":
-        x_k, w_k = 0, 1
-        if node.input[0] in imp.const:
-            raise _Unsupported("the constant is its first operand")
-    else:
-        x_k, w_k = _einsum(imp, index, node)
-    if node.input[w_k] not in imp.const:
-        raise _Unsupported("it multiplies two activations (only a constant weight maps to fc)")
-    x_t = node.input[x_k]
-    in_dims = imp.dims(x_t, index)
-    w = imp.weight_dims(index, w_k)
-    x = imp.data(index, x_k, batch_first=op_type != "Einsum")
-    features = elems(imp.ir_shape(x))
-    if op_type == "Gemm":
-        if len(in_dims) != 2 or len(w) != 2:
-            raise _Unsupported("its operands are not matrices")
-        k = w[0] if a.get("transB", 0) else w[1]
-        bias = imp.optional(index, 2)
-        if bias is not None and bias not in imp.const:
-            raise _Unsupported("its C input is an activation")
-    elif op_type == "MatMul":
-        if len(in_dims) != 2 or len(w) != 2:
-            raise _Unsupported(f"its input has rank {len(in_dims)} (a per-position linear "
-                               f"layer; perfsim's fc takes a (N, F) matrix)")
-        k = w[1]
-        bias = None
-    else:
-        k = _prod(w) // features
-        bias = None
-    if _prod(w) != k * features:
-        raise WorkloadError(f"{imp.path}: {imp.where(index)}: weight '{node.input[w_k]}' of "
-                            f"shape {w} does not map {features} features to {k}")
-    output = node.output[0]
-    if op_type != "Gemm":
-        step = imp.only_consumer(output)
-        if step is not None and step[1].op_type == "Add" and len(step[1].input) == 2:
-            other = [t for t in step[1].input if t != output]
-            if (len(other) == 1 and other[0] in imp.const
-                    and imp.shapes.get(other[0]) == [k]):
-                imp.absorbed.add(step[0])
-                bias, output = other[0], step[1].output[0]
-    weight = node.input[w_k]
-    fixed = weight in imp.fixed
-    if bias is not None and (bias in imp.fixed) != fixed:
-        raise WorkloadError(f"{imp.path}: {imp.where(index)}: its weight and bias must both be "
-                            f"fixed or both trainable ({FIXED_WEIGHTS_KEY})")
-    name = imp.emit(index, FullyConnected(out_features=k, bias=bias is not None,
-                                          trainable=not fixed), [x], [output])
-    imp.check_params(index, [name], [weight, bias])
-
-
-def _einsum(imp: _Importer, index: int, node) -> tuple[int, int]:
-    """An Einsum that is a fully connected layer: one activation, one constant, the output
-    ``(N, K)`` contracting every non-batch axis of the activation. Returns the operand
-    positions (activation, weight)."""
-    equation = _attrs(node).get("equation", "").replace(" ", "")
-    lhs, arrow, out = equation.partition("->")
-    operands = lhs.split(",")
-    if not arrow or len(operands) != 2 or "." in equation or len(node.input) != 2:
-        raise _Unsupported(f"equation '{equation}' is not a fully connected layer")
-    x_k = 0 if node.input[1] in imp.const else 1
-    w_k = 1 - x_k
-    x_letters, w_letters = operands[x_k], operands[w_k]
-    axis = imp.batch_axis.get(node.input[x_k], 0)
-    if (len(set(x_letters)) != len(x_letters) or len(set(w_letters)) != len(w_letters)
-            or axis >= len(x_letters) or len(out) != 2 or out[0] != x_letters[axis]
-            or out[1] not in w_letters or out[1] in x_letters
-            or set(w_letters) - {out[1]} != set(x_letters) - {out[0]}):
-        raise _Unsupported(f"equation '{equation}' is not a fully connected layer")
-    return x_k, w_k
-
-
-def _norm(imp: _Importer, index: int, node) -> None:
-    a = _attrs(node)
-    eps = _f32(a.get("epsilon", 1e-5))
-    x = imp.data(index, 0)
-    op_type = node.op_type
-    if op_type == "BatchNormalization":
-        if any(imp.used(t) for t in node.output[1:]):
-            raise _Unsupported("its training-mode outputs are read")
-        op: Op = BatchNorm(eps=eps)
-    elif len(imp.dims(node.input[0], index)) < 3:
-        raise _Unsupported("its input has no spatial axes")
-    elif op_type == "InstanceNormalization":
-        op = GroupNorm(num_groups=imp.ir_shape(x)[0], eps=eps)
-    else:
-        op = GroupNorm(num_groups=a["num_groups"], eps=eps)
-    name = imp.emit(index, op, [x], [node.output[0]])
-    imp.check_params(index, [name], [imp.optional(index, 1), imp.optional(index, 2)])
-
-
-def _lrn(imp: _Importer, index: int, node) -> None:
-    a = _attrs(node)
-    imp.emit(index, LRN(size=a["size"], alpha=_f32(a.get("alpha", 1e-4)),
-                        beta=_f32(a.get("beta", 0.75)), k=_f32(a.get("bias", 1.0))),
-             [imp.data(index, 0)], [node.output[0]])
-
-
-def _unary(imp: _Importer, index: int, node, op: Op) -> str:
-    """An op that keeps its input's shape and layout."""
-    return _unary_from(imp, index, 0, op, node.output[0])
-
-
-_ACTIVATIONS = {"HardSigmoid": Sigmoid, "HardSwish": Relu6, "Softmax": Softmax}
-"""ONNX activations read as a perfsim op they are not one to one with (the one-to-one ones:
-:func:`registry_ops`)."""
-
-
-def _activation(imp: _Importer, index: int, node) -> None:
-    _unary(imp, index, node, _ACTIVATIONS[node.op_type]())
-
-
-def _leaky_relu(imp: _Importer, index: int, node) -> None:
-    _unary(imp, index, node, LeakyRelu(negative_slope=_f32(_attrs(node).get("alpha", 0.01))))
-
-
-def _prelu(imp: _Importer, index: int, node) -> None:
-    if node.input[1] not in imp.const:
-        raise _Unsupported("its slope is computed at run time")
-    kind = _constant_kind(imp, index, node.input[0], node.input[1])
-    if kind == "scalar":
-        _unary(imp, index, node, LeakyRelu(negative_slope=_f32(imp.scalar(node.input[1]) or 0.25)))
-        return
-    if kind != "channel":
-        raise _Unsupported(f"its slope has shape {imp.dims(node.input[1], index)}")
-    name = _unary(imp, index, node, PRelu())
-    imp.check_params(index, [name], [node.input[1]])
-
-
-def _bound(imp: _Importer, node, key: str, k: int) -> bool:
-    """Whether a Clip has a finite ``min``/``max`` (attribute before opset 11, input after)."""
-    a = _attrs(node)
-    if key in a:
-        value = a[key]
-    elif k < len(node.input) and node.input[k]:
-        value = imp.scalar(node.input[k])
-        if value is None:
-            return True
-    else:
-        return False
-    return math.isfinite(value) and abs(value) < 1e30
-
-
-def _clip(imp: _Importer, index: int, node) -> None:
-    bounds = _bound(imp, node, "min", 1) + _bound(imp, node, "max", 2)
-    if bounds == 0:
-        imp.alias(index, node.input[0])
-        return
-    _unary(imp, index, node, Relu6() if bounds == 2 else Relu())
-
-
-def _dropout(imp: _Importer, index: int, node) -> None:
-    if any(imp.used(t) for t in node.output[1:]):
-        raise _Unsupported("its mask output is read")
-    ratio = _attrs(node).get("ratio")
-    if ratio is None:
-        ratio = imp.scalar(imp.optional(index, 1))
-    _unary(imp, index, node, Dropout(p=_f32(0.5 if ratio is None else ratio)))
-
-
-def _identity(imp: _Importer, index: int, node) -> None:
-    imp.data(index, 0, batch_first=False)
-    imp.alias(index, node.input[0])
-
-
-def _constant_kind(imp: _Importer, index: int, x_t: str, c_t: str) -> str:
-    """How constant ``c_t`` broadcasts against activation ``x_t``: "scalar", "channel" (one
-    value per channel) or "other"."""
-    x_dims, c_dims = imp.dims(x_t, index), imp.dims(c_t, index)
-    if len(c_dims) > len(x_dims):
-        return "other"
-    full = [1] * (len(x_dims) - len(c_dims)) + list(c_dims)
-    axis = imp.batch_axis.get(x_t, 0)
-    if full[axis] != 1:
-        return "other"
-    shape = _per_sample(full, axis)
-    if shape == (1, 1, 1):
-        return "scalar"
-    channels = imp.sample_shape(x_t, index)[0]
-    return "channel" if shape == (channels, 1, 1) else "other"
-
-
-_ARITH = {"Add": "add", "Sub": "add", "Sum": "add", "Mul": "mul", "Div": "mul", "Max": "max"}
-
-
-def _arith(imp: _Importer, index: int, node) -> None:
-    kind = _ARITH[node.op_type]
-    data = [(k, t) for k, t in enumerate(node.input) if t and t not in imp.const]
-    consts = [(k, t) for k, t in enumerate(node.input) if t and t in imp.const]
-    if not consts:
-        if len(data) == 1:
-            imp.alias(index, data[0][1])
-            return
-        refs = [imp.data(index, k, batch_first=False) for k, _ in data]
-        ranks = [len(imp.dims(t, index)) for _, t in data]
-        widest = data[ranks.index(max(ranks))][1]
-        axis = imp.batch_axis.get(widest, 0)
-        if widest in imp.rnn_outputs:
-            imp.rnn_outputs.add(node.output[0])
-        imp.emit(index, make_op(kind), refs, [node.output[0]], batch_axis=axis)
-        return
-    if len(data) != 1 or len(consts) != 1:
-        raise _Unsupported("it combines several constants")
-    (x_k, x_t), (c_k, c_t) = data[0], consts[0]
-    shape = _constant_kind(imp, index, x_t, c_t)
-    if shape == "other":
-        raise _Unsupported(f"its constant operand '{c_t}' of shape {imp.dims(c_t, index)} is "
-                           f"neither a scalar nor one value per channel")
-    weights: list[str | None] = [c_t] if shape == "channel" else []
-    output = node.output[0]
-    if kind == "max":
-        if shape != "scalar":
-            raise _Unsupported("Max with a per-channel constant")
-        op: Op = Relu()
-    elif kind == "add":
-        op = Offset() if shape == "channel" else Scale(factor=1.0)
-    else:
-        factor = None
-        if shape == "scalar":
-            value = imp.scalar(c_t)
-            if value is not None and node.op_type == "Div":
-                value = 1.0 / value if c_k == 1 and value != 0 else None
-            factor = _f32(1.0 if value is None else value)
-        bias = False
-        step = imp.only_consumer(output)
-        if step is not None and step[1].op_type in ("Add", "Sub") and len(step[1].input) == 2:
-            other = [t for t in step[1].input if t != output]
-            if (len(other) == 1 and other[0] in imp.const
-                    and _constant_kind(imp, step[0], output, other[0]) == "channel"):
-                imp.absorbed.add(step[0])
-                bias, output = True, step[1].output[0]
-                weights.append(other[0])
-        op = Scale(bias=bias, factor=factor)
-    name = _unary_from(imp, index, x_k, op, output)
-    imp.check_params(index, [name], weights)
-
-
-def _unary_from(imp: _Importer, index: int, k: int, op: Op, output: str) -> str:
-    """Layer ``op`` on input ``k`` of node ``index``, keeping its shape and layout, bound to
-    ONNX tensor ``output``."""
-    t = imp.nodes[index].input[k]
-    x = imp.data(index, k, batch_first=False)
-    if t in imp.rnn_outputs:
-        imp.rnn_outputs.add(output)
-    return imp.emit(index, op, [x], [output], batch_axis=imp.batch_axis.get(t, 0))
-
-
-def _ir_axis(imp: _Importer, t: str, axis: int, index: int) -> int:
-    """perfsim's axis (0 channels, 1 rows, 2 columns) for ONNX ``axis`` of tensor ``t``."""
-    dims = imp.dims(t, index)
-    rank = len(dims)
-    axis = axis % rank if rank else 0
-    b = imp.batch_axis.get(t, 0)
-    if t in imp.rnn_outputs:
-        if axis == 2:
-            raise _Unsupported("it works along the batch axis")
-        return 2 if axis == 0 else 0
-    if axis == b:
-        raise _Unsupported("it works along the batch axis")
-    if b >= 1:
-        return 2 if axis < b else 0
-    j = axis - 1
-    if rank == 3:
-        return 0 if j == 0 else 2
-    return min(j, 2)
-
-
-def _concat(imp: _Importer, index: int, node) -> None:
-    inputs = [t for t in node.input if t]
-    refs = [imp.data(index, k, batch_first=False) for k, t in enumerate(node.input) if t]
-    first = inputs[0]
-    layouts = {(len(imp.dims(t, index)), imp.batch_axis.get(t, 0), t in imp.rnn_outputs)
-               for t in inputs}
-    if len(layouts) != 1:
-        raise _Unsupported("its inputs have different layouts")
-    axis = _ir_axis(imp, first, _attrs(node)["axis"], index)
-    if first in imp.rnn_outputs:
-        imp.rnn_outputs.add(node.output[0])
-    imp.emit(index, Concat(axis=axis), refs, [node.output[0]],
-             batch_axis=imp.batch_axis.get(first, 0))
-
-
-def _split(imp: _Importer, index: int, node) -> None:
-    t = node.input[0]
-    x = imp.data(index, 0, batch_first=False)
-    outputs = list(node.output)
-    if len(outputs) == 1:
-        imp.alias(index, t)
-        return
-    axis = _ir_axis(imp, t, _attrs(node).get("axis", 0), index)
-    b = imp.batch_axis.get(t, 0)
-    sizes = []
-    for o in outputs:
-        imp.batch_axis[o] = b
-        if t in imp.rnn_outputs:
-            imp.rnn_outputs.add(o)
-        sizes.append(imp.sample_shape(o, index)[axis])
-    imp.emit(index, Split(sizes=tuple(sizes), axis=axis), [x], outputs, batch_axis=b)
-
-
-def _view(imp: _Importer, index: int, node) -> None:
-    if node.op_type == "Reshape" and _channel_shuffle(imp, index, node):
-        return
-    t, out = node.input[0], node.output[0]
-    x = imp.data(index, 0, batch_first=False)
-    in_dims, out_dims = imp.dims(t, index), imp.dims(out, index)
-    b = imp.batch_axis.get(t, 0)
-    if t in imp.rnn_outputs:
-        b = 2
-    if node.op_type == "Transpose":
-        perm = list(_attrs(node).get("perm", range(len(in_dims) - 1, -1, -1)))
-        axis = perm.index(b) if b < len(perm) else 0
-    else:
-        axis = _prefix_axis(in_dims, out_dims, b)
-    imp.batch_axis[out] = axis
-    shape = imp.sample_shape(out, index)
-    op: Op
-    if axis == 0 and len(out_dims) <= 2 and shape == (elems(imp.ir_shape(x)), 1, 1):
-        op = Flatten()
-    else:
-        op = Reshape(shape=shape)
-    imp.emit(index, op, [x], [out], batch_axis=axis)
-
-
-def _channel_shuffle(imp: _Importer, index: int, node) -> bool:
-    """Reshape (N, g, C/g, H, W) -> Transpose [0, 2, 1, 3, 4] -> Reshape (N, C, H, W)."""
-    t = node.input[0]
-    in_dims, mid = imp.shapes.get(t), imp.shapes.get(node.output[0])
-    if (imp.batch_axis.get(t, 0) != 0 or not in_dims or not mid or len(in_dims) != 4
-            or len(mid) != 5 or None in in_dims or None in mid
-            or mid[0] != in_dims[0] or mid[1] * mid[2] != in_dims[1] or mid[3:] != in_dims[2:]):
-        return False
-    step = imp.only_consumer(node.output[0])
-    if (step is None or step[1].op_type != "Transpose"
-            or list(_attrs(step[1]).get("perm", [])) != [0, 2, 1, 3, 4]):
-        return False
-    transpose_index, transpose = step
-    step = imp.only_consumer(transpose.output[0])
-    if (step is None or step[1].op_type not in ("Reshape", "Flatten")
-            or imp.shapes.get(step[1].output[0]) != in_dims):
-        return False
-    x = imp.data(index, 0)
-    imp.absorbed.update((transpose_index, step[0]))
-    imp.emit(index, ChannelShuffle(num_groups=mid[1]), [x], [step[1].output[0]],
-             name=transpose.name)
-    return True
-
-
-def _rearrange(imp: _Importer, index: int, node) -> None:
-    block = _attrs(node)["blocksize"]
-    cls = DepthToSpace if node.op_type == "DepthToSpace" else SpaceToDepth
-    imp.emit(index, cls(block=block), [imp.data(index, 0)], [node.output[0]])
-
-
-def _resize(imp: _Importer, index: int, node) -> None:
-    a = _attrs(node)
-    mode = a.get("mode", "nearest")
-    if mode not in ("nearest", "linear", "bilinear"):
-        raise _Unsupported(f"mode '{mode}'")
-    x = imp.data(index, 0)
-    in_dims, out_dims = imp.dims(node.input[0], index), imp.dims(node.output[0], index)
-    if (len(in_dims) != 4 or out_dims[:2] != in_dims[:2]
-            or any(o % i for o, i in zip(out_dims[2:], in_dims[2:]))):
-        raise _Unsupported(f"it resizes {in_dims} to {out_dims}, not by integer factors of "
-                           f"the map")
-    scale = (out_dims[2] // in_dims[2], out_dims[3] // in_dims[3])
-    imp.emit(index, Upsample(scale=scale, mode="nearest" if mode == "nearest" else "bilinear"),
-             [x], [node.output[0]])
-
-
-def _pad(imp: _Importer, index: int, node) -> None:
-    a = _attrs(node)
-    t = node.input[0]
-    x = imp.data(index, 0)
-    rank = len(imp.dims(t, index))
-    if "pads" in a:
-        pads = list(a["pads"])
-    else:
-        value = imp.values.get(imp.optional(index, 1) or "")
-        if value is None:
-            raise _Unsupported("its pads are computed at run time")
-        pads = [int(p) for p in value]
-    axes_t = imp.optional(index, 3)
-    axes = list(range(rank))
-    if axes_t:
-        value = imp.values.get(axes_t)
-        if value is None:
-            raise _Unsupported("its axes are computed at run time")
-        axes = [int(v) % rank for v in value]
-    begin, end = [0] * rank, [0] * rank
-    for i, ax in enumerate(axes):
-        begin[ax], end[ax] = pads[i], pads[len(axes) + i]
-    if min(begin + end) < 0:
-        raise _Unsupported("negative pads (cropping)")
-    if rank not in (3, 4) or begin[:2] != [0, 0] or end[:2] != [0, 0]:
-        raise _Unsupported("it pads other axes than rows and columns")
-    padding = ((begin[2], begin[3], end[2], end[3]) if rank == 4
-               else (0, begin[2], 0, end[2]))
-    step = imp.only_consumer(node.output[0])
-    if (step is not None and step[1].op_type in ("Conv", "MaxPool", "AveragePool")
-            and step[1].input[0] == node.output[0]
-            and _attrs(step[1]).get("auto_pad", "NOTSET") == "NOTSET"):
-        imp.pad_fold[step[0]] = (t, padding)
-        return
-    imp.emit(index, MaxPool(kernel_size=(1, 1), strides=(1, 1), padding=padding), [x],
-             [node.output[0]])
-
-
-def _recurrent(imp: _Importer, index: int, node) -> None:
-    a = _attrs(node)
-    if a.get("layout", 0) != 0:
-        raise _Unsupported("batch-first layout (layout=1)")
-    if imp.optional(index, 7):
-        raise _Unsupported("peephole weights (input P)")
-    if any(imp.used(t) for t in node.output[1:]):
-        raise _Unsupported("its Y_h/Y_c outputs are read (perfsim maps Y)")
-    x_t = node.input[0]
-    if imp.batch_axis.get(x_t, 0) != 1 or len(imp.dims(x_t, index)) != 3:
-        raise _Unsupported(f"its input '{x_t}' is not a time-major sequence (T, N, F)")
-    x = imp.data(index, 0, batch_first=False)
-    w, r = imp.weight_dims(index, 1), imp.weight_dims(index, 2)
-    bias = imp.optional(index, 3)
-    hidden = a.get("hidden_size", r[2])
-    cls = RECURRENT[node.op_type]
-    output = node.output[0] if node.output else ""
-    step = imp.only_consumer(output) if output else None
-    squeeze = (w[0] == 1 and step is not None and step[1].op_type == "Squeeze"
-               and _axes(step[1], [imp.values.get(t) for t in step[1].input], 1) in ([1], [-3]))
-    if squeeze:  # PyTorch's export drops the direction axis right away: part of the layer
-        imp.absorbed.add(step[0])
-        output, axis = step[1].output[0], 1
-    else:
-        imp.rnn_outputs.add(output)
-        axis = 2
-    names = []
-    if w[0] == 1:
-        names.append(imp.emit(index, cls(hidden_size=hidden, bias=bias is not None), [x],
-                              [output], batch_axis=axis))
-    else:
-        base = node.name or f"{node.op_type}_{index}"
-        for direction in ("forward", "reverse"):
-            names.append(imp.emit(index, cls(hidden_size=hidden, bias=bias is not None), [x],
-                                  [], name=f"{base}/{direction}"))
-        names.append(imp.emit(index, Concat(axis=0), names[:2], [output], batch_axis=axis,
-                              name=base))
-    imp.check_params(index, names, [node.input[1], node.input[2], bias])
-
-
-HANDLERS = {
-    "Conv": _conv, "MaxPool": _pool, "AveragePool": _pool, "GlobalAveragePool": _global_pool,
-    "GlobalMaxPool": _global_pool, "Gemm": _fc, "MatMul": _fc, "Einsum": _fc,
-    "BatchNormalization": _norm, "InstanceNormalization": _norm, "GroupNormalization": _norm,
-    "LRN": _lrn, "HardSigmoid": _activation, "HardSwish": _activation, "Softmax": _activation,
-    "LeakyRelu": _leaky_relu, "PRelu": _prelu, "Clip": _clip, "Dropout": _dropout,
-    "Identity": _identity, "Add": _arith, "Sub": _arith, "Mul": _arith, "Div": _arith,
-    "Max": _arith, "Sum": _arith, "Concat": _concat, "Split": _split, "Reshape": _view,
-    "Flatten": _view, "Squeeze": _view, "Unsqueeze": _view, "Transpose": _view,
-    "DepthToSpace": _rearrange, "SpaceToDepth": _rearrange, "Resize": _resize,
-    "Upsample": _resize, "Pad": _pad, "LSTM": _recurrent, "GRU": _recurrent, "RNN": _recurrent,
-}
-"""ONNX op type -> the function that maps a node of it onto layers."""
-
-
-
-def registry_ops() -> dict[str, type[Op]]:
-    """ONNX op type -> the perfsim op class that declares it as its one-to-one, attribute-free
-    ONNX form (:attr:`perfsim.workload.ops.Op.onnx_name`): imported without a converter."""
-    return {cls.onnx_name: cls for cls in OPS.values() if cls.onnx_name}
-
-
-def supported_ops() -> tuple[str, ...]:
-    """Every ONNX op type the importer maps, sorted."""
-    return tuple(sorted({*HANDLERS, *registry_ops()}))
-"""The ONNX op types perfsim maps (besides constants and shape computations, which fold)."""
+        self.emit(index, Placeholder(onnx_op=op_type, shape=shape,
+                                     uncosted_macs=self.onnx_macs(node)),
+                  inputs, [outputs[0]], batch_axis=self.batch(outputs[0]))
+
+    def onnx_macs(self, node: onnx.NodeProto) -> int:
+        """The MACs of a node perfsim could not map, per sample, from its ONNX shapes: a
+        MatMul, Gemm, Einsum, Conv or ConvTranspose (0 for other ops, or when shapes are
+        unknown)."""
+        shapes = [self.shapes.get(t) for t in node.input] + \
+            [self.shapes.get(t) for t in node.output[:1]]
+        if any(s is None or None in s for s in shapes[:2] + shapes[-1:]):
+            return 0
+        out = shapes[-1]
+        a = _attrs(node)
+        if node.op_type == "MatMul":
+            return prod(out) * shapes[0][-1]
+        if node.op_type == "Gemm":
+            return prod(out) * shapes[0][0 if a.get("transA", 0) else -1]
+        if node.op_type == "Conv":
+            return prod(out) * prod(shapes[1][1:])
+        if node.op_type == "ConvTranspose":
+            return prod(shapes[0]) * prod(shapes[1][1:])
+        if node.op_type == "Einsum" and len(node.input) == 2:
+            lhs = a.get("equation", "").replace(" ", "").partition("->")[0].split(",")
+            sizes = {}
+            for letters, dims in zip(lhs, shapes[:2]):
+                if "." in letters or len(letters) != len(dims):
+                    return 0
+                sizes.update(zip(letters, dims))
+            return prod(sizes.values())
+        return 0

@@ -98,9 +98,17 @@ def layer_table(network: Network) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def uncosted(network: Network) -> tuple[int, int]:
+    """The network's placeholder layers (ONNX ops perfsim could not map) and the MACs their
+    ONNX shapes say they do at ``network.batch``, which no count or cost of perfsim's holds."""
+    holders = [layer.op for layer in network.layers if layer.op.kind == "placeholder"]
+    return len(holders), network.batch * sum(op.uncosted_macs for op in holders)
+
+
 def totals(network: Network) -> dict[str, int]:
     """Network totals at ``network.batch``: layers, params, macs, ops, weight_elems, and the
-    conv/fc layer counts."""
+    conv/fc layer counts; for a network with placeholders, also ``uncosted_layers`` and
+    ``uncosted_macs`` (:func:`uncosted`)."""
     params = macs = ops = weights = n_conv = n_fc = 0
     for layer in network.layers:
         in_shapes = network.in_shapes(layer)
@@ -110,6 +118,10 @@ def totals(network: Network) -> dict[str, int]:
         weights += layer.op.weight_elems(in_shapes)
         n_conv += isinstance(layer.op, Conv)
         n_fc += layer.op.kind == "fc"
-    return {"layers": len(network.layers), "params": params, "macs": network.batch * macs,
-            "ops": network.batch * ops, "weight_elems": weights, "conv_layers": n_conv,
-            "fc_layers": n_fc}
+    out = {"layers": len(network.layers), "params": params, "macs": network.batch * macs,
+           "ops": network.batch * ops, "weight_elems": weights, "conv_layers": n_conv,
+           "fc_layers": n_fc}
+    layers, missing = uncosted(network)
+    if layers:
+        out.update(uncosted_layers=layers, uncosted_macs=missing)
+    return out
