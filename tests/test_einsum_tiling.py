@@ -228,14 +228,6 @@ def test_one_buffer_loads_then_computes():
     assert kern.pipeline_cycles(moved, 200.0, 4, overlapped) == pytest.approx(232)
 
 
-@settings(max_examples=300, deadline=None)
-@given(values=st.lists(st.integers(0, 9), min_size=1, max_size=12))
-def test_sorted_distinct_equals_numpy_unique(values):
-    array = np.array(values, dtype=np.int64)
-    kept = kern._sorted_distinct(array, len(values))
-    assert array[:kept].tolist() == np.unique(values).tolist()
-
-
 def test_nothing_fitting_is_none():
     nest = SMALL["fc"]
     assert ns.search_one_level(nest, PRECISION, ns.Capacity(shared_bytes=10),
