@@ -491,23 +491,31 @@ def level_table(nest: LoopNest, values, orders, k: int, costs):
         for i, value in enumerate(found):
             _fill_summary(packed, d, i, dim_summary(nest, d, k, (value,) + above), trips,
                           count, extent_sum, top, max_extent)
-    table = _rows(packed.operands, packed.axis_of, packed.classes, values, orders, k, costs,
-                  packed.class_orders, counts, trips, count, extent_sum, top, max_extent)
+    n_ops, n_classes = packed.operands.shape[0], packed.class_orders.shape[1]
+    loops = max(n_dims, n_classes)
+    table = np.zeros(math.prod(len(o) for o in options), dtype=ROW)
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    _rows(packed.operands, packed.axis_of, packed.classes, values, orders, k, costs,
+          packed.class_orders, counts, trips, count, extent_sum, top, max_extent, table,
+          np.zeros((3, n_ops, n_dims, widest), dtype=np.int64),
+          np.zeros((n_dims, widest), dtype=np.int64), np.zeros((n_ops, n_classes), dtype=np.int64),
+          np.zeros((3, n_ops, loops), dtype=np.int64),
+          np.zeros((4, max(n_ops, n_dims, 3)), dtype=np.int64))
     return table, candidates, counts
 
 
 @njit(cache=True)
 def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_orders, counts,
-          trips, count, extent_sum, top, max_extent):
-    """The rows of :func:`level_table` from its dimensions' summaries (column ``i`` of each
-    array: candidate ``i``)."""
+          trips, count, extent_sum, top, max_extent, table, term, tiles_of, indexing, loop,
+          small):
+    """Fills ``table``, the rows of :func:`level_table`, from its dimensions' summaries
+    (column ``i`` of each array: candidate ``i``). The rest are zeroed work arrays: ``term``
+    (3, operands, dimensions, candidates), ``tiles_of`` (dimensions, candidates),
+    ``indexing`` (operands, classes), ``loop`` (3, operands, loops) and ``small`` (4, at
+    least operands, dimensions and 3)."""
     n_dims, n_ops, levels = axis_of.shape[1], operands.shape[0], values.shape[0]
     n_classes = class_orders.shape[1]
-    widest = trips.shape[1]
     # Each dimension's factors at level k depend on its own candidate only: tabulate them.
-    term = np.zeros((3, n_ops, n_dims, widest), dtype=np.int64)
-    tiles_of = np.zeros((n_dims, widest), dtype=np.int64)
-    indexing = np.zeros((n_ops, n_classes), dtype=np.int64)  # 0/1
     for d in range(n_dims):
         for op in range(n_ops):
             indexing[op, classes[d]] = 1 if axis_of[op, d] >= 0 else 0
@@ -516,17 +524,9 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
             for op in range(n_ops):
                 term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term_jit(
                     op, d, k, axis_of, i, trips, count, extent_sum)
-    n_rows = 1
-    for d in range(n_dims):
-        n_rows *= counts[d]
-    table = np.zeros(n_rows, dtype=ROW)
-    cols = np.zeros(n_dims, dtype=np.int64)
-    outside = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
-    inside = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
-    multi = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
-    settled = np.zeros(n_ops, dtype=np.int64)
-    role_moved = np.zeros(3, dtype=np.int64)
-    tile_bytes = np.zeros(3, dtype=np.int64)
+    n_rows = table.shape[0]
+    outside, inside, multi = loop[0], loop[1], loop[2]
+    cols, settled, role_moved, tile_bytes = small[0], small[1], small[2], small[3]
     for row in range(n_rows):
         rest = row
         tiles = 1
@@ -577,7 +577,6 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
         table[row]["tile_count"] = tiles
         for role in range(3):
             table[row]["tile_bytes"][role] = tile_bytes[role]
-    return table
 
 
 @njit(cache=True, inline="always")
@@ -663,19 +662,25 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
     return cycles < best_cycles
 
 
-@njit(cache=True)
 def rank_table(table, buffers, capacity, rates):
     """(row, cycles, fastest) of the :data:`CYCLE_TOLERANCE` objective's choice among the
     fitting rows of a :func:`level_table`, ``fastest`` being the first fitting row of the
     least cycles (the choice stands for any smaller capacity that still fits both rows), or
     (-1, inf, -1) when nothing fits; ``capacity`` and ``rates`` are one-element
     :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    return _rank(table, buffers, capacity, rates, np.empty(table.shape[0], dtype=np.float64),
+                 np.zeros((2, 3), dtype=np.int64))
+
+
+@njit(cache=True)
+def _rank(table, buffers, capacity, rates, cycles, work):
+    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``work`` (2, 3) for a
+    row's bytes moved and tile bytes per role as plain arrays (the type Python callers of
+    :func:`link_cycles` and :func:`pipeline_cycles` pass: one signature compiles)."""
     capacity = capacity[0]
     rates = rates[0]
-    cycles = np.zeros(table.shape[0], dtype=np.float64)
-    # The row's bytes as plain arrays, the type Python callers pass: one signature compiles.
-    moved = np.zeros(3, dtype=np.int64)
-    tile = np.zeros(3, dtype=np.int64)
+    moved, tile = work[0], work[1]
     least = np.inf
     fastest = -1
     for row in range(table.shape[0]):
