@@ -10,6 +10,7 @@ on random nests: commit 3e53761); ``tests/test_recorded.py`` keeps that promise 
 from __future__ import annotations
 
 import random
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -153,6 +154,32 @@ def test_outermost_level_of_a_hierarchy_is_the_one_level_search():
                                 ns.Rates(60.0, 200.0, 8.0, 1.0, 20.0))
     assert (plan[1].tiling, plan[1].operands, plan[1].cycles) == \
         (alone.tiling, alone.operands, alone.cycles)
+
+
+def _every_child(start, length, split, value, parent_extents, axes):
+    """Each child a run of its own: the summary's tree without merging (its definition)."""
+    return list(range(kern._children(length, split, value) + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(in_size=st.integers(1, 40), out_size=st.integers(1, 40), kernel=st.integers(1, 5),
+       stride=st.integers(1, 3), dilation=st.integers(1, 3), pad=st.integers(0, 4),
+       groups=st.sampled_from([1, 2]), data=st.data())
+def test_runs_of_alike_children_summarise_as_every_child(in_size, out_size, kernel, stride,
+                                                         dilation, pad, groups, data):
+    """Merging alike siblings (windows inside the axis, whole tiles) changes no summary."""
+    nest = ln.convolution(batch=1, in_channels=2 * groups, out_channels=2 * groups,
+                          in_size=(in_size, 3), out_size=(out_size, 2), kernel=(kernel, 1),
+                          stride=(stride, 1), dilation=(dilation, 1), pad_before=(pad, 0),
+                          groups=groups, biases_per_output=1)
+    levels = data.draw(st.integers(1, 3))
+    for d, name in enumerate(nest.tiled_dims):
+        size = nest.size(name)
+        column = tuple(data.draw(st.integers(1, max(size, 1))) for _ in range(levels))
+        merged = kern.dim_summary.__wrapped__(nest, d, 0, column)
+        with mock.patch.object(kern, "_segments", _every_child):
+            alone = kern.dim_summary.__wrapped__(nest, d, 0, column)
+        assert merged == alone, (name, column)
 
 
 @settings(max_examples=300, deadline=None)

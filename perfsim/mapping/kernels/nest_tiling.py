@@ -215,25 +215,38 @@ def _largest_tile(size: int, split: int, column: tuple[int, ...]) -> int:
     return length
 
 
-def _segments(length: int, split: int, value: int, parent_extents: list[int], kinds,
-              windowed: bool) -> list[int]:
-    """Runs ``[marks[i], marks[i + 1])`` of children of a tile (``length`` long, extents
-    ``parent_extents`` per axis) that are alike: same length and extents, and none but the
-    first starting where its parent starts; the marks, ascending. Without windows, whose
-    extents depend on where a child lies, a tile has at most a few runs however many children
-    it has."""
+def _segments(start: int, length: int, split: int, value: int, parent_extents: list[int],
+              axes: list[tuple]) -> list[int]:
+    """Runs ``[marks[i], marks[i + 1])`` of children of a tile ``[start, start + length)``
+    (extents ``parent_extents`` per axis) that are alike, and so have alike subtrees: same
+    length and extents, and none but the first starting where its parent starts; the marks,
+    ascending. A window's extent depends on where a child lies only when some of its windows
+    cross the axis's edge: a child whose windows all land inside reads as many elements as
+    any other of its length, so only the children near the edges stand alone. A tile has a few
+    runs however many children it has."""
     n = _children(length, split, value)
-    if windowed:
-        return list(range(n + 1))
-    if split == SPLIT_PARTS:
-        whole = length // -(-length // value) if length > 0 else 0
-    else:
-        whole = length // value
+    step = -(-length // value) if split == SPLIT_PARTS else value  # a whole child's length
+    whole = length // step if length > 0 else 0
     marks = {0, n, min(1, n), min(whole, n), min(whole + 1, n)}  # a bias's first tile at 0
-    for kind, e in zip(kinds, parent_extents):
+    inside_from, inside_to = 0, n  # children whose windows all land inside the axis
+    for (_, _, kind, extent, stride, dilation, window, pad), e in zip(axes, parent_extents):
         if kind == AXIS_SPREAD:
             full = e // -(-e // value) if e > 0 else 0
             marks.update((min(full, n), min(full + 1, n)))
+        elif kind == AXIS_WINDOW:
+            # child i starts at start + i * step: its first window starts inside when
+            # (start + i * step) * stride >= pad, its last ends inside when start + i * step
+            # <= last, the last output whose window ends inside, less the child's length - 1
+            first_output = -(-pad // stride)
+            last = (extent + pad - (window - 1) * dilation - 1) // stride - (step - 1)
+            inside_from = max(inside_from, -(-(first_output - start) // step))
+            inside_to = min(inside_to, (last - start) // step + 1)
+    if inside_from < inside_to:
+        marks.update(range(min(inside_from, n)))
+        marks.update(range(max(inside_to, 0), n + 1))
+        marks.add(inside_from)
+    elif any(axis[2] == AXIS_WINDOW for axis in axes):
+        marks.update(range(n + 1))
     return sorted(marks)
 
 
@@ -245,14 +258,23 @@ class DimSummary(NamedTuple):
     """``trips[j]``: its level-``j`` tiles summed over the tiles of level ``j + 1``."""
     count: tuple[int, ...]
     """``count[j]``: its tiles at level ``j``."""
-    extent_sum: tuple[tuple[tuple[int, int], ...], ...]
-    """``extent_sum[s][j][state]``, for its axis in slot ``s`` (``dim_axes[d]``): over the
+    extent_sum: tuple[tuple[int, ...], ...]
+    """``extent_sum[s][2 * j + state]``, for its axis in slot ``s`` (``dim_axes[d]``): over the
     level-``j + 1`` tiles cut in one (``state = 0``) or several (``1``) tiles at level ``j``,
     the sum of the extents of those children whose subtree down to level ``k`` is one tile."""
     top: tuple[int, ...]
     """Per slot, the whole extent if the whole dimension is one tile down to ``k``, else 0."""
     max_extent: tuple[int, ...]
     """Per slot, the largest extent at level ``k``."""
+
+
+@lru_cache(maxsize=4096)
+def _dim_spec(nest: LoopNest, d: int) -> tuple[int, int, tuple[tuple, ...]]:
+    """Size and split of cut dimension ``d`` and its axes (:data:`AXIS` records as tuples)."""
+    packed = pack_nest(nest)
+    size, split = packed.dims[d].tolist()
+    return size, split, tuple(packed.axes[a].tolist() for a in packed.dim_axes[d].tolist()
+                              if a >= 0)
 
 
 @lru_cache(maxsize=65536)
@@ -264,11 +286,7 @@ def dim_summary(nest: LoopNest, d: int, k: int, column: tuple[int, ...]) -> DimS
     extent per tile, marks the tiles whose subtree down to level ``k`` is one tile, and sums.
     Alike siblings (:func:`_segments`) have alike subtrees: the tree keeps one node per run of
     them, with the run's ``weight``."""
-    packed = pack_nest(nest)
-    size, split = (int(x) for x in packed.dims[d].tolist())
-    axes = [packed.axes[a].tolist() for a in packed.dim_axes[d].tolist() if a >= 0]
-    kinds = [axis[2] for axis in axes]
-    windowed = AXIS_WINDOW in kinds
+    size, split, axes = _dim_spec(nest, d)
     levels = k + len(column)
     # the root: the whole dimension, as the one child of a notional parent
     start, length, weight = [0], [size], [1]
@@ -282,7 +300,8 @@ def dim_summary(nest: LoopNest, d: int, k: int, column: tuple[int, ...]) -> DimS
         value = column[j - k]
         for parent in range(offset[j + 1], offset[j + 1] + nodes[j + 1]):
             children[parent] = _children(length[parent], split, value)
-            marks = _segments(length[parent], split, value, extent[parent], kinds, windowed)
+            marks = _segments(start[parent], length[parent], split, value,
+                              extent[parent], axes)
             first[parent] = len(start)
             runs_of[parent] = len(marks) - 1
             for r in range(len(marks) - 1):
@@ -306,23 +325,43 @@ def dim_summary(nest: LoopNest, d: int, k: int, column: tuple[int, ...]) -> DimS
     trips = [0] * MAX_LEVELS
     for j in range(k, levels + 1):
         count[j] = sum(weight[offset[j]:offset[j] + nodes[j]])
-    sums = [[[0, 0] for _ in range(MAX_LEVELS)] for _ in axes]
+    sums = [[0] * (2 * MAX_LEVELS) for _ in axes]
     for j in range(k, levels):
         tiles = 0
         for parent in range(offset[j + 1], offset[j + 1] + nodes[j + 1]):
             tiles += weight[parent] * children[parent]
-            state = 1 if children[parent] > 1 else 0
+            at = 2 * j + (1 if children[parent] > 1 else 0)
             for node in range(first[parent], first[parent] + runs_of[parent]):
                 if single[node]:
-                    for s in range(len(axes)):
-                        sums[s][j][state] += weight[node] * extent[node][s]
+                    for s, e in enumerate(extent[node]):
+                        sums[s][at] += weight[node] * e
         trips[j] = tiles
-    level_k = range(offset[k], offset[k] + nodes[k])
-    return DimSummary(tuple(trips), tuple(count),
-                      tuple(tuple(tuple(pair) for pair in slot) for slot in sums),
-                      tuple(extent[0][s] if single[0] else 0 for s in range(len(axes))),
-                      tuple(max([0] + [extent[node][s] for node in level_k])
-                            for s in range(len(axes))))
+    level_k = extent[offset[k]:offset[k] + nodes[k]]
+    return DimSummary(tuple(trips), tuple(count), tuple(map(tuple, sums)),
+                      tuple(extent[0]) if single[0] else (0,) * len(axes),
+                      tuple(map(max, zip((0,) * len(axes), *level_k))))
+
+
+@lru_cache(maxsize=16384)
+def _dim_columns(nest: LoopNest, d: int, k: int, above: tuple[int, ...]):
+    """The candidate values of cut dimension ``d`` at level ``k`` (``above``: its values at the
+    levels above, innermost first) and their :func:`dim_summary` fields stacked, one column per
+    candidate: ``trips`` and ``count`` (candidates, levels), ``extent_sum`` (slots,
+    candidates, levels, 2), ``top`` and ``max_extent`` (slots, candidates). Cached: do not
+    modify them."""
+    size, split, _ = _dim_spec(nest, d)
+    found = candidate_values(_largest_tile(size, split, above), split)
+    summaries = [dim_summary(nest, d, k, (value,) + above) for value in found]
+    slots = len(summaries[0].top)
+
+    def stack(field, shape):
+        return np.array([getattr(s, field) for s in summaries], dtype=np.int64).reshape(
+            (len(found), slots) + shape).swapaxes(0, 1)
+
+    return (np.array(found, dtype=np.int64),
+            np.array([s.trips for s in summaries], dtype=np.int64),
+            np.array([s.count for s in summaries], dtype=np.int64),
+            stack("extent_sum", (MAX_LEVELS, 2)), stack("top", ()), stack("max_extent", ()))
 
 
 def _fill_summary(packed, d: int, col: int, summary: DimSummary, trips, count, extent_sum,
@@ -333,7 +372,7 @@ def _fill_summary(packed, d: int, col: int, summary: DimSummary, trips, count, e
     trips[d, col] = summary.trips
     count[d, col] = summary.count
     for s, a in enumerate(packed.dim_axes[d].tolist()[:len(summary.top)]):
-        extent_sum[a, col] = summary.extent_sum[s]
+        extent_sum[a, col] = np.reshape(summary.extent_sum[s], (MAX_LEVELS, 2))
         top[a, col] = summary.top[s]
         max_extent[a, col] = summary.max_extent[s]
 
@@ -422,10 +461,21 @@ _tile_bytes_jit = njit(cache=True, inline="always")(_tile_bytes)
 def level_traffic(nest: LoopNest, values, orders, k: int, costs):
     """Traffic into level ``k`` of the tiling ``values[j, d]`` / ``orders[j]`` (dimension
     indices, outermost first) of levels ``k <= j < L``: one :data:`TRAFFIC` record per
-    operand, and the number of level-``k`` tiles."""
+    operand (cached: do not modify it), and the number of level-``k`` tiles."""
+    return _level_traffic(nest, values[k:].tobytes(), orders[k:].tobytes(), values.shape[1],
+                          costs.tobytes())
+
+
+@lru_cache(maxsize=65536)
+def _level_traffic(nest: LoopNest, values: bytes, orders: bytes, n_dims: int, costs: bytes):
+    """:func:`level_traffic` of the levels from ``k`` up (renumbered from 0), the arrays as
+    bytes so that they hash: a sweep's points choose the same tilings again and again."""
+    values = np.frombuffer(values, np.int64).reshape(-1, n_dims)
+    orders = np.frombuffer(orders, np.int64).reshape(-1, n_dims)
+    costs = np.frombuffer(costs, COST)
     packed = pack_nest(nest)
     operands, axis_of = packed.operands, packed.axis_of
-    n_dims, n_axes = packed.dims.shape[0], packed.axes.shape[0]
+    n_axes = packed.axes.shape[0]
     trips = np.zeros((n_dims, 1, MAX_LEVELS), dtype=np.int64)
     count = np.zeros((n_dims, 1, MAX_LEVELS + 1), dtype=np.int64)
     extent_sum = np.zeros((n_axes, 1, MAX_LEVELS, 2), dtype=np.int64)
@@ -433,7 +483,7 @@ def level_traffic(nest: LoopNest, values, orders, k: int, costs):
     max_extent = np.zeros((n_axes, 1), dtype=np.int64)
     cols = np.zeros(n_dims, dtype=np.int64)  # every dimension's one column
     for d in range(n_dims):
-        _fill_summary(packed, d, 0, dim_summary(nest, d, k, tuple(values[k:, d].tolist())),
+        _fill_summary(packed, d, 0, dim_summary(nest, d, 0, tuple(values[:, d].tolist())),
                       trips, count, extent_sum, top, max_extent)
     outside = np.zeros((1, n_dims), dtype=np.int64)
     inside = np.zeros((1, n_dims), dtype=np.int64)
@@ -441,7 +491,7 @@ def level_traffic(nest: LoopNest, values, orders, k: int, costs):
     out = np.zeros(operands.shape[0], dtype=TRAFFIC)
     for op in range(operands.shape[0]):
         fetched = _top(op, axis_of, cols, top)
-        for j in range(k, values.shape[0]):
+        for j in range(values.shape[0]):
             for d in range(n_dims):
                 outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of, 0,
                                                                      trips, count, extent_sum)
@@ -451,7 +501,7 @@ def level_traffic(nest: LoopNest, values, orders, k: int, costs):
                    _tile_bytes(op, operands, costs, axis_of, cols, max_extent))
     tiles = 1
     for d in range(n_dims):
-        tiles *= count[d, 0, k]
+        tiles *= count[d, 0, 0]
     return out, int(tiles)
 
 
@@ -473,27 +523,28 @@ def level_table(nest: LoopNest, values, orders, k: int, costs):
     dimensions' summaries (:func:`dim_summary`) are built here, the rows in :func:`_rows`."""
     packed = pack_nest(nest)
     n_dims, n_axes = packed.dims.shape[0], packed.axes.shape[0]
-    options = []
-    for d, (size, split) in enumerate(packed.dims.tolist()):
-        above = tuple(values[k + 1:, d].tolist())
-        options.append(candidate_values(_largest_tile(size, split, above), split))
-    widest = max(len(o) for o in options)
+    columns = [_dim_columns(nest, d, k, tuple(values[k + 1:, d].tolist()))
+               for d in range(n_dims)]
+    widest = max(len(found) for found, *_ in columns)
     candidates = np.zeros((n_dims, MAX_CANDIDATES), dtype=np.int64)
-    counts = np.array([len(o) for o in options], dtype=np.int64)
+    counts = np.zeros(n_dims, dtype=np.int64)
     trips = np.zeros((n_dims, widest, MAX_LEVELS), dtype=np.int64)
     count = np.zeros((n_dims, widest, MAX_LEVELS + 1), dtype=np.int64)
     extent_sum = np.zeros((n_axes, widest, MAX_LEVELS, 2), dtype=np.int64)
     top = np.zeros((n_axes, widest), dtype=np.int64)
     max_extent = np.zeros((n_axes, widest), dtype=np.int64)
-    for d, found in enumerate(options):
-        candidates[d, :len(found)] = found
-        above = tuple(values[k + 1:, d].tolist())
-        for i, value in enumerate(found):
-            _fill_summary(packed, d, i, dim_summary(nest, d, k, (value,) + above), trips,
-                          count, extent_sum, top, max_extent)
+    for d, (found, its_trips, its_count, its_sums, its_top, its_max) in enumerate(columns):
+        n = counts[d] = len(found)
+        candidates[d, :n] = found
+        trips[d, :n] = its_trips
+        count[d, :n] = its_count
+        along = packed.dim_axes[d, :its_top.shape[0]]
+        extent_sum[along, :n] = its_sums
+        top[along, :n] = its_top
+        max_extent[along, :n] = its_max
     n_ops, n_classes = packed.operands.shape[0], packed.class_orders.shape[1]
     loops = max(n_dims, n_classes)
-    table = np.zeros(math.prod(len(o) for o in options), dtype=ROW)
+    table = np.zeros(math.prod(counts.tolist()), dtype=ROW)
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     _rows(packed.operands, packed.axis_of, packed.classes, values, orders, k, costs,
           packed.class_orders, counts, trips, count, extent_sum, top, max_extent, table,
