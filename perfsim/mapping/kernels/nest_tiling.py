@@ -1,5 +1,7 @@
 """Traffic of a tiling of any einsum loop nest through a memory hierarchy, and the search for
-the best tiling (Numba), with their ``_ref`` specifications.
+the best tiling, with their ``_ref`` specifications. The per-dimension summaries are plain
+Python, built once per nest and cached; only the loops over every tiling (the table's rows,
+their ranking and timing) are Numba-jitted.
 
 The nest is a :class:`perfsim.workload.loopnest.LoopNest`; nothing here knows a convolution.
 Levels are numbered innermost first; the outermost (``L``, DRAM) holds everything. A tiling
