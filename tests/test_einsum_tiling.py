@@ -10,6 +10,7 @@ on random nests: commit 3e53761); ``tests/test_recorded.py`` keeps that promise 
 from __future__ import annotations
 
 import random
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -155,6 +156,32 @@ def test_outermost_level_of_a_hierarchy_is_the_one_level_search():
         (alone.tiling, alone.operands, alone.cycles)
 
 
+def _every_child(start, length, split, value, parent_extents, axes):
+    """Each child a run of its own: the summary's tree without merging (its definition)."""
+    return list(range(kern._children(length, split, value) + 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(in_size=st.integers(1, 40), out_size=st.integers(1, 40), kernel=st.integers(1, 5),
+       stride=st.integers(1, 3), dilation=st.integers(1, 3), pad=st.integers(0, 4),
+       groups=st.sampled_from([1, 2]), data=st.data())
+def test_runs_of_alike_children_summarise_as_every_child(in_size, out_size, kernel, stride,
+                                                         dilation, pad, groups, data):
+    """Merging alike siblings (windows inside the axis, whole tiles) changes no summary."""
+    nest = ln.convolution(batch=1, in_channels=2 * groups, out_channels=2 * groups,
+                          in_size=(in_size, 3), out_size=(out_size, 2), kernel=(kernel, 1),
+                          stride=(stride, 1), dilation=(dilation, 1), pad_before=(pad, 0),
+                          groups=groups, biases_per_output=1)
+    levels = data.draw(st.integers(1, 3))
+    for d, name in enumerate(nest.tiled_dims):
+        size = nest.size(name)
+        column = tuple(data.draw(st.integers(1, max(size, 1))) for _ in range(levels))
+        merged = kern.dim_summary.__wrapped__(nest, d, 0, column)
+        with mock.patch.object(kern, "_segments", _every_child):
+            alone = kern.dim_summary.__wrapped__(nest, d, 0, column)
+        assert merged == alone, (name, column)
+
+
 @settings(max_examples=300, deadline=None)
 @given(extent=st.integers(1, 5000), split=st.sampled_from(["halves", "parts", "single"]))
 def test_candidate_values_equal_reference(extent, split):
@@ -228,14 +255,6 @@ def test_one_buffer_loads_then_computes():
     assert kern.pipeline_cycles(moved, 200.0, 4, overlapped) == pytest.approx(232)
 
 
-@settings(max_examples=300, deadline=None)
-@given(values=st.lists(st.integers(0, 9), min_size=1, max_size=12))
-def test_sorted_distinct_equals_numpy_unique(values):
-    array = np.array(values, dtype=np.int64)
-    kept = kern._sorted_distinct(array, len(values))
-    assert array[:kept].tolist() == np.unique(values).tolist()
-
-
 def test_nothing_fitting_is_none():
     nest = SMALL["fc"]
     assert ns.search_one_level(nest, PRECISION, ns.Capacity(shared_bytes=10),
@@ -245,4 +264,4 @@ def test_nothing_fitting_is_none():
 @skip_without_jit
 def test_kernel_equivalence_holds_without_jit():
     passes_without_jit(__file__, "(small and (fc or depthwise or stream) and not inner) or "
-                                 "candidate or window or pipeline or sorted_distinct")
+                                 "candidate or window or pipeline")

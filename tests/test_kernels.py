@@ -1,13 +1,11 @@
-"""The cost-model Numba kernels of the engines equal their pure-Python reference twins: on
-random arguments, and (see the last test) with JIT disabled too. The tiling kernels have
-theirs in ``tests/test_einsum_tiling.py``."""
+"""The engines' cycle kernels (closed forms) equal their pure-Python reference twins (walks)
+on random arguments. The tiling kernels have theirs in ``tests/test_einsum_tiling.py``."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nojit import passes_without_jit, skip_without_jit
 from perfsim.mapping.kernels.systolic import systolic_cycles, systolic_cycles_ref
 from perfsim.mapping.kernels.vector import vector_cycles, vector_cycles_ref
 
@@ -43,7 +41,3 @@ def test_vector_cycles_equals_reference(lanes, outputs, work, steps, latency):
     assert vector_cycles(lanes, outputs, work, steps, latency) == \
         vector_cycles_ref(lanes, outputs, work, steps, latency)
 
-
-@skip_without_jit
-def test_kernel_equivalence_holds_without_jit():
-    passes_without_jit(__file__, "not without_jit")

@@ -1,2 +1,4 @@
-"""Numba-jitted cost kernels (arrays or integers in, numbers out), each with a pure-Python
-``_ref`` twin that is its specification; the tests hold them equal, with and without JIT."""
+"""Cost kernels (arrays or integers in, numbers out), each with a pure-Python ``_ref`` twin
+that is its specification; the tests hold them equal. Only the loops that run per tiling are
+Numba-jitted (:mod:`~perfsim.mapping.kernels.nest_tiling`: the table's rows and their
+ranking); closed forms and summaries built once stay plain Python, which compiles nothing."""

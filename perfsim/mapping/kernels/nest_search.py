@@ -297,11 +297,6 @@ def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.nd
                         fastest_role_bytes, more_room_bytes)
 
 
-def _traffic_at(packed: kern.PackedNest, values, orders, k: int, costs):
-    return kern.level_traffic(packed.dims, packed.operands, packed.axes, packed.axis_of,
-                              packed.dim_axes, values, orders, k, costs)
-
-
 def levels_traffic(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel],
                    tilings: Sequence[LevelTiling], *,
                    homes: Mapping[str, int] | None = None) -> tuple[LevelTraffic, ...]:
@@ -309,13 +304,12 @@ def levels_traffic(nest: LoopNest, precision: Precision, levels: Sequence[Tiling
     on-chip level) with the level above it. ``homes`` maps operand names to the level they
     live at (default the outermost)."""
     _check_levels(levels, tilings)
-    packed = kern.pack_nest(nest)
     values, orders = _values(nest, tilings)
     homes = dict(homes or {})
     results = []
     for k, tiling in enumerate(tilings):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
-        traffic, tiles = _traffic_at(packed, values, orders, k, costs)
+        traffic, tiles = kern.level_traffic(nest, values, orders, k, costs)
         results.append(_level_result(nest, levels[k].name, tiling, traffic, tiles,
                                      levels[k].buffers, None))
     return tuple(results)
@@ -369,12 +363,10 @@ def _make_table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shap
                 k: int):
     """The search table of level ``k`` (cached, :data:`_table`: shared by every capacity,
     buffer count and rate); arguments are the arrays' bytes so that they hash."""
-    packed = kern.pack_nest(nest)
     values_array = np.frombuffer(values, np.int64).reshape(shape).copy()
     orders_array = np.frombuffer(orders, np.int64).reshape(shape).copy()
-    return kern.level_table(packed.dims, packed.operands, packed.axes, packed.axis_of,
-                            packed.dim_axes, packed.classes, values_array, orders_array, k,
-                            np.frombuffer(costs, kern.COST).copy(), packed.class_orders)
+    return kern.level_table(nest, values_array, orders_array, k,
+                            np.frombuffer(costs, kern.COST).copy())
 
 
 _table = _Tables(TABLE_CACHE_BYTES)
@@ -434,7 +426,7 @@ def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, r
     if found is None:
         return None
     cycles, tiling, fastest, more = found
-    traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, 0, costs)
+    traffic, tiles = kern.level_traffic(nest, values, orders, 0, costs)
     return _level_result(nest, "sram", tiling, traffic, tiles, buffers, cycles, fastest, more)
 
 
@@ -467,7 +459,7 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
     results = []
     for k in range(on_chip):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
-        traffic, tiles = _traffic_at(kern.pack_nest(nest), values, orders, k, costs)
+        traffic, tiles = kern.level_traffic(nest, values, orders, k, costs)
         cycles, tiling, fastest, more = chosen[k]
         results.append(_level_result(nest, levels[k].name, tiling, traffic, tiles,
                                      levels[k].buffers, cycles, fastest, more))

@@ -1,5 +1,7 @@
 """Traffic of a tiling of any einsum loop nest through a memory hierarchy, and the search for
-the best tiling (Numba), with their ``_ref`` specifications.
+the best tiling, with their ``_ref`` specifications. The per-dimension summaries are plain
+Python, built once per nest and cached; only the loops over every tiling (the table's rows,
+their ranking and timing) are Numba-jitted.
 
 The nest is a :class:`perfsim.workload.loopnest.LoopNest`; nothing here knows a convolution.
 Levels are numbered innermost first; the outermost (``L``, DRAM) holds everything. A tiling
@@ -14,7 +16,7 @@ level above, an operand's tile is re-fetched once per iteration of every loop th
 index it, outside its innermost indexing loop of more than one trip; and a tile covering its
 parent's whole extent along the operand's dimensions is kept across consecutive parent tiles
 that share it. Summed over every tile of the level above, both rules are products of
-per-dimension sums (:func:`_dim_summary`, :func:`_runs`): exact with edge tiles, halos and
+per-dimension sums (:func:`dim_summary`, :func:`_runs`): exact with edge tiles, halos and
 parts, and never a walk over the tiles. Fetched elements times the element size are the
 bytes read into a level; windows fetch exactly the in-bounds elements their outputs read
 (halos re-fetched by neighbours, padding never); a bias travels with its weights tile that
@@ -123,51 +125,41 @@ TRAFFIC = np.dtype([("read_bytes", np.int64), ("partial_read_bytes", np.int64),
 its single-buffered tile."""
 
 # ----------------------------------------------------------------------------- tiles
+# Plain Python: a dimension's summaries depend on the nest and the values above only, are
+# cached, and cost little beside what compiling them in Numba cost (about 2.5 CPU-s).
 
 
-@njit(cache=True)
-def candidate_values(extent: int, split: int):
+def candidate_values(extent: int, split: int) -> tuple[int, ...]:
     """Values a level may give a dimension whose largest tile above spans ``extent``, in
     search order: tile sizes ``ceil(extent / 2^i)`` ascending (halves), part counts 1, 2,
     4, ... up to ``extent`` (parts), or 1 (single)."""
-    found = np.zeros(MAX_CANDIDATES, dtype=np.int64)
-    n = 0
     if split == SPLIT_SINGLE:
-        found[0] = 1
-        n = 1
-    elif split == SPLIT_PARTS:
+        return (1,)
+    if split == SPLIT_PARTS:
+        found = []
         parts = 1
         while parts <= extent:
-            found[n] = parts
-            n += 1
+            found.append(parts)
             parts *= 2
-    else:  # halving from the whole extent: found in descending order, returned ascending
-        parts = 1
-        last = -1
-        while True:
-            t = -(-extent // parts)
-            if t != last:
-                found[n] = t
-                n += 1
-                last = t
-            if t == 1:
-                break
-            parts *= 2
-    ascending = split == SPLIT_SINGLE or split == SPLIT_PARTS
-    out = np.zeros(n, dtype=np.int64)
-    for i in range(n):  # element by element: slices compile slowly in Numba
-        out[i] = found[i] if ascending else found[n - 1 - i]
-    return out
+        return tuple(found)
+    found = []  # halving from the whole extent: found in descending order, returned ascending
+    parts = 1
+    while True:
+        t = -(-extent // parts)
+        if not found or t != found[-1]:
+            found.append(t)
+        if t == 1:
+            break
+        parts *= 2
+    return tuple(reversed(found))
 
 
-@njit(cache=True, inline="always")
 def _share(extent: int, parts: int, i: int) -> int:
     """Length of part ``i`` when ``extent`` is cut into ``parts`` parts of ``ceil`` size."""
     size = -(-extent // parts)
     return min(size, max(0, extent - i * size))
 
 
-@njit(cache=True, inline="always")
 def _children(length: int, split: int, value: int) -> int:
     """How many tiles ``value`` cuts a tile of ``length`` into (parts: ``value``, some empty)."""
     if split == SPLIT_PARTS:
@@ -175,15 +167,13 @@ def _children(length: int, split: int, value: int) -> int:
     return -(-length // value)
 
 
-@njit(cache=True, inline="always")
-def _child(start: int, length: int, split: int, value: int, i: int):
+def _child(start: int, length: int, split: int, value: int, i: int) -> tuple[int, int]:
     """(start, length) of child ``i`` of a tile ``[start, start + length)``."""
     if split == SPLIT_PARTS:
         return start + i * -(-length // value), _share(length, value, i)
     return start + i * value, min(value, length - i * value)
 
 
-@njit(cache=True)
 def window_extent(start: int, count: int, stride: int, kernel: int, dilation: int, pad: int,
                   size: int) -> int:
     """In-bounds elements of an axis of ``size`` that outputs ``[start, start + count)`` read
@@ -200,221 +190,202 @@ def window_extent(start: int, count: int, stride: int, kernel: int, dilation: in
             lo = o * stride - pad
             total += max(0, min(lo + kernel, size) - max(lo, 0))
         return total
-    hit = np.zeros(size, dtype=np.int64)
-    total = 0
-    for o in range(start, start + count):
-        for f in range(kernel):
-            r = o * stride - pad + f * dilation
-            if 0 <= r < size and hit[r] == 0:
-                hit[r] = 1
-                total += 1
-    return total
+    return len({r for o in range(start, start + count) for f in range(kernel)
+                if 0 <= (r := o * stride - pad + f * dilation) < size})
 
 
-@njit(cache=True)
-def _axis_extent(axes, a: int, start: int, length: int, parent_extent: int, value: int,
+def _axis_extent(axis: tuple, start: int, length: int, parent_extent: int, value: int,
                  i: int) -> int:
-    """Extent of axis ``a`` on child ``i`` (span ``[start, start + length)``) of a tile whose
-    extent on that axis is ``parent_extent``."""
-    kind = axes[a]["kind"]
+    """Extent of an axis (an :data:`AXIS` record as a tuple) on child ``i`` (span ``[start,
+    start + length)``) of a tile whose extent on that axis is ``parent_extent``."""
+    _, _, kind, extent, stride, dilation, window, pad = axis
     if kind == AXIS_PLAIN:
         return length
     if kind == AXIS_WINDOW:
-        return window_extent(start, length, axes[a]["stride"], axes[a]["window"],
-                             axes[a]["dilation"], axes[a]["pad_before"], axes[a]["extent"])
+        return window_extent(start, length, stride, window, dilation, pad, extent)
     if kind == AXIS_SPREAD:
         return _share(parent_extent, value, i)
     return 1 if start == 0 else 0
 
 
-@njit(cache=True, inline="always")
-def _largest_tile(size: int, split: int, values, d: int, level: int) -> int:
-    """Span of the largest tile of dimension ``d`` at ``level`` (the first tile is the
-    largest); ``values[j, d]`` cut level ``j + 1`` into level ``j``, for ``level <= j <
-    len(values)``."""
+def _largest_tile(size: int, split: int, column: tuple[int, ...]) -> int:
+    """Span of the largest tile of a dimension cut by ``column`` (its values at the levels
+    above, innermost first; the first tile is the largest)."""
     length = size
-    for j in range(values.shape[0] - 1, level - 1, -1):
-        if split == SPLIT_PARTS:
-            length = -(-length // values[j, d])
-        else:
-            length = min(length, values[j, d])
+    for value in reversed(column):
+        length = -(-length // value) if split == SPLIT_PARTS else min(length, value)
     return length
 
 
-@njit(cache=True)
-def _segments(length: int, split: int, value: int, parent_extents, node: int, kinds,
-              windowed: bool, marks) -> int:
-    """Runs ``[marks[i], marks[i + 1])`` of children of a tile (``length`` long, extents
-    ``parent_extents[node]`` per axis) that are alike: same length and extents, and none but
-    the first starting where its parent starts. Writes the marks, ascending, and returns how
-    many. Without windows, whose extents depend on where a child lies, a tile has at most a
-    few runs however many children it has."""
+def _segments(start: int, length: int, split: int, value: int, parent_extents: list[int],
+              axes: list[tuple]) -> list[int]:
+    """Runs ``[marks[i], marks[i + 1])`` of children of a tile ``[start, start + length)``
+    (extents ``parent_extents`` per axis) that are alike, and so have alike subtrees: same
+    length and extents, and none but the first starting where its parent starts; the marks,
+    ascending. A window's extent depends on where a child lies only when some of its windows
+    cross the axis's edge: a child whose windows all land inside reads as many elements as
+    any other of its length, so only the children near the edges stand alone. A tile has a few
+    runs however many children it has."""
     n = _children(length, split, value)
-    if windowed:
-        for i in range(n + 1):
-            marks[i] = i
-        return n + 1
-    marks[0], marks[1] = 0, n
-    marks[2] = min(1, n)  # the first child may start at 0 (a bias's first tile)
-    if split == SPLIT_PARTS:
-        whole = length // -(-length // value) if length > 0 else 0
-    else:
-        whole = length // value
-    marks[3], marks[4] = min(whole, n), min(whole + 1, n)
-    used = np.int64(5)  # not a literal: a literal argument compiles another signature
-    for s in range(kinds.shape[0]):
-        if kinds[s] == AXIS_SPREAD:
-            e = parent_extents[node, s]
+    step = -(-length // value) if split == SPLIT_PARTS else value  # a whole child's length
+    whole = length // step if length > 0 else 0
+    marks = {0, n, min(1, n), min(whole, n), min(whole + 1, n)}  # a bias's first tile at 0
+    inside_from, inside_to = 0, n  # children whose windows all land inside the axis
+    for (_, _, kind, extent, stride, dilation, window, pad), e in zip(axes, parent_extents):
+        if kind == AXIS_SPREAD:
             full = e // -(-e // value) if e > 0 else 0
-            marks[used], marks[used + 1] = min(full, n), min(full + 1, n)
-            used += 2
-    return _sorted_distinct(marks, used)
+            marks.update((min(full, n), min(full + 1, n)))
+        elif kind == AXIS_WINDOW:
+            # child i starts at start + i * step: its first window starts inside when
+            # (start + i * step) * stride >= pad, its last ends inside when start + i * step
+            # <= last, the last output whose window ends inside, less the child's length - 1
+            first_output = -(-pad // stride)
+            last = (extent + pad - (window - 1) * dilation - 1) // stride - (step - 1)
+            inside_from = max(inside_from, -(-(first_output - start) // step))
+            inside_to = min(inside_to, (last - start) // step + 1)
+    if inside_from < inside_to:
+        marks.update(range(min(inside_from, n)))
+        marks.update(range(max(inside_to, 0), n + 1))
+        marks.add(inside_from)
+    elif any(axis[2] == AXIS_WINDOW for axis in axes):
+        marks.update(range(n + 1))
+    return sorted(marks)
 
 
-@njit(cache=True, inline="always")
-def _sorted_distinct(values, n: int) -> int:
-    """Sorts the first ``n`` values ascending in place, dropping repeats, and returns how many
-    are left: an insertion sort, since there are at most a dozen (and ``np.unique`` costs
-    seconds of Numba compile)."""
-    kept = 0
-    for i in range(n):
-        v = values[i]
-        at = kept
-        while at > 0 and values[at - 1] > v:
-            at -= 1
-        if at > 0 and values[at - 1] == v:
-            continue
-        for m in range(kept, at, -1):
-            values[m] = values[m - 1]
-        values[at] = v
-        kept += 1
-    return kept
+class DimSummary(NamedTuple):
+    """A cut dimension's tiles summarised for :func:`_runs` (:func:`dim_summary`), indexed by
+    absolute level, ``MAX_LEVELS (+ 1)`` long and zero outside the levels summarised."""
+
+    trips: tuple[int, ...]
+    """``trips[j]``: its level-``j`` tiles summed over the tiles of level ``j + 1``."""
+    count: tuple[int, ...]
+    """``count[j]``: its tiles at level ``j``."""
+    extent_sum: tuple[tuple[int, ...], ...]
+    """``extent_sum[s][2 * j + state]``, for its axis in slot ``s`` (``dim_axes[d]``): over the
+    level-``j + 1`` tiles cut in one (``state = 0``) or several (``1``) tiles at level ``j``,
+    the sum of the extents of those children whose subtree down to level ``k`` is one tile."""
+    top: tuple[int, ...]
+    """Per slot, the whole extent if the whole dimension is one tile down to ``k``, else 0."""
+    max_extent: tuple[int, ...]
+    """Per slot, the largest extent at level ``k``."""
 
 
-@njit(cache=True)
-def _dim_summary(dims, axes, dim_axes, d: int, values, k: int, col: int, trips, count,
-                 extent_sum, top, max_extent):
-    """Summarise dimension ``d`` cut by ``values[j, d]`` at levels ``k <= j < L``
-    (``L = len(values)``) into column ``col`` of plain integer arrays (record arrays compile
-    slowly in Numba): ``trips[d, col, j]`` sums its level-``j`` tiles over the tiles of level
-    ``j + 1``, ``count[d, col, j]`` counts its tiles at level ``j``; for each of its axes
-    ``a`` (``dim_axes[d]``), ``extent_sum[a, col, j, s]`` sums, over the level-``j + 1``
-    tiles cut in one (``s = 0``) or several (``s = 1``) tiles at level ``j``, the extents of
-    those children whose subtree down to level ``k`` is a single tile; ``top[a, col]`` is the
-    whole extent if that holds of the whole dimension, else 0; ``max_extent[a, col]`` is the
-    largest extent at level ``k``.
+@lru_cache(maxsize=4096)
+def _dim_spec(nest: LoopNest, d: int) -> tuple[int, int, tuple[tuple, ...]]:
+    """Size and split of cut dimension ``d`` and its axes (:data:`AXIS` records as tuples)."""
+    packed = pack_nest(nest)
+    size, split = packed.dims[d].tolist()
+    return size, split, tuple(packed.axes[a].tolist() for a in packed.dim_axes[d].tolist()
+                              if a >= 0)
+
+
+@lru_cache(maxsize=65536)
+def dim_summary(nest: LoopNest, d: int, k: int, column: tuple[int, ...]) -> DimSummary:
+    """Summarise cut dimension ``d`` of ``nest`` cut by ``column[j - k]`` at levels ``k <= j <
+    L = k + len(column)`` (cached: summaries depend on neither costs, capacities nor rates).
 
     Builds the tree of its tiles (level ``L`` is the whole dimension) with each axis's
     extent per tile, marks the tiles whose subtree down to level ``k`` is one tile, and sums.
     Alike siblings (:func:`_segments`) have alike subtrees: the tree keeps one node per run of
     them, with the run's ``weight``."""
-    levels = values.shape[0]
-    size, split = dims[d]["size"], dims[d]["split"]
-    n_slots = 0
-    while n_slots < dim_axes.shape[1] and dim_axes[d, n_slots] >= 0:
-        n_slots += 1
-    kinds = np.zeros(n_slots, dtype=np.int64)
-    windowed = np.bool_(False)  # not a literal: a literal argument compiles another signature
-    for s in range(n_slots):
-        kinds[s] = axes[dim_axes[d, s]]["kind"]
-        windowed = windowed or kinds[s] == AXIS_WINDOW
-    most_runs = 4 + 2 * n_slots  # per tile, by _segments
-    bound = np.zeros(levels + 1, dtype=np.int64)
-    bound[levels] = 1
-    total = 1
-    widest = 1
-    for j in range(levels - 1, k - 1, -1):
-        if split == SPLIT_PARTS:
-            bound[j] = bound[j + 1] * values[j, d]
-        else:
-            bound[j] = min(size, size // values[j, d] + bound[j + 1])
-        if not windowed:
-            bound[j] = min(bound[j], bound[j + 1] * most_runs)
-        total += bound[j]
-        widest = max(widest, _children(size, split, values[j, d]))
-    marks = np.zeros(max(widest, most_runs) + 2, dtype=np.int64)
-    start = np.zeros(total, dtype=np.int64)
-    length = np.zeros(total, dtype=np.int64)
-    weight = np.zeros(total, dtype=np.int64)
-    first = np.zeros(total, dtype=np.int64)
-    runs_of = np.zeros(total, dtype=np.int64)
-    children = np.zeros(total, dtype=np.int64)
-    single = np.zeros(total, dtype=np.int64)  # booleans as 0/1: one array type compiles
-    extent = np.zeros((total, max(n_slots, 1)), dtype=np.int64)
-    offset = np.zeros(levels + 1, dtype=np.int64)
-    nodes = np.zeros(levels + 1, dtype=np.int64)
-    length[0] = size
-    for node in range(total):
-        weight[node] = 1
-        single[node] = 1
-    for s in range(n_slots):
-        a = dim_axes[d, s]
-        if kinds[s] == AXIS_SPREAD:
-            extent[0, s] = axes[a]["extent"]
-        else:  # the whole dimension, as the one child of a notional parent
-            zero = np.int64(0)  # not literals: a literal argument compiles another signature
-            extent[0, s] = _axis_extent(axes, a, zero, size, zero, np.int64(1), zero)
+    size, split, axes = _dim_spec(nest, d)
+    levels = k + len(column)
+    # the root: the whole dimension, as the one child of a notional parent
+    start, length, weight = [0], [size], [1]
+    extent = [[axis[3] if axis[2] == AXIS_SPREAD else _axis_extent(axis, 0, size, 0, 1, 0)
+               for axis in axes]]
+    first, runs_of, children = [0], [0], [0]
+    offset, nodes = [0] * (levels + 1), [0] * (levels + 1)
     nodes[levels] = 1
-    pos = 1
     for j in range(levels - 1, k - 1, -1):
-        offset[j] = pos
-        value = values[j, d]
+        offset[j] = len(start)
+        value = column[j - k]
         for parent in range(offset[j + 1], offset[j + 1] + nodes[j + 1]):
             children[parent] = _children(length[parent], split, value)
-            n_marks = _segments(length[parent], split, value, extent, parent, kinds, windowed,
-                                marks)
-            first[parent] = pos
-            runs_of[parent] = n_marks - 1
-            for r in range(n_marks - 1):
+            marks = _segments(start[parent], length[parent], split, value,
+                              extent[parent], axes)
+            first[parent] = len(start)
+            runs_of[parent] = len(marks) - 1
+            for r in range(len(marks) - 1):
                 i = marks[r]
-                start[pos], length[pos] = _child(start[parent], length[parent], split, value, i)
-                weight[pos] = weight[parent] * (marks[r + 1] - i)
-                for s in range(n_slots):
-                    extent[pos, s] = _axis_extent(axes, dim_axes[d, s], start[pos], length[pos],
-                                                  extent[parent, s], value, i)
-                pos += 1
-        nodes[j] = pos - offset[j]
+                s0, n0 = _child(start[parent], length[parent], split, value, i)
+                start.append(s0)
+                length.append(n0)
+                weight.append(weight[parent] * (marks[r + 1] - i))
+                extent.append([_axis_extent(axis, s0, n0, e, value, i)
+                               for axis, e in zip(axes, extent[parent])])
+                first.append(0)
+                runs_of.append(0)
+                children.append(0)
+        nodes[j] = len(start) - offset[j]
     # A tile is kept across its parents' iterations only if its subtree is one tile down to k.
+    single = [True] * len(start)
     for j in range(k + 1, levels + 1):
         for node in range(offset[j], offset[j] + nodes[j]):
-            single[node] = 1 if children[node] == 1 and single[first[node]] else 0
-    for j in range(MAX_LEVELS + 1):
-        count[d, col, j] = 0
-        if j < MAX_LEVELS:
-            trips[d, col, j] = 0
+            single[node] = children[node] == 1 and single[first[node]]
+    count = [0] * (MAX_LEVELS + 1)
+    trips = [0] * MAX_LEVELS
     for j in range(k, levels + 1):
-        for node in range(offset[j], offset[j] + nodes[j]):
-            count[d, col, j] += weight[node]
-    for s in range(n_slots):
-        a = dim_axes[d, s]
-        for j in range(MAX_LEVELS):
-            extent_sum[a, col, j, 0] = 0
-            extent_sum[a, col, j, 1] = 0
-        top[a, col] = extent[0, s] if single[0] else 0
-        largest = 0
-        for node in range(offset[k], offset[k] + nodes[k]):
-            largest = max(largest, extent[node, s])
-        max_extent[a, col] = largest
+        count[j] = sum(weight[offset[j]:offset[j] + nodes[j]])
+    sums = [[0] * (2 * MAX_LEVELS) for _ in axes]
     for j in range(k, levels):
         tiles = 0
         for parent in range(offset[j + 1], offset[j + 1] + nodes[j + 1]):
             tiles += weight[parent] * children[parent]
-            state = 1 if children[parent] > 1 else 0
+            at = 2 * j + (1 if children[parent] > 1 else 0)
             for node in range(first[parent], first[parent] + runs_of[parent]):
                 if single[node]:
-                    for s in range(n_slots):
-                        extent_sum[dim_axes[d, s], col, j, state] += weight[node] * extent[node, s]
-        trips[d, col, j] = tiles
+                    for s, e in enumerate(extent[node]):
+                        sums[s][at] += weight[node] * e
+        trips[j] = tiles
+    level_k = extent[offset[k]:offset[k] + nodes[k]]
+    return DimSummary(tuple(trips), tuple(count), tuple(map(tuple, sums)),
+                      tuple(extent[0]) if single[0] else (0,) * len(axes),
+                      tuple(map(max, zip((0,) * len(axes), *level_k))))
+
+
+@lru_cache(maxsize=16384)
+def _dim_columns(nest: LoopNest, d: int, k: int, above: tuple[int, ...]):
+    """The candidate values of cut dimension ``d`` at level ``k`` (``above``: its values at the
+    levels above, innermost first) and their :func:`dim_summary` fields stacked, one column per
+    candidate: ``trips`` and ``count`` (candidates, levels), ``extent_sum`` (slots,
+    candidates, levels, 2), ``top`` and ``max_extent`` (slots, candidates). Cached: do not
+    modify them."""
+    size, split, _ = _dim_spec(nest, d)
+    found = candidate_values(_largest_tile(size, split, above), split)
+    summaries = [dim_summary(nest, d, k, (value,) + above) for value in found]
+    slots = len(summaries[0].top)
+
+    def stack(field, shape):
+        return np.array([getattr(s, field) for s in summaries], dtype=np.int64).reshape(
+            (len(found), slots) + shape).swapaxes(0, 1)
+
+    return (np.array(found, dtype=np.int64),
+            np.array([s.trips for s in summaries], dtype=np.int64),
+            np.array([s.count for s in summaries], dtype=np.int64),
+            stack("extent_sum", (MAX_LEVELS, 2)), stack("top", ()), stack("max_extent", ()))
+
+
+def _fill_summary(packed, d: int, col: int, summary: DimSummary, trips, count, extent_sum,
+                  top, max_extent) -> None:
+    """Writes ``summary`` of dimension ``d`` into column ``col`` of the kernels' arrays
+    (``trips[d, col, j]``, ``count[d, col, j]``, ``extent_sum[a, col, j, state]``,
+    ``top[a, col]``, ``max_extent[a, col]`` for each axis ``a`` along ``d``)."""
+    trips[d, col] = summary.trips
+    count[d, col] = summary.count
+    for s, a in enumerate(packed.dim_axes[d].tolist()[:len(summary.top)]):
+        extent_sum[a, col] = np.reshape(summary.extent_sum[s], (MAX_LEVELS, 2))
+        top[a, col] = summary.top[s]
+        max_extent[a, col] = summary.max_extent[s]
 
 
 # ----------------------------------------------------------------------------- fetch counts
 
 
-@njit(cache=True, inline="always")
 def _dim_term(op: int, d: int, j: int, axis_of, col: int, trips, count, extent_sum):
     """(outside, inside, multi): dimension ``d``'s factors in :func:`_runs` for operand ``op``
     at level ``j``, summed over the tiles of level ``j + 1`` (column ``col`` of the
-    summaries of :func:`_dim_summary`). A dimension indexing the operand gives its extents
+    summaries of :func:`dim_summary`). A dimension indexing the operand gives its extents
     (of all tiles; of the tiles with one child; with several); one that does not gives its
     trips and its tile count (and is never the innermost indexing loop)."""
     a = axis_of[op, d]
@@ -425,7 +396,6 @@ def _dim_term(op: int, d: int, j: int, axis_of, col: int, trips, count, extent_s
     return trips[d, col, j], count[d, col, j + 1], 0
 
 
-@njit(cache=True, inline="always")
 def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
     """Elements operand ``op`` fetches by one level's loops over every tile of the level
     above, for the tiles that do not stay. ``orders[o]`` lists the loops outermost first; a
@@ -446,7 +416,6 @@ def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
     return total
 
 
-@njit(cache=True, inline="always")
 def _top(op: int, axis_of, cols, top) -> int:
     """Elements fetched once for the whole run: the product of the axes' ``top`` extents
     (each dimension ``d`` at column ``cols[d]``)."""
@@ -458,7 +427,6 @@ def _top(op: int, axis_of, cols, top) -> int:
     return product
 
 
-@njit(cache=True, inline="always")
 def _bytes_moved(operands, costs, op: int, fetched: int):
     """(reads, partial reads, writes) of operand ``op`` when it fetches ``fetched``
     elements."""
@@ -471,7 +439,6 @@ def _bytes_moved(operands, costs, op: int, fetched: int):
     return fetched * costs[op]["element_bytes"], 0, 0
 
 
-@njit(cache=True, inline="always")
 def _tile_bytes(op: int, operands, costs, axis_of, cols, max_extent) -> int:
     """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer)."""
     if not costs[op]["buffered"]:
@@ -484,113 +451,135 @@ def _tile_bytes(op: int, operands, costs, axis_of, cols, max_extent) -> int:
     return elements * costs[op]["buffer_bytes"]
 
 
-@njit(cache=True)
-def level_traffic(dims, operands, axes, axis_of, dim_axes, values, orders, k: int, costs):
+# The helpers above, compiled into the table kernel (Python's level_traffic calls them as they
+# are: one rule, two callers).
+_dim_term_jit = njit(cache=True, inline="always")(_dim_term)
+_runs_jit = njit(cache=True, inline="always")(_runs)
+_top_jit = njit(cache=True, inline="always")(_top)
+_bytes_moved_jit = njit(cache=True, inline="always")(_bytes_moved)
+_tile_bytes_jit = njit(cache=True, inline="always")(_tile_bytes)
+
+
+def level_traffic(nest: LoopNest, values, orders, k: int, costs):
     """Traffic into level ``k`` of the tiling ``values[j, d]`` / ``orders[j]`` (dimension
     indices, outermost first) of levels ``k <= j < L``: one :data:`TRAFFIC` record per
-    operand, and the number of level-``k`` tiles."""
-    n_dims, n_axes = dims.shape[0], axes.shape[0]
+    operand (cached: do not modify it), and the number of level-``k`` tiles."""
+    return _level_traffic(nest, values[k:].tobytes(), orders[k:].tobytes(), values.shape[1],
+                          costs.tobytes())
+
+
+@lru_cache(maxsize=65536)
+def _level_traffic(nest: LoopNest, values: bytes, orders: bytes, n_dims: int, costs: bytes):
+    """:func:`level_traffic` of the levels from ``k`` up (renumbered from 0), the arrays as
+    bytes so that they hash: a sweep's points choose the same tilings again and again."""
+    values = np.frombuffer(values, np.int64).reshape(-1, n_dims)
+    orders = np.frombuffer(orders, np.int64).reshape(-1, n_dims)
+    costs = np.frombuffer(costs, COST)
+    packed = pack_nest(nest)
+    operands, axis_of = packed.operands, packed.axis_of
+    n_axes = packed.axes.shape[0]
     trips = np.zeros((n_dims, 1, MAX_LEVELS), dtype=np.int64)
     count = np.zeros((n_dims, 1, MAX_LEVELS + 1), dtype=np.int64)
     extent_sum = np.zeros((n_axes, 1, MAX_LEVELS, 2), dtype=np.int64)
     top = np.zeros((n_axes, 1), dtype=np.int64)
     max_extent = np.zeros((n_axes, 1), dtype=np.int64)
     cols = np.zeros(n_dims, dtype=np.int64)  # every dimension's one column
-    col = cols[0]  # not a literal: a literal argument compiles another signature
     for d in range(n_dims):
-        _dim_summary(dims, axes, dim_axes, d, values, k, col, trips, count, extent_sum, top,
-                     max_extent)
+        _fill_summary(packed, d, 0, dim_summary(nest, d, 0, tuple(values[:, d].tolist())),
+                      trips, count, extent_sum, top, max_extent)
     outside = np.zeros((1, n_dims), dtype=np.int64)
     inside = np.zeros((1, n_dims), dtype=np.int64)
     multi = np.zeros((1, n_dims), dtype=np.int64)
     out = np.zeros(operands.shape[0], dtype=TRAFFIC)
     for op in range(operands.shape[0]):
         fetched = _top(op, axis_of, cols, top)
-        for j in range(k, values.shape[0]):
+        for j in range(values.shape[0]):
             for d in range(n_dims):
-                outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of, col,
+                outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of, 0,
                                                                      trips, count, extent_sum)
-            fetched += _runs(orders, j, outside, inside, multi, col)
+            fetched += _runs(orders, j, outside, inside, multi, 0)
         fetched *= operands[op]["whole_elements"]
-        reads, partial, writes = _bytes_moved(operands, costs, op, fetched)
-        out[op]["read_bytes"] = reads
-        out[op]["partial_read_bytes"] = partial
-        out[op]["write_bytes"] = writes
-        out[op]["tile_bytes"] = _tile_bytes(op, operands, costs, axis_of, cols, max_extent)
+        out[op] = (*_bytes_moved(operands, costs, op, fetched),
+                   _tile_bytes(op, operands, costs, axis_of, cols, max_extent))
     tiles = 1
     for d in range(n_dims):
-        tiles *= count[d, 0, k]
-    return out, tiles
+        tiles *= count[d, 0, 0]
+    return out, int(tiles)
 
 
 # ----------------------------------------------------------------------------- search
 
 
-@njit(cache=True)
-def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders, k: int,
-                costs, class_orders):
+def level_table(nest: LoopNest, values, orders, k: int, costs):
     """Every tiling of level ``k`` the search tries, in its order, with the loop order of
-    ``class_orders`` (loop classes ``classes[d]`` of the cut dimensions, outermost first) that
-    moves the fewest bytes into level ``k`` (the first on ties): one :data:`ROW` per tiling,
-    and the candidate values per dimension (``candidates[d, i]``, ``counts[d]``); row ``r`` is
-    the mixed-radix number of its candidate indices, the first dimension most significant.
-    Levels above ``k`` keep ``values``/``orders`` (dimension indices, outermost first).
+    the nest's ``class_orders`` (:class:`PackedNest`) that moves the fewest bytes into level
+    ``k`` (the first on ties): one :data:`ROW` per tiling, and the candidate values per
+    dimension (``candidates[d, i]``, ``counts[d]``); row ``r`` is the mixed-radix number of its
+    candidate indices, the first dimension most significant. Levels above ``k`` keep
+    ``values``/``orders`` (dimension indices, outermost first).
 
     The table depends on the nest, the costs and the levels above only: a tiling's working
     set and tile count do not depend on its loop order, and its cycles grow with the bytes it
     moves, so the order ranked first by (cycles, bytes) moves the fewest bytes whatever the
-    capacities and rates; :func:`rank_table` then picks the tiling in one pass."""
-    n_dims, n_ops, levels = dims.shape[0], operands.shape[0], values.shape[0]
-    n_axes = axes.shape[0]
-    n_classes = class_orders.shape[1]
+    capacities and rates; :func:`rank_table` then picks the tiling in one pass. The
+    dimensions' summaries (:func:`dim_summary`) are built here, the rows in :func:`_rows`."""
+    packed = pack_nest(nest)
+    n_dims, n_axes = packed.dims.shape[0], packed.axes.shape[0]
+    columns = [_dim_columns(nest, d, k, tuple(values[k + 1:, d].tolist()))
+               for d in range(n_dims)]
+    widest = max(len(found) for found, *_ in columns)
     candidates = np.zeros((n_dims, MAX_CANDIDATES), dtype=np.int64)
     counts = np.zeros(n_dims, dtype=np.int64)
-    widest = 1
-    for d in range(n_dims):
-        parent = _largest_tile(dims[d]["size"], dims[d]["split"], values, d, k + 1)
-        options = candidate_values(parent, dims[d]["split"])
-        counts[d] = options.shape[0]
-        widest = max(widest, counts[d])
-        for i in range(counts[d]):  # element by element: a slice compiles an error path
-            candidates[d, i] = options[i]
     trips = np.zeros((n_dims, widest, MAX_LEVELS), dtype=np.int64)
     count = np.zeros((n_dims, widest, MAX_LEVELS + 1), dtype=np.int64)
     extent_sum = np.zeros((n_axes, widest, MAX_LEVELS, 2), dtype=np.int64)
     top = np.zeros((n_axes, widest), dtype=np.int64)
     max_extent = np.zeros((n_axes, widest), dtype=np.int64)
-    tried = np.zeros((levels, n_dims), dtype=np.int64)
-    for j in range(levels):
-        for d in range(n_dims):
-            tried[j, d] = values[j, d]
-    for d in range(n_dims):
-        for i in range(counts[d]):
-            tried[k, d] = candidates[d, i]
-            _dim_summary(dims, axes, dim_axes, d, tried, k, i, trips, count, extent_sum, top,
-                         max_extent)
-        tried[k, d] = values[k, d]
+    for d, (found, its_trips, its_count, its_sums, its_top, its_max) in enumerate(columns):
+        n = counts[d] = len(found)
+        candidates[d, :n] = found
+        trips[d, :n] = its_trips
+        count[d, :n] = its_count
+        along = packed.dim_axes[d, :its_top.shape[0]]
+        extent_sum[along, :n] = its_sums
+        top[along, :n] = its_top
+        max_extent[along, :n] = its_max
+    n_ops, n_classes = packed.operands.shape[0], packed.class_orders.shape[1]
+    loops = max(n_dims, n_classes)
+    table = np.zeros(math.prod(counts.tolist()), dtype=ROW)
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    _rows(packed.operands, packed.axis_of, packed.classes, values, orders, k, costs,
+          packed.class_orders, counts, trips, count, extent_sum, top, max_extent, table,
+          np.zeros((3, n_ops, n_dims, widest), dtype=np.int64),
+          np.zeros((n_dims, widest), dtype=np.int64), np.zeros((n_ops, n_classes), dtype=np.int64),
+          np.zeros((3, n_ops, loops), dtype=np.int64),
+          np.zeros((4, max(n_ops, n_dims, 3)), dtype=np.int64))
+    return table, candidates, counts
+
+
+@njit(cache=True)
+def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_orders, counts,
+          trips, count, extent_sum, top, max_extent, table, term, tiles_of, indexing, loop,
+          small):
+    """Fills ``table``, the rows of :func:`level_table`, from its dimensions' summaries
+    (column ``i`` of each array: candidate ``i``). The rest are zeroed work arrays: ``term``
+    (3, operands, dimensions, candidates), ``tiles_of`` (dimensions, candidates),
+    ``indexing`` (operands, classes), ``loop`` (3, operands, loops) and ``small`` (4, at
+    least operands, dimensions and 3)."""
+    n_dims, n_ops, levels = axis_of.shape[1], operands.shape[0], values.shape[0]
+    n_classes = class_orders.shape[1]
     # Each dimension's factors at level k depend on its own candidate only: tabulate them.
-    term = np.zeros((3, n_ops, n_dims, widest), dtype=np.int64)
-    tiles_of = np.zeros((n_dims, widest), dtype=np.int64)
-    indexing = np.zeros((n_ops, n_classes), dtype=np.int64)  # 0/1
     for d in range(n_dims):
         for op in range(n_ops):
             indexing[op, classes[d]] = 1 if axis_of[op, d] >= 0 else 0
         for i in range(counts[d]):
             tiles_of[d, i] = count[d, i, k]
             for op in range(n_ops):
-                term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term(
+                term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term_jit(
                     op, d, k, axis_of, i, trips, count, extent_sum)
-    n_rows = 1
-    for d in range(n_dims):
-        n_rows *= counts[d]
-    table = np.zeros(n_rows, dtype=ROW)
-    cols = np.zeros(n_dims, dtype=np.int64)
-    outside = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
-    inside = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
-    multi = np.zeros((n_ops, max(n_dims, n_classes)), dtype=np.int64)
-    settled = np.zeros(n_ops, dtype=np.int64)
-    role_moved = np.zeros(3, dtype=np.int64)
-    tile_bytes = np.zeros(3, dtype=np.int64)
+    n_rows = table.shape[0]
+    outside, inside, multi = loop[0], loop[1], loop[2]
+    cols, settled, role_moved, tile_bytes = small[0], small[1], small[2], small[3]
     for row in range(n_rows):
         rest = row
         tiles = 1
@@ -601,13 +590,13 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
         for role in range(3):
             tile_bytes[role] = 0
         for op in range(n_ops):
-            settled[op] = _top(op, axis_of, cols, top)
+            settled[op] = _top_jit(op, axis_of, cols, top)
             # Fetches the levels above k cause do not depend on the order searched at k.
             for j in range(k + 1, levels):
                 for d in range(n_dims):
-                    outside[op, d], inside[op, d], multi[op, d] = _dim_term(
+                    outside[op, d], inside[op, d], multi[op, d] = _dim_term_jit(
                         op, d, j, axis_of, cols[d], trips, count, extent_sum)
-                settled[op] += _runs(orders, j, outside, inside, multi, op)
+                settled[op] += _runs_jit(orders, j, outside, inside, multi, op)
             for c in range(n_classes):
                 outside[op, c] = 1
                 inside[op, c] = 1
@@ -616,8 +605,8 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
                 inside[op, classes[d]] *= term[1, op, d, cols[d]]
             for c in range(n_classes):
                 multi[op, c] = outside[op, c] - inside[op, c] if indexing[op, c] else 0
-            tile_bytes[operands[op]["role"]] += _tile_bytes(op, operands, costs, axis_of, cols,
-                                                            max_extent)
+            tile_bytes[operands[op]["role"]] += _tile_bytes_jit(op, operands, costs, axis_of,
+                                                                cols, max_extent)
         best = -1
         best_order = 0
         for o in range(class_orders.shape[0]):
@@ -627,8 +616,8 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
             for op in range(n_ops):
                 if costs[op]["fetched"]:
                     fetched = operands[op]["whole_elements"] * (
-                        settled[op] + _runs(class_orders, o, outside, inside, multi, op))
-                    reads, partial, writes = _bytes_moved(operands, costs, op, fetched)
+                        settled[op] + _runs_jit(class_orders, o, outside, inside, multi, op))
+                    reads, partial, writes = _bytes_moved_jit(operands, costs, op, fetched)
                     moved += reads + partial + writes
                     role_moved[operands[op]["role"]] += reads + partial + writes
             if best < 0 or moved < best:
@@ -641,7 +630,6 @@ def level_table(dims, operands, axes, axis_of, dim_axes, classes, values, orders
         table[row]["tile_count"] = tiles
         for role in range(3):
             table[row]["tile_bytes"][role] = tile_bytes[role]
-    return table, candidates, counts
 
 
 @njit(cache=True, inline="always")
@@ -727,19 +715,25 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
     return cycles < best_cycles
 
 
-@njit(cache=True)
 def rank_table(table, buffers, capacity, rates):
     """(row, cycles, fastest) of the :data:`CYCLE_TOLERANCE` objective's choice among the
     fitting rows of a :func:`level_table`, ``fastest`` being the first fitting row of the
     least cycles (the choice stands for any smaller capacity that still fits both rows), or
     (-1, inf, -1) when nothing fits; ``capacity`` and ``rates`` are one-element
     :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    return _rank(table, buffers, capacity, rates, np.empty(table.shape[0], dtype=np.float64),
+                 np.zeros((2, 3), dtype=np.int64))
+
+
+@njit(cache=True)
+def _rank(table, buffers, capacity, rates, cycles, work):
+    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``work`` (2, 3) for a
+    row's bytes moved and tile bytes per role as plain arrays (the type Python callers of
+    :func:`link_cycles` and :func:`pipeline_cycles` pass: one signature compiles)."""
     capacity = capacity[0]
     rates = rates[0]
-    cycles = np.zeros(table.shape[0], dtype=np.float64)
-    # The row's bytes as plain arrays, the type Python callers pass: one signature compiles.
-    moved = np.zeros(3, dtype=np.int64)
-    tile = np.zeros(3, dtype=np.int64)
+    moved, tile = work[0], work[1]
     least = np.inf
     fastest = -1
     for row in range(table.shape[0]):

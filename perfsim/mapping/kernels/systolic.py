@@ -26,15 +26,12 @@ the 256 cycles it takes to shift a tile in", Jouppi et al., ISCA 2017).
 
 from __future__ import annotations
 
-from numba import njit
-
 OUTPUT_STATIONARY, WEIGHT_STATIONARY, INPUT_STATIONARY = 0, 1, 2
 DATAFLOW_CODES = {"output_stationary": OUTPUT_STATIONARY,
                   "weight_stationary": WEIGHT_STATIONARY,
                   "input_stationary": INPUT_STATIONARY}
 
 
-@njit(cache=True)
 def systolic_cycles(dataflow: int, rows: int, cols: int, np_: int, k: int, t_red: int,
                     repeats: int, weight_buffers: int = 1) -> int:
     """Cycles of ``repeats`` back-to-back GEMMs (groups x steps) of ``np_ x t_red x k``."""

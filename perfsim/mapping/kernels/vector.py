@@ -8,10 +8,7 @@ layer's time steps) run one after another; the pipeline latency is paid once per
 
 from __future__ import annotations
 
-from numba import njit
 
-
-@njit(cache=True)
 def vector_cycles(lanes: int, outputs: int, work_per_output: int, steps: int,
                   latency: int) -> int:
     """Cycles for ``outputs`` results of ``work_per_output`` operations each."""
