@@ -382,7 +382,7 @@ def cmd_run(args: argparse.Namespace) -> str:
         _check_column("--sort", args.sort, RUN_VIEW_NAMES)
     if _kernels_cold():
         print("perfsim: compiling the cost model's kernels with Numba (once after an install "
-              "or upgrade; about 10 s)...", file=sys.stderr, flush=True)
+              "or upgrade; a few seconds)...", file=sys.stderr, flush=True)
     result = simulate(network, hw, residency=args.residency, pin=pins,
                       fidelity=args.fidelity, overlap=args.overlap or "graph",
                       overlap_levels=True, fuse=args.graph == "inference")
