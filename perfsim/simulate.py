@@ -46,15 +46,15 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     simpy schedule of :mod:`perfsim.schedule.event`, with ``overlap`` ``none``, ``layer``
     or ``graph``; it also yields a timeline; with ``overlap_levels`` it also runs each level
     below ``overlap``, to say what each saved (``RunResult.overlap_cycles``: a simulation
-    more per level, so left out unless asked for). ``residency`` is ``auto`` (activations stay in
-    SRAM when they fit) or ``dram``; ``pin`` maps op kinds, or a kind's variant, to
+    more per level, so left out unless asked for). ``residency`` is ``auto`` (activations
+    stay in SRAM when they fit) or ``dram``; ``pin`` maps op kinds, or a kind's variant, to
     engine names (``{"conv": "mxu", "conv:depthwise": "vpu"}``; the variant wins) instead of
-    the fastest engine; an unknown kind or engine is an error. ``fuse`` costs the inference graph
-    (:func:`perfsim.mapping.fusion.inference_graph`: batch norm folded, element-wise ops in
-    the output paths) and, with ``compare_raw``, the raw training graph too, analytically, to
-    say what that saved (``RunResult.raw_graph_cycles``; it about doubles the work of a new
-    hardware point, so sweeps, which do not report it, leave it out); ``fuse=False`` costs the
-    raw graph, layer for layer. ``split_batch`` lets the batch run as the fastest sub-batches
+    the fastest engine; an unknown kind or engine is an error. ``fuse`` costs the inference
+    graph (:func:`perfsim.mapping.fusion.inference_graph`: batch norm folded, element-wise ops
+    in the output paths) and, with ``compare_raw``, the raw training graph too, analytically,
+    to say what that saved (``RunResult.raw_graph_cycles``; it about doubles the work of a new
+    hardware point, so sweeps, which do not report it, leave it out); ``fuse=False`` costs
+    the raw graph, layer for layer. ``split_batch`` lets the batch run as the fastest sub-batches
     (module docstring); the run's ``options["sub_batch"]`` says which."""
     if fidelity not in FIDELITIES:
         raise PerfsimError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}")

@@ -13,8 +13,8 @@ measure how far more DRAM bandwidth can slow an event run (issue 13).
 2. **More DRAM bandwidth.** The same pairs with the DRAM bandwidth doubled, from the shipped
    bandwidth times each ``--from-bandwidths`` factor (default 1: the shipped bandwidth
    against twice it): every run's rows are checked as above (overlap ``graph``, with the
-   ``layer`` level run beside it: ``overlap_levels``; ``none`` is the analytic sum), and for each overlap level the runs that
-   get slower are listed with the worst slow-downs.
+   ``layer`` level run beside it: ``overlap_levels``; ``none`` is the analytic sum), and for
+   each overlap level the runs that get slower are listed with the worst slow-downs.
    :data:`perfsim.schedule.event.DRAM_ANOMALY_TOLERANCE` is the documented bound per level
    (greedy list schedules are not monotone). Also listed: runs that take longer with overlap
    (``layer`` or ``graph``) than layer by layer at the shipped bandwidth (0 expected).

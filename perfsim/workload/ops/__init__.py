@@ -61,5 +61,5 @@ __all__ = ["CATEGORIES", "FIELD_ALIASES", "GRU", "LRN", "LSTM", "OPS", "OTHER_KI
            "PositionalEmbedding", "Recurrent", "RecurrentInput", "RecurrentSteps", "Reduce",
            "Relu", "Relu6", "Reshape", "RmsNorm", "Scale", "Shape", "ShapeError", "Shift",
            "Sigmoid", "Silu", "Slice", "Softmax", "SpaceToDepth", "SpatialPyramidPool", "Split",
-           "Tanh", "Upsample", "as_pads", "as_pair", "attribute_names", "elems", "fmt_shape", "make_op",
-           "pin_problem", "pinned_engine", "reader_kind_order", "user_attributes"]
+           "Tanh", "Upsample", "as_pads", "as_pair", "attribute_names", "elems", "fmt_shape",
+           "make_op", "pin_problem", "pinned_engine", "reader_kind_order", "user_attributes"]
