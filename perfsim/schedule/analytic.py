@@ -332,12 +332,6 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
                        _cached_cost(entry, _plan_key(entry, hw, pin, {}), hw, placement, pin))
 
 
-def cost_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
-               pin: dict[str, str]) -> LayerResult:
-    """One layer's cost: the row of :func:`plan_layer`."""
-    return plan_layer(network, layer, hw, placement, pin).row
-
-
 def _cached_cost(entry: _Entry, key: tuple[int, int], hw: HwConfig, placement: Placement,
                  pin: dict[str, str]) -> _Cost:
     """:func:`_cost`, reused: a cost stands for the range of resident bytes its tilings allow
