@@ -33,8 +33,6 @@ from perfsim.workload import PHASES, limits
 if TYPE_CHECKING:  # imported where used: a command loads only what it needs
     import pandas as pd
 
-    from perfsim.hardware.model import HwConfig
-
 FORMATS = ("table", "csv", "json", "md")
 LIST_COLUMNS = ("layer", "inputs", "in_shape", "out_shape", "kernel", "stride",
                 "receptive_field", "fused")
@@ -212,42 +210,18 @@ def cmd_show(args: argparse.Namespace) -> str:
     return f"{body}\n{network.name} at batch {network.batch}: {line}\n"
 
 
-DATAFLOW_SHORT = {"weight_stationary": "WS", "output_stationary": "OS",
-                  "input_stationary": "IS"}
-
-
-def _hw_line(hw: HwConfig) -> str:
-    """A config in one line: clock and precision, engines, SRAM, DRAM, whether it has
-    energies."""
-    engines = ", ".join(
-        f"{e.name} {e.rows}x{e.cols} {DATAFLOW_SHORT[e.dataflow]} array" if e.kind == "matrix"
-        else f"{e.name} {e.lanes}-lane vector" for e in hw.engines)
-    bits = {1: "int8", 2: "16-bit", 4: "32-bit"}.get(hw.precision.weight_bytes, "")
-    sram = hw.summary()["sram_bytes"]
-    sram_text = f"{sram / 2**20:g} MiB" if sram >= 2**20 else f"{sram / 2**10:g} KiB"
-    levels = len(hw.memory_levels)
-    return (f"{hw.clock_ghz:g} GHz {bits}: {engines}; SRAM {sram_text}, DRAM "
-            f"{hw.dram.bandwidth_gb_per_s:g} GB/s" + (f" ({levels} memory levels)"
-                                                      if levels > 2 else "")
-            + ("; energies" if hw.energy_pj is not None else ""))
-
-
 def _catalogue() -> tuple[list[dict], list[dict], list[dict]]:
     """Every network (zoo and installed examples) with its family, input, MACs, parameters
     and description (:mod:`perfsim.io.catalogue`); every shipped config and every example
     sweep spec with a one-liner."""
-    from perfsim.hardware.loading import load_config, resolve_hw_path, shipped_config_names
     from perfsim.io import catalogue
     from perfsim.io.examples import example_sweeps, first_comment
 
-    configs = []
-    for name in shipped_config_names():
-        path = resolve_hw_path(name)
-        configs.append({"name": name, "description": _hw_line(load_config(path)),
-                        "file": str(path)})
+    kept = catalogue.load()
+    configs = [{**row, "file": str(catalogue.config_path(row["name"]))} for row in kept["hw"]]
     sweeps = [{"name": name, "description": first_comment(path), "file": str(path)}
               for name, path in example_sweeps().items()]
-    return catalogue.load(), configs, sweeps
+    return kept["networks"], configs, sweeps
 
 
 def cmd_list(args: argparse.Namespace) -> str:
@@ -703,9 +677,7 @@ def _network_arguments(parser: argparse.ArgumentParser, allow_unsupported: bool 
 
 def _limits_text() -> str:
     """perfsim's limits (``perfsim validate --help``), from their declarations."""
-    from perfsim.hardware import model as hardware_model
-
-    hw = hardware_model
+    from perfsim.hardware import limits as hw
     return (f"Limits (larger values are refused, naming them): matrix engines up to "
             f"{hw.MAX_ARRAY_SIDE:,} x {hw.MAX_ARRAY_SIDE:,}; vector engines up to "
             f"{hw.MAX_LANES:,} lanes; elements up to {hw.MAX_ELEMENT_BYTES} bytes; a shared "

@@ -90,8 +90,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perfsim.errors import ConfigError, WorkloadError, problems_text, suggest
-from perfsim.hardware.model import (MAX_BANDWIDTH, Dram, HwConfig, MatrixEngine, Precision, Sram,
-                                    VectorEngine)
+from perfsim.hardware.limits import MAX_BANDWIDTH
+from perfsim.hardware.model import Dram, HwConfig, MatrixEngine, Precision, Sram, VectorEngine
 from perfsim.hardware.rules import Key, keys_of, value_problems
 from perfsim.text_files import is_file, read_text
 from perfsim.workload.limits import MAX_DIM, power_text

@@ -9,7 +9,7 @@
 
 These are generous for real networks (a sequence of a million tokens, a 2^20 batch of small
 images) and keep every integer the kernels compute below 2^63. With the hardware limits
-(:mod:`perfsim.hardware.model`: elements of at most 16 = 2^4 bytes, arrays of at most
+(:mod:`perfsim.hardware.limits`: elements of at most 16 = 2^4 bytes, arrays of at most
 2^16 x 2^16, at most 64 = 2^6 buffers per operand):
 
 * a tensor holds at most 2^44 elements, so 2^48 bytes; a tile needs at most 2^6 x 2^48 =
