@@ -29,7 +29,6 @@ RATES = ns.Rates(10_000.0, 100_000.0, 128.0, 17.0, 120.0)
 def search(nest, *, clear_tables: bool) -> None:
     if clear_tables:
         ns._table.cache_clear()
-    ns.search_one_level.cache_clear()
     ns.search_one_level(nest, PRECISION, CAPACITY, RATES)
 
 

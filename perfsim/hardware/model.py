@@ -549,10 +549,18 @@ class HwConfig:
         """The levels ``engine``'s operands pass through, innermost first: the level it reads
         from (by default the shared one), then every shared level above it, then DRAM."""
         start = engine.reads_from or self.sram.name
-        names = [level.name for level in self.memory_levels]
-        return (self.memory_levels[names.index(start)],) + tuple(
-            level for level in self.memory_levels[names.index(start) + 1:]
-            if not isinstance(level, LocalMemory))
+        found = self._paths.get(start)
+        if found is None:
+            names = [level.name for level in self.memory_levels]
+            found = self._paths[start] = (self.memory_levels[names.index(start)],) + tuple(
+                level for level in self.memory_levels[names.index(start) + 1:]
+                if not isinstance(level, LocalMemory))
+        return found
+
+    @cached_property  # the cost model asks for a path per layer and engine
+    def _paths(self) -> dict[str, tuple[MemoryLevel, ...]]:
+        """:meth:`path` by the level an engine reads from, as worked out so far."""
+        return {}
 
     @cached_property  # read on every cost-model cache look-up: an attribute, not a call
     def dram(self) -> Dram:

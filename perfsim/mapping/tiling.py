@@ -174,9 +174,16 @@ def _search(nest, precision, room: Capacity, rates: Rates, buffers: Buffers,
     rooms = _rooms(room)
     key = (nest, precision, buffers, resident, rates, len(rooms))
     made = _searches.get(key)
-    for low, high, plan in made or ():
-        if all(lo <= r <= hi for lo, r, hi in zip(low, rooms, high)):
-            return plan, low, high
+    if made:
+        if len(rooms) == 1:
+            shared = rooms[0]
+            for low, high, plan in made:
+                if low[0] <= shared <= high[0]:
+                    return plan, low, high
+        else:
+            for low, high, plan in made:
+                if all(lo <= r <= hi for lo, r, hi in zip(low, rooms, high)):
+                    return plan, low, high
     plan = search_one_level(nest, precision, room, rates, buffers=buffers, resident=resident)
     if plan is None:
         return None

@@ -148,15 +148,17 @@ _VIEW_COST = _Cost(None, 0, 0, SramBytes(0, 0, 0, 0), None, 0, ())
 
 class _Entry(NamedTuple):
     """A layer of a network as the schedule reads it, whatever the hardware: its work, the
-    elements of its inputs and weights (times batch, and per sample), and ``content``, the
-    small integer standing for its op, shapes and batch (what its cost depends on besides the
-    hardware and its placement)."""
+    elements of its inputs and outputs (times batch) and of its weights, its parameters, and
+    ``content``, the small integer standing for its op, shapes and batch (what its cost
+    depends on besides the hardware and its placement)."""
 
     layer: Layer
     work: Work
     in_shapes: tuple
     in_elems: int
+    out_elems: int
     weight_elems: int
+    params: int
     content: int
 
 
@@ -274,9 +276,10 @@ def _make_layers(network: Network) -> _Layers:
         if work is None:
             work = lower(network, layer)
             _work_cache.put(content, work)
-        entries.append(_Entry(layer, work, in_shapes,
-                              network.batch * sum(elems(s) for s in in_shapes),
-                              layer.op.weight_elems(in_shapes), content))
+        entries.append(_Entry(
+            layer, work, in_shapes, network.batch * sum(elems(s) for s in in_shapes),
+            network.batch * sum(elems(s) for s in network.out_shapes[layer.name]),
+            layer.op.weight_elems(in_shapes), layer.op.params(in_shapes), content))
     return _Layers(tuple(entries), {})
 
 
@@ -404,14 +407,13 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
 def _layer_plan(network: Network, entry: _Entry, hw: HwConfig, placement: Placement,
                 cost: _Cost) -> LayerPlan:
     """The layer's :class:`LayerPlan`: its ``cost`` written as a row."""
-    layer, work, in_shapes = entry.layer, entry.work, entry.in_shapes
+    layer, work = entry.layer, entry.work
     p = hw.precision
     base = dict(
         layer=layer.name, op=layer.op.kind, out_shape=list(network.out_shapes[layer.name][0]),
         kernel=list(layer.op.kernel), groups=layer.op.groups, macs=work.macs, ops=work.ops,
-        params=layer.op.params(in_shapes), in_bytes=entry.in_elems * p.activation_bytes,
-        out_bytes=network.batch * sum(elems(s) for s in network.out_shapes[layer.name])
-        * p.activation_bytes,
+        params=entry.params, in_bytes=entry.in_elems * p.activation_bytes,
+        out_bytes=entry.out_elems * p.activation_bytes,
         weight_bytes=entry.weight_elems * p.weight_bytes,
         in_location=placement.input_location, out_location=placement.output_location,
         fused=layer.fused)
@@ -531,8 +533,6 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
         energy_pj=_energy(hw, work.macs + work.ops, levels) if hw.energy_pj else None,
         tiling=f"{engine.name}: {tiling.describe()}",
         local_bytes=tuple((n, r, w) for n, _, r, w in inner))
-
-
 
 
 def _dominant(tiling: Tiling, work: Work) -> str:

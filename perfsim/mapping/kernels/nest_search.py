@@ -52,9 +52,9 @@ class Capacity:
     output_bytes: int | None = None
 
     def __post_init__(self):
-        split = (self.input_bytes, self.weight_bytes, self.output_bytes)
-        if (self.shared_bytes is None) == all(v is None for v in split) or \
-                any(v is None for v in split) and not all(v is None for v in split):
+        given = (self.input_bytes is not None) + (self.weight_bytes is not None) + (
+            self.output_bytes is not None)
+        if given != (0 if self.shared_bytes is not None else 3):
             raise PerfsimError("a capacity is shared_bytes, or input_bytes, weight_bytes and "
                                f"output_bytes, got {self}")
 
@@ -83,9 +83,11 @@ class Buffers:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise PerfsimError(f"buffers.{role} must be an integer >= 1, got {value!r}")
 
-    @classmethod
-    def uniform(cls, count: int) -> Buffers:
-        return cls(count, count, count)
+    @staticmethod
+    @lru_cache(maxsize=None)
+    def uniform(count: int) -> Buffers:
+        """``count`` tiles of every role (one object per count: its arrays are made once)."""
+        return Buffers(count, count, count)
 
     @cached_property
     def array(self) -> np.ndarray:
@@ -200,9 +202,14 @@ class LevelTraffic:
 
     def link_cycles(self, rates: Rates) -> float:
         """Cycles the link from the level above is busy with this level's transfers."""
-        return float(kern.link_cycles(np.array(self.role_moved_bytes, dtype=np.int64),
-                                      np.array(self.role_tile_bytes, dtype=np.int64),
-                                      rates.record[0]))
+        moved, tile = self._role_arrays
+        return float(kern.link_cycles(moved, tile, rates.record[0]))
+
+    @cached_property
+    def _role_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """:attr:`role_moved_bytes` and :attr:`role_tile_bytes` as the kernels read them."""
+        return (np.array(self.role_moved_bytes, dtype=np.int64),
+                np.array(self.role_tile_bytes, dtype=np.int64))
 
     @property
     def read_bytes(self) -> int:
@@ -379,8 +386,8 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
     role, :attr:`LevelTraffic.more_room_bytes`) or None when nothing fits."""
     table, candidates, counts = _table(nest, costs.tobytes(), values.tobytes(),
                                        orders.tobytes(), values.shape, k)
-    row, cycles, fastest = kern.rank_table(table, buffers.array, capacity.record,
-                                           rates.record)
+    row, cycles, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
+                                                 rates.record)
     if row < 0:
         return None
     packed = kern.pack_nest(nest)
@@ -393,25 +400,10 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
                          tuple(packed.dim_names[d] for d in orders[k]))
     fastest_bytes = tuple(int(b) * int(t) for b, t in zip(buffers.array,
                                                           table[fastest]["tile_bytes"]))
-    return float(cycles), tiling, fastest_bytes, _more_room(table, buffers, capacity)
+    return (float(cycles), tiling, fastest_bytes,
+            tuple(None if bytes_ < 0 else bytes_ for bytes_ in more))
 
 
-def _more_room(table: np.ndarray, buffers: Buffers,
-               capacity: Capacity) -> tuple[int | None, ...]:
-    """:attr:`LevelTraffic.more_room_bytes` of a search of ``table`` in ``capacity``."""
-    tiles = table["tile_bytes"]
-    columns = [tiles[:, role] * count for role, count in enumerate(buffers.array.tolist())]
-    rooms = [capacity.input_bytes, capacity.weight_bytes, capacity.output_bytes]
-    if capacity.shared_bytes is not None:
-        columns, rooms = [columns[0] + columns[1] + columns[2]], [capacity.shared_bytes]
-    more = []
-    for column, room in zip(columns, rooms):
-        above = column[column > room]
-        more.append(int(above.min()) if above.size else None)
-    return tuple(more)
-
-
-@lru_cache(maxsize=65536)
 def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, rates: Rates,
                      *, buffers: Buffers = Buffers(),
                      resident: frozenset[str] = frozenset()) -> LevelTraffic | None:

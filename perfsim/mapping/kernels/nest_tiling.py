@@ -646,6 +646,23 @@ def _fits(tile_bytes, buffers, capacity) -> bool:
     return total <= capacity["shared_bytes"]
 
 
+@njit(cache=True, inline="always")
+def _more_room(tile_bytes, buffers, capacity, more) -> None:
+    """Lowers ``more`` (:func:`rank_table`; -1: none yet) to a row's buffered bytes where
+    they exceed the room: the total of a shared pool, or each role's above its buffer."""
+    if capacity["split"]:
+        for role in range(3):
+            need = buffers[role] * tile_bytes[role]
+            if need > capacity["role_bytes"][role] and (more[role] < 0 or need < more[role]):
+                more[role] = need
+        return
+    total = 0
+    for role in range(3):
+        total += buffers[role] * tile_bytes[role]
+    if total > capacity["shared_bytes"] and (more[0] < 0 or total < more[0]):
+        more[0] = total
+
+
 @njit(cache=True)
 def link_cycles(role_moved, role_tile_bytes, rates) -> float:
     """Cycles the link from the level above is busy moving ``role_moved`` bytes per role: one
@@ -716,29 +733,39 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
 
 
 def rank_table(table, buffers, capacity, rates):
-    """(row, cycles, fastest) of the :data:`CYCLE_TOLERANCE` objective's choice among the
-    fitting rows of a :func:`level_table`, ``fastest`` being the first fitting row of the
+    """(row, cycles, fastest, more) of the :data:`CYCLE_TOLERANCE` objective's choice among
+    the fitting rows of a :func:`level_table`, ``fastest`` being the first fitting row of the
     least cycles (the choice stands for any smaller capacity that still fits both rows), or
-    (-1, inf, -1) when nothing fits; ``capacity`` and ``rates`` are one-element
-    :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role."""
+    (-1, inf, -1, more) when nothing fits; ``capacity`` and ``rates`` are one-element
+    :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role. ``more`` is
+    the least room at which a row that does not fit would (of a shared pool, one value: the
+    fewest buffered bytes of a row above it; of buffers per role, per role: the fewest
+    buffered bytes of that role above its buffer), -1 where every row fits."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
-    return _rank(table, buffers, capacity, rates, np.empty(table.shape[0], dtype=np.float64),
-                 np.zeros((2, 3), dtype=np.int64))
+    work = np.zeros((3, 3), dtype=np.int64)
+    row, cycles, fastest = _rank(table, buffers, capacity, rates,
+                                 np.empty(table.shape[0], dtype=np.float64), work)
+    more = work[2, :3 if capacity[0]["split"] else 1].tolist()
+    return row, cycles, fastest, more
 
 
 @njit(cache=True)
 def _rank(table, buffers, capacity, rates, cycles, work):
-    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``work`` (2, 3) for a
+    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``work`` (3, 3): a
     row's bytes moved and tile bytes per role as plain arrays (the type Python callers of
-    :func:`link_cycles` and :func:`pipeline_cycles` pass: one signature compiles)."""
+    :func:`link_cycles` and :func:`pipeline_cycles` pass: one signature compiles), and in
+    row 2 the ``more`` of :func:`rank_table`."""
     capacity = capacity[0]
     rates = rates[0]
-    moved, tile = work[0], work[1]
+    moved, tile, more = work[0], work[1], work[2]
+    for role in range(3):
+        more[role] = -1
     least = np.inf
     fastest = -1
     for row in range(table.shape[0]):
         entry = table[row]
         cycles[row] = np.inf
+        _more_room(entry["tile_bytes"], buffers, capacity, more)
         if _fits(entry["tile_bytes"], buffers, capacity):
             for role in range(3):
                 moved[role] = entry["role_moved"][role]
