@@ -265,3 +265,41 @@ def test_nothing_fitting_is_none():
 def test_kernel_equivalence_holds_without_jit():
     passes_without_jit(__file__, "(small and (fc or depthwise or stream) and not inner) or "
                                  "candidate or window or pipeline")
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("split", [False, True])
+def test_more_room_is_the_least_room_at_which_another_tiling_fits(name, split):
+    """``more_room_bytes`` (the search's reuse bound, found by the ranking kernel) is, by its
+    definition, the fewest buffered bytes of a tiling above the room: of the whole pool, or of
+    each role above its buffer. Recomputed here from the search table with numpy; every room
+    below it (and from the choice's own need up) makes the same choice."""
+    nest = SMALL[name]
+    buffers = ns.Buffers(2, 2, 2)
+    costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
+    values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
+    table, _, _ = kern.level_table(nest, values, np.zeros_like(values), 0, costs)
+    need = table["tile_bytes"] * 2  # buffered bytes per row and role
+    rates = ns.Rates(40.0, 300.0, 8.0, 2.0, 10.0)
+    rng = random.Random(f"{name}{split}")
+    for _ in range(6):
+        if split:
+            rooms = [rng.randint(int(need[:, r].min()), int(need[:, r].max()) + 1)
+                     for r in range(3)]
+            capacity = ns.Capacity(input_bytes=rooms[0], weight_bytes=rooms[1],
+                                   output_bytes=rooms[2])
+            columns = [need[:, r] for r in range(3)]
+        else:
+            total = need.sum(axis=1)
+            rooms = [rng.randint(int(total.min()), int(total.max()) + 1)]
+            capacity = ns.Capacity(shared_bytes=rooms[0])
+            columns = [total]
+        plan = ns.search_one_level(nest, PRECISION, capacity, rates, buffers=buffers)
+        assert plan is not None
+        want = tuple(int(c[c > room].min()) if (c > room).any() else None
+                     for c, room in zip(columns, rooms))
+        assert plan.more_room_bytes == want
+        if not split and want[0] is not None:  # the largest room the choice stands for
+            wider = ns.search_one_level(nest, PRECISION, ns.Capacity(shared_bytes=want[0] - 1),
+                                        rates, buffers=buffers)
+            assert (wider.tiling, wider.cycles) == (plan.tiling, plan.cycles)
