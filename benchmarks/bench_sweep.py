@@ -14,8 +14,8 @@ a warm process: the steady rate of a long sweep). ``memory``: a sweep of that ma
 points into a temporary directory (``--out``), sampling the resident memory of this process
 and all its children every 0.5 s; prints the peaks of the summed RSS (which counts the pages
 forked workers share with the parent once per process) and of the summed PSS (shared pages
-split between their processes: the tree's real footprint).
-Targets: >= 1,000 ResNet-50 evaluations per second on 2 cores (issue 15; 100 in issue 7);
+split between their processes: the tree's real footprint), then the peak summed PSS in each
+tenth of the run (flat, or growing with the points). Targets: >= 1,000 ResNet-50 evaluations per second on 2 cores (issue 15; 100 in issue 7);
 100,000 points with memory flat, peak RSS under 1 GB.
 """
 
@@ -78,6 +78,7 @@ def memory(points: int, workload: str, workers: int) -> None:
     g = grid(points)
     me = psutil.Process()
     peak = [0, 0]  # sum of RSS (counts pages forked workers share with the parent twice), PSS
+    samples: list[tuple[float, int]] = []  # (seconds, summed PSS)
     stop = threading.Event()
 
     def sample() -> None:
@@ -86,13 +87,14 @@ def memory(points: int, workload: str, workers: int) -> None:
                 info = [p.memory_full_info() for p in (me, *me.children(recursive=True))]
                 peak[0] = max(peak[0], sum(i.rss for i in info))
                 peak[1] = max(peak[1], sum(i.pss for i in info))
+                samples.append((time.perf_counter() - start, sum(i.pss for i in info)))
             except psutil.Error:
                 pass
             stop.wait(0.5)
 
+    start = time.perf_counter()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         frame = perfsim.sweep(workload, "matrix_engine", grid=g, executor=workers, out=out)
         parts = len(list((Path(out) / "parts").glob("totals-*.parquet")))
@@ -103,6 +105,11 @@ def memory(points: int, workload: str, workers: int) -> None:
           f"({len(frame) / seconds:.0f}/s), {parts} part files; peak memory of the process "
           f"tree: RSS summed {peak[0] / 2**20:,.0f} MiB, PSS summed {peak[1] / 2**20:,.0f} "
           f"MiB")
+    # flat or growing: the peak summed PSS in each tenth of the run
+    tenths = [max((m for t, m in samples if i * seconds / 10 <= t < (i + 1) * seconds / 10),
+                  default=0) for i in range(10)]
+    print("peak summed PSS per tenth of the run (MiB): "
+          + ", ".join(f"{m / 2**20:,.0f}" for m in tenths))
 
 
 def main() -> None:
