@@ -390,36 +390,81 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
                                                  rates.record)
     if row < 0:
         return None
+    tiling = _decode(nest, table, candidates, counts, int(row), values, orders, k)
+    return float(cycles), tiling, *_bounds(table, fastest, more, buffers)
+
+
+def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: np.ndarray,
+            row: int, values: np.ndarray, orders: np.ndarray, k: int) -> LevelTiling:
+    """Row ``row`` of level ``k``'s table (:func:`~.nest_tiling.level_table`: the mixed-radix
+    number of its candidates) as a tiling, also written into ``values[k]`` and
+    ``orders[k]``."""
     packed = kern.pack_nest(nest)
-    rest = int(row)
+    rest = row
     for d in range(len(counts) - 1, -1, -1):
         values[k, d] = candidates[d, rest % counts[d]]
         rest //= int(counts[d])
     orders[k] = packed.orders[table[row]["order"]]
-    tiling = LevelTiling({name: int(values[k, d]) for d, name in enumerate(packed.dim_names)},
-                         tuple(packed.dim_names[d] for d in orders[k]))
-    fastest_bytes = tuple(int(b) * int(t) for b, t in zip(buffers.array,
-                                                          table[fastest]["tile_bytes"]))
-    return (float(cycles), tiling, fastest_bytes,
-            tuple(None if bytes_ < 0 else bytes_ for bytes_ in more))
+    return LevelTiling({name: int(values[k, d]) for d, name in enumerate(packed.dim_names)},
+                       tuple(packed.dim_names[d] for d in orders[k]))
+
+
+def _bounds(table: np.ndarray, fastest: int, more: list[int],
+            buffers: Buffers) -> tuple[tuple[int, int, int], tuple[int | None, ...]]:
+    """:attr:`LevelTraffic.fastest_role_bytes` and :attr:`LevelTraffic.more_room_bytes` of
+    a ranking (:func:`~.nest_tiling.rank_table`'s ``fastest`` and ``more``)."""
+    fastest_bytes = tuple(b * t for b, t in zip(buffers.array.tolist(),
+                                                table[fastest]["tile_bytes"].tolist()))
+    return fastest_bytes, tuple(None if b < 0 else b for b in more)  # type: ignore[return-value]
 
 
 def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, rates: Rates,
                      *, buffers: Buffers = Buffers(),
                      resident: frozenset[str] = frozenset()) -> LevelTraffic | None:
     """The best tiling of one on-chip level below DRAM by the search's objective
-    (:data:`~.nest_tiling.CYCLE_TOLERANCE`); None when no tiling fits. ``resident`` names operands that
-    live on chip (an input there costs no traffic and no tile buffer; an output no traffic)."""
-    homes = {name: 0 for name in resident}
-    costs = level_costs(nest, precision, 0, frozenset(BUFFER_ROLES), homes)
+    (:data:`~.nest_tiling.CYCLE_TOLERANCE`); None when no tiling fits. ``resident`` names
+    operands that live on chip (an input there costs no traffic and no tile buffer; an output
+    no traffic).
+
+    What depends on the ranking alone is worked out here; the table's key and each chosen
+    row's tiling and traffic are kept (:func:`_one_level_key`, :func:`_one_level_row`), so a
+    sweep's new rates and rooms pay for the ranking kernel and little else."""
+    key = _one_level_key(nest, precision, resident)
+    table = _table(*key)[0]
+    row, cycles, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
+                                                 rates.record)
+    if row < 0:
+        return None
+    base = _one_level_row(key, int(row), buffers)
+    return LevelTraffic(base.level, base.tiling, base.tile_count, base.operands, float(cycles),
+                        base.role_moved_bytes, base.role_tile_bytes, base.buffered_role_bytes,
+                        *_bounds(table, fastest, more, buffers))
+
+
+@lru_cache(maxsize=4096)
+def _one_level_key(nest: LoopNest, precision: Precision, resident: frozenset[str]) -> tuple:
+    """The :data:`_table` key of ``nest``'s one on-chip level below DRAM, ``resident``
+    operands living there: (nest, costs, values, orders as bytes, their shape, level 0)."""
+    costs = level_costs(nest, precision, 0, frozenset(BUFFER_ROLES),
+                        {name: 0 for name in resident})
+    values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
+    return nest, costs.tobytes(), values.tobytes(), np.zeros_like(values).tobytes(), \
+        values.shape, 0
+
+
+@lru_cache(maxsize=4096)
+def _one_level_row(key: tuple, row: int, buffers: Buffers) -> LevelTraffic:
+    """Row ``row`` of the one-level table ``key`` (:func:`_one_level_key`) as its tiling and
+    traffic, without what a ranking adds (its cycles and bounds). Holds no table: evicting
+    one from :data:`_table` frees it."""
+    nest = key[0]
+    table, candidates, counts = _table(*key)
     values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
     orders = np.zeros_like(values)
-    found = _search_at(nest, values, orders, 0, costs, capacity, buffers, rates)
-    if found is None:
-        return None
-    cycles, tiling, fastest, more = found
-    traffic, tiles = kern.level_traffic(nest, values, orders, 0, costs)
-    return _level_result(nest, "sram", tiling, traffic, tiles, buffers, cycles, fastest, more)
+    tiling = _decode(nest, table, candidates, counts, row, values, orders, 0)
+    traffic, tiles = kern.level_traffic(nest, values, orders, 0,
+                                        np.frombuffer(key[1], kern.COST))
+    return _level_result(nest, "sram", tiling, traffic, tiles, buffers, None)
 
 
 def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel], *,

@@ -633,34 +633,80 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
 
 
 @njit(cache=True, inline="always")
-def _fits(tile_bytes, buffers, capacity) -> bool:
-    """Whether ``buffers[role]`` copies of each role's tiles fit the capacity."""
-    if capacity["split"]:
+def _fits(tile, buffers, split: bool, shared_bytes: int, role_bytes, more) -> bool:
+    """Whether ``buffers[role]`` copies of each role's tile bytes (``tile``) fit a shared pool
+    of ``shared_bytes`` or (``split``) a buffer of ``role_bytes[role]`` per role; lowers
+    ``more`` (:func:`rank_table`; -1: none yet) to the buffered bytes that exceed the room: the
+    total of a shared pool, or each role's above its buffer."""
+    if split:
+        fits = True
         for role in range(3):
-            if buffers[role] * tile_bytes[role] > capacity["role_bytes"][role]:
-                return False
-        return True
+            need = buffers[role] * tile[role]
+            if need > role_bytes[role]:
+                fits = False
+                if more[role] < 0 or need < more[role]:
+                    more[role] = need
+        return fits
     total = 0
     for role in range(3):
-        total += buffers[role] * tile_bytes[role]
-    return total <= capacity["shared_bytes"]
+        total += buffers[role] * tile[role]
+    if total > shared_bytes:
+        if more[0] < 0 or total < more[0]:
+            more[0] = total
+        return False
+    return True
 
 
 @njit(cache=True, inline="always")
-def _more_room(tile_bytes, buffers, capacity, more) -> None:
-    """Lowers ``more`` (:func:`rank_table`; -1: none yet) to a row's buffered bytes where
-    they exceed the room: the total of a shared pool, or each role's above its buffer."""
-    if capacity["split"]:
-        for role in range(3):
-            need = buffers[role] * tile_bytes[role]
-            if need > capacity["role_bytes"][role] and (more[role] < 0 or need < more[role]):
-                more[role] = need
-        return
-    total = 0
+def _link(moved, tile, burst_bytes: float, above_bytes_per_cycle: float,
+          setup_cycles: float) -> float:
+    """:func:`link_cycles` of ``moved`` and ``tile`` bytes per role (3-tuples) and the link's
+    burst, bandwidth and setup per transfer."""
+    transfers = 0
+    padded = 0.0
     for role in range(3):
-        total += buffers[role] * tile_bytes[role]
-    if total > capacity["shared_bytes"] and (more[0] < 0 or total < more[0]):
-        more[0] = total
+        bytes_ = moved[role]
+        if bytes_ <= 0:
+            continue
+        count = -(-bytes_ // tile[role]) if tile[role] > 0 else 1
+        transfers += count
+        if burst_bytes > 1:
+            padded += count * math.ceil(bytes_ / count / burst_bytes) * burst_bytes
+        else:
+            padded += bytes_
+    return padded / above_bytes_per_cycle + transfers * setup_cycles
+
+
+@njit(cache=True, inline="always")
+def _busy(moved, compute_cycles: float, engine_bytes: float, level_bytes_per_cycle: float,
+          engine_role_bytes, port_bytes_per_cycle) -> float:
+    """Cycles a tile's work keeps the level busy: the engine's compute, or the level's
+    bandwidth, whichever is longer. The level is busy with the engine's bytes and ``moved``
+    (bytes to and from the level above, per role) over its bandwidth, or, when its buffers
+    have a port each, over each role's port, the busiest setting the pace."""
+    if port_bytes_per_cycle[0] > 0:
+        level = 0.0
+        for role in range(3):
+            level = max(level, (engine_role_bytes[role] + moved[role])
+                        / port_bytes_per_cycle[role])
+    else:
+        level = (engine_bytes + (moved[0] + moved[1] + moved[2])) / level_bytes_per_cycle
+    return max(compute_cycles, level)
+
+
+@njit(cache=True, inline="always")
+def _pipeline(moved_bytes: int, link: float, busy: float, tile_count: int, serial: bool,
+              latency_cycles: float) -> float:
+    """:func:`pipeline_cycles` of a level moving ``moved_bytes`` in all, its link busy
+    ``link`` cycles and each tile's work ``busy`` (:func:`_busy`)."""
+    if serial:
+        cycles = link + busy
+    else:
+        cycles = ((link + busy) / tile_count
+                  + (tile_count - 1) / tile_count * max(link, busy))
+    if moved_bytes > 0:
+        cycles += latency_cycles
+    return np.round(cycles, 6)  # ranks ties alike whatever the order of float operations
 
 
 @njit(cache=True)
@@ -668,38 +714,10 @@ def link_cycles(role_moved, role_tile_bytes, rates) -> float:
     """Cycles the link from the level above is busy moving ``role_moved`` bytes per role: one
     transfer per tile fetched or written back (``ceil(moved / tile)`` of each role), each
     paying the setup cycles and rounded up to whole bursts."""
-    burst = rates["burst_bytes"]
-    transfers = 0
-    padded = 0.0
-    for role in range(3):
-        moved = role_moved[role]
-        if moved <= 0:
-            continue
-        tile = role_tile_bytes[role]
-        count = -(-moved // tile) if tile > 0 else 1
-        transfers += count
-        if burst > 1:
-            padded += count * math.ceil(moved / count / burst) * burst
-        else:
-            padded += moved
-    return padded / rates["above_bytes_per_cycle"] + transfers * rates["transfer_setup_cycles"]
-
-
-@njit(cache=True, inline="always")
-def level_cycles(role_moved, rates) -> float:
-    """Cycles the level's bandwidth is busy: the engine's bytes and ``role_moved`` (bytes
-    moved to and from the level above, per role) over its bandwidth, or, when its buffers have
-    a port each, over each role's port, the busiest setting the pace."""
-    if rates["port_bytes_per_cycle"][0] > 0:
-        busiest = 0.0
-        for role in range(3):
-            busiest = max(busiest, (rates["engine_role_bytes"][role] + role_moved[role])
-                          / rates["port_bytes_per_cycle"][role])
-        return busiest
-    moved = 0
-    for role in range(3):
-        moved += role_moved[role]
-    return (rates["engine_bytes"] + moved) / rates["level_bytes_per_cycle"]
+    return _link((role_moved[0], role_moved[1], role_moved[2]),
+                 (role_tile_bytes[0], role_tile_bytes[1], role_tile_bytes[2]),
+                 rates["burst_bytes"], rates["above_bytes_per_cycle"],
+                 rates["transfer_setup_cycles"])
 
 
 @njit(cache=True)
@@ -707,18 +725,12 @@ def pipeline_cycles(role_moved, link: float, tile_count: int, rates) -> float:
     """Cycles of ``tile_count`` equal tiles moving ``role_moved`` bytes (per role) into and out
     of the level, which keeps the link from the level above busy ``link`` cycles
     (:func:`link_cycles`), overlapped with compute by buffering (module docstring)."""
-    moved_bytes = 0
-    for role in range(3):
-        moved_bytes += role_moved[role]
-    busy = max(rates["compute_cycles"], level_cycles(role_moved, rates))
-    if rates["serial"]:
-        cycles = link + busy
-    else:
-        cycles = ((link + busy) / tile_count
-                  + (tile_count - 1) / tile_count * max(link, busy))
-    if moved_bytes > 0:
-        cycles += rates["above_latency_cycles"]
-    return np.round(cycles, 6)  # ranks ties alike whatever the order of float operations
+    moved = (role_moved[0], role_moved[1], role_moved[2])
+    busy = _busy(moved, rates["compute_cycles"], rates["engine_bytes"],
+                 rates["level_bytes_per_cycle"], rates["engine_role_bytes"],
+                 rates["port_bytes_per_cycle"])
+    return _pipeline(moved[0] + moved[1] + moved[2], link, busy, tile_count, rates["serial"],
+                     rates["above_latency_cycles"])
 
 
 @njit(cache=True, inline="always")
@@ -742,22 +754,32 @@ def rank_table(table, buffers, capacity, rates):
     fewest buffered bytes of a row above it; of buffers per role, per role: the fewest
     buffered bytes of that role above its buffer), -1 where every row fits."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
-    work = np.zeros((3, 3), dtype=np.int64)
+    more = np.empty(3, dtype=np.int64)
     row, cycles, fastest = _rank(table, buffers, capacity, rates,
-                                 np.empty(table.shape[0], dtype=np.float64), work)
-    more = work[2, :3 if capacity[0]["split"] else 1].tolist()
-    return row, cycles, fastest, more
+                                 np.empty(table.shape[0], dtype=np.float64), more)
+    return row, cycles, fastest, more[:3 if capacity[0]["split"] else 1].tolist()
 
 
 @njit(cache=True)
-def _rank(table, buffers, capacity, rates, cycles, work):
-    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``work`` (3, 3): a
-    row's bytes moved and tile bytes per role as plain arrays (the type Python callers of
-    :func:`link_cycles` and :func:`pipeline_cycles` pass: one signature compiles), and in
-    row 2 the ``more`` of :func:`rank_table`."""
-    capacity = capacity[0]
-    rates = rates[0]
-    moved, tile, more = work[0], work[1], work[2]
+def _rank(table, buffers, capacity, rates, cycles, more):
+    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``more``. The
+    capacity and rates are read once, into locals, and each row's bytes into tuples, so the
+    rules (:func:`_fits`, :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one
+    loop: a sweep ranks tables thousands of times."""
+    cap = capacity[0]
+    split, shared_bytes = cap["split"], cap["shared_bytes"]
+    role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
+    counts = (buffers[0], buffers[1], buffers[2])
+    r = rates[0]
+    compute, engine_bytes = r["compute_cycles"], r["engine_bytes"]
+    level_bytes_per_cycle, above_bytes_per_cycle = (r["level_bytes_per_cycle"],
+                                                    r["above_bytes_per_cycle"])
+    latency, serial = r["above_latency_cycles"], r["serial"]
+    setup, burst = r["transfer_setup_cycles"], r["burst_bytes"]
+    engine_roles = (r["engine_role_bytes"][0], r["engine_role_bytes"][1],
+                    r["engine_role_bytes"][2])
+    ports = (r["port_bytes_per_cycle"][0], r["port_bytes_per_cycle"][1],
+             r["port_bytes_per_cycle"][2])
     for role in range(3):
         more[role] = -1
     least = np.inf
@@ -765,16 +787,17 @@ def _rank(table, buffers, capacity, rates, cycles, work):
     for row in range(table.shape[0]):
         entry = table[row]
         cycles[row] = np.inf
-        _more_room(entry["tile_bytes"], buffers, capacity, more)
-        if _fits(entry["tile_bytes"], buffers, capacity):
-            for role in range(3):
-                moved[role] = entry["role_moved"][role]
-                tile[role] = entry["tile_bytes"][role]
-            cycles[row] = pipeline_cycles(moved, link_cycles(moved, tile, rates),
-                                          entry["tile_count"], rates)
-            if cycles[row] < least:
-                least = cycles[row]
-                fastest = row
+        tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
+        if not _fits(tile, counts, split, shared_bytes, role_bytes, more):
+            continue
+        moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
+        link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
+        busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles, ports)
+        cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
+                                entry["tile_count"], serial, latency)
+        if cycles[row] < least:
+            least = cycles[row]
+            fastest = row
     chosen = -1
     for row in range(table.shape[0]):
         if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE):
