@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -89,7 +90,9 @@ class Tiling:
         return (self.dram_read_weight_bytes + self.dram_read_input_bytes
                 + self.dram_read_partial_bytes)
 
-    def describe(self) -> str:
+    @cached_property  # written in every row of a layer that uses it
+    def description(self) -> str:
+        """The tiles and loop order in words, and each local level's."""
         if self.order == "-":
             shared = f"{self.tile_count} tiles of {self.tiles[0]} channels / {self.tiles[1]}"
         else:
@@ -126,33 +129,38 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
     records between how many resident bytes that holds, so the schedule can reuse it when it
     tries other placements (:mod:`perfsim.schedule.analytic`)."""
     resident = _resident(work, placement)
-    rates = Rates(float(compute_cycles), float(engine_bytes.reads + engine_bytes.writes),
-                  float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
-                  float(hw.dram_latency_cycles),
-                  transfer_setup_cycles=float(hw.sram.transfer_setup_cycles),
-                  burst_bytes=float(hw.dram.burst_bytes),
-                  engine_role_bytes=tuple(map(float, engine_bytes.roles)),
-                  port_bytes_per_cycle=hw.sram.port_bytes_per_cycle or (0.0, 0.0, 0.0))
+    # the fields of the search's Rates, in order: a tuple hashes and compares in C
+    rate_values = (float(compute_cycles), float(engine_bytes.reads + engine_bytes.writes),
+                   float(hw.sram.bandwidth_bytes_per_cycle), hw.dram_bytes_per_cycle,
+                   float(hw.dram_latency_cycles), False, float(hw.sram.transfer_setup_cycles),
+                   float(hw.dram.burst_bytes), tuple(map(float, engine_bytes.roles)),
+                   hw.sram.port_bytes_per_cycle or (0.0, 0.0, 0.0))
     room = capacity(hw, work, placement.resident_bytes)
-    found = _search(work.nest, hw.precision, room, rates, Buffers.uniform(hw.sram.buffers),
-                    resident)
+    found = _search(work.nest, hw.precision, room, rate_values,
+                    Buffers.uniform(hw.sram.buffers), resident)
     if found is None:
         raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
-    plan, low, high = found
+    plan, low, high, tilings = found
     path = hw.path(engine)
     if len(path) == 2:
-        return _tiling(work, plan, plan.cycles, plan.link_cycles(rates),
-                       *_resident_range(hw, work, low, high), ())
+        resident_range = _resident_range(hw, work, low, high)
+        tiling = tilings.get(resident_range)
+        if tiling is None:
+            tiling = tilings[resident_range] = _tiling(
+                work, plan, plan.cycles, plan.link_cycles(Rates(*rate_values)),
+                *resident_range, ())
+        return tiling
     # a local level's search depends on the SRAM's room too: no reuse claimed
-    return _with_locals(layer_name, work, hw, path, room, rates, resident,
+    return _with_locals(layer_name, work, hw, path, room, Rates(*rate_values), resident,
                         placement.resident_bytes)
 
 
 SEARCH_CACHE_ENTRIES = 16_384
 """One-level searches kept by :func:`_search` (a few kB each) before it starts over."""
-_searches: dict[tuple, list[tuple[tuple, tuple, LevelTraffic]]] = {}
+_searches: dict[tuple, list[tuple[LevelTraffic, tuple, tuple, dict]]] = {}
 """(nest, precision, buffers, resident operands, rates, capacity kind) -> the searches made,
-each with the range of rooms it stands for (:func:`_search`)."""
+each with the range of rooms it stands for (:func:`_search`) and the :class:`Tiling` made of
+it per range of resident bytes (:func:`plan_tiling`: its rates are the key's)."""
 
 
 def _rooms(room: Capacity) -> tuple[int, ...]:
@@ -162,29 +170,32 @@ def _rooms(room: Capacity) -> tuple[int, ...]:
     return (room.input_bytes, room.weight_bytes, room.output_bytes)  # type: ignore[return-value]
 
 
-def _search(nest, precision, room: Capacity, rates: Rates, buffers: Buffers,
-            resident: frozenset[str]) -> tuple[LevelTraffic, tuple, tuple] | None:
-    """:func:`~perfsim.mapping.kernels.nest_search.search_one_level`, and the range of rooms
-    (:func:`_rooms`, lowest and highest) under which it makes the same choice; None when
-    nothing fits. A search is reused for any room in the range of one made before: from the
-    room its choice and the fastest tiling need (the same choice with less room, while both
-    fit) to just below the room at which a tiling it did not weigh fits
+def _search(nest, precision, room: Capacity, rate_values: tuple, buffers: Buffers,
+            resident: frozenset[str]) -> tuple[LevelTraffic, tuple, tuple, dict] | None:
+    """:func:`~perfsim.mapping.kernels.nest_search.search_one_level` with the
+    :class:`~perfsim.mapping.kernels.nest_search.Rates` of ``rate_values``, the range of
+    rooms (:func:`_rooms`, lowest and highest) under which it makes the same choice, and the
+    tilings made of it (see :data:`_searches`); None when nothing fits. A search is reused
+    for any room in the range of one made before: from the room its choice and the fastest
+    tiling need (the same choice with less room, while both fit) to just below the room at
+    which a tiling it did not weigh fits
     (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): sweep
     points and placements that change only the room re-search nothing between."""
     rooms = _rooms(room)
-    key = (nest, precision, buffers, resident, rates, len(rooms))
+    key = (nest, precision, buffers, resident, rate_values, len(rooms))
     made = _searches.get(key)
     if made:
         if len(rooms) == 1:
             shared = rooms[0]
-            for low, high, plan in made:
-                if low[0] <= shared <= high[0]:
-                    return plan, low, high
+            for entry in made:
+                if entry[1][0] <= shared <= entry[2][0]:
+                    return entry
         else:
-            for low, high, plan in made:
-                if all(lo <= r <= hi for lo, r, hi in zip(low, rooms, high)):
-                    return plan, low, high
-    plan = search_one_level(nest, precision, room, rates, buffers=buffers, resident=resident)
+            for entry in made:
+                if all(lo <= r <= hi for lo, r, hi in zip(entry[1], rooms, entry[2])):
+                    return entry
+    plan = search_one_level(nest, precision, room, Rates(*rate_values), buffers=buffers,
+                            resident=resident)
     if plan is None:
         return None
     needs = (plan.buffered_role_bytes, plan.fastest_role_bytes)
@@ -195,8 +206,9 @@ def _search(nest, precision, room: Capacity, rates: Rates, buffers: Buffers,
         if len(_searches) >= SEARCH_CACHE_ENTRIES:
             _searches.clear()
         made = _searches[key] = []
-    made.append((low, high, plan))
-    return plan, low, high
+    entry = (plan, low, high, {})
+    made.append(entry)
+    return entry
 
 
 def _resident_range(hw: HwConfig, work: Work, low: tuple, high: tuple) -> tuple[int, int]:

@@ -531,7 +531,7 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
         utilization=utilization, macs_per_dram_byte=intensity if dram_bytes else None,
         bound=bound, reason=reason,
         energy_pj=_energy(hw, work.macs + work.ops, levels) if hw.energy_pj else None,
-        tiling=f"{engine.name}: {tiling.describe()}",
+        tiling=f"{engine.name}: {tiling.description}",
         local_bytes=tuple((n, r, w) for n, _, r, w in inner))
 
 

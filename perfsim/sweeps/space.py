@@ -67,10 +67,10 @@ def key_paths(hw: HwConfig) -> list[str]:
     return paths
 
 
-def check_key_path(hw: HwConfig, path: str) -> None:
+def check_key_path(hw: HwConfig, path: str, valid: list[str] | None = None) -> None:
     """A :class:`ConfigError` naming the valid key paths (and the closest) unless ``path``
-    addresses a field of ``hw``."""
-    valid = key_paths(hw)
+    addresses a field of ``hw`` (one of ``valid``, its :func:`key_paths` if given)."""
+    valid = key_paths(hw) if valid is None else valid
     if path not in valid:
         raise ConfigError(f"unknown key path '{path}' for {hw.name}{suggest(path, valid)} "
                           f"(valid: {', '.join(valid)})")
@@ -86,8 +86,9 @@ def variant(hw: HwConfig | str | Path, point: Mapping[str, object]) -> HwConfig:
         hw = load_hw(hw)
     document = copy.deepcopy(to_document(hw))
     named = {key: {e["name"]: e for e in document[key]} for key in BY_NAME}
+    valid = key_paths(hw)
     for path, value in point.items():
-        check_key_path(hw, path)
+        check_key_path(hw, path, valid)
         parts = path.split(".")
         if parts[0] in BY_NAME:
             named[parts[0]][parts[1]][parts[2]] = value

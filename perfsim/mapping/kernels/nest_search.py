@@ -391,7 +391,7 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
     if row < 0:
         return None
     tiling = _decode(nest, table, candidates, counts, int(row), values, orders, k)
-    return float(cycles), tiling, *_bounds(table, fastest, more, buffers)
+    return float(cycles), tiling, fastest, _more_room(more)
 
 
 def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: np.ndarray,
@@ -409,13 +409,10 @@ def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: n
                        tuple(packed.dim_names[d] for d in orders[k]))
 
 
-def _bounds(table: np.ndarray, fastest: int, more: list[int],
-            buffers: Buffers) -> tuple[tuple[int, int, int], tuple[int | None, ...]]:
-    """:attr:`LevelTraffic.fastest_role_bytes` and :attr:`LevelTraffic.more_room_bytes` of
-    a ranking (:func:`~.nest_tiling.rank_table`'s ``fastest`` and ``more``)."""
-    fastest_bytes = tuple(b * t for b, t in zip(buffers.array.tolist(),
-                                                table[fastest]["tile_bytes"].tolist()))
-    return fastest_bytes, tuple(None if b < 0 else b for b in more)  # type: ignore[return-value]
+def _more_room(more: list[int]) -> tuple[int | None, ...]:
+    """:attr:`LevelTraffic.more_room_bytes` of a ranking's ``more``
+    (:func:`~.nest_tiling.rank_table`: -1 where every tiling fits)."""
+    return tuple(None if bytes_ < 0 else bytes_ for bytes_ in more)
 
 
 def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, rates: Rates,
@@ -438,7 +435,7 @@ def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, r
     base = _one_level_row(key, int(row), buffers)
     return LevelTraffic(base.level, base.tiling, base.tile_count, base.operands, float(cycles),
                         base.role_moved_bytes, base.role_tile_bytes, base.buffered_role_bytes,
-                        *_bounds(table, fastest, more, buffers))
+                        fastest, _more_room(more))
 
 
 @lru_cache(maxsize=4096)

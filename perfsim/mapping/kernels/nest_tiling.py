@@ -746,26 +746,30 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
 
 def rank_table(table, buffers, capacity, rates):
     """(row, cycles, fastest, more) of the :data:`CYCLE_TOLERANCE` objective's choice among
-    the fitting rows of a :func:`level_table`, ``fastest`` being the first fitting row of the
-    least cycles (the choice stands for any smaller capacity that still fits both rows), or
-    (-1, inf, -1, more) when nothing fits; ``capacity`` and ``rates`` are one-element
-    :data:`CAPACITY` and :data:`RATES` arrays, ``buffers`` the count per role. ``more`` is
-    the least room at which a row that does not fit would (of a shared pool, one value: the
-    fewest buffered bytes of a row above it; of buffers per role, per role: the fewest
-    buffered bytes of that role above its buffer), -1 where every row fits."""
+    the fitting rows of a :func:`level_table`, or (-1, inf, ...) when nothing fits;
+    ``capacity`` and ``rates`` are one-element :data:`CAPACITY` and :data:`RATES` arrays,
+    ``buffers`` the count per role. ``fastest`` is the buffered bytes per role of the first
+    fitting row of the least cycles (the choice stands for any smaller capacity that still
+    fits it and the choice). ``more`` is the least room at which a row that does not fit
+    would (of a shared pool, one value: the fewest buffered bytes of a row above it; of
+    buffers per role, per role: the fewest buffered bytes of that role above its buffer), -1
+    where every row fits."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
-    more = np.empty(3, dtype=np.int64)
-    row, cycles, fastest = _rank(table, buffers, capacity, rates,
-                                 np.empty(table.shape[0], dtype=np.float64), more)
-    return row, cycles, fastest, more[:3 if capacity[0]["split"] else 1].tolist()
+    bounds = np.zeros((2, 3), dtype=np.int64)
+    row, cycles = _rank(table, buffers, capacity, rates,
+                        np.empty(table.shape[0], dtype=np.float64), bounds)
+    more, fastest = bounds.tolist()
+    return row, cycles, tuple(fastest), more[:3 if capacity[0]["split"] else 1]
 
 
 @njit(cache=True)
-def _rank(table, buffers, capacity, rates, cycles, more):
-    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``more``. The
-    capacity and rates are read once, into locals, and each row's bytes into tuples, so the
-    rules (:func:`_fits`, :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one
-    loop: a sweep ranks tables thousands of times."""
+def _rank(table, buffers, capacity, rates, cycles, bounds):
+    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``bounds`` (2, 3), into
+    which it writes ``more`` and ``fastest``. The capacity and rates are read once, into
+    locals, and each row's bytes into tuples, so the rules (:func:`_fits`, :func:`_link`,
+    :func:`_busy`, :func:`_pipeline`) inline into one loop: a sweep ranks tables thousands of
+    times."""
+    more = bounds[0]
     cap = capacity[0]
     split, shared_bytes = cap["split"], cap["shared_bytes"]
     role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
@@ -805,8 +809,10 @@ def _rank(table, buffers, capacity, rates, cycles, more):
         if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
             chosen = row
     if chosen < 0:
-        return chosen, np.inf, fastest
-    return chosen, cycles[chosen], fastest
+        return chosen, np.inf
+    for role in range(3):
+        bounds[1, role] = counts[role] * table[fastest]["tile_bytes"][role]
+    return chosen, cycles[chosen]
 
 
 # ----------------------------------------------------------------------------- loop classes
