@@ -20,9 +20,10 @@ def test_the_busiest_port_sets_the_level_time():
     ports = ns.Rates(0.0, 550.0, 40.0, 1.0, engine_role_bytes=(100.0, 50.0, 400.0),
                      port_bytes_per_cycle=(10.0, 10.0, 20.0)).record[0]
     shared = ns.Rates(0.0, 550.0, 40.0, 1.0).record[0]
-    assert kern.level_cycles(moved, ports) == pytest.approx(20)
-    assert kern.level_cycles(moved, shared) == pytest.approx(14.25)
-    for rates in (ports, shared):  # the specification agrees (compute 0, one tile, no link)
+    # with no compute, one tile and no link, the pipeline takes the level's time
+    assert kern.pipeline_cycles(moved, 0.0, 1, ports) == pytest.approx(20)
+    assert kern.pipeline_cycles(moved, 0.0, 1, shared) == pytest.approx(14.25)
+    for rates in (ports, shared):  # the specification agrees
         assert kern.pipeline_cycles(moved, 0.0, 1, rates) == pytest.approx(
             kern.pipeline_cycles_ref([20, 0, 0], 0.0, 1, rates))
 
