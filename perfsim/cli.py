@@ -9,10 +9,8 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import importlib
 import json
 import os
-import pkgutil
 import shutil
 import sys
 import textwrap
@@ -281,25 +279,19 @@ def _pins(items: list[str]) -> dict[str, str]:
 
 
 def _kernels_cold() -> bool:
-    """Whether Numba has no usable cache of some cost kernel (first run after an install or
+    """Whether Numba has no usable cache of a search kernel every costed run calls
+    (:data:`~perfsim.mapping.kernels.nest_tiling.SEARCH_KERNELS`: first run after an install or
     an upgrade), so this run compiles them first. Reads the caches' index files; never
     compiles."""
-    from numba.core.dispatcher import Dispatcher
+    from perfsim.mapping.kernels.nest_tiling import SEARCH_KERNELS
 
-    from perfsim.mapping import kernels
-
-    for info in pkgutil.iter_modules(kernels.__path__):
-        module = importlib.import_module(f"{kernels.__name__}.{info.name}")
-        for value in vars(module).values():
-            if not isinstance(value, Dispatcher) or \
-                    value.targetoptions.get("inline") == "always":  # compiled into callers
-                continue
-            cache = getattr(value, "_cache", None)
-            try:
-                if cache is not None and not cache._cache_file._load_index():
-                    return True
-            except (AttributeError, OSError):  # another Numba's layout: say nothing
-                return False
+    for kernel in SEARCH_KERNELS:
+        cache = getattr(kernel, "_cache", None)
+        try:
+            if cache is not None and not cache._cache_file._load_index():
+                return True
+        except (AttributeError, OSError):  # another Numba's layout: say nothing
+            return False
     return False
 
 

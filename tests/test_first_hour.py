@@ -174,6 +174,18 @@ def test_ctrl_c_while_numba_compiles_exits_130_with_one_line(tmp_path):
     assert rest.strip() == "perfsim: interrupted"
 
 
+def test_the_numba_notice_comes_once(tmp_path):
+    """The compile notice is printed by the first run after an install (an empty Numba cache)
+    and by no run after it: the second run finds every search kernel's cache."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    runs = [subprocess.run([sys.executable, "-m", "perfsim", "run", "tiny_cnn", "--hw",
+                            "matrix_engine", "--quiet"], cwd=tmp_path, env=env, text=True,
+                           capture_output=True, timeout=300) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0]
+    assert "compiling the cost model's kernels with Numba" in runs[0].stderr
+    assert runs[1].stderr == ""
+
+
 def test_out_refuses_a_directory_holding_another_run_unless_forced(tmp_path):
     base = ("--hw", "matrix_engine", "--quiet", "--out", "runs")
     assert perfsim_cli("run", "tiny_cnn", *base, cwd=tmp_path).returncode == 0

@@ -815,6 +815,13 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
     return chosen, cycles[chosen]
 
 
+SEARCH_KERNELS = (_rows, _rank)
+"""The kernels every costed run calls, to build and to rank search tables: most of what a
+first run compiles (the command line's compile notice looks at their caches). The others
+compile on first use in a second or less: ``link_cycles``, and ``pipeline_cycles`` for a
+hierarchy with local levels."""
+
+
 # ----------------------------------------------------------------------------- loop classes
 
 
