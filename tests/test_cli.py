@@ -5,27 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pytest
 
+from cli_runs import assert_one_line_error as assert_user_error, perfsim_cli as perfsim
 from refdata import REFS, reference_networks
-
-
-def perfsim(*args, cwd=None):
-    """Run ``python -m perfsim ARGS`` from ``cwd``; returns the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "perfsim", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
-def assert_user_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_lecture_view_reproduces_the_alexnet_seed_table_cell_for_cell(tmp_path):

@@ -21,14 +21,13 @@ import copy
 import dataclasses
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from cli_runs import perfsim_cli as perfsim
 from perfsim import hardware as hardware_package, simulate
 from perfsim.hardware.loading import (MATRIX, SCHEMA, SCHEMA_V2, VECTOR, Key, resolve_hw_path,
                                       shipped_config_names, to_document)
@@ -137,11 +136,6 @@ def test_shipped_configs_are_what_their_comments_say():
     peaks = {e.peak_macs_per_cycle for e in hetero.engines}
     assert kinds == ["matrix", "vector"] and len(peaks) == 1
     assert hetero.precision.weight_bytes == hetero.precision.activation_bytes == 1
-
-
-def perfsim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "perfsim", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("name", SHIPPED)

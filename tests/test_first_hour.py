@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from matplotlib.ticker import NullFormatter
 
+from cli_runs import assert_one_line_error as one_line_error, perfsim_cli
 import perfsim
 from perfsim.report import load_run, save_run, write_run_report
 from perfsim.report.compare import run_labels
@@ -25,19 +26,6 @@ from perfsim.report.plots import cycles_figure, roofline_figure
 from perfsim.report.timeline import gantt_figure
 from perfsim.results import display_frame
 from perfsim.sweeps.plots import pareto_scatter
-
-
-def perfsim_cli(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "perfsim", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300, env=env)
-
-
-def one_line_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -178,9 +166,8 @@ def test_the_numba_notice_comes_once(tmp_path):
     """The compile notice is printed by the first run after an install (an empty Numba cache)
     and by no run after it: the second run finds every search kernel's cache."""
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
-    runs = [subprocess.run([sys.executable, "-m", "perfsim", "run", "tiny_cnn", "--hw",
-                            "matrix_engine", "--quiet"], cwd=tmp_path, env=env, text=True,
-                           capture_output=True, timeout=300) for _ in range(2)]
+    runs = [perfsim_cli("run", "tiny_cnn", "--hw", "matrix_engine", "--quiet", cwd=tmp_path,
+                        env=env) for _ in range(2)]
     assert [r.returncode for r in runs] == [0, 0]
     assert "compiling the cost model's kernels with Numba" in runs[0].stderr
     assert runs[1].stderr == ""

@@ -5,14 +5,13 @@ and every kind of bad file as one clean WorkloadError (and exit 2 at the command
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from cli_runs import perfsim_cli as perfsim
 from perfsim import Layer, Network, WorkloadError, load_hw, load_workload, simulate, totals
 from perfsim.io.onnx_export import export_onnx, to_onnx
 from perfsim.io.onnx_import import FIXED_WEIGHTS_KEY, load_onnx, supported_ops
@@ -672,11 +671,6 @@ def test_workload_dispatch_and_its_flags(tmp_path):
 
 
 # --------------------------------------------------------------------------- command line
-
-
-def perfsim(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "perfsim", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_cli_shows_an_onnx_model_and_rejects_bad_ones_with_exit_2(tmp_path):

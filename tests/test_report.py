@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from cli_runs import perfsim_cli
 import perfsim
 from perfsim.hardware.loading import resolve_hw_path
 from perfsim.report import load_run, write_run_report
@@ -24,11 +23,6 @@ from perfsim.report.tables import layer_kinds, roofline_points, roofs
 from perfsim.report.timeline import gantt_figure
 from perfsim.results import layer_kind
 from perfsim.report.saved_run import save_run
-
-
-def perfsim_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "perfsim", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

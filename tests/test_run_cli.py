@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
+from cli_runs import perfsim_cli as perfsim
 from perfsim.hardware.loading import resolve_hw_path
 
 LAYER_COLUMNS = {"layer", "op", "engine", "macs", "params", "in_bytes", "out_bytes",
@@ -18,11 +17,6 @@ LAYER_COLUMNS = {"layer", "op", "engine", "macs", "params", "in_bytes", "out_byt
                  "sram_write_bytes", "compute_cycles", "memory_cycles", "total_cycles",
                  "stall_cycles", "utilization", "macs_per_dram_byte", "bound", "reason",
                  "energy_pj", "out_shape", "kernel", "groups"}
-
-
-def perfsim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "perfsim", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
 
 
 def test_run_json_contract(tmp_path):

@@ -8,12 +8,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
+from cli_runs import assert_one_line_error as assert_user_error, perfsim_cli
 import perfsim
 from perfsim import load_workload, totals
 from perfsim.errors import PerfsimError, WorkloadError
@@ -25,20 +24,6 @@ from refdata import reference_networks
 
 REFS = reference_networks()
 NEW = ("vit_b_16", "bert_base", "gpt2")
-
-
-def perfsim_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "perfsim", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
-def assert_user_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 # --- counts, by hand ----------------------------------------------------------------------
