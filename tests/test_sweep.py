@@ -3,6 +3,7 @@ the resumable directory (including a real SIGKILL of ``perfsim sweep``) and spec
 
 from __future__ import annotations
 
+import gc
 import signal
 import subprocess
 import sys
@@ -14,7 +15,9 @@ import pytest
 
 import perfsim
 from perfsim import ConfigError, load_hw, simulate
-from perfsim.sweeps.executors import Processes, executor_for
+from perfsim.sweeps.evaluate import Task, evaluate
+from perfsim.sweeps import executors
+from perfsim.sweeps.executors import SERIAL_SECONDS, Processes, executor_for
 from perfsim.sweeps.space import key_paths, points_of, variant
 from perfsim.sweeps.store import SweepError
 
@@ -33,6 +36,49 @@ def test_key_paths_address_fields_as_in_yaml_with_engines_by_name():
     assert config.engine("mxu").rows == 64 and config.engine("mxu").cols == 128
     assert config.sram.size_kib == 1024 and config.clock_ghz == 0.5
     assert config.engine("vpu") == HW.engine("vpu")
+
+
+def test_a_variant_leaves_the_next_one_as_the_config_was():
+    """Variants start from the config's document, made once per config: setting a value in
+    one must not reach the next."""
+    assert variant(HW, {"engines.mxu.rows": 8}).engine("mxu").rows == 8
+    again = variant(HW, {"memory.sram.size_kib": 512})
+    assert again.engine("mxu") == HW.engine("mxu") and again.sram.size_kib == 512
+
+
+def test_a_sweep_point_leaves_no_cyclic_garbage():
+    """Sweep chunks keep what they make out of the cyclic garbage collector's reach
+    (:func:`gc.freeze`): that loses nothing only if a point makes no reference cycle (a
+    nested recursive function did, five objects a point)."""
+    tasks = [Task(i, str(i), {"engines.mxu.rows": rows}, "lenet5", 1)
+             for i, rows in enumerate((8, 12, 16, 24))]
+    evaluate(HW, tasks[0])  # loads the network and the kernels
+    gc.collect()
+    gc.disable()
+    try:
+        for task in tasks[1:]:
+            assert evaluate(HW, task)[0]["status"] == "ok"
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_a_local_sweep_gives_the_collector_back_what_it_froze():
+    """Chunks run in this process are frozen after each, and the sweep unfreezes them on
+    its way out, an error's too."""
+    frozen = []
+    perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32]}, executor="serial",
+                  chunk_tasks=1, progress=lambda _: frozen.append(gc.get_freeze_count()))
+    assert max(frozen) > 0 and gc.get_freeze_count() == 0
+
+    def stop(progress):
+        if progress.done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32]},
+                      executor=executor_for(None), chunk_tasks=1, progress=stop)
+    assert gc.get_freeze_count() == 0
 
 
 def test_unknown_key_path_names_the_valid_ones_and_the_closest():
@@ -114,19 +160,25 @@ def test_processes_equal_serial():
     pd.testing.assert_frame_equal(serial, parallel)
 
 
-def test_the_default_executor_starts_workers_only_for_a_sweep_that_pays_for_them():
-    """A small sweep runs in this process (no worker started); with a serial start of no time
-    at all the same executor forks its workers at once. Both equal a serial sweep."""
+def test_the_default_executor_starts_workers_only_for_a_sweep_that_pays_for_them(monkeypatch):
+    """In a new process a small sweep runs in this process (no worker started); with a serial
+    start of no time at all the same executor forks its workers at once, and so does the
+    default one once this process has run its serial start (in earlier sweeps). All equal a
+    serial sweep."""
     serial = perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32]},
                            executor="serial")
-    for executor, workers in ((executor_for(None), 0),
-                              (Processes(2, serial_seconds=0.0), 2)):
+    for executor, ran_here, workers in ((executor_for(None), 0.0, 0),
+                                        (Processes(2, serial_seconds=0.0), 0.0, 2),
+                                        (Processes(2, SERIAL_SECONDS), SERIAL_SECONDS, 2)):
+        monkeypatch.setattr(executors, "_cpu_seconds_here", ran_here)
         seen = []
         frame = perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32]},
                               executor=executor, chunk_tasks=1, progress=lambda _: seen.append(
                                   len(psutil.Process().children(recursive=True))))
         pd.testing.assert_frame_equal(frame, serial)
         assert max(seen) == workers
+        # the chunks run in this process count towards its serial start, the workers' do not
+        assert (executors._cpu_seconds_here > ran_here) == (workers == 0)
 
 
 def test_out_dir_resumes_and_refuses_another_sweep(tmp_path):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -329,6 +329,7 @@ def _resident(work: Work, placement: Placement) -> frozenset[str]:
                      if where.get(op.role, "dram") != "dram")
 
 
+@lru_cache(maxsize=1024)  # one per loop order: a sweep asks for a few over and over
 def _class_order(order: tuple[str, ...]) -> str:
     """A conv tiling's loop order (dimensions outermost first) as its order of loop classes:
     ``K`` (weights, outputs), ``C`` (weights, inputs), ``P`` (batch and output pixels: inputs,

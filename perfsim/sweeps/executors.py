@@ -12,10 +12,18 @@ process, where a Dask ``LocalCluster`` costs seconds and a scheduler and nanny p
 By default (no number of workers asked for) a sweep runs its first chunks in its own
 process and starts workers only once those took :data:`SERIAL_SECONDS` of CPU time: a small
 sweep never pays for a pool, and a large one forks workers that inherit every table and cache
-the first chunks made. The
-workers die with the sweep: each asks the kernel for SIGKILL when its parent dies
+the first chunks made. That serial start is the process's, not each sweep's: once the
+chunks this process has run took that long, its kernels are loaded and its tables made, and a
+later sweep forks its workers at once (tens of milliseconds). The workers die with the sweep: each asks the kernel for SIGKILL when its parent dies
 (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the parent), ignores Ctrl-C (the
 sweep's process handles it), and the pool is shut down on every way out of :meth:`map`.
+
+A local chunk leaves its results in the cost model's caches, which live as long as the sweep;
+Python's cyclic garbage collector would scan them again and again (a fifth of a ResNet-50
+point's time on a long sweep), so after each chunk they are moved out of its reach
+(:func:`gc.freeze`: they are still freed when dropped, as nothing the model makes is a
+cycle). A worker keeps them so until it dies; the sweep's own process until :meth:`map`
+ends (:func:`gc.unfreeze`), when everything made meanwhile is the collector's again.
 
 Dask is for more than one machine: ``Client(address)``, ``submit`` and ``wait``; a worker that
 dies has its chunks rerun elsewhere by the Dask scheduler. A cluster left with no worker for
@@ -27,12 +35,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import ctypes
+import gc
 import os
 import signal
 import sys
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -86,6 +96,40 @@ def _start_worker(parent_pid: int) -> None:
     warm_up()
 
 
+def _kept(fn: Callable, *args):
+    """``fn(*args)`` (a chunk), then what it made moved out of the cyclic garbage
+    collector's reach (module docstring)."""
+    result = fn(*args)
+    gc.freeze()
+    return result
+
+
+_cpu_seconds_here = 0.0
+"""CPU seconds of the chunks this process has run itself, every sweep's: the serial start
+(module docstring) is done once they reach a sweep's ``serial_seconds``."""
+
+
+def _here(fn: Callable, args: tuple):
+    """A chunk run in this process (:func:`_kept`), its CPU time counted in
+    :data:`_cpu_seconds_here`."""
+    global _cpu_seconds_here
+    start = time.process_time()
+    try:
+        return _kept(fn, *args)
+    finally:
+        _cpu_seconds_here += time.process_time() - start
+
+
+@contextmanager
+def _kept_until_done():
+    """Chunks run in this process: what they make leaves the collector's reach after each
+    (:func:`_kept`) and comes back when the sweep is done, on every way out."""
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _watch_parent(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(POLL_S)
@@ -119,14 +163,16 @@ class Serial:
     count = 1
 
     def map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
-        for index, args in enumerate(jobs):
-            yield index, fn(*args)
+        with _kept_until_done():
+            for index, args in enumerate(jobs):
+                yield index, _here(fn, args)
 
 
 @dataclass(frozen=True)
 class Processes:
     """``workers`` local processes (default: every core), started once the chunks run in this
-    process took ``serial_seconds`` of CPU time (0: at once; module docstring)."""
+    process (this sweep's and earlier ones') took ``serial_seconds`` of CPU time (0: at once;
+    module docstring)."""
 
     workers: int | None = None
     serial_seconds: float = 0.0
@@ -142,15 +188,15 @@ class Processes:
     def map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
         jobs = iter(jobs)
         done = 0
-        start = time.process_time()
-        while time.process_time() - start < self.serial_seconds:  # the serial start
-            args = next(jobs, None)
-            if args is None:
-                return
-            yield done, fn(*args)
-            done += 1
-        for index, result in self._pool_map(fn, jobs):
-            yield done + index, result
+        with _kept_until_done():
+            while _cpu_seconds_here < self.serial_seconds:  # the serial start
+                args = next(jobs, None)
+                if args is None:
+                    return
+                yield done, _here(fn, args)
+                done += 1
+            for index, result in self._pool_map(fn, jobs):
+                yield done + index, result
 
     def _pool_map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
         pool = concurrent.futures.ProcessPoolExecutor(
@@ -162,7 +208,7 @@ class Processes:
             return next(iter(done))
 
         try:
-            yield from _bounded(lambda args: pool.submit(fn, *args), wait_one, jobs,
+            yield from _bounded(lambda args: pool.submit(_kept, fn, *args), wait_one, jobs,
                                 IN_FLIGHT_PER_WORKER * self.count)
         except BrokenProcessPool:
             raise ExecutorError("a sweep worker process died (killed, or out of memory?)") \

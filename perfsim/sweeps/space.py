@@ -18,6 +18,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -41,36 +42,44 @@ BY_NAME = ("engines", "memory")
 
 def key_paths(hw: HwConfig) -> list[str]:
     """Every key path a sweep may vary on ``hw``, in document order."""
-    paths: list[str] = []
+    return list(_template(hw)[1])
 
-    def walk(value, prefix: str) -> None:
-        for key, sub in value.items():
-            if key in FIXED_KEYS:
-                continue
-            path = f"{prefix}{key}"
-            if isinstance(sub, dict):
-                walk(sub, path + ".")
-            elif key in BY_NAME:
-                for entry in sub:
-                    walk({k: v for k, v in entry.items() if k != "name"},
-                         f"{key}.{entry['name']}.")
-            else:
-                paths.append(path)
 
+@lru_cache(maxsize=8)
+def _template(hw: HwConfig) -> tuple[dict, tuple[str, ...]]:
+    """``hw``'s document (:func:`~perfsim.hardware.loading.to_document`; copy it before
+    changing it) and its key paths: every variant of a sweep starts from them."""
     document = to_document(hw)
-    walk(document, "")
+    paths: list[str] = []
+    _walk(document, "", paths)
     for key in BY_NAME:  # optional keys left unset (split buffers, reads_from) may be set too
         sections = {s["kind"].choices[0]: s for s in SCHEMA_V2[key]}
         for entry in document[key]:
             paths += [f"{key}.{entry['name']}.{k}" for k in sections[entry["kind"]]
                       if k not in entry and k not in FIXED_KEYS]
-    return paths
+    return document, tuple(paths)
 
 
-def check_key_path(hw: HwConfig, path: str, valid: list[str] | None = None) -> None:
+def _walk(value: dict, prefix: str, paths: list[str]) -> None:
+    """Append the key paths of ``value`` (a section of a document) to ``paths``."""
+    for key, sub in value.items():
+        if key in FIXED_KEYS:
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(sub, dict):
+            _walk(sub, path + ".", paths)
+        elif key in BY_NAME:
+            for entry in sub:
+                _walk({k: v for k, v in entry.items() if k != "name"},
+                      f"{key}.{entry['name']}.", paths)
+        else:
+            paths.append(path)
+
+
+def check_key_path(hw: HwConfig, path: str) -> None:
     """A :class:`ConfigError` naming the valid key paths (and the closest) unless ``path``
-    addresses a field of ``hw`` (one of ``valid``, its :func:`key_paths` if given)."""
-    valid = key_paths(hw) if valid is None else valid
+    addresses a field of ``hw`` (one of its :func:`key_paths`)."""
+    valid = _template(hw)[1]
     if path not in valid:
         raise ConfigError(f"unknown key path '{path}' for {hw.name}{suggest(path, valid)} "
                           f"(valid: {', '.join(valid)})")
@@ -84,11 +93,10 @@ def variant(hw: HwConfig | str | Path, point: Mapping[str, object]) -> HwConfig:
     and the problem."""
     if not isinstance(hw, HwConfig):
         hw = load_hw(hw)
-    document = copy.deepcopy(to_document(hw))
+    document = copy.deepcopy(_template(hw)[0])
     named = {key: {e["name"]: e for e in document[key]} for key in BY_NAME}
-    valid = key_paths(hw)
     for path, value in point.items():
-        check_key_path(hw, path, valid)
+        check_key_path(hw, path)
         parts = path.split(".")
         if parts[0] in BY_NAME:
             named[parts[0]][parts[1]][parts[2]] = value

@@ -633,28 +633,33 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
 
 
 @njit(cache=True, inline="always")
-def _fits(tile, buffers, split: bool, shared_bytes: int, role_bytes, more) -> bool:
+def _fits(tile, buffers, split: bool, shared_bytes: int, role_bytes) -> bool:
     """Whether ``buffers[role]`` copies of each role's tile bytes (``tile``) fit a shared pool
-    of ``shared_bytes`` or (``split``) a buffer of ``role_bytes[role]`` per role; lowers
-    ``more`` (:func:`rank_table`; -1: none yet) to the buffered bytes that exceed the room: the
-    total of a shared pool, or each role's above its buffer."""
+    of ``shared_bytes`` or (``split``) a buffer of ``role_bytes[role]`` per role."""
     if split:
-        fits = True
-        for role in range(3):
-            need = buffers[role] * tile[role]
-            if need > role_bytes[role]:
-                fits = False
-                if more[role] < 0 or need < more[role]:
-                    more[role] = need
-        return fits
-    total = 0
-    for role in range(3):
-        total += buffers[role] * tile[role]
-    if total > shared_bytes:
-        if more[0] < 0 or total < more[0]:
-            more[0] = total
-        return False
-    return True
+        return (buffers[0] * tile[0] <= role_bytes[0] and buffers[1] * tile[1] <= role_bytes[1]
+                and buffers[2] * tile[2] <= role_bytes[2])
+    return buffers[0] * tile[0] + buffers[1] * tile[1] + buffers[2] * tile[2] <= shared_bytes
+
+
+@njit(cache=True, inline="always")
+def _more(tile, buffers, split: bool, shared_bytes: int, role_bytes, more):
+    """``more`` (three bytes, -1: none yet) lowered by a tile that does not fit
+    (:func:`_fits`) to its buffered bytes: the total, of a shared pool; of buffers per role,
+    each role's that exceed its buffer. Scalars in and out: an array handed to an inlined
+    function in a loop costs a reference count per row."""
+    if split:
+        return (_lowered(more[0], buffers[0] * tile[0], role_bytes[0]),
+                _lowered(more[1], buffers[1] * tile[1], role_bytes[1]),
+                _lowered(more[2], buffers[2] * tile[2], role_bytes[2]))
+    return (_lowered(more[0], buffers[0] * tile[0] + buffers[1] * tile[1]
+                     + buffers[2] * tile[2], shared_bytes), more[1], more[2])
+
+
+@njit(cache=True, inline="always")
+def _lowered(more: int, need: int, room: int) -> int:
+    """``more`` lowered to ``need`` when that exceeds ``room`` (-1: none yet)."""
+    return need if need > room and (more < 0 or need < more) else more
 
 
 @njit(cache=True, inline="always")
@@ -766,10 +771,9 @@ def rank_table(table, buffers, capacity, rates):
 def _rank(table, buffers, capacity, rates, cycles, bounds):
     """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``bounds`` (2, 3), into
     which it writes ``more`` and ``fastest``. The capacity and rates are read once, into
-    locals, and each row's bytes into tuples, so the rules (:func:`_fits`, :func:`_link`,
-    :func:`_busy`, :func:`_pipeline`) inline into one loop: a sweep ranks tables thousands of
-    times."""
-    more = bounds[0]
+    locals, and each row's bytes into tuples, so the rules (:func:`_fits`, :func:`_more`,
+    :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one loop over scalars: a sweep
+    ranks tables thousands of times."""
     cap = capacity[0]
     split, shared_bytes = cap["split"], cap["shared_bytes"]
     role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
@@ -784,15 +788,15 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
                     r["engine_role_bytes"][2])
     ports = (r["port_bytes_per_cycle"][0], r["port_bytes_per_cycle"][1],
              r["port_bytes_per_cycle"][2])
-    for role in range(3):
-        more[role] = -1
+    more = (-1, -1, -1)
     least = np.inf
     fastest = -1
     for row in range(table.shape[0]):
         entry = table[row]
         cycles[row] = np.inf
         tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
-        if not _fits(tile, counts, split, shared_bytes, role_bytes, more):
+        if not _fits(tile, counts, split, shared_bytes, role_bytes):
+            more = _more(tile, counts, split, shared_bytes, role_bytes, more)
             continue
         moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
         link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
@@ -802,6 +806,7 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         if cycles[row] < least:
             least = cycles[row]
             fastest = row
+    bounds[0, 0], bounds[0, 1], bounds[0, 2] = more
     chosen = -1
     for row in range(table.shape[0]):
         if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE):
