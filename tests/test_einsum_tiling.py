@@ -9,6 +9,7 @@ on random nests: commit 3e53761); ``tests/test_recorded.py`` keeps that promise 
 
 from __future__ import annotations
 
+import math
 import random
 from unittest import mock
 
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from nojit import passes_without_jit, skip_without_jit
 from perfsim.hardware.model import Precision
@@ -120,6 +122,8 @@ def test_small_one_level_search_equals_reference(name, capacity):
         cycles, moved, tiles, order = want
         assert (got.cycles, got.moved_bytes, dict(got.tiling.tiles), got.tiling.order) == \
             (cycles, moved, tiles, order)
+        # the ranking's link time of its choice is the link time of the bytes it reports
+        assert got.ranked_link_cycles == got.link_cycles(rates)
 
 
 @pytest.mark.parametrize("name", ["conv strided dilated padded", "matrix product", "fc"])
@@ -242,6 +246,22 @@ def test_link_cycles_by_hand():
     # without per-transfer costs the link moves exactly the bytes
     assert kern.link_cycles(moved, tiles, ns.Rates(0.0, 0.0, 1.0, 8.0).record[0]) == \
         pytest.approx(1064 / 8)
+
+
+def test_cycles_round_to_six_decimals_as_numbas_np_round():
+    """The ranking rounds cycles by hand (Numba's general ``np.round`` takes 0.2 CPU-s to
+    compile): bit for bit what ``np.round(x, 6)`` gives in a Numba kernel, halves (to even),
+    infinities, NaN and values whose scaled product overflows included."""
+    numba_round = njit(lambda x: np.round(x, 6))
+    rng = np.random.default_rng(6)
+    values = [0.0, -0.0, 2.5e-6, 0.5e-6, 1.0000005, 1.0000015, 123456.7890125, 2.0 ** 52,
+              1e17, 1e303, -1e303, math.inf, -math.inf, math.nan]
+    values += [(n + 0.5) / 1e6 for n in rng.integers(0, 10 ** 12, 200).tolist()]
+    values += (10.0 ** rng.uniform(-9, 20, 500)).tolist()
+    for x in values:
+        ours, numba = kern._round6(x), numba_round(x)
+        assert (math.isnan(ours) and math.isnan(numba)) or \
+            np.float64(ours).tobytes() == np.float64(numba).tobytes(), x
 
 
 def test_one_buffer_loads_then_computes():

@@ -147,8 +147,7 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
         tiling = tilings.get(resident_range)
         if tiling is None:
             tiling = tilings[resident_range] = _tiling(
-                work, plan, plan.cycles, plan.link_cycles(Rates(*rate_values)),
-                *resident_range, ())
+                work, plan, plan.cycles, plan.ranked_link_cycles, *resident_range, ())
         return tiling
     # a local level's search depends on the SRAM's room too: no reuse claimed
     return _with_locals(layer_name, work, hw, path, room, Rates(*rate_values), resident,

@@ -187,7 +187,8 @@ class LevelTraffic:
     least room at which the search would weigh a tiling it did not (of one shared pool: the
     fewest buffered bytes of a tiling that did not fit; of buffers per role: per role, the
     fewest buffered bytes of that role above its buffer), None where every tiling fits: the
-    same search with more room, but less than that, makes the same choice."""
+    same search with more room, but less than that, makes the same choice. It also has
+    ``ranked_link_cycles``, its :meth:`link_cycles` at the rates it was ranked with."""
 
     level: str
     tiling: LevelTiling
@@ -199,6 +200,7 @@ class LevelTraffic:
     buffered_role_bytes: tuple[int, int, int] = (0, 0, 0)
     fastest_role_bytes: tuple[int, int, int] | None = None
     more_room_bytes: tuple[int | None, ...] | None = None
+    ranked_link_cycles: float | None = None
 
     def link_cycles(self, rates: Rates) -> float:
         """Cycles the link from the level above is busy with this level's transfers."""
@@ -285,7 +287,8 @@ def _values(nest: LoopNest, tilings: Sequence[LevelTiling]) -> tuple[np.ndarray,
 def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.ndarray,
                   tiles: int, buffers: Buffers, cycles: float | None,
                   fastest_role_bytes: tuple[int, int, int] | None = None,
-                  more_room_bytes: tuple[int | None, ...] | None = None) -> LevelTraffic:
+                  more_room_bytes: tuple[int | None, ...] | None = None,
+                  ranked_link_cycles: float | None = None) -> LevelTraffic:
     operands = {}
     moved = dict.fromkeys(BUFFER_ROLES, 0)
     tile = dict.fromkeys(BUFFER_ROLES, 0)
@@ -301,7 +304,7 @@ def _level_result(nest: LoopNest, name: str, tiling: LevelTiling, traffic: np.nd
                         tuple(tile[r] for r in BUFFER_ROLES),  # type: ignore[arg-type]
                         tuple(getattr(buffers, r) * tile[r]  # type: ignore[arg-type]
                               for r in BUFFER_ROLES),
-                        fastest_role_bytes, more_room_bytes)
+                        fastest_role_bytes, more_room_bytes, ranked_link_cycles)
 
 
 def levels_traffic(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel],
@@ -382,16 +385,16 @@ _table = _Tables(TABLE_CACHE_BYTES)
 def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
                costs: np.ndarray, capacity: Capacity, buffers: Buffers, rates: Rates):
     """Choose level ``k``'s tiling (levels above fixed in ``values``/``orders``, which get it
-    filled in); returns (cycles, tiling, the fastest fitting tiling's buffered bytes per
-    role, :attr:`LevelTraffic.more_room_bytes`) or None when nothing fits."""
+    filled in); returns (cycles, link cycles, tiling, the fastest fitting tiling's buffered
+    bytes per role, :attr:`LevelTraffic.more_room_bytes`) or None when nothing fits."""
     table, candidates, counts = _table(nest, costs.tobytes(), values.tobytes(),
                                        orders.tobytes(), values.shape, k)
-    row, cycles, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
-                                                 rates.record)
+    row, cycles, link, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
+                                                       rates.record)
     if row < 0:
         return None
     tiling = _decode(nest, table, candidates, counts, int(row), values, orders, k)
-    return float(cycles), tiling, fastest, _more_room(more)
+    return float(cycles), float(link), tiling, fastest, _more_room(more)
 
 
 def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: np.ndarray,
@@ -428,14 +431,14 @@ def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, r
     sweep's new rates and rooms pay for the ranking kernel and little else."""
     key = _one_level_key(nest, precision, resident)
     table = _table(*key)[0]
-    row, cycles, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
-                                                 rates.record)
+    row, cycles, link, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
+                                                       rates.record)
     if row < 0:
         return None
     base = _one_level_row(key, int(row), buffers)
     return LevelTraffic(base.level, base.tiling, base.tile_count, base.operands, float(cycles),
                         base.role_moved_bytes, base.role_tile_bytes, base.buffered_role_bytes,
-                        fastest, _more_room(more))
+                        fastest, _more_room(more), float(link))
 
 
 @lru_cache(maxsize=4096)
@@ -494,7 +497,7 @@ def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingL
     for k in range(on_chip):
         costs = level_costs(nest, precision, k, levels[k].holds, homes)
         traffic, tiles = kern.level_traffic(nest, values, orders, k, costs)
-        cycles, tiling, fastest, more = chosen[k]
+        cycles, link, tiling, fastest, more = chosen[k]
         results.append(_level_result(nest, levels[k].name, tiling, traffic, tiles,
-                                     levels[k].buffers, cycles, fastest, more))
+                                     levels[k].buffers, cycles, fastest, more, link))
     return tuple(results)

@@ -711,7 +711,18 @@ def _pipeline(moved_bytes: int, link: float, busy: float, tile_count: int, seria
                   + (tile_count - 1) / tile_count * max(link, busy))
     if moved_bytes > 0:
         cycles += latency_cycles
-    return np.round(cycles, 6)  # ranks ties alike whatever the order of float operations
+    return _round6(cycles)  # ranks ties alike whatever the order of float operations
+
+
+@njit(cache=True, inline="always")
+def _round6(cycles: float) -> float:
+    """``np.round(cycles, 6)`` as Numba computes it (``cycles * 10**6`` rounded half to even,
+    divided back; infinite and undefined values, and values whose product overflows, kept),
+    written out: Numba's general ``np.round`` takes 0.2 CPU-s to compile."""
+    scaled = cycles * 1e6
+    if math.isinf(scaled) or math.isnan(scaled):
+        return cycles
+    return np.rint(scaled) / 1e6
 
 
 @njit(cache=True)
@@ -750,10 +761,11 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
 
 
 def rank_table(table, buffers, capacity, rates):
-    """(row, cycles, fastest, more) of the :data:`CYCLE_TOLERANCE` objective's choice among
-    the fitting rows of a :func:`level_table`, or (-1, inf, ...) when nothing fits;
+    """(row, cycles, link, fastest, more) of the :data:`CYCLE_TOLERANCE` objective's choice
+    among the fitting rows of a :func:`level_table`, or (-1, inf, inf, ...) when nothing fits;
     ``capacity`` and ``rates`` are one-element :data:`CAPACITY` and :data:`RATES` arrays,
-    ``buffers`` the count per role. ``fastest`` is the buffered bytes per role of the first
+    ``buffers`` the count per role. ``link`` is the chosen row's :func:`link_cycles`.
+    ``fastest`` is the buffered bytes per role of the first
     fitting row of the least cycles (the choice stands for any smaller capacity that still
     fits it and the choice). ``more`` is the least room at which a row that does not fit
     would (of a shared pool, one value: the fewest buffered bytes of a row above it; of
@@ -761,16 +773,16 @@ def rank_table(table, buffers, capacity, rates):
     where every row fits."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     bounds = np.zeros((2, 3), dtype=np.int64)
-    row, cycles = _rank(table, buffers, capacity, rates,
-                        np.empty(table.shape[0], dtype=np.float64), bounds)
+    row, cycles, link = _rank(table, buffers, capacity, rates,
+                              np.empty(table.shape[0], dtype=np.float64), bounds)
     more, fastest = bounds.tolist()
-    return row, cycles, tuple(fastest), more[:3 if capacity[0]["split"] else 1]
+    return row, cycles, link, tuple(fastest), more[:3 if capacity[0]["split"] else 1]
 
 
 @njit(cache=True)
 def _rank(table, buffers, capacity, rates, cycles, bounds):
     """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``bounds`` (2, 3), into
-    which it writes ``more`` and ``fastest``. The capacity and rates are read once, into
+    which it writes ``more`` and ``fastest``; returns the row, its cycles and its link's. The capacity and rates are read once, into
     locals, and each row's bytes into tuples, so the rules (:func:`_fits`, :func:`_more`,
     :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one loop over scalars: a sweep
     ranks tables thousands of times."""
@@ -800,6 +812,11 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
             continue
         moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
         link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
+        if link > least * (1.0 + CYCLE_TOLERANCE) * (1.0 + 1e-12) + 1e-6:
+            # A row's cycles are at least its link's, less at most 5e-7 and a relative 2^-52
+            # by the rounding: this one is neither the fastest nor within the tolerance of
+            # the least (the least only falls), so its other rules need not run.
+            continue
         busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles, ports)
         cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
                                 entry["tile_count"], serial, latency)
@@ -814,10 +831,14 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
             chosen = row
     if chosen < 0:
-        return chosen, np.inf
+        return chosen, np.inf, np.inf
     for role in range(3):
         bounds[1, role] = counts[role] * table[fastest]["tile_bytes"][role]
-    return chosen, cycles[chosen]
+    entry = table[chosen]
+    link = _link((entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2]),
+                 (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2]),
+                 burst, above_bytes_per_cycle, setup)
+    return chosen, cycles[chosen], link
 
 
 SEARCH_KERNELS = (_rows, _rank)
