@@ -9,14 +9,15 @@ point a new hardware configuration, so nothing is served from a previous point's
 searches), ResNet-50 at batch 1, through ``perfsim.sweep`` with its default executor (or
 ``--workers``); prints the points per second of the sweep, the pool's start included, and the
 CPU seconds of the process tree: first in this new process (imports, loading the kernels and
-building the search tables included), then again at DRAM bandwidths 1% higher (new hardware,
-a warm process: the steady rate of a long sweep). ``memory``: a sweep of that many
-points into a temporary directory (``--out``), sampling the resident memory of this process
-and all its children every 0.5 s; prints the peaks of the summed RSS (which counts the pages
-forked workers share with the parent once per process) and of the summed PSS (shared pages
-split between their processes: the tree's real footprint), then the peak summed PSS in each
-tenth of the run (flat, or growing with the points). Targets: >= 1,000 ResNet-50 evaluations per second on 2 cores (issue 15; 100 in issue 7);
-100,000 points with memory flat, peak RSS under 1 GB.
+building the search tables included), then again at DRAM bandwidths 1% higher (new hardware, a
+warm process that has run its serial start: the steady rate of a long sweep). ``memory``: a
+sweep of that many points into a temporary directory (``--out``), sampling the resident memory
+of this process and all its children every 0.5 s; prints the peaks of the summed RSS (which
+counts the pages forked workers share with the parent once per process) and of the summed PSS
+(shared pages split between their processes: the tree's real footprint), then the peak summed
+PSS in each tenth of the run (flat, or growing with the points). Targets: >= 1,000 ResNet-50
+evaluations per second on 2 cores (issue 15; 100 in issue 7); 100,000 points with memory flat,
+peak RSS under 1 GB.
 """
 
 from __future__ import annotations
@@ -54,12 +55,16 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _executor_text(workers: int | None) -> str:
+    return "the default executor" if workers is None else f"{workers} worker(s)"
+
+
 def rate(workers: int | None, points: int, workload: str) -> None:
     g = grid(points)
     g["engines.mxu.rows"] = g["engines.mxu.rows"][:6]
     total = len(g["engines.mxu.rows"]) * len(g["memory.sram.size_kib"]) * len(
         g["memory.dram.bandwidth_gb_per_s"])
-    who = "the default executor" if workers is None else f"{workers} worker(s)"
+    who = _executor_text(workers)
     # first as a user's sweep starts (imports, kernels, tables); then the same grid at DRAM
     # bandwidths 1% higher: every point new hardware again, the process warm
     for when in ("in a new process", "then warm, at new bandwidths"):
@@ -101,7 +106,7 @@ def memory(points: int, workload: str, workers: int) -> None:
     seconds = time.perf_counter() - start
     stop.set()
     sampler.join()
-    print(f"{workload}: {len(frame):,} points with {workers} worker(s) in {seconds:.0f} s "
+    print(f"{workload}: {len(frame):,} points with {_executor_text(workers)} in {seconds:.0f} s "
           f"({len(frame) / seconds:.0f}/s), {parts} part files; peak memory of the process "
           f"tree: RSS summed {peak[0] / 2**20:,.0f} MiB, PSS summed {peak[1] / 2**20:,.0f} "
           f"MiB")

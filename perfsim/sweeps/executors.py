@@ -9,14 +9,15 @@ every result) at once.
 Local processes use :class:`concurrent.futures.ProcessPoolExecutor`: it starts in
 milliseconds (forked workers share the parent's imported modules) and needs no scheduler
 process, where a Dask ``LocalCluster`` costs seconds and a scheduler and nanny per worker.
-By default (no number of workers asked for) a sweep runs its first chunks in its own
-process and starts workers only once those took :data:`SERIAL_SECONDS` of CPU time: a small
-sweep never pays for a pool, and a large one forks workers that inherit every table and cache
-the first chunks made. That serial start is the process's, not each sweep's: once the
-chunks this process has run took that long, its kernels are loaded and its tables made, and a
-later sweep forks its workers at once (tens of milliseconds). The workers die with the sweep: each asks the kernel for SIGKILL when its parent dies
-(``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the parent), ignores Ctrl-C (the
-sweep's process handles it), and the pool is shut down on every way out of :meth:`map`.
+By default (no number of workers asked for) a sweep runs its first chunks in its own process
+and starts workers only once those took :data:`SERIAL_SECONDS` of CPU time: a small sweep never
+pays for a pool, and a large one forks workers that inherit every table and cache the first
+chunks made. That serial start is the process's, not each sweep's: once the chunks this process
+has run took that long, its kernels are loaded and its tables made, and a later sweep forks its
+workers at once (tens of milliseconds). The workers die with the sweep: each asks the kernel
+for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the
+parent), ignores Ctrl-C (the sweep's process handles it), and the pool is shut down on every
+way out of :meth:`map`.
 
 A local chunk leaves its results in the cost model's caches, which live as long as the sweep;
 Python's cyclic garbage collector would scan them again and again (a fifth of a ResNet-50

@@ -782,10 +782,10 @@ def rank_table(table, buffers, capacity, rates):
 @njit(cache=True)
 def _rank(table, buffers, capacity, rates, cycles, bounds):
     """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``bounds`` (2, 3), into
-    which it writes ``more`` and ``fastest``; returns the row, its cycles and its link's. The capacity and rates are read once, into
-    locals, and each row's bytes into tuples, so the rules (:func:`_fits`, :func:`_more`,
-    :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one loop over scalars: a sweep
-    ranks tables thousands of times."""
+    which it writes ``more`` and ``fastest``; returns the row, its cycles and its link's. The
+    capacity and rates are read once, into locals, and each row's bytes into tuples, so the
+    rules (:func:`_fits`, :func:`_more`, :func:`_link`, :func:`_busy`, :func:`_pipeline`)
+    inline into one loop over scalars: a sweep ranks tables thousands of times."""
     cap = capacity[0]
     split, shared_bytes = cap["split"], cap["shared_bytes"]
     role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
@@ -852,10 +852,10 @@ hierarchy with local levels."""
 
 
 def loop_classes(nest: LoopNest) -> tuple[tuple[tuple[str, ...], ...], int]:
-    """The nest's loop classes (cut dimensions that index the same operands, a bias counting
-    as its weights), in order of first appearance with the sequential dimension's and the
-    classes that index every operand first; and how many of those lead. Loops of one class are interchangeable at a level: the
-    same operands change tile with each of them."""
+    """The nest's loop classes (cut dimensions that index the same operands, a bias counting as
+    its weights), in order of first appearance with the sequential dimension's and the classes
+    that index every operand first; and how many of those lead. Loops of one class are
+    interchangeable at a level: the same operands change tile with each of them."""
     owners = [op for op in nest.operands if op.role != "bias"]
     everything = frozenset(op.name for op in owners)
     groups: dict[frozenset, list[str]] = {}
