@@ -765,12 +765,11 @@ def rank_table(table, buffers, capacity, rates):
     among the fitting rows of a :func:`level_table`, or (-1, inf, inf, ...) when nothing fits;
     ``capacity`` and ``rates`` are one-element :data:`CAPACITY` and :data:`RATES` arrays,
     ``buffers`` the count per role. ``link`` is the chosen row's :func:`link_cycles`.
-    ``fastest`` is the buffered bytes per role of the first
-    fitting row of the least cycles (the choice stands for any smaller capacity that still
-    fits it and the choice). ``more`` is the least room at which a row that does not fit
-    would (of a shared pool, one value: the fewest buffered bytes of a row above it; of
-    buffers per role, per role: the fewest buffered bytes of that role above its buffer), -1
-    where every row fits."""
+    ``fastest`` is the buffered bytes per role of the first fitting row of the least cycles
+    (the choice stands for any smaller capacity that still fits it and the choice). ``more`` is
+    the least room at which a row that does not fit would (of a shared pool, one value: the
+    fewest buffered bytes of a row above it; of buffers per role, per role: the fewest buffered
+    bytes of that role above its buffer), -1 where every row fits."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     bounds = np.zeros((2, 3), dtype=np.int64)
     row, cycles, link = _rank(table, buffers, capacity, rates,
