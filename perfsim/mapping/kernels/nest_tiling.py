@@ -841,10 +841,10 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
 
 
 SEARCH_KERNELS = (_rows, _rank)
-"""The kernels every costed run calls, to build and to rank search tables: most of what a
-first run compiles (the command line's compile notice looks at their caches). The others
-compile on first use in a second or less: ``link_cycles``, and ``pipeline_cycles`` for a
-hierarchy with local levels."""
+"""The kernels every costed run calls, to build and to rank search tables: all that a run on a
+config without local levels compiles (the command line's compile notice looks at their
+caches). ``link_cycles`` and ``pipeline_cycles`` compile on first use, in a fraction of a
+second, when a hierarchy with local levels re-times the SRAM's tiling."""
 
 
 # ----------------------------------------------------------------------------- loop classes
