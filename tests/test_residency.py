@@ -109,6 +109,39 @@ def test_plans_reused_across_placements_equal_fresh_searches(network, hw, batch)
             compared += 1
     assert compared > 100
 
+@pytest.mark.parametrize("network,hw,points", [
+    ("resnet50", "matrix_engine", [{"memory.sram.size_kib": 1024},
+                                   {"memory.dram.bandwidth_gb_per_s": 7.5},
+                                   {"engines.mxu.rows": 64},
+                                   {"precision.activation_bytes": 2}]),
+    ("mobilenet_v1", "hetero", [{"memory.sram.size_kib": 512},
+                                {"engines.vpu.lanes": 32}]),
+])
+def test_engine_figures_reused_across_configs_equal_fresh_ones(network, hw, points):
+    """A layer's engines and their own figures (compute cycles, SRAM bytes) are kept by the
+    engines that can run it and the precision, so a sweep point that changes only a memory
+    reuses them: every cost made with them, on every variant of the config a sweep would
+    try, must equal the cost made with figures worked out afresh."""
+    base = load_hw(hw)
+    net = inference_graph(load_workload(network), base, None)
+    analytic.plan_layers(net, base)  # fills the caches as a sweep's earlier points do
+    placed = analytic._layers_of(net)
+    base_parts = [key[2] for key in analytic._plan_keys(placed, base, {})]
+    compared = 0
+    for point in points:
+        config = variant(base, point)
+        keys = analytic._plan_keys(placed, config, {})
+        if all(path.startswith("memory.") for path in point):  # the figures are reused
+            assert [key[2] for key in keys] == base_parts
+        placements = plan(net, config, 0)
+        for entry, key in zip(placed.entries, keys):
+            placement = placements[entry.layer.name]
+            got = analytic._cost(entry, config, placement, {}, key[2])
+            want = analytic._cost(entry, config, placement, {})
+            assert got == want, (point, entry.layer.name)
+            compared += 1
+    assert compared >= 60
+
 
 NETWORKS = ["resnet18", "mobilenet_v1", "alexnet", "googlenet", "squeezenet1_0",
             "mobilenet_v2"]

@@ -32,6 +32,7 @@ from perfsim.mapping.kernels.nest_search import (Buffers, Capacity, LevelTiling,
                                                  search_levels, search_one_level)
 from perfsim.mapping.lowering import Work
 from perfsim.mapping.residency import Placement
+from perfsim.workload.loopnest import LoopNest
 
 CONV_TILE_DIMS = ("B", "G", "K", "C", "OY", "OX")
 """The dimensions convolution-like tiles are reported by (a recurrent cell's steps ``T`` as
@@ -307,25 +308,33 @@ def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
         shape, order = (tiles["G"], tiles["S"]), "-"
     ops = plan.operands
     output = ops["output"]
+    inputs = _input_names(work.nest)
     return Tiling(shape, order, plan.tile_count,
                   sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
-                  sum(t.read_bytes for n, t in ops.items() if _is_input(work, n)),
+                  sum(t.read_bytes for n, t in ops.items() if n in inputs),
                   output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
                   cycles, link, min_resident_bytes, max_resident_bytes, uses)
 
 
-def _is_input(work: Work, operand: str) -> bool:
-    """Whether ``operand`` is one of the layer's inputs (its first, or a skip tensor its
-    output path reads: :func:`perfsim.workload.loopnest.with_epilogue`)."""
-    return work.nest.operand(operand).role == "input"
+@lru_cache(maxsize=4096)  # one per nest: every tiling of a layer asks
+def _input_names(nest: LoopNest) -> frozenset[str]:
+    """The operands that are the layer's inputs (its first, or a skip tensor its output path
+    reads: :func:`perfsim.workload.loopnest.with_epilogue`)."""
+    return frozenset(op.name for op in nest.operands if op.role == "input")
 
 
 def _resident(work: Work, placement: Placement) -> frozenset[str]:
     """The operands that live in SRAM rather than DRAM (no traffic, and an input no tiles):
     the inputs when the layer's inputs do, the output when it does."""
-    where = {"input": placement.input_location, "output": placement.output_location}
-    return frozenset(op.name for op in work.nest.operands
-                     if where.get(op.role, "dram") != "dram")
+    return _resident_operands(work.nest, placement.input_location != "dram",
+                              placement.output_location != "dram")
+
+
+@lru_cache(maxsize=4096)  # a few per nest: every tiling of a layer asks
+def _resident_operands(nest: LoopNest, inputs: bool, output: bool) -> frozenset[str]:
+    """:func:`_resident` of a nest whose ``inputs`` and ``output`` live on chip or not."""
+    on_chip = {"input": inputs, "output": output}
+    return frozenset(op.name for op in nest.operands if on_chip.get(op.role, False))
 
 
 @lru_cache(maxsize=1024)  # one per loop order: a sweep asks for a few over and over
@@ -356,7 +365,7 @@ def _infeasible(layer_name: str, work: Work, hw: HwConfig, placement: Placement)
     buffers = hw.sram.buffers
     if work.reduces:
         ws = {n: t.working_set_bytes for n, t in smallest.operands.items()}
-        ws_i = sum(v for n, v in ws.items() if _is_input(work, n))
+        ws_i = sum(v for n, v in ws.items() if n in _input_names(work.nest))
         ws_w = sum(v for n, v in ws.items() if n in WEIGHT_OPERANDS)
         ws_o = ws["output"]
         need = f"{ws_i + ws_w + ws_o:,} bytes (inputs {ws_i:,}, weights {ws_w:,}, " \

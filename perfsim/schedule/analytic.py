@@ -223,6 +223,9 @@ class _Generations:
 _cost_cache = _Generations(LAYER_CACHE_ENTRIES)
 """(content, config part, input location, output location) -> the costs made, each with the
 range of resident bytes it stands for."""
+_figures_cache = _Generations(LAYER_CACHE_ENTRIES)
+"""(content, engines part) -> the engines that may run the layer and their own figures
+(:func:`_engine_figures`)."""
 _work_cache = _Generations(LAYER_CACHE_ENTRIES)
 """content -> the layer's :class:`Work` (lowering reads no hardware)."""
 _interned: dict = {}
@@ -283,26 +286,30 @@ def _make_layers(network: Network) -> _Layers:
     return _Layers(tuple(entries), {})
 
 
-def _plan_keys(layers: _Layers, hw: HwConfig, pin: dict[str, str]) -> list[tuple[int, int]]:
-    """Per layer, ``(content, config part)``: the config part stands for the engines that can
-    run the layer (and a pin) and the config's other parts a cost reads (:func:`_memory_key`).
-    A sweep point that changes only the array keeps the config part of every layer no matrix
-    engine can run."""
-    parts: dict[tuple, int] = {}
+def _plan_keys(layers: _Layers, hw: HwConfig,
+               pin: dict[str, str]) -> list[tuple[int, int, int]]:
+    """Per layer, ``(content, config part, engines part)``: the engines part stands for the
+    engines that can run the layer (and a pin) and the precision, what the engines' own
+    figures read (:func:`_engine_figures`); the config part for those and the config's other
+    parts a cost reads (:func:`_memory_key`). A sweep point that changes only the array keeps
+    the config part of every layer no matrix engine can run; one that changes only memories
+    keeps every engines part."""
+    parts: dict[tuple, tuple[int, int]] = {}
     return [_plan_key(entry, hw, pin, parts) for entry in layers.entries]
 
 
 def _plan_key(entry: _Entry, hw: HwConfig, pin: dict[str, str],
-              parts: dict[tuple, int]) -> tuple[int, int]:
-    """:func:`_plan_keys` of one layer; ``parts`` holds the config parts made so far."""
+              parts: dict[tuple, tuple[int, int]]) -> tuple[int, int, int]:
+    """:func:`_plan_keys` of one layer; ``parts`` holds the parts made so far."""
     op = entry.layer.op
     # what can_run reads of an op (its engine kinds, whether it has an epilogue), its pin
     kinds = (op.engine_kinds, isinstance(op, Fused), pinned_engine(pin, op))
-    part = parts.get(kinds)
-    if part is None:
+    found = parts.get(kinds)
+    if found is None:
         capable = tuple(e for e in hw.engines if can_run(e, op))
-        part = parts[kinds] = _intern((capable, kinds[2], _memory_key(hw)))
-    return entry.content, part
+        engines = _intern((capable, kinds[2], hw.precision))
+        found = parts[kinds] = (_intern((engines, _memory_key(hw))), engines)
+    return (entry.content, *found)
 
 
 def _memory_key(hw: HwConfig) -> int:
@@ -335,13 +342,13 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
                        _cached_cost(entry, _plan_key(entry, hw, pin, {}), hw, placement, pin))
 
 
-def _cached_cost(entry: _Entry, key: tuple[int, int], hw: HwConfig, placement: Placement,
+def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placement: Placement,
                  pin: dict[str, str]) -> _Cost:
     """:func:`_cost`, reused: a cost stands for the range of resident bytes its tilings allow
     (:attr:`Tiling.min_resident_bytes` to :attr:`Tiling.max_resident_bytes`), so trying
     placements re-searches only the layers whose room really changes."""
     resident = placement.resident_bytes
-    where = (*key, placement.input_location, placement.output_location)
+    where = (key[0], key[1], placement.input_location, placement.output_location)
     made = _cost_cache.get(where)
     for low, high, cost in made or ():
         if low <= resident <= high:
@@ -349,16 +356,17 @@ def _cached_cost(entry: _Entry, key: tuple[int, int], hw: HwConfig, placement: P
     if made is None:
         made = []
         _cost_cache.put(where, made)
-    cost, low, high = _cost(entry, hw, placement, pin)
+    cost, low, high = _cost(entry, hw, placement, pin, key[2])
     made.append((low, high, cost))
     return cost
 
 
-def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
-          pin: dict[str, str]) -> tuple[_Cost, int, int]:
+def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str],
+          engines_part: int | None = None) -> tuple[_Cost, int, int]:
     """The layer's cost on the engine that finishes it soonest (the first in the config's
     order on a tie), and the fewest and the most resident bytes under which it stands (every
-    searched engine's tiling the same).
+    searched engine's tiling the same); the engines' own figures are reused by
+    ``engines_part`` (:func:`_engine_figures`), or made afresh without it.
 
     Engines are searched in order of their compute cycles: an engine that computes for
     longer than another engine takes in all cannot win at any room where that one's tiling
@@ -368,15 +376,11 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
     if work.nest is None:
         return _VIEW_COST, 0, sys.maxsize
     layer = entry.layer
-    engines = candidate_engines(layer, hw, pin)
-    p = hw.precision
-    figures = [(compute_cycles(e, work),
-                engine_sram_bytes(e, work, p, entry.in_elems, entry.weight_elems))
-               for e in engines]
+    engines, figures, order = _engine_figures(entry, engines_part, hw, pin)
     best = None  # (total, index)
     errors = []
     searched = {}
-    for i in sorted(range(len(engines)), key=lambda i: figures[i][0]):
+    for i in order:
         engine, (cycles, moved) = engines[i], figures[i]
         if best is not None and cycles > best[0] and not model_of(engine).quotes_unused:
             continue
@@ -402,6 +406,28 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement,
     low = max([t.min_resident_bytes for _, t in searched.values()]
               + [placement.resident_bytes] * bool(errors))
     return cost, low, min(t.max_resident_bytes for _, t in searched.values())
+
+
+def _engine_figures(entry: _Entry, engines_part: int | None, hw: HwConfig,
+                    pin: dict[str, str]
+                    ) -> tuple[list[Engine], list[tuple[int, SramBytes]], list[int]]:
+    """The engines that may run the layer (:func:`candidate_engines`), each one's compute
+    cycles and SRAM bytes, and their indices in order of compute cycles (the config's order
+    on a tie); kept by the layer's content and ``engines_part`` (:func:`_plan_key`), unless
+    it is None: what they read of the hardware (the engines and the precision) changes less
+    often in a sweep than what a cost reads."""
+    key = (entry.content, engines_part)
+    found = None if engines_part is None else _figures_cache.get(key)
+    if found is None:
+        engines = candidate_engines(entry.layer, hw, pin)
+        p = hw.precision
+        figures = [(compute_cycles(e, entry.work),
+                    engine_sram_bytes(e, entry.work, p, entry.in_elems, entry.weight_elems))
+                   for e in engines]
+        found = (engines, figures, sorted(range(len(engines)), key=lambda i: figures[i][0]))
+        if engines_part is not None:
+            _figures_cache.put(key, found)
+    return found
 
 
 def _layer_plan(network: Network, entry: _Entry, hw: HwConfig, placement: Placement,
