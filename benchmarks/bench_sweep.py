@@ -2,6 +2,7 @@
 of a long sweep (the whole process tree).
 
     python benchmarks/bench_sweep.py rate [--workers N] [--points 432] [--workload resnet50]
+                                          [--per-layer]
     python benchmarks/bench_sweep.py memory [--points 100000] [--workload alexnet] [--workers N]
 
 ``rate``: a grid over array size, SRAM size and DRAM bandwidth on ``matrix_engine`` (every
@@ -15,7 +16,8 @@ sweep of that many points into a temporary directory (``--out``), sampling the r
 of this process and all its children every 0.5 s; prints the peaks of the summed RSS (which
 counts the pages forked workers share with the parent once per process) and of the summed PSS
 (shared pages split between their processes: the tree's real footprint), then the peak summed
-PSS in each tenth of the run (flat, or growing with the points). Targets: >= 1,000 ResNet-50
+PSS in each tenth of the run (flat, or growing with the points). ``--per-layer`` collects
+every layer's row as well (``perfsim.sweep(..., per_layer=True)``). Targets: >= 1,000 ResNet-50
 evaluations per second on 2 cores (issue 15; 100 in issue 7); 100,000 points with memory flat,
 peak RSS under 1 GB.
 """
@@ -59,7 +61,7 @@ def _executor_text(workers: int | None) -> str:
     return "the default executor" if workers is None else f"{workers} worker(s)"
 
 
-def rate(workers: int | None, points: int, workload: str) -> None:
+def rate(workers: int | None, points: int, workload: str, per_layer: bool) -> None:
     g = grid(points)
     g["engines.mxu.rows"] = g["engines.mxu.rows"][:6]
     total = len(g["engines.mxu.rows"]) * len(g["memory.sram.size_kib"]) * len(
@@ -69,10 +71,13 @@ def rate(workers: int | None, points: int, workload: str) -> None:
     # bandwidths 1% higher: every point new hardware again, the process warm
     for when in ("in a new process", "then warm, at new bandwidths"):
         start, cpu = time.perf_counter(), cpu_seconds()
-        frame = perfsim.sweep(workload, "matrix_engine", grid=g, executor=workers)
+        frame = perfsim.sweep(workload, "matrix_engine", grid=g, executor=workers,
+                              per_layer=per_layer)
         seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-        print(f"{workload}, {when}: {total} hardware points "
-              f"({(frame['status'] == 'ok').sum()} ok) with {who} in {seconds:.2f} s: "
+        ok = frame["point_id"].nunique() if per_layer else (frame["status"] == "ok").sum()
+        print(f"{workload}, {when}: {total} hardware points ({ok} ok"
+              f"{f', {len(frame):,} layer rows' if per_layer else ''}) with {who} in "
+              f"{seconds:.2f} s: "
               f"{total / seconds:.1f} evaluations/s ({total / seconds / 1000:.3f} of the "
               f"1,000/s target); {cpu:.2f} CPU-s ({cpu / total * 1e3:.2f} ms per point)")
         g["memory.dram.bandwidth_gb_per_s"] = [
@@ -125,9 +130,11 @@ def main() -> None:
                              "core after a serial start; 1: in this process)")
     parser.add_argument("--points", type=int)
     parser.add_argument("--workload", help="default: resnet50 (rate), alexnet (memory)")
+    parser.add_argument("--per-layer", action="store_true",
+                        help="rate: collect every layer's row too")
     args = parser.parse_args()
     if args.what == "rate":
-        rate(args.workers, args.points or 432, args.workload or "resnet50")
+        rate(args.workers, args.points or 432, args.workload or "resnet50", args.per_layer)
     else:
         memory(args.points or 100_000, args.workload or "alexnet", args.workers)
 

@@ -72,6 +72,10 @@ class LayerResult:
 
 EVENT_COLUMNS = ("start_cycle", "end_cycle", "queue_cycles", "wait_cycles")
 """Row fields only the event schedule fills (analytic frames do not carry them)."""
+_ROW_FIELDS = tuple(f.name for f in dataclasses.fields(LayerResult))
+_ANALYTIC_ROW_FIELDS = tuple(name for name in _ROW_FIELDS if name not in EVENT_COLUMNS)
+_LIST_FIELDS = ("out_shape", "kernel", "fused")
+"""Row fields that a row's dict holds as lists (``fused``, a tuple in the row, too)."""
 PER_RUN_FIELDS = ("macs", "ops", "in_bytes", "out_bytes", "dram_read_bytes", "dram_write_bytes",
                   "sram_read_bytes", "sram_write_bytes", "compute_cycles", "memory_cycles",
                   "total_cycles", "stall_cycles", "energy_pj", "queue_cycles")
@@ -133,14 +137,23 @@ class RunResult:
 
     def _rows(self) -> list[dict]:
         levels = self.local_levels
-        rows = [_level_columns(dataclasses.asdict(r), levels) for r in self.layers]
-        for row in rows:
-            row["fused"] = list(row["fused"])
-        if self.fidelity == "analytic":
-            for row in rows:
-                for name in EVENT_COLUMNS:
-                    del row[name]
+        names = _ROW_FIELDS if self.fidelity != "analytic" else _ANALYTIC_ROW_FIELDS
+        rows = []
+        for r in self.layers:
+            row = {name: getattr(r, name) for name in names}
+            # lists of numbers of the row's own (what dataclasses.asdict's recursion made, at
+            # a fraction of its cost: it took most of a per-layer sweep's time)
+            for name in _LIST_FIELDS:
+                row[name] = list(row[name])
+            rows.append(_level_columns(row, levels))
         return rows
+
+    def records(self) -> list[dict]:
+        """The rows of :meth:`to_frame` as dicts (its columns, in its order), without making
+        the frame: what a per-layer sweep collects from each of its points."""
+        head = {"workload": self.network, "hw": self.hw.name, "batch": self.batch,
+                "fidelity": self.fidelity}
+        return [{**head, **row} for row in self._rows()]
 
     @property
     def local_levels(self) -> list[str]:

@@ -3,6 +3,7 @@ the resumable directory (including a real SIGKILL of ``perfsim sweep``) and spec
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import pytest
 
 import perfsim
 from perfsim import ConfigError, load_hw, simulate
+from perfsim.hardware.model import Energy, HwConfig, LocalMemory
+from perfsim.results import EVENT_COLUMNS
 from perfsim.sweeps.evaluate import Task, evaluate
 from perfsim.sweeps import executors
 from perfsim.sweeps.executors import SERIAL_SECONDS, Processes, executor_for
@@ -155,6 +158,62 @@ def test_per_layer_rows_add_up_to_the_totals():
     sums = layers.groupby("point_id", sort=False)["total_cycles"].sum()
     assert list(sums.index) == list(totals["point_id"])
     assert list(sums) == list(totals["cycles"])
+
+
+def _with_local_buffer(hw: HwConfig) -> HwConfig:
+    """``hw`` with a 64 KiB local buffer ``lb`` per engine under its matrix engine."""
+    lb = LocalMemory("lb", "engine", 64 * 1024, 512.0)
+    engines = tuple(dataclasses.replace(e, reads_from="lb") if e.kind == "matrix" else e
+                    for e in hw.engines)
+    energy = Energy(hw.energy_pj.mac, (("lb", 0.05),) + hw.energy_pj.per_byte)
+    return HwConfig(f"{hw.name}+lb", hw.clock_ghz, hw.precision, engines, energy_pj=energy,
+                    memory_levels=(lb,) + hw.memory_levels)
+
+
+@pytest.mark.parametrize("workload,hw,grid", [
+    ("mobilenet_v1", _with_local_buffer(load_hw("edge_npu")),  # a local level
+     {"memory.sram.size_kib": [256, 1024]}),
+    ("squeezenet1_0", dataclasses.replace(load_hw("vector_engine"), energy_pj=None),
+     {"engines.vdsp.lanes": [64, 256]}),  # no energies: a column of None
+])
+def test_per_layer_rows_are_each_points_run_as_a_frame(workload, hw, grid):
+    """A per-layer sweep collects each point's rows as dicts (``RunResult.records``), never
+    making a frame per point: its table must be each point's ``to_frame()`` (the point's
+    identity and parameters first), the dtypes of the columns included."""
+    config = hw
+    layers = perfsim.sweep(workload, config, grid=grid, executor="serial", per_layer=True)
+    (path, values), = grid.items()
+    frames = []
+    for point, value in enumerate(values):
+        run = simulate(workload, variant(config, {path: value}), compare_raw=False)
+        frame = run.to_frame()
+        frame.insert(0, path, value)
+        frame.insert(0, "point", point)
+        frames.append(frame)
+    want = pd.concat(frames, ignore_index=True)
+    assert layers["point_id"].nunique() == len(values)
+    pd.testing.assert_frame_equal(layers.drop(columns="point_id"), want)
+
+
+@pytest.mark.parametrize("fidelity", ["analytic", "event"])
+def test_a_runs_records_are_its_frames_rows(fidelity):
+    run = simulate("googlenet", _with_local_buffer(load_hw("edge_npu")), fidelity=fidelity)
+    assert run.local_levels == ["lb"]
+    records = run.records()
+    frame = run.to_frame()
+    assert [list(r) for r in records] == [list(frame.columns)] * len(frame)
+    pd.testing.assert_frame_equal(pd.DataFrame(records), frame)
+    for record, layer in zip(records, run.layers):  # each field as dataclasses.asdict has it
+        fields = dataclasses.asdict(layer)
+        (_, read, written), = fields.pop("local_bytes") or (("lb", 0, 0),)
+        assert (record.pop("lb_read_bytes"), record.pop("lb_write_bytes")) == (read, written)
+        fields["fused"] = list(fields["fused"])
+        if fidelity == "analytic":
+            fields = {k: v for k, v in fields.items() if k not in EVENT_COLUMNS}
+        head = {"workload": "googlenet", "hw": "edge_npu+lb", "batch": 1, "fidelity": fidelity}
+        assert record == {**head, **fields}
+        assert [type(record[k]) for k in ("out_shape", "kernel", "fused")] == [list] * 3
+        assert record["out_shape"] is not layer.out_shape  # a list of its own
 
 
 def test_processes_equal_serial():

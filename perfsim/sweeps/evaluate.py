@@ -138,7 +138,7 @@ def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
         return row, []
     identity = {"point_id": task.point_id, "point": task.index, **dict(task.sequence),
                 **task.point}
-    layers = [{**identity, **record} for record in run.to_frame().to_dict("records")]
+    layers = [{**identity, **record} for record in run.records()]
     return row, layers
 
 
