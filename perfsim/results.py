@@ -6,6 +6,7 @@ import dataclasses
 import html
 import json
 import math
+import operator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -443,14 +444,16 @@ def check_result(run: RunResult) -> None:
     :class:`ResultError`."""
     where = f"{run.network} on {run.hw.name} at batch {run.batch}"
     for row in run.layers:
-        values = [(name, getattr(row, name)) for name in COUNT_FIELDS]
-        values += [(f"{level}_{what}_bytes", count) for level, read, written in row.local_bytes
-                   for what, count in (("read", read), ("write", written))]
-        for name, value in values:
-            # the message is written only for a bad count (NaN fails the test too)
-            if value is not None and not 0 <= value <= MAX_COUNT:
-                _check_count(f"{where}: layer '{row.layer}'", name, value,
-                             f" (the layer is {row.bound}-bound: {row.reason})")
+        counts = _counts_of(row)
+        # names and a message only for a bad count (NaN fails the test too)
+        if not all(value is None or 0 <= value <= MAX_COUNT for value in counts):
+            names = COUNT_FIELDS + tuple(f"{level}_{what}_bytes"
+                                         for level, _, _ in row.local_bytes
+                                         for what in ("read", "write"))
+            for name, value in zip(names, counts):
+                if value is not None and not 0 <= value <= MAX_COUNT:
+                    _check_count(f"{where}: layer '{row.layer}'", name, value,
+                                 f" (the layer is {row.bound}-bound: {row.reason})")
         if not 0 <= row.utilization <= 1 + UTILIZATION_SLACK:
             raise ResultError(f"{where}: layer '{row.layer}': utilization {row.utilization!r} "
                               f"is outside [0, 1]")
@@ -459,6 +462,15 @@ def check_result(run: RunResult) -> None:
         _check_count(where, name, totals[name], "")
     if not 0 <= totals["utilization"] <= 1 + UTILIZATION_SLACK:
         raise ResultError(f"{where}: utilization {totals['utilization']!r} is outside [0, 1]")
+
+
+_count_fields = operator.attrgetter(*COUNT_FIELDS)
+
+
+def _counts_of(row: LayerResult) -> tuple:
+    """The row's :data:`COUNT_FIELDS`, then each local level's read and written bytes."""
+    return _count_fields(row) + tuple(count for _, read, written in row.local_bytes
+                                      for count in (read, written))
 
 
 def _check_count(where: str, name: str, value: float | None, why: str) -> None:

@@ -303,6 +303,8 @@ def lenet_run():
     ({"dram_read_bytes": 2**63}, LimitError, "dram_read_bytes = 9.22e+18 is beyond what "
                                             "perfsim can count"),
     ({"memory_cycles": math.inf}, LimitError, "memory_cycles = inf is beyond"),
+    ({"local_bytes": (("lb", 10, 0), ("rf", 5, -1))}, ResultError,
+     "rf_write_bytes = -1: a count must be a number >= 0"),
 ])
 def test_the_final_check_refuses_impossible_rows(lenet_run, change, error, says):
     check_result(lenet_run)  # the run as computed is fine
