@@ -180,10 +180,12 @@ class _Placed(NamedTuple):
 
 # Caches. A sweep costs one network on many configs: what depends on the network alone is
 # worked out once per network (:func:`_layers_of`), what depends on a config once per config
-# (:func:`_plan_keys`), and a layer's cost once per (content, the parts of the config it
-# reads, input and output location) and range of resident bytes (:func:`_cached_cost`). Keys
-# are small integers standing for the large values they were interned from (:func:`_intern`),
-# so a lookup hashes a few integers, never a layer or a config.
+# (:func:`_plan_keys`), a layer's engines and their own figures once per (content, capable
+# engines and precision) (:func:`_engine_figures`), and a layer's cost once per (content, the
+# parts of the config it reads, input and output location) and range of resident bytes
+# (:func:`_cached_cost`). Keys are small integers standing for the large values they were
+# interned from (:func:`_intern`), so a lookup hashes a few integers, never a layer or a
+# config.
 
 LAYER_CACHE_ENTRIES = 8_000
 """Layer costs kept for reuse (a few kB each): the newest entries and those of the

@@ -50,9 +50,13 @@ from typing import Callable, Iterable, Iterator
 from perfsim.errors import PerfsimError
 
 IN_FLIGHT_PER_WORKER = 2
-SERIAL_SECONDS = 1.0
-"""CPU seconds of chunks a local sweep runs in its own process before it starts workers:
-about twice what starting a pool and warming its workers costs (module docstring)."""
+SERIAL_SECONDS = 0.3
+"""CPU seconds of chunks a local sweep runs in its own process before it starts workers
+(module docstring): long enough for its first chunk to load the kernels (Numba initialising
+its target takes 0.1-0.4 s, which each worker would pay again if forked before), then about
+ten times what starting a pool of two workers costs once they are loaded (0.035 CPU-s, 0.02 s,
+measured on 2 cores); one CPU-second before ran half of a 240-point ResNet-50 sweep on one
+core."""
 NO_WORKER_TIMEOUT_S = 60.0
 """How long a Dask sweep waits while its cluster has no worker before it stops."""
 POLL_S = 1.0
