@@ -109,6 +109,7 @@ def test_plans_reused_across_placements_equal_fresh_searches(network, hw, batch)
             compared += 1
     assert compared > 100
 
+
 @pytest.mark.parametrize("network,hw,points", [
     ("resnet50", "matrix_engine", [{"memory.sram.size_kib": 1024},
                                    {"memory.dram.bandwidth_gb_per_s": 7.5},

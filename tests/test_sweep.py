@@ -180,12 +180,11 @@ def test_per_layer_rows_are_each_points_run_as_a_frame(workload, hw, grid):
     """A per-layer sweep collects each point's rows as dicts (``RunResult.records``), never
     making a frame per point: its table must be each point's ``to_frame()`` (the point's
     identity and parameters first), the dtypes of the columns included."""
-    config = hw
-    layers = perfsim.sweep(workload, config, grid=grid, executor="serial", per_layer=True)
+    layers = perfsim.sweep(workload, hw, grid=grid, executor="serial", per_layer=True)
     (path, values), = grid.items()
     frames = []
     for point, value in enumerate(values):
-        run = simulate(workload, variant(config, {path: value}), compare_raw=False)
+        run = simulate(workload, variant(hw, {path: value}), compare_raw=False)
         frame = run.to_frame()
         frame.insert(0, path, value)
         frame.insert(0, "point", point)
