@@ -800,8 +800,11 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
     ports = (r["port_bytes_per_cycle"][0], r["port_bytes_per_cycle"][1],
              r["port_bytes_per_cycle"][2])
     more = (-1, -1, -1)
-    least = np.inf
+    least = slowest = np.inf
     fastest = -1
+    # a link's cycles are at least its bytes at the bandwidth (bursts only pad them, setups
+    # only add), less float rounding far below this margin
+    least_link_per_byte = (1.0 - 1e-9) / above_bytes_per_cycle
     for row in range(table.shape[0]):
         entry = table[row]
         cycles[row] = np.inf
@@ -809,9 +812,11 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         if not _fits(tile, counts, split, shared_bytes, role_bytes):
             more = _more(tile, counts, split, shared_bytes, role_bytes, more)
             continue
+        if entry["moved_bytes"] * least_link_per_byte > slowest:
+            continue  # its link (below) takes at least its bytes at the bandwidth
         moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
         link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
-        if link > least * (1.0 + CYCLE_TOLERANCE) * (1.0 + 1e-12) + 1e-6:
+        if link > slowest:
             # A row's cycles are at least its link's, less at most 5e-7 and a relative 2^-52
             # by the rounding: this one is neither the fastest nor within the tolerance of
             # the least (the least only falls), so its other rules need not run.
@@ -822,6 +827,7 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         if cycles[row] < least:
             least = cycles[row]
             fastest = row
+            slowest = least * (1.0 + CYCLE_TOLERANCE) * (1.0 + 1e-12) + 1e-6
     bounds[0, 0], bounds[0, 1], bounds[0, 2] = more
     chosen = -1
     for row in range(table.shape[0]):
