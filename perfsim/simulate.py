@@ -36,7 +36,7 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
              residency: str = "auto", pin: Mapping[str, str] | None = None,
              overlap: str = "graph", fuse: bool = True, compare_raw: bool = True,
              overlap_levels: bool = False, split_batch: bool = True, seq_len: int | None = None,
-             phase: str | None = None) -> RunResult:
+             phase: str | None = None, reasons: bool = True) -> RunResult:
     """Cost ``workload`` (a Network, zoo name or network file) on ``hw`` (a config, shipped
     name or YAML path) at ``batch`` (default: the network's own). ``seq_len`` and ``phase``
     set a zoo sequence model's tokens and phase, as for
@@ -55,7 +55,9 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     to say what that saved (``RunResult.raw_graph_cycles``; it about doubles the work of a new
     hardware point, so sweeps, which do not report it, leave it out); ``fuse=False`` costs
     the raw graph, layer for layer. ``split_batch`` lets the batch run as the fastest sub-batches
-    (module docstring); the run's ``options["sub_batch"]`` says which."""
+    (module docstring); the run's ``options["sub_batch"]`` says which. ``reasons=False``
+    leaves every row's ``reason`` and ``tiling`` empty, its numbers the same: writing them is
+    a fifth of costing a new hardware point, and sweeps of totals do not report them."""
     if fidelity not in FIDELITIES:
         raise PerfsimError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}")
     if residency not in RESIDENCY_MODES:
@@ -78,7 +80,8 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     raw = network
     if fuse:
         network = inference_graph(raw, config, pin)
-    cycles, sub, plans = _fastest_sub_batch(network, config, residency, pin, split_batch)
+    cycles, sub, plans = _fastest_sub_batch(network, config, residency, pin, split_batch,
+                                            reasons)
     runs = network.batch // sub.batch
     raw_cycles = (_raw_cycles(raw, network, config, cycles, residency, pin, split_batch)
                   if fuse and compare_raw else None)
@@ -104,20 +107,25 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
 
 
 def _fastest_sub_batch(network: Network, config: HwConfig, residency: str,
-                       pin: Mapping[str, str] | None,
-                       split: bool) -> tuple[int, Network, list[LayerPlan]]:
+                       pin: Mapping[str, str] | None, split: bool,
+                       reasons: bool = True) -> tuple[int, Network, list[LayerPlan]]:
     """The analytic cycles of the batch, the network at the sub-batch whose runs, one after
-    another, take the fewest (the whole batch on a tie), and its plans."""
+    another, take the fewest (the whole batch on a tie), and its plans (their rows in words
+    with ``reasons``)."""
     best = None
     sizes = [s for s in range(network.batch, 0, -1) if network.batch % s == 0] if split \
         else [network.batch]
     for size in sizes:
         sub = network if size == network.batch else network.with_batch(size)
-        plans = plan_layers(sub, config, residency=residency, pin=pin)
+        plans = plan_layers(sub, config, residency=residency, pin=pin,
+                            reasons=reasons and len(sizes) == 1)
         cycles = network.batch // size * sum(p.row.total_cycles for p in plans)
         if best is None or cycles < best[0]:
             best = (cycles, sub, plans)
-    return best
+    cycles, sub, plans = best
+    if reasons and len(sizes) > 1:  # the winner's rows in words (its costs are kept)
+        plans = plan_layers(sub, config, residency=residency, pin=pin)
+    return cycles, sub, plans
 
 
 def _raw_cycles(raw: Network, network: Network, hw: HwConfig, cycles: int, residency: str,
@@ -129,7 +137,7 @@ def _raw_cycles(raw: Network, network: Network, hw: HwConfig, cycles: int, resid
     if network is raw:  # nothing folded or fused
         return cycles
     try:
-        return _fastest_sub_batch(raw, hw, residency, pin, split)[0]
+        return _fastest_sub_batch(raw, hw, residency, pin, split, reasons=False)[0]
     except InfeasibleError:
         return None
 

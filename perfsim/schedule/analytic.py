@@ -63,7 +63,7 @@ def schedule(network: Network, hw: HwConfig, *, residency: str = "auto",
 
 
 def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
-                pin: Mapping[str, str] | None = None) -> list[LayerPlan]:
+                pin: Mapping[str, str] | None = None, reasons: bool = True) -> list[LayerPlan]:
     """Every layer's :class:`LayerPlan`, in network order, under the placement of activations
     that makes the network fastest (``auto``, over the budgets of :func:`budget_ladder_bytes`,
     ranked as the tiling search ranks tilings: among the placements within
@@ -71,7 +71,9 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
     activation in DRAM (``dram``).
 
     Placements are compared by their layers' costs alone (:class:`_Cost`: cycles and bytes);
-    the rows, with their reasons in words, are written for the winning placement only."""
+    the rows, with their reasons in words, are written for the winning placement only.
+    Without ``reasons`` a row's ``reason`` and ``tiling`` are empty, and its numbers the
+    same."""
     pin = dict(pin or {})
     for key, engine_name in pin.items():
         hw.engine(engine_name)  # an unknown engine is a ConfigError naming the engines
@@ -107,7 +109,7 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
             for i, (cycles, _, costs) in enumerate(costed)
             if cycles <= least * (1 + CYCLE_TOLERANCE)]
     _, placed, costs = costed[min(near)[2]]
-    return [_layer_plan(network, entry, hw, placement, cost)
+    return [_layer_plan(network, entry, hw, placement, cost, reasons)
             for entry, placement, cost in zip(layers.entries, placed.placements, costs)]
 
 
@@ -433,8 +435,9 @@ def _engine_figures(entry: _Entry, engines_part: int | None, hw: HwConfig,
 
 
 def _layer_plan(network: Network, entry: _Entry, hw: HwConfig, placement: Placement,
-                cost: _Cost) -> LayerPlan:
-    """The layer's :class:`LayerPlan`: its ``cost`` written as a row."""
+                cost: _Cost, reasons: bool = True) -> LayerPlan:
+    """The layer's :class:`LayerPlan`: its ``cost`` written as a row (its reason and tiling
+    in words only with ``reasons``)."""
     layer, work = entry.layer, entry.work
     p = hw.precision
     base = dict(
@@ -456,8 +459,9 @@ def _layer_plan(network: Network, entry: _Entry, hw: HwConfig, placement: Placem
                           macs_per_dram_byte=None, bound="none", reason=reason,
                           energy_pj=0.0 if hw.energy_pj else None, tiling="-")
         return LayerPlan(row, None, cost.moved, placement)
-    row = _row(base, work, hw, engine, cost.total, cost.compute, cost.moved, cost.tiling)
-    others = [note for t, e, c in cost.searched if e is not engine
+    row = _row(base, work, hw, engine, cost.total, cost.compute, cost.moved, cost.tiling,
+               reasons)
+    others = [note for t, e, c in cost.searched if e is not engine and reasons
               for note in [model_of(e).unused_note(e, work, t, c)] if note]
     if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
         row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
@@ -515,7 +519,7 @@ def _energy(hw: HwConfig, work: int, levels: list[tuple[str, float, int, int]]) 
 
 
 def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
-         cycles: int, moved: SramBytes, tiling: Tiling) -> LayerResult:
+         cycles: int, moved: SramBytes, tiling: Tiling, reasons: bool = True) -> LayerResult:
     levels = _level_bytes(hw, moved.reads, moved.writes, tiling)
     *inner, (_, sram_bw, sram_read, sram_write), (_, _, dram_read, dram_write) = levels
     dram_bytes = dram_read + dram_write
@@ -531,36 +535,38 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
     # the row's one utilisation, of its busy cycles: what the reason quotes as well (the bound
     # reads the compute cycles alone: stalls are memory's, not the shape's)
     utilization = done / (total * peak) if total else 0.0
-    intensity = work.macs / dram_bytes if dram_bytes else math.inf
-    balance = peak / hw.dram_bytes_per_cycle
-    per_byte = per_dram_byte_text(work.macs, work.ops, dram_bytes)
     if max(dram_cycles, on_chip_cycles) >= cycles:
         bound = "memory"
-        if dram_cycles >= on_chip_cycles:
+    else:
+        bound = "utilization" if efficiency < WELL_USED else "compute"
+    reason = description = ""
+    if reasons:
+        per_byte = per_dram_byte_text(work.macs, work.ops, dram_bytes)
+        if bound == "memory" and dram_cycles >= on_chip_cycles:
+            balance = peak / hw.dram_bytes_per_cycle
             reason = (f"memory: DRAM {dram_cycles:,.0f} cycles >= compute {cycles:,} "
                       f"({per_byte}, machine balance {balance:,.0f} MAC/B; "
                       f"{_dominant(tiling, work)})")
-        else:
+        elif bound == "memory":
             reason = (f"memory: {where} {on_chip_cycles:,.0f} cycles >= "
                       f"compute {cycles:,} ({on_chip_bytes:,} B at {bw:g} B/cycle)")
-    elif efficiency < WELL_USED:
-        bound = "utilization"
-        reason = f"utilization: {model_of(engine).waste(engine, work, utilization)}"
-    else:
-        bound = "compute"
-        reason = f"compute: {engine.name} {utilization:.1%} used ({per_byte})"
-        note = model_of(engine).output_path_note(engine, work)
-        if note:
-            reason = f"{reason}; {note}"
+        elif bound == "utilization":
+            reason = f"utilization: {model_of(engine).waste(engine, work, utilization)}"
+        else:
+            reason = f"compute: {engine.name} {utilization:.1%} used ({per_byte})"
+            note = model_of(engine).output_path_note(engine, work)
+            if note:
+                reason = f"{reason}; {note}"
+        description = f"{engine.name}: {tiling.description}"
     return LayerResult(
         **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
         sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,
         memory_cycles=memory_cycles, total_cycles=total, stall_cycles=total - cycles,
-        utilization=utilization, macs_per_dram_byte=intensity if dram_bytes else None,
+        utilization=utilization,
+        macs_per_dram_byte=work.macs / dram_bytes if dram_bytes else None,
         bound=bound, reason=reason,
         energy_pj=_energy(hw, work.macs + work.ops, levels) if hw.energy_pj else None,
-        tiling=f"{engine.name}: {tiling.description}",
-        local_bytes=tuple((n, r, w) for n, _, r, w in inner))
+        tiling=description, local_bytes=tuple((n, r, w) for n, _, r, w in inner))
 
 
 def _dominant(tiling: Tiling, work: Work) -> str:

@@ -116,9 +116,7 @@ def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
     try:
         config = variant(hw, task.point)
         network = _batched(task.workload, task.batch, task.sequence)
-        # the sweep's rows do not report the raw graph's cycles: don't cost it
-        run = simulate(network, config, residency=residency, compare_raw=False)
-        check_result(run)
+        run = _checked_run(network, config, residency, reasons=per_layer)
     except (InfeasibleError, ConfigError, LimitError, WorkloadError) as err:
         return {**row, "status": "infeasible", "reason": str(err)}, []
     t = run.totals
@@ -140,6 +138,21 @@ def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
                 **task.point}
     layers = [{**identity, **record} for record in run.records()]
     return row, layers
+
+
+def _checked_run(network: Network, config: HwConfig, residency: str, reasons: bool):
+    """The point's run, checked (:func:`check_result`). The sweep's rows do not report the raw
+    graph's cycles, nor, without per-layer rows, the rows' reasons: neither is made. A count
+    beyond perfsim's limits is refused with the layer's reason: the run is made again with
+    its reasons for the message."""
+    run = simulate(network, config, residency=residency, compare_raw=False, reasons=reasons)
+    try:
+        check_result(run)
+    except LimitError:
+        if reasons:
+            raise
+        return _checked_run(network, config, residency, reasons=True)
+    return run
 
 
 def evaluate_chunk(hw: HwConfig, tasks: list[Task], per_layer: bool = False,
