@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, Field, dataclass, field, fields
+from functools import cache
+from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from perfsim.errors import ConfigError, suggest
@@ -63,11 +65,13 @@ def key(type_: type, *, default: object = MISSING, required: bool | None = None,
     return field(default=default, metadata={KEY: spec})
 
 
-def keys_of(cls: type) -> dict[str, Key]:
-    """Field name -> :class:`Key` of a dataclass, in field order."""
-    return {f.name: f.metadata[KEY] for f in fields(cls) if KEY in f.metadata}
+@cache  # every config a sweep makes is checked against its classes' keys
+def keys_of(cls: type) -> Mapping[str, Key]:
+    """Field name -> :class:`Key` of a dataclass, in field order (read-only)."""
+    return MappingProxyType({f.name: f.metadata[KEY] for f in fields(cls) if KEY in f.metadata})
 
 
+@cache
 def field_of(cls: type, name: str) -> Field:
     return next(f for f in fields(cls) if f.name == name)
 

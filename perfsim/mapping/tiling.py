@@ -107,10 +107,17 @@ def capacity(hw: HwConfig, work: Work, resident_bytes: int) -> Capacity:
     filter and ofmap buffers) one per operand role; resident activations take theirs from the
     pool or the ifmap buffer. Stream work on split buffers keeps every tile in the smaller of
     the ifmap and ofmap buffers (as perfsim always has; the fidelity issue revisits it)."""
-    split = hw.sram.split_bytes
+    return _capacity(hw.sram.size_bytes, hw.sram.split_bytes, work.reduces, resident_bytes)
+
+
+@lru_cache(maxsize=4096)  # a sweep asks for a few rooms again and again: one record each
+def _capacity(size_bytes: int, split: tuple[int, int, int] | None, reduces: bool,
+              resident_bytes: int) -> Capacity:
+    """:func:`capacity` of an SRAM of ``size_bytes`` (``split`` into buffers or not) for work
+    that ``reduces`` or not."""
     if split is None:
-        return Capacity(shared_bytes=hw.sram.size_bytes - resident_bytes)
-    if not work.reduces:
+        return Capacity(shared_bytes=size_bytes - resident_bytes)
+    if not reduces:
         return Capacity(shared_bytes=min(split[0] - resident_bytes, split[2]))
     return Capacity(input_bytes=split[0] - resident_bytes, weight_bytes=split[1],
                     output_bytes=split[2])

@@ -150,6 +150,9 @@ class Network:
             ins = tuple(shapes[source][index] for source, index in map(parse_ref, layer.inputs))
             check_layer_size(self.name, layer, ins, shapes[layer.name], self.batch)
         object.__setattr__(self, "out_shapes", MappingProxyType(shapes))
+        # hashed once: a sweep looks a network up (its inference graph) at every point
+        object.__setattr__(self, "_hash", hash((self.name, self.layers, self.batch,
+                                                self.description, self.source, self.tokens)))
         for name in sorted(self.tokens):
             if name not in shapes:
                 raise WorkloadError(f"network '{self.name}': tokens names '{name}', which is "
@@ -158,6 +161,9 @@ class Network:
                 raise WorkloadError(f"network '{self.name}': layer '{name}' is declared a "
                                     f"token tensor [T, 1, D] but its output is "
                                     f"{fmt_shape(shapes[name][0])}")
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __reduce__(self):
         """Pickled as its constructor's arguments (a read-only ``out_shapes`` view cannot be
