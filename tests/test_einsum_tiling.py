@@ -126,6 +126,65 @@ def test_small_one_level_search_equals_reference(name, capacity):
         assert got.ranked_link_cycles == got.link_cycles(rates)
 
 
+RANKING_RATES = {
+    "memory-bound": ns.Rates(40.0, 300.0, 16.0, 0.5, 20.0, burst_bytes=64.0,
+                             transfer_setup_cycles=30.0),
+    "compute-bound": ns.Rates(10.0 ** 6, 300.0, 16.0, 2.0, 5.0),
+    "balanced": ns.Rates(2000.0, 3000.0, 4.0, 4.0, 100.0, burst_bytes=32.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("bound", sorted(RANKING_RATES))
+def test_ranking_skips_no_row_that_could_win(name, bound):
+    """The ranking kernel skips a row without timing it when its bytes at the link's
+    bandwidth already exceed the tolerance of the least cycles so far. Every row timed here
+    alone (:func:`~.nest_tiling.link_cycles` and :func:`~.nest_tiling.pipeline_cycles`) gives
+    the same choice, cycles, link and bounds: the choice (fewest bytes, then tiles, then
+    cycles, the first on a tie, among the rows within the tolerance of the least cycles), the
+    first row of the least cycles (``fastest``) and the least room another row needs
+    (``more``), at rooms from the smallest tile to all of them."""
+    _ranked_alone(SMALL[name], RANKING_RATES[bound])
+
+
+def test_ranking_skips_rows():
+    """The skip the test above guards happens: memory-bound, rows that fit and move more
+    than the tolerance above the least cycles' worth of bytes."""
+    assert sum(_ranked_alone(nest, RANKING_RATES["memory-bound"]) for nest in SMALL.values())
+
+
+def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
+    """Checks :func:`~.nest_tiling.rank_table` against every row of ``nest``'s table timed
+    alone (test above); returns how many fitting rows the kernel could skip."""
+    costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
+    values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
+    table, _, _ = kern.level_table(nest, values, np.zeros_like(values), 0, costs)
+    buffers = ns.Buffers(2, 2, 2)
+    need = (table["tile_bytes"] * 2).sum(axis=1)
+    links = np.array([kern.link_cycles(r["role_moved"], r["tile_bytes"], rates.record[0])
+                      for r in table])
+    cycles = np.array([kern.pipeline_cycles(r["role_moved"], link, r["tile_count"],
+                                            rates.record[0]) for r, link in zip(table, links)])
+    skippable = 0
+    for room in np.unique(np.quantile(need, [0, 0.1, 0.5, 0.9, 1]).astype(np.int64)):
+        fits = need <= room
+        least = cycles[fits].min()
+        near = [i for i in np.flatnonzero(fits)
+                if cycles[i] <= least * (1 + kern.CYCLE_TOLERANCE)]
+        chosen = min(near, key=lambda i: (table[i]["moved_bytes"], table[i]["tile_count"],
+                                          cycles[i], i))
+        fastest = int(np.flatnonzero(fits & (cycles == least))[0])
+        above = need[~fits]
+        got = kern.rank_table(table, buffers.array, ns.Capacity(shared_bytes=int(room)).record,
+                              rates.record)
+        assert got == (chosen, cycles[chosen], links[chosen],
+                       tuple(int(b) for b in table[fastest]["tile_bytes"] * 2),
+                       [int(above.min()) if above.size else -1]), room
+        skippable += int((fits & (table["moved_bytes"] / rates.above_bytes_per_cycle
+                                  > least * (1 + kern.CYCLE_TOLERANCE) + 1e-6)).sum())
+    return skippable
+
+
 @pytest.mark.parametrize("name", ["conv strided dilated padded", "matrix product", "fc"])
 def test_small_inner_level_search_equals_reference(name):
     nest = SMALL[name]

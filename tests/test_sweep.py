@@ -170,6 +170,40 @@ def _with_local_buffer(hw: HwConfig) -> HwConfig:
                     memory_levels=(lb,) + hw.memory_levels)
 
 
+@pytest.mark.parametrize("workload,hw,batch", [
+    ("mobilenet_v1", load_hw("hetero"), 1),  # two engines: notes on the unused one
+    ("resnet50", load_hw("matrix_engine"), 4),  # sub-batches tried
+    ("googlenet", _with_local_buffer(load_hw("edge_npu")), 1),  # a local level
+])
+def test_rows_without_reasons_have_the_same_numbers(workload, hw, batch):
+    """A sweep of totals costs its points without the rows' reasons and tilings in words
+    (``simulate(..., reasons=False)``): every other field of every row is the run's own."""
+    run = simulate(workload, hw, batch)
+    bare = simulate(workload, hw, batch, reasons=False)
+    assert run.options == bare.options and run.totals == bare.totals
+    assert all(row.reason for row in run.layers)
+    for row, without in zip(run.layers, bare.layers, strict=True):
+        assert (without.reason, without.tiling) == ("", "") or without.engine == "-"
+        assert dataclasses.replace(without, reason=row.reason, tiling=row.tiling) == row
+
+
+def test_a_point_beyond_perfsims_counts_names_the_layers_reason(tmp_path):
+    """A count beyond what perfsim can count is refused with the layer's reason in words,
+    though a sweep of totals writes none (the point is costed again for the message). One
+    ReLU over [1024, 1024, 1024] at batch 8,192 through 0.001 GB/s at 100 GHz: 2.8e19
+    cycles, beyond 2^63 - 1."""
+    net = tmp_path / "big.yaml"
+    net.write_text("name: big\ninput_shape: [1024, 1024, 1024]\nlayers:\n"
+                   "  - {name: r, op: relu}\n")
+    point = {"clock_ghz": 100, "memory.dram.bandwidth_gb_per_s": 0.001,
+             "precision.activation_bytes": 16}
+    frame = perfsim.sweep(net, HW, points=[point], batch=8192, executor="serial")
+    assert list(frame["status"]) == ["infeasible"]
+    assert "layer 'r': memory_cycles = 2.81e+19 is beyond what perfsim can count" in \
+        frame["reason"][0]
+    assert "(the layer is memory-bound: memory: DRAM " in frame["reason"][0]
+
+
 @pytest.mark.parametrize("workload,hw,grid", [
     ("mobilenet_v1", _with_local_buffer(load_hw("edge_npu")),  # a local level
      {"memory.sram.size_kib": [256, 1024]}),

@@ -20,6 +20,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from perfsim.mapping.engines import SramBytes
 from perfsim.mapping.kernels import nest_tiling
 from perfsim.mapping.kernels.nest_search import (Buffers, Capacity, LevelTiling, LevelTraffic,
                                                  Rates, TilingLevel, levels_traffic,
-                                                 search_levels, search_one_level)
+                                                 rank_one_level, rates_record, search_levels)
 from perfsim.mapping.lowering import Work
 from perfsim.mapping.residency import Placement
 from perfsim.workload.loopnest import LoopNest
@@ -68,9 +69,7 @@ class Tiling:
     first (``KCP`` ...; ``-`` for streams); ``working_set_bytes`` counts every buffer of every
     operand in the SRAM; ``locals`` are the local levels the engine reads through, innermost
     first; ``cycles`` is the overlapped time of the layer (before rounding);
-    ``dram_link_cycles`` the DRAM channel's busy time, per-transfer costs included;
-    ``min_resident_bytes`` and ``max_resident_bytes`` the fewest and the most resident
-    activation bytes beside which the search makes this same choice (:func:`plan_tiling`)."""
+    ``dram_link_cycles`` the DRAM channel's busy time, per-transfer costs included."""
 
     tiles: tuple[int, ...]
     order: str
@@ -82,8 +81,6 @@ class Tiling:
     working_set_bytes: int
     cycles: float
     dram_link_cycles: float
-    min_resident_bytes: int
-    max_resident_bytes: int
     locals: tuple[LocalUse, ...] = ()
 
     @property
@@ -124,18 +121,20 @@ def _capacity(size_bytes: int, split: tuple[int, int, int] | None, reduces: bool
 
 
 def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
-                placement: Placement, compute_cycles: int, engine_bytes: SramBytes) -> Tiling:
+                placement: Placement, compute_cycles: int,
+                engine_bytes: SramBytes) -> tuple[Tiling, int, int]:
     """The best tiling of ``work`` on ``engine``, which computes for ``compute_cycles`` and
-    moves ``engine_bytes`` through the level it reads from; :class:`InfeasibleError` naming
-    the layer and the bytes when some level fits nothing.
+    moves ``engine_bytes`` through the level it reads from, and the fewest and the most
+    resident activation bytes beside which the search makes this same choice;
+    :class:`InfeasibleError` naming the layer and the bytes when some level fits nothing.
 
     More resident activations leave less room, and the search makes the same choice with
     less room as long as its choice and the fastest tiling it weighed it against still fit
     (those are the only rows that decide it; rows that drop out lose to them already), and
     with more room as long as no tiling it did not weigh fits
-    (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): the result
-    records between how many resident bytes that holds, so the schedule can reuse it when it
-    tries other placements (:mod:`perfsim.schedule.analytic`)."""
+    (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): the schedule
+    reuses the result over that range when it tries other placements
+    (:mod:`perfsim.schedule.analytic`)."""
     resident = _resident(work, placement)
     # the fields of the search's Rates, in order: a tuple hashes and compares in C
     rate_values = (float(compute_cycles), float(engine_bytes.reads + engine_bytes.writes),
@@ -144,30 +143,34 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
                    float(hw.dram.burst_bytes), tuple(map(float, engine_bytes.roles)),
                    hw.sram.port_bytes_per_cycle or (0.0, 0.0, 0.0))
     room = capacity(hw, work, placement.resident_bytes)
-    found = _search(work.nest, hw.precision, room, rate_values,
-                    Buffers.uniform(hw.sram.buffers), resident)
+    found = _search(work, hw.precision, room, rate_values, Buffers.uniform(hw.sram.buffers),
+                    resident)
     if found is None:
         raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
-    plan, low, high, tilings = found
     path = hw.path(engine)
     if len(path) == 2:
-        resident_range = _resident_range(hw, work, low, high)
-        tiling = tilings.get(resident_range)
-        if tiling is None:
-            tiling = tilings[resident_range] = _tiling(
-                work, plan, plan.cycles, plan.ranked_link_cycles, *resident_range, ())
-        return tiling
+        return (found.tiling, *_resident_range(hw, work, found.low, found.high))
     # a local level's search depends on the SRAM's room too: no reuse claimed
-    return _with_locals(layer_name, work, hw, path, room, Rates(*rate_values), resident,
-                        placement.resident_bytes)
+    tiling = _with_locals(layer_name, work, hw, path, room, Rates(*rate_values), resident)
+    return tiling, placement.resident_bytes, placement.resident_bytes
 
 
 SEARCH_CACHE_ENTRIES = 16_384
 """One-level searches kept by :func:`_search` (a few kB each) before it starts over."""
-_searches: dict[tuple, list[tuple[LevelTraffic, tuple, tuple, dict]]] = {}
-"""(nest, precision, buffers, resident operands, rates, capacity kind) -> the searches made,
-each with the range of rooms it stands for (:func:`_search`) and the :class:`Tiling` made of
-it per range of resident bytes (:func:`plan_tiling`: its rates are the key's)."""
+
+
+class _Searched(NamedTuple):
+    """A one-level search's choice as a :class:`Tiling`, and the lowest and highest rooms
+    (:func:`_rooms`) under which the search makes it (:func:`_search`)."""
+
+    low: tuple
+    high: tuple
+    tiling: Tiling
+
+
+_searches: dict[tuple, list[_Searched]] = {}
+"""(nest, precision, buffers, resident operands, rates, capacity kind) -> the searches made
+(:func:`_search`)."""
 
 
 def _rooms(room: Capacity) -> tuple[int, ...]:
@@ -177,43 +180,42 @@ def _rooms(room: Capacity) -> tuple[int, ...]:
     return (room.input_bytes, room.weight_bytes, room.output_bytes)  # type: ignore[return-value]
 
 
-def _search(nest, precision, room: Capacity, rate_values: tuple, buffers: Buffers,
-            resident: frozenset[str]) -> tuple[LevelTraffic, tuple, tuple, dict] | None:
-    """:func:`~perfsim.mapping.kernels.nest_search.search_one_level` with the
-    :class:`~perfsim.mapping.kernels.nest_search.Rates` of ``rate_values``, the range of
-    rooms (:func:`_rooms`, lowest and highest) under which it makes the same choice, and the
-    tilings made of it (see :data:`_searches`); None when nothing fits. A search is reused
-    for any room in the range of one made before: from the room its choice and the fastest
-    tiling need (the same choice with less room, while both fit) to just below the room at
-    which a tiling it did not weigh fits
-    (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): sweep
+def _search(work: Work, precision, room: Capacity, rate_values: tuple, buffers: Buffers,
+            resident: frozenset[str]) -> _Searched | None:
+    """:func:`~perfsim.mapping.kernels.nest_search.search_one_level` of ``work``'s nest with
+    the :class:`~perfsim.mapping.kernels.nest_search.Rates` of ``rate_values``, as a
+    :class:`_Searched`; None when nothing fits. A search is reused for any room in the range
+    of one made before: from the room its choice and the fastest tiling need (the same choice
+    with less room, while both fit) to just below the room at which a tiling it did not weigh
+    fits (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): sweep
     points and placements that change only the room re-search nothing between."""
     rooms = _rooms(room)
-    key = (nest, precision, buffers, resident, rate_values, len(rooms))
+    key = (work.nest, precision, buffers, resident, rate_values, len(rooms))
     made = _searches.get(key)
     if made:
         if len(rooms) == 1:
             shared = rooms[0]
             for entry in made:
-                if entry[1][0] <= shared <= entry[2][0]:
+                if entry.low[0] <= shared <= entry.high[0]:
                     return entry
         else:
             for entry in made:
-                if all(lo <= r <= hi for lo, r, hi in zip(entry[1], rooms, entry[2])):
+                if all(lo <= r <= hi for lo, r, hi in zip(entry.low, rooms, entry.high)):
                     return entry
-    plan = search_one_level(nest, precision, room, Rates(*rate_values), buffers=buffers,
-                            resident=resident)
-    if plan is None:
+    found = rank_one_level(work.nest, precision, room, rates_record(rate_values),
+                           buffers=buffers, resident=resident)
+    if found is None:
         return None
-    needs = (plan.buffered_role_bytes, plan.fastest_role_bytes)
+    plan, cycles, link, fastest, more_room = found
+    needs = (plan.buffered_role_bytes, fastest)
     low = ((max(sum(n) for n in needs),) if len(rooms) == 1 else
            tuple(max(n[role] for n in needs) for role in range(3)))
-    high = tuple(math.inf if more is None else more - 1 for more in plan.more_room_bytes)
+    high = tuple(math.inf if more is None else more - 1 for more in more_room)
     if made is None:
         if len(_searches) >= SEARCH_CACHE_ENTRIES:
             _searches.clear()
         made = _searches[key] = []
-    entry = (plan, low, high, {})
+    entry = _Searched(low, high, _tiling(work, plan, cycles, link, ()))
     made.append(entry)
     return entry
 
@@ -231,7 +233,7 @@ def _resident_range(hw: HwConfig, work: Work, low: tuple, high: tuple) -> tuple[
 
 
 def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: Capacity,
-                 rates: Rates, resident: frozenset[str], resident_bytes: int) -> Tiling:
+                 rates: Rates, resident: frozenset[str]) -> Tiling:
     """The local levels of ``path`` tiled inside the SRAM's tiling (the search ranks every
     level with the engine's bytes, so the SRAM's choice is the one-level search's), then every
     level re-timed with the bytes that cross it."""
@@ -270,7 +272,7 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     link = sram.link_cycles(retimed)
     cycles = float(nest_tiling.pipeline_cycles(np.array(sram.role_moved_bytes), link,
                                                sram.tile_count, retimed.record[0]))
-    return _tiling(work, sram, cycles, link, resident_bytes, resident_bytes, uses)
+    return _tiling(work, sram, cycles, link, uses)
 
 
 def sram_busy(hw: HwConfig, engine_bytes: SramBytes,
@@ -303,7 +305,6 @@ def _local_capacity(level: LocalMemory) -> Capacity:
 
 
 def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
-            min_resident_bytes: int, max_resident_bytes: int,
             uses: tuple[LocalUse, ...]) -> Tiling:
     """A :class:`Tiling` of the SRAM's ``plan``, named by the layer's dimensions."""
     tiles = plan.tiling.tiles
@@ -320,7 +321,7 @@ def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
                   sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
                   sum(t.read_bytes for n, t in ops.items() if n in inputs),
                   output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
-                  cycles, link, min_resident_bytes, max_resident_bytes, uses)
+                  cycles, link, uses)
 
 
 @lru_cache(maxsize=4096)  # one per nest: every tiling of a layer asks

@@ -349,8 +349,8 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
 def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placement: Placement,
                  pin: dict[str, str]) -> _Cost:
     """:func:`_cost`, reused: a cost stands for the range of resident bytes its tilings allow
-    (:attr:`Tiling.min_resident_bytes` to :attr:`Tiling.max_resident_bytes`), so trying
-    placements re-searches only the layers whose room really changes."""
+    (:func:`~perfsim.mapping.tiling.plan_tiling`), so trying placements re-searches only the
+    layers whose room really changes."""
     resident = placement.resident_bytes
     where = (key[0], key[1], placement.input_location, placement.output_location)
     made = _cost_cache.get(where)
@@ -389,12 +389,13 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str]
         if best is not None and cycles > best[0] and not model_of(engine).quotes_unused:
             continue
         try:
-            tiling = plan_tiling(layer.name, work, hw, engine, placement, cycles, moved)
+            tiling, fewest, most = plan_tiling(layer.name, work, hw, engine, placement, cycles,
+                                               moved)
         except InfeasibleError as err:
             errors.append((i, err))
             continue
         total = math.ceil(tiling.cycles)
-        searched[i] = (total, tiling)
+        searched[i] = (total, tiling, fewest, most)
         if best is None or (total, i) < best:
             best = (total, i)
     if best is None:
@@ -404,12 +405,11 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str]
     tiling = searched[i][1]
     cost = _Cost(engines[i], total, cycles, moved, tiling,
                  tiling.dram_read_bytes + tiling.dram_write_bytes,
-                 tuple((t, engines[j], figures[j][0]) for j, (t, _) in sorted(searched.items())))
+                 tuple((s[0], engines[j], figures[j][0]) for j, s in sorted(searched.items())))
     # an engine that did not fit fits even less beside more resident bytes, but may fit
     # beside fewer
-    low = max([t.min_resident_bytes for _, t in searched.values()]
-              + [placement.resident_bytes] * bool(errors))
-    return cost, low, min(t.max_resident_bytes for _, t in searched.values())
+    low = max([s[2] for s in searched.values()] + [placement.resident_bytes] * bool(errors))
+    return cost, low, min(s[3] for s in searched.values())
 
 
 def _engine_figures(entry: _Entry, engines_part: int | None, hw: HwConfig,

@@ -120,11 +120,16 @@ class Rates:
     @cached_property
     def record(self) -> np.ndarray:
         """The one-element :data:`~.nest_tiling.RATES` array the kernels read."""
-        return np.array([(self.compute_cycles, self.engine_bytes, self.level_bytes_per_cycle,
-                          self.above_bytes_per_cycle, self.above_latency_cycles,
-                          self.serial, self.transfer_setup_cycles, self.burst_bytes,
-                          self.engine_role_bytes, self.port_bytes_per_cycle)],
-                        dtype=kern.RATES)
+        return rates_record((self.compute_cycles, self.engine_bytes, self.level_bytes_per_cycle,
+                             self.above_bytes_per_cycle, self.above_latency_cycles,
+                             self.serial, self.transfer_setup_cycles, self.burst_bytes,
+                             self.engine_role_bytes, self.port_bytes_per_cycle))
+
+
+def rates_record(values: tuple) -> np.ndarray:
+    """The :attr:`Rates.record` of a :class:`Rates` whose fields are ``values``, in order
+    (what a caller ranking many rates makes without the object)."""
+    return np.array([values], dtype=kern.RATES)
 
 
 @dataclass(frozen=True)
@@ -426,19 +431,36 @@ def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, r
     operands that live on chip (an input there costs no traffic and no tile buffer; an output
     no traffic).
 
-    What depends on the ranking alone is worked out here; the table's key and each chosen
-    row's tiling and traffic are kept (:func:`_one_level_key`, :func:`_one_level_row`), so a
-    sweep's new rates and rooms pay for the ranking kernel and little else."""
+    What depends on the ranking alone is worked out here (:func:`rank_one_level`)."""
+    found = rank_one_level(nest, precision, capacity, rates.record, buffers=buffers,
+                           resident=resident)
+    if found is None:
+        return None
+    base, cycles, link, fastest, more = found
+    return LevelTraffic(base.level, base.tiling, base.tile_count, base.operands, cycles,
+                        base.role_moved_bytes, base.role_tile_bytes, base.buffered_role_bytes,
+                        fastest, more, link)
+
+
+def rank_one_level(nest: LoopNest, precision: Precision, capacity: Capacity,
+                   rates_record: np.ndarray, *, buffers: Buffers = Buffers(),
+                   resident: frozenset[str] = frozenset()
+                   ) -> tuple[LevelTraffic, float, float, tuple, tuple] | None:
+    """:func:`search_one_level`'s choice as its parts: the chosen tiling and its traffic
+    without what the ranking adds, then what it adds (its cycles, its link's cycles,
+    :attr:`LevelTraffic.fastest_role_bytes` and :attr:`LevelTraffic.more_room_bytes`); None
+    when no tiling fits. ``rates_record`` is a :attr:`Rates.record`. The table's key and each
+    chosen row's tiling and traffic are kept (:func:`_one_level_key`,
+    :func:`_one_level_row`), so a sweep's new rates and rooms pay for the ranking kernel and
+    little else."""
     key = _one_level_key(nest, precision, resident)
     table = _table(*key)[0]
     row, cycles, link, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
-                                                       rates.record)
+                                                       rates_record)
     if row < 0:
         return None
-    base = _one_level_row(key, int(row), buffers)
-    return LevelTraffic(base.level, base.tiling, base.tile_count, base.operands, float(cycles),
-                        base.role_moved_bytes, base.role_tile_bytes, base.buffered_role_bytes,
-                        fastest, _more_room(more), float(link))
+    return (_one_level_row(key, int(row), buffers), float(cycles), float(link), fastest,
+            _more_room(more))
 
 
 @lru_cache(maxsize=4096)
