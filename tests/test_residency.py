@@ -98,7 +98,7 @@ def test_plans_reused_across_placements_equal_fresh_searches(network, hw, batch)
         for entry, key in zip(layers.entries, keys):
             placement = placements[entry.layer.name]
             try:
-                got = analytic._cached_cost(entry, key, config, placement, {})
+                got = analytic._cached_cost(entry, key, config, placement, {})[2]
             except InfeasibleError:
                 got = None
             try:

@@ -85,6 +85,7 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
     budgets = budget_ladder_bytes(hw) if residency == "auto" else [0]
     costed, error, tried = [], None, set()
     least = math.inf
+    last: list = [None] * len(keys)  # per layer, the cost found at the budget before
     # the most kept first (usually the fastest: the others then stop early), then the rest
     for budget in budgets[-1:] + budgets[:-1]:
         placed = _placements(layers, network, hw, budget)
@@ -93,7 +94,7 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
         tried.add(placed.keep)
         try:
             costs = _costs_within(layers, keys, hw, placed.placements, pin,
-                                  least * (1 + CYCLE_TOLERANCE))
+                                  least * (1 + CYCLE_TOLERANCE), last)
         except InfeasibleError as err:  # resident tensors leave some layer too little room
             error = error or err
             continue
@@ -113,14 +114,24 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
             for entry, placement, cost in zip(layers.entries, placed.placements, costs)]
 
 
-def _costs_within(layers: _Layers, keys: list[tuple[int, int]], hw: HwConfig,
-                  placements: tuple[Placement, ...], pin: dict[str, str],
-                  cycles: float) -> list[_Cost] | None:
+def _costs_within(layers: _Layers, keys: list[tuple[int, int, int]], hw: HwConfig,
+                  placements: tuple[Placement, ...], pin: dict[str, str], cycles: float,
+                  last: list) -> list[_Cost] | None:
     """The layers' costs under ``placements``, or None as soon as they take more than
-    ``cycles``."""
+    ``cycles``. ``last`` holds per layer the ``(input location, output location, cached
+    cost)`` (:func:`_cached_cost`) found at the budget tried before, which most layers keep
+    (the placement ladder tries about ten budgets a point): it is taken again without a
+    look-up while the placement is within its range."""
     costs, total = [], 0
-    for entry, key, placement in zip(layers.entries, keys, placements):
-        cost = _cached_cost(entry, key, hw, placement, pin)
+    for i, (entry, key, placement) in enumerate(zip(layers.entries, keys, placements)):
+        found = last[i]
+        resident = placement.resident_bytes
+        if found is None or found[0] != placement.input_location \
+                or found[1] != placement.output_location \
+                or not found[2][0] <= resident <= found[2][1]:
+            found = last[i] = (placement.input_location, placement.output_location,
+                               _cached_cost(entry, key, hw, placement, pin))
+        cost = found[2][2]
         total += cost.total
         if total > cycles:
             return None
@@ -343,26 +354,27 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
     """One layer's plan under ``placement`` (from the same caches as :func:`plan_layers`)."""
     entry = _layers_of(network).entries[network.layers.index(layer)]
     return _layer_plan(network, entry, hw, placement,
-                       _cached_cost(entry, _plan_key(entry, hw, pin, {}), hw, placement, pin))
+                       _cached_cost(entry, _plan_key(entry, hw, pin, {}), hw, placement, pin)[2])
 
 
 def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placement: Placement,
-                 pin: dict[str, str]) -> _Cost:
-    """:func:`_cost`, reused: a cost stands for the range of resident bytes its tilings allow
+                 pin: dict[str, str]) -> tuple[int, int, _Cost]:
+    """:func:`_cost`, reused, with the fewest and the most resident bytes it stands for:
+    ``(low, high, cost)``. A cost stands for the range of resident bytes its tilings allow
     (:func:`~perfsim.mapping.tiling.plan_tiling`), so trying placements re-searches only the
     layers whose room really changes."""
     resident = placement.resident_bytes
     where = (key[0], key[1], placement.input_location, placement.output_location)
     made = _cost_cache.get(where)
-    for low, high, cost in made or ():
-        if low <= resident <= high:
-            return cost
+    for found in made or ():
+        if found[0] <= resident <= found[1]:
+            return found
     if made is None:
         made = []
         _cost_cache.put(where, made)
     cost, low, high = _cost(entry, hw, placement, pin, key[2])
     made.append((low, high, cost))
-    return cost
+    return made[-1]
 
 
 def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str],
