@@ -215,7 +215,7 @@ def _search(work: Work, precision, room: Capacity, rate_values: tuple, buffers: 
         if len(_searches) >= SEARCH_CACHE_ENTRIES:
             _searches.clear()
         made = _searches[key] = []
-    entry = _Searched(low, high, _tiling(work, plan, cycles, link, ()))
+    entry = _Searched(low, high, Tiling(*_one_level_parts(work.nest, plan), cycles, link))
     made.append(entry)
     return entry
 
@@ -272,7 +272,7 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     link = sram.link_cycles(retimed)
     cycles = float(nest_tiling.pipeline_cycles(np.array(sram.role_moved_bytes), link,
                                                sram.tile_count, retimed.record[0]))
-    return _tiling(work, sram, cycles, link, uses)
+    return Tiling(*_tiling_parts(work.nest, sram), cycles, link, uses)
 
 
 def sram_busy(hw: HwConfig, engine_bytes: SramBytes,
@@ -304,11 +304,12 @@ def _local_capacity(level: LocalMemory) -> Capacity:
     return Capacity(input_bytes=split[0], weight_bytes=split[1], output_bytes=split[2])
 
 
-def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
-            uses: tuple[LocalUse, ...]) -> Tiling:
-    """A :class:`Tiling` of the SRAM's ``plan``, named by the layer's dimensions."""
+def _tiling_parts(nest: LoopNest, plan: LevelTraffic) -> tuple:
+    """The fields of a :class:`Tiling` of the SRAM's ``plan`` (a tiling of ``nest``) before
+    its cycles: its tiles named by the layer's dimensions, their loop order, count and
+    bytes."""
     tiles = plan.tiling.tiles
-    if work.reduces:
+    if nest.reduction_dims:
         named = {"OX": tiles.get("T", 1), **tiles}
         shape = tuple(named.get(d, 1) for d in CONV_TILE_DIMS)
         order = _class_order(plan.tiling.order)
@@ -316,12 +317,32 @@ def _tiling(work: Work, plan: LevelTraffic, cycles: float, link: float,
         shape, order = (tiles["G"], tiles["S"]), "-"
     ops = plan.operands
     output = ops["output"]
-    inputs = _input_names(work.nest)
-    return Tiling(shape, order, plan.tile_count,
-                  sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
-                  sum(t.read_bytes for n, t in ops.items() if n in inputs),
-                  output.partial_read_bytes, output.write_bytes, plan.working_set_bytes,
-                  cycles, link, uses)
+    inputs = _input_names(nest)
+    return (shape, order, plan.tile_count,
+            sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
+            sum(t.read_bytes for n, t in ops.items() if n in inputs),
+            output.partial_read_bytes, output.write_bytes, plan.working_set_bytes)
+
+
+KEPT_TILING_PARTS = 4096
+"""Chosen rows of one-level searches whose :func:`_tiling_parts` are kept (as many as the
+search keeps chosen rows: ``nest_search._one_level_row``)."""
+_kept_parts: dict[int, tuple[LevelTraffic, tuple]] = {}
+"""id(plan) -> the plan and its :func:`_tiling_parts` (the plan is held, so its identity is
+not reused meanwhile)."""
+
+
+def _one_level_parts(nest: LoopNest, plan: LevelTraffic) -> tuple:
+    """:func:`_tiling_parts` of a one-level search's chosen row, kept: the row is one object
+    (the search keeps it), chosen at many sweep points."""
+    found = _kept_parts.get(id(plan))
+    if found is not None and found[0] is plan:
+        return found[1]
+    if len(_kept_parts) >= KEPT_TILING_PARTS:
+        _kept_parts.clear()
+    parts = _tiling_parts(nest, plan)
+    _kept_parts[id(plan)] = (plan, parts)
+    return parts
 
 
 @lru_cache(maxsize=4096)  # one per nest: every tiling of a layer asks
