@@ -374,7 +374,7 @@ def _fill_summary(packed, d: int, col: int, summary: DimSummary, trips, count, e
     trips[d, col] = summary.trips
     count[d, col] = summary.count
     for s, a in enumerate(packed.dim_axes[d].tolist()[:len(summary.top)]):
-        extent_sum[a, col] = np.reshape(summary.extent_sum[s], (MAX_LEVELS, 2))
+        extent_sum[a, col].flat = summary.extent_sum[s]  # (MAX_LEVELS, 2), row by row
         top[a, col] = summary.top[s]
         max_extent[a, col] = summary.max_extent[s]
 
