@@ -185,6 +185,44 @@ def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
     return skippable
 
 
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_a_chosen_rows_table_bytes_are_its_operands(name):
+    """A sweep's tiler reads a one-level search's choice from its table row
+    (:func:`~.nest_search.rank_one_level`: bytes per buffer role, and the output's partial
+    sums), never working out each operand's traffic: they must be the per-operand traffic
+    :func:`~.nest_search.search_one_level` works out, summed by role, at every room and
+    with resident operands."""
+    nest = SMALL[name]
+    rates = ns.Rates(40.0, 300.0, 16.0, 2.0, 5.0, burst_bytes=32.0)
+    compared, partials = 0, 0
+    for resident in ({frozenset()} | {frozenset([op.name]) for op in nest.operands
+                                     if op.role in ("input", "output")}):
+        for room in (60, 400, 3000, 10 ** 6):
+            for buffers in (ns.Buffers(), ns.Buffers(2, 3, 1)):
+                capacity = ns.Capacity(shared_bytes=room)
+                full = ns.search_one_level(nest, PRECISION, capacity, rates, buffers=buffers,
+                                           resident=resident)
+                found = ns.rank_one_level(nest, PRECISION, capacity, rates.record,
+                                          buffers=buffers, resident=resident)
+                if full is None:
+                    assert found is None
+                    continue
+                row, cycles, link, fastest, more = found
+                assert (row.tiling, row.tile_count, cycles, link, fastest, more) == \
+                    (full.tiling, full.tile_count, full.cycles, full.ranked_link_cycles,
+                     full.fastest_role_bytes, full.more_room_bytes)
+                assert row.role_moved_bytes == full.role_moved_bytes
+                assert row.role_tile_bytes == full.role_tile_bytes
+                assert row.output_partial_read_bytes == \
+                    full.operands["output"].partial_read_bytes
+                reads = {role: sum(t.read_bytes for n, t in full.operands.items()
+                                   if ns._role(nest, n) == role) for role in ns.BUFFER_ROLES}
+                assert row.role_moved_bytes[:2] == (reads["input"], reads["weight"])
+                compared += 1
+                partials += row.output_partial_read_bytes > 0
+    assert compared and (partials or not name.startswith("conv"))  # partial sums exercised
+
+
 @pytest.mark.parametrize("name", ["conv strided dilated padded", "matrix product", "fc"])
 def test_small_inner_level_search_equals_reference(name):
     nest = SMALL[name]

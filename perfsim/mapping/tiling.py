@@ -38,8 +38,6 @@ from perfsim.workload.loopnest import LoopNest
 CONV_TILE_DIMS = ("B", "G", "K", "C", "OY", "OX")
 """The dimensions convolution-like tiles are reported by (a recurrent cell's steps ``T`` as
 OX)."""
-WEIGHT_OPERANDS = ("weights", "bias", "constants")
-"""Operands read as weights: a layer's weights, their bias, a stream's per-group constants."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +205,9 @@ def _search(work: Work, precision, room: Capacity, rate_values: tuple, buffers: 
     if found is None:
         return None
     plan, cycles, link, fastest, more_room = found
-    needs = (plan.buffered_role_bytes, fastest)
+    buffered = tuple(count * tile for count, tile in zip(buffers.array.tolist(),
+                                                         plan.role_tile_bytes))
+    needs = (buffered, fastest)
     low = ((max(sum(n) for n in needs),) if len(rooms) == 1 else
            tuple(max(n[role] for n in needs) for role in range(3)))
     high = tuple(math.inf if more is None else more - 1 for more in more_room)
@@ -215,7 +215,9 @@ def _search(work: Work, precision, room: Capacity, rate_values: tuple, buffers: 
         if len(_searches) >= SEARCH_CACHE_ENTRIES:
             _searches.clear()
         made = _searches[key] = []
-    entry = _Searched(low, high, Tiling(*_one_level_parts(work.nest, plan), cycles, link))
+    entry = _Searched(low, high, _tiling(work.nest, plan.tiling, plan.tile_count,
+                                         plan.role_moved_bytes, plan.output_partial_read_bytes,
+                                         sum(buffered), cycles, link))
     made.append(entry)
     return entry
 
@@ -272,7 +274,9 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
     link = sram.link_cycles(retimed)
     cycles = float(nest_tiling.pipeline_cycles(np.array(sram.role_moved_bytes), link,
                                                sram.tile_count, retimed.record[0]))
-    return Tiling(*_tiling_parts(work.nest, sram), cycles, link, uses)
+    return _tiling(work.nest, sram.tiling, sram.tile_count, sram.role_moved_bytes,
+                   sram.operands["output"].partial_read_bytes, sram.working_set_bytes, cycles,
+                   link, uses)
 
 
 def sram_busy(hw: HwConfig, engine_bytes: SramBytes,
@@ -304,52 +308,24 @@ def _local_capacity(level: LocalMemory) -> Capacity:
     return Capacity(input_bytes=split[0], weight_bytes=split[1], output_bytes=split[2])
 
 
-def _tiling_parts(nest: LoopNest, plan: LevelTraffic) -> tuple:
-    """The fields of a :class:`Tiling` of the SRAM's ``plan`` (a tiling of ``nest``) before
-    its cycles: its tiles named by the layer's dimensions, their loop order, count and
-    bytes."""
-    tiles = plan.tiling.tiles
+def _tiling(nest: LoopNest, tiling: LevelTiling, tile_count: int,
+            role_moved_bytes: tuple[int, int, int], output_partial_read_bytes: int,
+            working_set_bytes: int, cycles: float, link: float,
+            uses: tuple[LocalUse, ...] = ()) -> Tiling:
+    """The :class:`Tiling` of the SRAM's ``tiling`` of ``nest``, its tiles named by the
+    layer's dimensions, from its bytes per buffer role: the inputs' and the weights' (a
+    layer's weights, their bias, a stream's per-group constants) are read; the output's are
+    its partial sums read back and its writes."""
+    tiles = tiling.tiles
     if nest.reduction_dims:
         named = {"OX": tiles.get("T", 1), **tiles}
         shape = tuple(named.get(d, 1) for d in CONV_TILE_DIMS)
-        order = _class_order(plan.tiling.order)
+        order = _class_order(tiling.order)
     else:
         shape, order = (tiles["G"], tiles["S"]), "-"
-    ops = plan.operands
-    output = ops["output"]
-    inputs = _input_names(nest)
-    return (shape, order, plan.tile_count,
-            sum(t.read_bytes for n, t in ops.items() if n in WEIGHT_OPERANDS),
-            sum(t.read_bytes for n, t in ops.items() if n in inputs),
-            output.partial_read_bytes, output.write_bytes, plan.working_set_bytes)
-
-
-KEPT_TILING_PARTS = 4096
-"""Chosen rows of one-level searches whose :func:`_tiling_parts` are kept (as many as the
-search keeps chosen rows: ``nest_search._one_level_row``)."""
-_kept_parts: dict[int, tuple[LevelTraffic, tuple]] = {}
-"""id(plan) -> the plan and its :func:`_tiling_parts` (the plan is held, so its identity is
-not reused meanwhile)."""
-
-
-def _one_level_parts(nest: LoopNest, plan: LevelTraffic) -> tuple:
-    """:func:`_tiling_parts` of a one-level search's chosen row, kept: the row is one object
-    (the search keeps it), chosen at many sweep points."""
-    found = _kept_parts.get(id(plan))
-    if found is not None and found[0] is plan:
-        return found[1]
-    if len(_kept_parts) >= KEPT_TILING_PARTS:
-        _kept_parts.clear()
-    parts = _tiling_parts(nest, plan)
-    _kept_parts[id(plan)] = (plan, parts)
-    return parts
-
-
-@lru_cache(maxsize=4096)  # one per nest: every tiling of a layer asks
-def _input_names(nest: LoopNest) -> frozenset[str]:
-    """The operands that are the layer's inputs (its first, or a skip tensor its output path
-    reads: :func:`perfsim.workload.loopnest.with_epilogue`)."""
-    return frozenset(op.name for op in nest.operands if op.role == "input")
+    inputs, weights, output = role_moved_bytes
+    return Tiling(shape, order, tile_count, weights, inputs, output_partial_read_bytes,
+                  output - output_partial_read_bytes, working_set_bytes, cycles, link, uses)
 
 
 def _resident(work: Work, placement: Placement) -> frozenset[str]:
@@ -393,10 +369,7 @@ def _infeasible(layer_name: str, work: Work, hw: HwConfig, placement: Placement)
     smallest = _smallest(work, hw, placement)
     buffers = hw.sram.buffers
     if work.reduces:
-        ws = {n: t.working_set_bytes for n, t in smallest.operands.items()}
-        ws_i = sum(v for n, v in ws.items() if n in _input_names(work.nest))
-        ws_w = sum(v for n, v in ws.items() if n in WEIGHT_OPERANDS)
-        ws_o = ws["output"]
+        ws_i, ws_w, ws_o = smallest.buffered_role_bytes
         need = f"{ws_i + ws_w + ws_o:,} bytes (inputs {ws_i:,}, weights {ws_w:,}, " \
                f"outputs {ws_o:,})"
     else:

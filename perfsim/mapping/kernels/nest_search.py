@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -431,36 +432,63 @@ def search_one_level(nest: LoopNest, precision: Precision, capacity: Capacity, r
     operands that live on chip (an input there costs no traffic and no tile buffer; an output
     no traffic).
 
-    What depends on the ranking alone is worked out here (:func:`rank_one_level`)."""
-    found = rank_one_level(nest, precision, capacity, rates.record, buffers=buffers,
-                           resident=resident)
+    What depends on the ranking alone is worked out here (:func:`_ranked`); the chosen row's
+    tiling and traffic are kept (:func:`_one_level_row`)."""
+    found = _ranked(nest, precision, capacity, rates.record, buffers, resident)
     if found is None:
         return None
-    base, cycles, link, fastest, more = found
+    key, row, cycles, link, fastest, more = found
+    base = _one_level_row(key, row, buffers)
     return LevelTraffic(base.level, base.tiling, base.tile_count, base.operands, cycles,
                         base.role_moved_bytes, base.role_tile_bytes, base.buffered_role_bytes,
                         fastest, more, link)
 
 
+class ChosenRow(NamedTuple):
+    """A one-level search's choice as its table row gives it, per buffer role
+    (:data:`BUFFER_ROLES`) rather than per operand: its ``tiling`` and ``tile_count``, the
+    bytes moved (``role_moved_bytes``: inputs and weights read; the output's partial sums
+    read back and its writes) and the single-buffered tile bytes (``role_tile_bytes``) per
+    role, and of the output's bytes the partial sums read back
+    (``output_partial_read_bytes``)."""
+
+    tiling: LevelTiling
+    tile_count: int
+    role_moved_bytes: tuple[int, int, int]
+    role_tile_bytes: tuple[int, int, int]
+    output_partial_read_bytes: int
+
+
 def rank_one_level(nest: LoopNest, precision: Precision, capacity: Capacity,
                    rates_record: np.ndarray, *, buffers: Buffers = Buffers(),
                    resident: frozenset[str] = frozenset()
-                   ) -> tuple[LevelTraffic, float, float, tuple, tuple] | None:
-    """:func:`search_one_level`'s choice as its parts: the chosen tiling and its traffic
-    without what the ranking adds, then what it adds (its cycles, its link's cycles,
-    :attr:`LevelTraffic.fastest_role_bytes` and :attr:`LevelTraffic.more_room_bytes`); None
-    when no tiling fits. ``rates_record`` is a :attr:`Rates.record`. The table's key and each
-    chosen row's tiling and traffic are kept (:func:`_one_level_key`,
-    :func:`_one_level_row`), so a sweep's new rates and rooms pay for the ranking kernel and
-    little else."""
+                   ) -> tuple[ChosenRow, float, float, tuple, tuple] | None:
+    """:func:`search_one_level`'s choice as a :class:`ChosenRow`, then what the ranking adds
+    (its cycles, its link's cycles, :attr:`LevelTraffic.fastest_role_bytes` and
+    :attr:`LevelTraffic.more_room_bytes`); None when no tiling fits. ``rates_record`` is a
+    :attr:`Rates.record`. Its bytes are the table's: no operand's traffic is worked out
+    (:func:`search_one_level` works them out once per chosen row; a sweep's worker chooses
+    rows its parent never chose)."""
+    found = _ranked(nest, precision, capacity, rates_record, buffers, resident)
+    if found is None:
+        return None
+    key, row, cycles, link, fastest, more = found
+    return _one_level_choice(key, row), cycles, link, fastest, more
+
+
+def _ranked(nest: LoopNest, precision: Precision, capacity: Capacity,
+            rates_record: np.ndarray, buffers: Buffers, resident: frozenset[str]
+            ) -> tuple[tuple, int, float, float, tuple, tuple] | None:
+    """The one-level table's key (:func:`_one_level_key`, kept) and the ranking of its rows:
+    the chosen row, its cycles, its link's cycles, the fastest row's buffered bytes per role
+    and :attr:`LevelTraffic.more_room_bytes`; None when no row fits."""
     key = _one_level_key(nest, precision, resident)
     table = _table(*key)[0]
     row, cycles, link, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
                                                        rates_record)
     if row < 0:
         return None
-    return (_one_level_row(key, int(row), buffers), float(cycles), float(link), fastest,
-            _more_room(more))
+    return key, int(row), float(cycles), float(link), fastest, _more_room(more)
 
 
 @lru_cache(maxsize=4096)
@@ -487,6 +515,21 @@ def _one_level_row(key: tuple, row: int, buffers: Buffers) -> LevelTraffic:
     traffic, tiles = kern.level_traffic(nest, values, orders, 0,
                                         np.frombuffer(key[1], kern.COST))
     return _level_result(nest, "sram", tiling, traffic, tiles, buffers, None)
+
+
+@lru_cache(maxsize=4096)
+def _one_level_choice(key: tuple, row: int) -> ChosenRow:
+    """Row ``row`` of the one-level table ``key`` (:func:`_one_level_key`) as a
+    :class:`ChosenRow`. Holds no table: evicting one from :data:`_table` frees it."""
+    nest = key[0]
+    table, candidates, counts = _table(*key)
+    values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
+    tiling = _decode(nest, table, candidates, counts, row, values, np.zeros_like(values), 0)
+    entry = table[row]
+    return ChosenRow(tiling, int(entry["tile_count"]),
+                     tuple(entry["role_moved"].tolist()),  # type: ignore[arg-type]
+                     tuple(entry["tile_bytes"].tolist()),  # type: ignore[arg-type]
+                     int(entry["partial_read_bytes"]))
 
 
 def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel], *,
