@@ -8,9 +8,10 @@ every capacity, buffer count and rate a sweep tries only ranks them again.
 
 Two entry points:
 
-* :func:`search_one_level` -- today's case, one on-chip level below DRAM (what
-  :func:`perfsim.mapping.tiling.plan_tiling` runs); it reproduced the conv-shaped search it
-  replaced exactly.
+* :func:`search_one_level` -- today's case, one on-chip level below DRAM; it reproduced the
+  conv-shaped search it replaced exactly. :func:`rank_one_level` is the same search giving
+  its choice as the table's row (bytes per buffer role, no operand's traffic): what
+  :func:`perfsim.mapping.tiling.plan_tiling` runs.
 * :func:`search_levels` -- a hierarchy (:class:`TilingLevel`, innermost first, DRAM last),
   searched greedily from the outermost on-chip level inwards: that level's tiling is the
   one-level search (it decides the traffic to DRAM, the slowest link, which the objective
