@@ -234,7 +234,7 @@ def parse_config(doc: YamlDoc) -> HwConfig:
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version not in VERSIONS:  # still check the rest, as the version it looks like
         version = 2 if isinstance(data, dict) and isinstance(data.get("memory"), list) else 1
-    values = checker.section(data, schema(version), ())
+    values = checker.section(data, SCHEMA if version == 1 else SCHEMA_V2, ())
     if values is not None:
         hw = _assemble(checker, values, version)
         if hw is not None and not checker.problems:
