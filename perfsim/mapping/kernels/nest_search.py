@@ -527,10 +527,14 @@ def _one_level_choice(key: tuple, row: int) -> ChosenRow:
     values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
     tiling = _decode(nest, table, candidates, counts, row, values, np.zeros_like(values), 0)
     entry = table[row]
-    return ChosenRow(tiling, int(entry["tile_count"]),
-                     tuple(entry["role_moved"].tolist()),  # type: ignore[arg-type]
+    moved = tuple(entry["role_moved"].tolist())
+    output = nest.operands.index(nest.output)  # a nest's one output: all its role moves
+    partial = kern.output_partial_read_bytes(kern.pack_nest(nest).operands,
+                                             np.frombuffer(key[1], kern.COST), output,
+                                             moved[kern.ROLE_OUTPUT])
+    return ChosenRow(tiling, int(entry["tile_count"]), moved,  # type: ignore[arg-type]
                      tuple(entry["tile_bytes"].tolist()),  # type: ignore[arg-type]
-                     int(entry["partial_read_bytes"]))
+                     int(partial))
 
 
 def search_levels(nest: LoopNest, precision: Precision, levels: Sequence[TilingLevel], *,

@@ -116,11 +116,9 @@ link's cost per transfer (setup cycles, and the burst its bytes are rounded up t
 level whose buffers have a port each (``port_bytes_per_cycle`` per role, zeros when they
 share one), the engine's bytes per role."""
 ROW = np.dtype([("moved_bytes", np.int64), ("tile_count", np.int64), ("order", np.int64),
-                ("tile_bytes", np.int64, (3,)), ("role_moved", np.int64, (3,)),
-                ("partial_read_bytes", np.int64)], align=True)
+                ("tile_bytes", np.int64, (3,)), ("role_moved", np.int64, (3,))], align=True)
 """A tiling in :func:`level_table`: bytes its best order moves, tiles, that order, the
-single-buffered tile bytes per role, the bytes moved per role, and of the output's, the
-partial sums read back (the rest it writes)."""
+single-buffered tile bytes per role, and the bytes moved per role."""
 TRAFFIC = np.dtype([("read_bytes", np.int64), ("partial_read_bytes", np.int64),
                     ("write_bytes", np.int64), ("tile_bytes", np.int64)], align=True)
 """An operand's bytes into a level (reads), partial sums read back, bytes written back, and
@@ -441,6 +439,15 @@ def _bytes_moved(operands, costs, op: int, fetched: int):
     return fetched * costs[op]["element_bytes"], 0, 0
 
 
+def output_partial_read_bytes(operands, costs, op: int, moved: int) -> int:
+    """The partial sums output ``op`` reads back when it moves ``moved`` bytes in all, read
+    and written (:func:`_bytes_moved`: it writes its final values and, beside them, as many
+    partial-sum bytes as it reads back)."""
+    if not costs[op]["fetched"]:
+        return 0
+    return (moved - operands[op]["elements"] * costs[op]["element_bytes"]) // 2
+
+
 def _tile_bytes(op: int, operands, costs, axis_of, cols, max_extent) -> int:
     """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer)."""
     if not costs[op]["buffered"]:
@@ -611,10 +618,8 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
                                                                 cols, max_extent)
         best = -1
         best_order = 0
-        best_partial = 0
         for o in range(class_orders.shape[0]):
             moved = 0
-            partial_reads = 0
             for role in range(3):
                 role_moved[role] = 0
             for op in range(n_ops):
@@ -624,15 +629,12 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
                     reads, partial, writes = _bytes_moved_jit(operands, costs, op, fetched)
                     moved += reads + partial + writes
                     role_moved[operands[op]["role"]] += reads + partial + writes
-                    partial_reads += partial
             if best < 0 or moved < best:
                 best = moved
                 best_order = o
-                best_partial = partial_reads
                 for role in range(3):
                     table[row]["role_moved"][role] = role_moved[role]
         table[row]["moved_bytes"] = best
-        table[row]["partial_read_bytes"] = best_partial
         table[row]["order"] = best_order
         table[row]["tile_count"] = tiles
         for role in range(3):
