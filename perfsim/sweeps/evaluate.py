@@ -25,7 +25,7 @@ import pandas as pd
 from perfsim.errors import ConfigError, InfeasibleError, LimitError, WorkloadError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
-from perfsim.results import check_result
+from perfsim.results import RunResult, check_result
 from perfsim.simulate import simulate
 from perfsim.sweeps.space import Point, variant
 from perfsim.io.load import load_workload
@@ -140,7 +140,8 @@ def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,
     return row, layers
 
 
-def _checked_run(network: Network, config: HwConfig, residency: str, reasons: bool):
+def _checked_run(network: Network, config: HwConfig, residency: str,
+                 reasons: bool) -> RunResult:
     """The point's run, checked (:func:`check_result`). The sweep's rows do not report the raw
     graph's cycles, nor, without per-layer rows, the rows' reasons: neither is made. A count
     beyond perfsim's limits is refused with the layer's reason: the run is made again with

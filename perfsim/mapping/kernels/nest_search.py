@@ -528,7 +528,7 @@ def _one_level_choice(key: tuple, row: int) -> ChosenRow:
     tiling = _decode(nest, table, candidates, counts, row, values, np.zeros_like(values), 0)
     entry = table[row]
     moved = tuple(entry["role_moved"].tolist())
-    output = nest.operands.index(nest.output)  # a nest's one output: all its role moves
+    output = nest.operands.index(nest.output)  # the output role moves only the output
     partial = kern.output_partial_read_bytes(kern.pack_nest(nest).operands,
                                              np.frombuffer(key[1], kern.COST), output,
                                              moved[kern.ROLE_OUTPUT])
