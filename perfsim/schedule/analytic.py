@@ -533,7 +533,7 @@ def _energy(hw: HwConfig, work: int, levels: list[tuple[str, float, int, int]]) 
 def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
          cycles: int, moved: SramBytes, tiling: Tiling, reasons: bool = True) -> LayerResult:
     levels = _level_bytes(hw, moved.reads, moved.writes, tiling)
-    *inner, (_, sram_bw, sram_read, sram_write), (_, _, dram_read, dram_write) = levels
+    *inner, (_, _, sram_read, sram_write), (_, _, dram_read, dram_write) = levels
     dram_bytes = dram_read + dram_write
     dram_cycles = tiling.dram_link_cycles  # bytes at the bandwidth, and per-transfer costs
     # the busiest on-chip level (or SRAM port), the innermost on a tie
