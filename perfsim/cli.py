@@ -11,6 +11,7 @@ import csv
 import gc
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -115,19 +116,18 @@ def _cells(columns: list[str], rows: list[tuple], fmt: str, numbers: bool = True
                     floatfmt="g", disable_numparse=not numbers) + "\n"
 
 
-def _text_table(cells: pd.DataFrame, right: set[str]) -> str:
-    """Text cells as a plain table: a header, a rule, columns two spaces apart, the
+def _text_table(columns: list[str], rows: list[tuple[str, ...]], right: set[str]) -> str:
+    """Rows of text cells as a plain table: a header, a rule, columns two spaces apart, the
     ``right`` ones right-aligned (numbers)."""
-    columns = list(cells.columns)
-    widths = {c: max([len(str(c)), *cells[c].map(len)]) for c in columns}
+    widths = [max([len(str(c)), *(len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
 
     def line(values) -> str:
-        return "  ".join(str(v).rjust(widths[c]) if c in right else str(v).ljust(widths[c])
-                         for c, v in zip(columns, values)).rstrip()
+        return "  ".join(str(v).rjust(w) if c in right else str(v).ljust(w)
+                         for c, v, w in zip(columns, values, widths)).rstrip()
 
-    rows = [line(columns), "  ".join("-" * widths[c] for c in columns)]
-    rows += [line(row) for row in cells.itertuples(index=False)]
-    return "\n".join(rows) + "\n"
+    lines = [line(columns), "  ".join("-" * w for w in widths)]
+    lines += [line(row) for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 TABLE_COLUMNS = 120
@@ -162,9 +162,13 @@ def _fit(columns: list[str], rows: list[tuple], fmt: str, squeeze: str | None,
     i = columns.index(squeeze)
     cut = [str(row[i]) for row in rows]
     room = max(max(map(len, cut)) - excess, len(squeeze), 8)
-    rows = [row[:i] + (c if len(c) <= room else c[:room - 1].rstrip() + "…",) + row[i + 1:]
-            for row, c in zip(rows, cut)]
+    rows = [row[:i] + (_cut(c, room),) + row[i + 1:] for row, c in zip(rows, cut)]
     return _cells(columns, rows, fmt, numbers)
+
+
+def _cut(text: str, room: int) -> str:
+    """``text`` in ``room`` characters, ending in ``…`` where it was cut."""
+    return text if len(text) <= room else text[:room - 1].rstrip() + "…"
 
 
 def _count(value) -> str:
@@ -320,14 +324,11 @@ def _check_out_dir(path: str, network: str, hw: str, args: argparse.Namespace) -
 
 
 def cmd_run(args: argparse.Namespace) -> str:
-    import pandas as pd
-
     from perfsim.hardware.loading import resolve_hw_path
     from perfsim.io.load import load_hw, load_workload
     from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
     from perfsim.report.saved_run import save_run
-    from perfsim.report.tables import intensity_order, run_view
-    from perfsim.results import check_result
+    from perfsim.results import check_result, view_rows
     from perfsim.simulate import simulate
     from perfsim.workload.ops import OTHER_KIND
 
@@ -373,22 +374,19 @@ def cmd_run(args: argparse.Namespace) -> str:
         return _render(result.to_frame(), "csv")
     parts = []
     if not args.quiet:
-        view = run_view(result.to_frame()).drop(columns=["workload", "hw", "batch",
-                                                         "fidelity"])  # in the summary
-        # in a terminal, the "other" layers by their op: softmax, global_avg_pool, ...
-        view["kind"] = view["kind"].where(view["kind"] != OTHER_KIND, view["op"])
-        _check_columns(view, [*(columns or ()), *([args.sort] if args.sort else [])])
+        rows = view_rows(result.records(head=False))  # the run's own columns: in the summary
+        for row in rows:  # in a terminal, the "other" layers by their op: softmax, ...
+            if row["kind"] == OTHER_KIND:
+                row["kind"] = row["op"]
+            row["fused"] = _fused_text(row["layer"], row["fused"])
+        names = list(rows[0])
+        _check_columns(names, [*(columns or ()), *([args.sort] if args.sort else [])])
         if args.sort or args.top:
-            key = args.sort or "total_cycles"
-            order = intensity_order(view) if key == "intensity" else view[key]
-            numeric = pd.api.types.is_numeric_dtype(order) and key != "layer"
-            view = view.loc[order.sort_values(ascending=not numeric, kind="stable").index]
+            rows = _sorted_rows(rows, args.sort or "total_cycles")
         if args.top:
-            view = view.head(args.top)
-        view["fused"] = [_fused_text(layer, fused) for layer, fused in zip(view["layer"],
-                                                                            view["fused"])]
-        view = view[list(columns) if columns else list(view.columns)]
-        parts.append(_run_table(view, args.format, fit=columns == RUN_COLUMNS))
+            rows = rows[:args.top]
+        parts.append(_run_table(rows, list(columns) if columns else names, args.format,
+                                fit=columns == RUN_COLUMNS))
     parts.append(_totals_text(result.totals, hw.clock_ghz))
     parts.append(hw_line)
     parts.append("\n".join(_wrapped(line) for line in result.summary()))
@@ -418,12 +416,35 @@ def _check_column(option: str, name: str, valid) -> None:
                            ("; or all)" if option == "--columns" else ")"))
 
 
-def _check_columns(view: pd.DataFrame, names) -> None:
+def _check_columns(columns: list[str], names) -> None:
     """Every named column is one this run has (event columns only in event runs)."""
     for name in names:
-        if name not in view:
+        if name not in columns:
             raise PerfsimError(f"column '{name}' is not in this run's rows (it has: "
-                               f"{', '.join(view.columns)})")
+                               f"{', '.join(columns)})")
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _sorted_rows(rows: list[dict], key: str) -> list[dict]:
+    """``--sort``: numbers largest first, anything else in order (``intensity`` by
+    :func:`~perfsim.results.intensity_value`, not its text), missing values last, ties in
+    network order."""
+    from perfsim.results import intensity_value
+
+    values = [intensity_value(row) if key == "intensity" else row[key] for row in rows]
+    present = [i for i, value in enumerate(values) if not _missing(value)]
+    numeric = key != "layer" and _numbers(values)
+    present.sort(key=values.__getitem__, reverse=numeric)  # stable either way
+    return [rows[i] for i in present] + [rows[i] for i, v in enumerate(values) if _missing(v)]
+
+
+def _numbers(values: list) -> bool:
+    """Whether a column holds numbers (some, and nothing else but missing values)."""
+    present = [value for value in values if not _missing(value)]
+    return bool(present) and all(isinstance(value, (int, float)) for value in present)
 
 
 RUN_VIEW_NAMES = (
@@ -438,37 +459,29 @@ columns in event runs; local levels' ``<level>_*_bytes`` come with ``all``) and
 :func:`~perfsim.report.tables.run_view`'s."""
 
 
-def _run_table(view: pd.DataFrame, fmt: str, fit: bool) -> str:
-    """The run's rows as Markdown, or as a text table; with ``fit`` (the default columns) it
-    fits :func:`_width` columns, the ``reason`` cut to the room the other columns leave
-    (ending in ``…``): columns named with ``--columns`` are printed whole."""
-    import pandas as pd
+def _run_table(rows: list[dict], columns: list[str], fmt: str, fit: bool) -> str:
+    """The run's rows as Markdown, or as a text table: cells as a reader reads them
+    (:func:`~perfsim.results.cell_text`: percentages, counts with separators), MACs per DRAM
+    byte only where the layer does MACs (the others' intensity is in ops/B). With ``fit``
+    (the default columns) the table fits :func:`_width` columns, the ``reason`` cut to the
+    room the other columns leave (ending in ``…``): columns named with ``--columns`` are
+    printed whole."""
+    from perfsim.results import cell_text
 
-    cells = _human(view)
+    cells = [tuple(cell_text(c, None if c == "macs_per_dram_byte" and row["macs"] <= 0
+                             else row[c]) for c in columns) for row in rows]
     if fmt == "md":
-        return cells.replace({r"\|": r"\\|"}, regex=True).to_markdown(
-            index=False, disable_numparse=True) + "\n"
-    right = {c for c in view.columns if pd.api.types.is_numeric_dtype(view[c])} | {
-        "intensity"}
-    text = _text_table(cells, right)
+        return _cells(columns, [tuple(c.replace("|", r"\|") for c in row) for row in cells],
+                      "md", numbers=False)
+    right = {c for c in columns if _numbers([row[c] for row in rows])} | {"intensity"}
+    text = _text_table(columns, cells, right)
     excess = max(map(len, text.splitlines())) - _width()
-    if fit and excess > 0 and "reason" in cells:
-        room = max(cells["reason"].map(len).max() - excess, len("reason"))
-        cells["reason"] = cells["reason"].map(
-            lambda s: s if len(s) <= room else s[:room - 1].rstrip() + "…")
-        text = _text_table(cells, right)
+    if fit and excess > 0 and "reason" in columns:
+        i = columns.index("reason")
+        room = max(max(len(row[i]) for row in cells) - excess, len("reason"))
+        cells = [row[:i] + (_cut(row[i], room),) + row[i + 1:] for row in cells]
+        text = _text_table(columns, cells, right)
     return text
-
-
-def _human(view: pd.DataFrame) -> pd.DataFrame:
-    """A run view's cells as a reader reads them: percentages, counts with separators, MACs
-    per DRAM byte only where the layer does MACs (the others' intensity is in ops/B)."""
-    from perfsim.results import display_frame
-
-    view = view.copy()
-    if "macs_per_dram_byte" in view and "macs" in view:
-        view["macs_per_dram_byte"] = view["macs_per_dram_byte"].where(view["macs"] > 0)
-    return display_frame(view)
 
 
 def _totals_text(t: dict, clock_ghz: float) -> str:
@@ -629,7 +642,8 @@ def cmd_compare(args: argparse.Namespace) -> str:
     cells.insert(0, "", cells.index)
     if args.format == "md":
         return cells.to_markdown(index=False, disable_numparse=True) + "\n" + written
-    return _text_table(cells, set(table["run"])) + written
+    return _text_table(list(cells.columns), list(cells.itertuples(index=False, name=None)),
+                       set(table["run"])) + written
 
 
 def _warn_uncosted(network) -> None:

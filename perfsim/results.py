@@ -8,12 +8,15 @@ import json
 import math
 import operator
 from dataclasses import dataclass, field
-
-import pandas as pd
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Mapping
 
 from perfsim.errors import LimitError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.ops import OPS, OTHER_KIND
+
+if TYPE_CHECKING:  # imported where used: `perfsim run` prints its rows without pandas
+    import pandas as pd
 
 NOTEBOOK_ROWS = 10
 """Rows a run shows in a notebook (its slowest)."""
@@ -149,9 +152,12 @@ class RunResult:
             rows.append(_level_columns(row, levels))
         return rows
 
-    def records(self) -> list[dict]:
+    def records(self, head: bool = True) -> list[dict]:
         """The rows of :meth:`to_frame` as dicts (its columns, in its order), without making
-        the frame: what a per-layer sweep collects from each of its points."""
+        the frame: what a per-layer sweep collects from each of its points. ``head=False``
+        leaves out the run's own columns (``workload, hw, batch, fidelity``)."""
+        if not head:
+            return self._rows()
         head = {"workload": self.network, "hw": self.hw.name, "batch": self.batch,
                 "fidelity": self.fidelity}
         return [{**head, **row} for row in self._rows()]
@@ -165,6 +171,8 @@ class RunResult:
     def to_frame(self) -> pd.DataFrame:
         """One tidy row per layer, with ``workload, hw, batch, fidelity`` columns (and
         :data:`EVENT_COLUMNS` in event runs)."""
+        import pandas as pd
+
         frame = pd.DataFrame(self._rows())
         frame.insert(0, "workload", self.network)
         frame.insert(1, "hw", self.hw.name)
@@ -317,6 +325,8 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """A notebook's view: the summary, and the slowest layers (``to_frame()`` has all)."""
+        import pandas as pd
+
         rows = sorted(self.layers, key=lambda r: -r.total_cycles)[:NOTEBOOK_ROWS]
         frame = pd.DataFrame([{"layer": r.layer, "op": r.op, "engine": r.engine,
                                "total_cycles": r.total_cycles,
@@ -377,6 +387,43 @@ def layer_kind(row: LayerResult) -> str:
                            out_channels=row.out_shape[0])
 
 
+def row_kind(row: Mapping) -> str:
+    """:func:`layer_kind` of a table's row (:meth:`RunResult.records`, or a saved run's,
+    whose numbers and lists may be numpy's)."""
+    return layer_kind(SimpleNamespace(op=row["op"], groups=int(row["groups"]),
+                                      out_shape=list(row["out_shape"]),
+                                      kernel=[int(v) for v in row["kernel"]]))
+
+
+def view_rows(rows: list[Mapping]) -> list[dict]:
+    """A run's rows with what a reader looks for beside the stored columns: ``kind`` (after
+    ``op``: the kind reports group the layer under), ``dram_bytes`` (read + written),
+    ``cycle_share`` (of the layers' busy cycles added up, as the summary's shares are) and
+    ``intensity`` (:func:`per_dram_byte_text`: MACs per DRAM byte, or other operations per
+    DRAM byte for layers without MACs, the same text the reasons quote; ``-`` without DRAM
+    traffic). Plain dicts: ``perfsim run`` prints them without importing pandas."""
+    total = sum(row["total_cycles"] for row in rows) or 1
+    out = []
+    for row in rows:
+        view = {}
+        for key, value in row.items():
+            view[key] = value
+            if key == "op":
+                view["kind"] = row_kind(row)
+        dram = view["dram_bytes"] = row["dram_read_bytes"] + row["dram_write_bytes"]
+        view["cycle_share"] = row["total_cycles"] / total
+        view["intensity"] = per_dram_byte_text(row["macs"], row["ops"], dram) if dram else "-"
+        out.append(view)
+    return out
+
+
+def intensity_value(row: Mapping) -> float:
+    """The number behind a :func:`view_rows` row's ``intensity`` text, to sort by: MACs (or
+    other operations, without MACs) per DRAM byte, infinite without DRAM traffic."""
+    work = row["macs"] if row["macs"] > 0 else row["ops"]
+    return work / row["dram_bytes"] if row["dram_bytes"] > 0 else math.inf
+
+
 PERCENT_SUFFIXES = ("_share", "utilization")
 """Columns ending so are fractions in [0, 1], shown as percentages."""
 
@@ -385,6 +432,8 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame's cells as text: counts with thousands separators, fractions as percentages
     (:data:`PERCENT_SUFFIXES`), ratios as ``1.23x``, an infinite intensity as ``inf``, a
     missing value as ``-``, shapes as ``3x224x224``."""
+    import pandas as pd
+
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         out[column] = [cell_text(column, value) for value in frame[column]]

@@ -11,11 +11,8 @@ sub-batches (:func:`perfsim.results.repeated`), and an event run repeats its tim
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Mapping
-
-import pandas as pd
 
 from perfsim.io.load import load_hw
 from perfsim.errors import InfeasibleError, PerfsimError
@@ -28,7 +25,6 @@ from perfsim.mapping import RESIDENCY_MODES
 from perfsim.results import RunResult, repeated
 from perfsim.schedule.analytic import LayerPlan, plan_layers
 from perfsim.schedule import FIDELITIES, OVERLAPS
-from perfsim.schedule.event import EventSchedule, simulate_events
 from perfsim.io.load import load_workload
 
 def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
@@ -93,6 +89,8 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
         return RunResult(network.name, config, network.batch, fidelity,
                          tuple(repeated(p.row, runs) for p in plans), options,
                          raw_graph_cycles=raw_cycles, uncosted_macs=missing)
+    from perfsim.schedule.event import one_after_another, simulate_events  # simpy, pandas
+
     # "none" runs layer after layer: exactly the analytic cycles (tests hold the two equal).
     levels = {"none": runs * sum(p.row.total_cycles for p in plans)}
     below = OVERLAPS[1:OVERLAPS.index(overlap)] if overlap_levels else ()
@@ -100,7 +98,7 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
         levels[level] = runs * simulate_events(sub, config, plans, level, pin=pin).cycles
     result = simulate_events(sub, config, plans, overlap, pin=pin)
     levels[overlap] = runs * result.cycles
-    result = _one_after_another(result, runs)
+    result = one_after_another(result, runs)
     return RunResult(network.name, config, network.batch, fidelity, result.layers,
                      {**options, "overlap": overlap}, timeline=result.timeline,
                      overlap_cycles=levels, raw_graph_cycles=raw_cycles,
@@ -141,25 +139,3 @@ def _raw_cycles(raw: Network, network: Network, hw: HwConfig, cycles: int, resid
         return _fastest_sub_batch(raw, hw, residency, pin, split, reasons=False)[0]
     except InfeasibleError:
         return None
-
-
-def _one_after_another(schedule: EventSchedule, runs: int) -> EventSchedule:
-    """``schedule`` run ``runs`` times back to back: each layer spans from its start in the
-    first run to its end in the last (the time between its runs waiting for producers), its
-    timeline repeated at every run's offset."""
-    if runs == 1:
-        return schedule
-    span = schedule.cycles
-    layers = []
-    for row in schedule.layers:
-        again = repeated(row, runs)
-        end = row.end_cycle + (runs - 1) * span
-        # between its runs a layer waits for its producers of the next sub-batch
-        layers.append(dataclasses.replace(
-            again, end_cycle=end,
-            wait_cycles=end - row.start_cycle - again.total_cycles - again.queue_cycles))
-    timeline = pd.concat([schedule.timeline.assign(
-        start_cycle=schedule.timeline["start_cycle"] + i * span,
-        end_cycle=schedule.timeline["end_cycle"] + i * span) for i in range(runs)],
-        ignore_index=True)
-    return EventSchedule(tuple(layers), timeline, runs * span)

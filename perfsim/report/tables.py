@@ -6,12 +6,10 @@ Cycles are clock cycles, bytes are bytes, shares and utilisations are fractions 
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 
-from perfsim.results import layer_kind, per_dram_byte_text
+from perfsim.results import row_kind, view_rows
 from perfsim.workload.ops import reader_kind_order
 
 
@@ -19,10 +17,8 @@ from perfsim.workload.ops import reader_kind_order
 def layer_kinds(frame: pd.DataFrame) -> pd.Series:
     """Each layer's kind by :func:`perfsim.results.layer_kind` (depthwise conv, 1x1 conv,
     conv, fc, ...), indexed like ``frame``."""
-    return pd.Series([layer_kind(SimpleNamespace(op=r.op, groups=int(r.groups),
-                                                 out_shape=list(r.out_shape),
-                                                 kernel=[int(v) for v in r.kernel]))
-                      for r in frame.itertuples()], index=frame.index, dtype=object)
+    return pd.Series([row_kind(row) for row in frame.to_dict("records")], index=frame.index,
+                     dtype=object)
 
 
 def working_layers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,27 +47,9 @@ def run_cycles(frame: pd.DataFrame) -> int:
 
 
 def run_view(frame: pd.DataFrame) -> pd.DataFrame:
-    """A run's per-layer frame with what a reader looks for beside the stored columns:
-    ``kind`` (after ``op``: the kind reports group the layer under), ``dram_bytes`` (read + written), ``cycle_share`` (of the layers'
-    busy cycles added up, as the summary's shares are) and ``intensity``
-    (:func:`~perfsim.results.per_dram_byte_text`: MACs per DRAM byte, or other operations per
-    DRAM byte for layers without MACs, the same text the reasons quote; ``-`` without DRAM
-    traffic)."""
-    view = frame.copy()
-    view.insert(view.columns.get_loc("op") + 1, "kind", layer_kinds(view))
-    view["dram_bytes"] = view["dram_read_bytes"] + view["dram_write_bytes"]
-    view["cycle_share"] = view["total_cycles"] / (view["total_cycles"].sum() or 1)
-    view["intensity"] = [per_dram_byte_text(m, o, d) if d else "-" for m, o, d in
-                         zip(view["macs"], view["ops"], view["dram_bytes"])]
-    return view
-
-
-def intensity_order(view: pd.DataFrame) -> pd.Series:
-    """The numbers behind :func:`run_view`'s ``intensity`` text, to sort it by (infinite
-    without DRAM traffic)."""
-    work = view["macs"].where(view["macs"] > 0, view["ops"]).astype(float)
-    dram = view["dram_bytes"].astype(float)
-    return (work / dram.where(dram > 0)).fillna(np.inf)
+    """A run's per-layer frame with :func:`~perfsim.results.view_rows`' columns: ``kind``
+    (after ``op``), ``dram_bytes``, ``cycle_share`` and ``intensity``."""
+    return pd.DataFrame(view_rows(frame.to_dict("records")), index=frame.index)
 
 
 def layer_table(frame: pd.DataFrame) -> pd.DataFrame:

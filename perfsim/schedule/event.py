@@ -127,7 +127,7 @@ from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Layer, Network
 from perfsim.mapping.residency import Placement
 from perfsim.mapping.tiling import sram_busy
-from perfsim.results import LayerResult, RunResult
+from perfsim.results import LayerResult, RunResult, repeated
 from perfsim.schedule import OVERLAPS
 from perfsim.schedule.analytic import LayerPlan, candidate_engines, plan_layer
 
@@ -175,6 +175,28 @@ class EventSchedule:
     layers: tuple[LayerResult, ...]
     timeline: pd.DataFrame
     cycles: int
+
+
+def one_after_another(schedule: EventSchedule, runs: int) -> EventSchedule:
+    """``schedule`` run ``runs`` times back to back: each layer spans from its start in the
+    first run to its end in the last (the time between its runs waiting for producers), its
+    timeline repeated at every run's offset."""
+    if runs == 1:
+        return schedule
+    span = schedule.cycles
+    layers = []
+    for row in schedule.layers:
+        again = repeated(row, runs)
+        end = row.end_cycle + (runs - 1) * span
+        # between its runs a layer waits for its producers of the next sub-batch
+        layers.append(dataclasses.replace(
+            again, end_cycle=end,
+            wait_cycles=end - row.start_cycle - again.total_cycles - again.queue_cycles))
+    timeline = pd.concat([schedule.timeline.assign(
+        start_cycle=schedule.timeline["start_cycle"] + i * span,
+        end_cycle=schedule.timeline["end_cycle"] + i * span) for i in range(runs)],
+        ignore_index=True)
+    return EventSchedule(tuple(layers), timeline, runs * span)
 
 
 def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:

@@ -25,11 +25,11 @@ import math
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from perfsim.workload.ops import Conv, elems
 
 if TYPE_CHECKING:  # Network.to_frame imports this module
+    import pandas as pd
+
     from perfsim.workload.network import Network
 
 COLUMNS = ["layer", "op", "category", "inputs", "in_shape", "out_shape", "kernel", "stride",
@@ -95,6 +95,8 @@ def layer_table(network: Network) -> pd.DataFrame:
             "weight_elems": op.weight_elems(in_shapes),
             "receptive_field": list(fields[layer.name]),
         })
+    import pandas as pd  # where used: a run imports this module, and prints without pandas
+
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
