@@ -327,7 +327,6 @@ def cmd_run(args: argparse.Namespace) -> str:
     from perfsim.hardware.loading import resolve_hw_path
     from perfsim.io.load import load_hw, load_workload
     from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
-    from perfsim.report.saved_run import save_run
     from perfsim.results import check_result, view_rows
     from perfsim.simulate import simulate
     from perfsim.workload.ops import OTHER_KIND
@@ -360,6 +359,8 @@ def cmd_run(args: argparse.Namespace) -> str:
         gc.unfreeze()
     check_result(result)
     if run_dir:
+        from perfsim.report.saved_run import save_run  # hashlib, platform: only for --out
+
         save_run(result, run_dir, hw_path=hw_path, source=network.source or network.name,
                  command=args.argv)
     if args.report:
