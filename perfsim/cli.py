@@ -98,6 +98,17 @@ def _flat(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _csv_text(rows: list[dict]) -> str:
+    """Rows as CSV, as :func:`_render` writes a frame of them (lists as :func:`_shape_text`
+    shows them, a missing value empty), without pandas."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: _shape_text(value) if key in LIST_COLUMNS else value
+                      for key, value in row.items()} for row in rows)
+    return out.getvalue()
+
+
 def _render(frame: pd.DataFrame, fmt: str, numbers: bool = True) -> str:
     """``frame`` as CSV, Markdown or a plain-text table; ``numbers=False`` keeps cells that
     are already text (``1.14G``, ``5.0%``) as they are."""
@@ -372,7 +383,7 @@ def cmd_run(args: argparse.Namespace) -> str:
         print(f"perfsim: {hw_line}", file=sys.stderr)
         if args.format == "json":
             return result.to_json() + "\n"
-        return _render(result.to_frame(), "csv")
+        return _csv_text(result.records())
     parts = []
     if not args.quiet:
         rows = view_rows(result.records(head=False))  # the run's own columns: in the summary
