@@ -11,7 +11,6 @@ import csv
 import gc
 import io
 import json
-import math
 import os
 import shutil
 import sys
@@ -436,10 +435,6 @@ def _check_columns(columns: list[str], names) -> None:
                                f"{', '.join(columns)})")
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def _sorted_rows(rows: list[dict], key: str) -> list[dict]:
     """``--sort``: numbers largest first, anything else in order (``intensity`` by
     :func:`~perfsim.results.intensity_value`, not its text), missing values last, ties in
@@ -447,15 +442,15 @@ def _sorted_rows(rows: list[dict], key: str) -> list[dict]:
     from perfsim.results import intensity_value
 
     values = [intensity_value(row) if key == "intensity" else row[key] for row in rows]
-    present = [i for i, value in enumerate(values) if not _missing(value)]
+    present = [i for i, value in enumerate(values) if value is not None]
     numeric = key != "layer" and _numbers(values)
     present.sort(key=values.__getitem__, reverse=numeric)  # stable either way
-    return [rows[i] for i in present] + [rows[i] for i, v in enumerate(values) if _missing(v)]
+    return [rows[i] for i in present] + [rows[i] for i, v in enumerate(values) if v is None]
 
 
 def _numbers(values: list) -> bool:
     """Whether a column holds numbers (some, and nothing else but missing values)."""
-    present = [value for value in values if not _missing(value)]
+    present = [value for value in values if value is not None]
     return bool(present) and all(isinstance(value, (int, float)) for value in present)
 
 
