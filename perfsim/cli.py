@@ -97,14 +97,19 @@ def _flat(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _flat_row(row: dict) -> dict:
+    """A row's lists as :func:`_flat` shows a frame's."""
+    return {key: _shape_text(value) if key in LIST_COLUMNS else value
+            for key, value in row.items()}
+
+
 def _csv_text(rows: list[dict]) -> str:
-    """Rows as CSV, as :func:`_render` writes a frame of them (lists as :func:`_shape_text`
-    shows them, a missing value empty), without pandas."""
+    """Rows as CSV, as :func:`_render` writes a frame of them (:func:`_flat_row`, a missing
+    value empty), without pandas."""
     out = io.StringIO()
     writer = csv.DictWriter(out, list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({key: _shape_text(value) if key in LIST_COLUMNS else value
-                      for key, value in row.items()} for row in rows)
+    writer.writerows(map(_flat_row, rows))
     return out.getvalue()
 
 
@@ -191,14 +196,15 @@ def _count(value) -> str:
 
 def cmd_show(args: argparse.Namespace) -> str:
     from perfsim.io.load import load_workload
-    from perfsim.workload.lecture import lecture_table
     from perfsim.workload.ops import user_attributes
-    from perfsim.workload.stats import layer_table, totals
+    from perfsim.workload.stats import layer_rows, totals
 
     network = load_workload(args.network, batch=args.batch, input_shape=args.input_shape,
                             allow_unsupported=args.allow_unsupported, **_sequence(args))
     _warn_uncosted(network)
     if args.view == "lecture":
+        from perfsim.workload.lecture import lecture_table  # pandas
+
         frame = lecture_table(network)
         sums = {"MACs": int(frame["MACs"].sum()), "Parameter": int(frame["Parameter"].sum())}
         if args.format == "json":
@@ -206,17 +212,20 @@ def cmd_show(args: argparse.Namespace) -> str:
                                "view": "lecture", "layers": frame.to_dict("records"),
                                "totals": sums}, indent=1, default=int) + "\n"
         body = _render(frame, args.format)
-    else:
-        frame = layer_table(network)
+    else:  # the layers' rows as plain dicts: printed without pandas
+        rows = layer_rows(network)
         sums = totals(network)
         if args.format == "json":
-            layers = frame.rename(columns={"layer": "name"}).to_dict("records")
-            for record, layer in zip(layers, network.layers):
-                record["attributes"] = user_attributes(layer.op)
+            layers = [{("name" if key == "layer" else key): value for key, value in row.items()}
+                      | {"attributes": user_attributes(layer.op)}
+                      for row, layer in zip(rows, network.layers)]
             return json.dumps({"network": network.name, "batch": network.batch,
                                "description": network.description, "source": network.source,
                                "layers": layers, "totals": sums}, indent=1, default=int) + "\n"
-        body = _render(frame.drop(columns=["category"]), args.format)
+        shown = [{key: value for key, value in row.items() if key != "category"}
+                 for row in rows]
+        body = _csv_text(shown) if args.format == "csv" else _cells(
+            list(shown[0]), [tuple(_flat_row(row).values()) for row in shown], args.format)
     if args.format == "csv":
         return body
     line = ", ".join(f"{k} {v:,}" for k, v in sums.items())

@@ -69,7 +69,15 @@ def shape_label(network: Network, ref: str) -> list[int]:
 
 
 def layer_table(network: Network) -> pd.DataFrame:
-    """One row per layer with the columns :data:`COLUMNS`, at ``network.batch``."""
+    """One row per layer with the columns :data:`COLUMNS`, at ``network.batch``
+    (:func:`layer_rows` as a frame)."""
+    import pandas as pd  # where used: `perfsim show` prints the rows without pandas
+
+    return pd.DataFrame(layer_rows(network), columns=COLUMNS)
+
+
+def layer_rows(network: Network) -> list[dict]:
+    """:func:`layer_table`'s rows as dicts, in its columns' order."""
     batch = network.batch
     fields = receptive_fields(network)
     rows = []
@@ -95,9 +103,7 @@ def layer_table(network: Network) -> pd.DataFrame:
             "weight_elems": op.weight_elems(in_shapes),
             "receptive_field": list(fields[layer.name]),
         })
-    import pandas as pd  # where used: a run imports this module, and prints without pandas
-
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return rows
 
 
 def uncosted(network: Network) -> tuple[int, int]:
