@@ -144,6 +144,52 @@ def test_engine_figures_reused_across_configs_equal_fresh_ones(network, hw, poin
     assert compared >= 60
 
 
+@pytest.mark.parametrize("network,hw,sizes_kib", [
+    ("resnet50", "matrix_engine", [256, 512, 1024, 2048, 4096, 8192]),
+    ("resnet50", "tpu_v1", [28928, 32768, 65536]),   # split: the ifmap buffer's room decides
+    ("mobilenet_v1", "eyeriss_rs", [108, 216, 432]),  # a local level below the SRAM
+    ("mobilenet_v1", "hetero", [256, 1024, 4096]),
+])
+def test_costs_reused_across_sram_sizes_equal_fresh_searches(network, hw, sizes_kib,
+                                                              monkeypatch):
+    """A layer's cost depends on the SRAM's size only through the free bytes its tiles have
+    (the pool less the resident bytes), so configs that differ only in the SRAM's size look
+    costs up by those: over every placement of the ladder of each size, as a sweep over
+    sizes asks, every cost found must be exactly the cost a fresh search makes; and the last
+    size, costed after the others, must make fewer costs than it makes alone."""
+    base = load_hw(hw)
+    net = inference_graph(load_workload(network), base, None)
+    layers = analytic._layers_of(net)
+    fresh = analytic._cost
+    made = []
+    monkeypatch.setattr(analytic, "_cost", lambda *args: made.append(1) or fresh(*args))
+
+    def cost_every_placement(size: int) -> int:
+        """Compares every layer's cost at every budget of ``size``; the costs made."""
+        config = variant(base, {f"memory.{base.sram.name}.size_kib": size})
+        keys = analytic._plan_keys(layers, config, {})
+        made.clear()
+        for budget in budget_ladder_bytes(config):
+            placements = plan(net, config, budget)
+            for entry, key in zip(layers.entries, keys):
+                placement = placements[entry.layer.name]
+                try:
+                    got = analytic._cached_cost(entry, key, config, placement, {})[2]
+                except InfeasibleError:
+                    got = None
+                try:
+                    want = fresh(entry, config, placement, {})[0]
+                except InfeasibleError:
+                    want = None
+                assert got == want, (size, budget, entry.layer.name)
+        return len(made)
+
+    after_others = [cost_every_placement(size) for size in sizes_kib][-1]
+    analytic._cost_cache.clear()
+    alone = cost_every_placement(sizes_kib[-1])
+    assert after_others < alone
+
+
 NETWORKS = ["resnet18", "mobilenet_v1", "alexnet", "googlenet", "squeezenet1_0",
             "mobilenet_v2"]
 CONFIGS = ["matrix_engine", "eyeriss", "vector_engine", "edge_npu", "hetero"]

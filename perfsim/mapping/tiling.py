@@ -97,6 +97,14 @@ class Tiling:
         return "; ".join([shared] + [local.describe() for local in self.locals])
 
 
+def pool_bytes(hw: HwConfig) -> int:
+    """The SRAM bytes resident activations take theirs from: the shared pool, or (split SRAM)
+    the ifmap buffer. What they leave, ``pool_bytes(hw) - resident_bytes``, is the *free*
+    room that decides a layer's search (:func:`plan_tiling`), whatever the SRAM's size."""
+    split = hw.sram.split_bytes
+    return hw.sram.size_bytes if split is None else split[0]
+
+
 def capacity(hw: HwConfig, work: Work, resident_bytes: int) -> Capacity:
     """The SRAM bytes free for ``work``'s tiles: one pool, or (split SRAM, SCALE-Sim's ifmap,
     filter and ofmap buffers) one per operand role; resident activations take theirs from the
@@ -120,18 +128,19 @@ def _capacity(size_bytes: int, split: tuple[int, int, int] | None, reduces: bool
 
 def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
                 placement: Placement, compute_cycles: int,
-                engine_bytes: SramBytes) -> tuple[Tiling, int, int]:
+                engine_bytes: SramBytes) -> tuple[Tiling, int, float]:
     """The best tiling of ``work`` on ``engine``, which computes for ``compute_cycles`` and
-    moves ``engine_bytes`` through the level it reads from, and the fewest and the most
-    resident activation bytes beside which the search makes this same choice;
-    :class:`InfeasibleError` naming the layer and the bytes when some level fits nothing.
+    moves ``engine_bytes`` through the level it reads from, and the fewest and the most free
+    bytes (:func:`pool_bytes` less the resident ones; the most may be infinite) with which
+    the search makes this same choice; :class:`InfeasibleError` naming the layer and the
+    bytes when some level fits nothing.
 
-    More resident activations leave less room, and the search makes the same choice with
-    less room as long as its choice and the fastest tiling it weighed it against still fit
-    (those are the only rows that decide it; rows that drop out lose to them already), and
-    with more room as long as no tiling it did not weigh fits
+    More resident activations (or a smaller SRAM) leave less room, and the search makes the
+    same choice with less room as long as its choice and the fastest tiling it weighed it
+    against still fit (those are the only rows that decide it; rows that drop out lose to
+    them already), and with more room as long as no tiling it did not weigh fits
     (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): the schedule
-    reuses the result over that range when it tries other placements
+    reuses the result over that range when it tries other placements, and other SRAM sizes
     (:mod:`perfsim.schedule.analytic`)."""
     resident = _resident(work, placement)
     # the fields of the search's Rates, in order: a tuple hashes and compares in C
@@ -147,10 +156,11 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
         raise InfeasibleError(_infeasible(layer_name, work, hw, placement))
     path = hw.path(engine)
     if len(path) == 2:
-        return (found.tiling, *_resident_range(hw, work, found.low, found.high))
+        return (found.tiling, *_free_range(hw, work, found.low, found.high))
     # a local level's search depends on the SRAM's room too: no reuse claimed
     tiling = _with_locals(layer_name, work, hw, path, room, Rates(*rate_values), resident)
-    return tiling, placement.resident_bytes, placement.resident_bytes
+    free = pool_bytes(hw) - placement.resident_bytes
+    return tiling, free, free
 
 
 SEARCH_CACHE_ENTRIES = 16_384
@@ -222,16 +232,16 @@ def _search(work: Work, precision, room: Capacity, rate_values: tuple, buffers: 
     return entry
 
 
-def _resident_range(hw: HwConfig, work: Work, low: tuple, high: tuple) -> tuple[int, int]:
-    """The fewest and the most resident bytes under which the SRAM's room
-    (:func:`capacity`) stays within ``low .. high`` (:func:`_search`); resident bytes take
-    room from the shared pool or the ifmap buffer only."""
+def _free_range(hw: HwConfig, work: Work, low: tuple, high: tuple) -> tuple[int, float]:
+    """The fewest and the most free bytes (:func:`pool_bytes` less the resident ones) with
+    which the SRAM's room (:func:`capacity`) stays within ``low .. high`` (:func:`_search`):
+    the free bytes are the shared pool's room, or the ifmap buffer's (stream work on split
+    buffers keeps its tiles within the ofmap buffer too, so once that caps the room, more
+    free bytes change nothing)."""
     split = hw.sram.split_bytes
-    pool = hw.sram.size_bytes if split is None else split[0]
-    most = pool - low[0]
-    if high[0] == math.inf or (split is not None and not work.reduces and split[2] <= high[0]):
-        return 0, most  # no resident bytes leave room for more (or the ofmap buffer caps it)
-    return max(0, pool - high[0]), most
+    if split is not None and not work.reduces and split[2] <= high[0]:
+        return low[0], math.inf
+    return low[0], high[0]
 
 
 def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: Capacity,

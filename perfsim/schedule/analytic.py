@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import sys
 from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
@@ -37,7 +36,7 @@ from perfsim.mapping.lowering import Work, lower
 from perfsim.mapping.kernels.nest_tiling import CYCLE_TOLERANCE
 from perfsim.mapping.residency import Placement, budget_ladder_bytes, plan
 from perfsim.results import LayerResult, per_dram_byte_text
-from perfsim.mapping.tiling import Tiling, plan_tiling, sram_busy
+from perfsim.mapping.tiling import Tiling, plan_tiling, pool_bytes, sram_busy
 
 WELL_USED = 0.5
 """An engine doing at least this share of the work its busy cycles allow is well used."""
@@ -94,7 +93,7 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
         tried.add(placed.keep)
         try:
             costs = _costs_within(layers, keys, hw, placed.placements, pin,
-                                  least * (1 + CYCLE_TOLERANCE), last)
+                                  least * (1 + CYCLE_TOLERANCE), last, pool_bytes(hw))
         except InfeasibleError as err:  # resident tensors leave some layer too little room
             error = error or err
             continue
@@ -116,19 +115,20 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
 
 def _costs_within(layers: _Layers, keys: list[tuple[int, int, int]], hw: HwConfig,
                   placements: tuple[Placement, ...], pin: dict[str, str], cycles: float,
-                  last: list) -> list[_Cost] | None:
+                  last: list, pool: int) -> list[_Cost] | None:
     """The layers' costs under ``placements``, or None as soon as they take more than
     ``cycles``. ``last`` holds per layer the ``(input location, output location, cached
     cost)`` (:func:`_cached_cost`) found at the budget tried before, which most layers keep
     (the placement ladder tries about ten budgets a point): it is taken again without a
-    look-up while the placement is within its range."""
+    look-up while the placement's free bytes (``pool``, :func:`pool_bytes`, less its
+    resident bytes) are within its range."""
     costs, total = [], 0
     for i, (entry, key, placement) in enumerate(zip(layers.entries, keys, placements)):
         found = last[i]
-        resident = placement.resident_bytes
+        free = pool - placement.resident_bytes
         if found is None or found[0] != placement.input_location \
                 or found[1] != placement.output_location \
-                or not found[2][0] <= resident <= found[2][1]:
+                or not found[2][0] <= free <= found[2][1]:
             found = last[i] = (placement.input_location, placement.output_location,
                                _cached_cost(entry, key, hw, placement, pin))
         cost = found[2][2]
@@ -195,8 +195,8 @@ class _Placed(NamedTuple):
 # worked out once per network (:func:`_layers_of`), what depends on a config once per config
 # (:func:`_plan_keys`), a layer's engines and their own figures once per (content, capable
 # engines and precision) (:func:`_engine_figures`), and a layer's cost once per (content, the
-# parts of the config it reads, input and output location) and range of resident bytes
-# (:func:`_cached_cost`). Keys are small integers standing for the large values they were
+# parts of the config it reads, input and output location) and range of free SRAM bytes
+# (:func:`_cached_cost`; the SRAM's size is not among those parts). Keys are small integers standing for the large values they were
 # interned from (:func:`_intern`), so a lookup hashes a few integers, never a layer or a
 # config.
 
@@ -237,7 +237,7 @@ class _Generations:
 
 _cost_cache = _Generations(LAYER_CACHE_ENTRIES)
 """(content, config part, input location, output location) -> the costs made, each with the
-range of resident bytes it stands for."""
+range of free SRAM bytes it stands for."""
 _figures_cache = _Generations(LAYER_CACHE_ENTRIES)
 """(content, engines part) -> the engines that may run the layer and their own figures
 (:func:`_engine_figures`)."""
@@ -329,9 +329,19 @@ def _plan_key(entry: _Entry, hw: HwConfig, pin: dict[str, str],
 
 def _memory_key(hw: HwConfig) -> int:
     """The parts of ``hw`` besides its engines that a layer's cost depends on (precision,
-    memories, clock, energies), interned once per config."""
-    return _identity_cached(_configs, hw, lambda _: _intern(
-        (hw.precision, hw.memory_levels, hw.clock_ghz, hw.energy_pj)))
+    memories, clock, energies), interned once per config (:func:`_make_memory_key`)."""
+    return _identity_cached(_configs, hw, _make_memory_key)
+
+
+def _make_memory_key(hw: HwConfig) -> int:
+    """:func:`_memory_key`, made. The shared SRAM's size is left out: a cost depends on it
+    only through the free bytes its tiles have (:func:`pool_bytes` less the resident ones),
+    which :func:`_cached_cost` looks costs up by, so sweep points that change only the SRAM's
+    size reuse each other's costs (a split SRAM's buffers stay in)."""
+    levels = tuple((type(level), *(getattr(level, f.name) for f in dataclasses.fields(level)
+                                   if f.name != "size_kib"))
+                   if level is hw.sram else level for level in hw.memory_levels)
+    return _intern((hw.precision, levels, hw.clock_ghz, hw.energy_pj))
 
 
 def _placements(layers: _Layers, network: Network, hw: HwConfig,
@@ -358,16 +368,17 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
 
 
 def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placement: Placement,
-                 pin: dict[str, str]) -> tuple[int, int, _Cost]:
-    """:func:`_cost`, reused, with the fewest and the most resident bytes it stands for:
-    ``(low, high, cost)``. A cost stands for the range of resident bytes its tilings allow
-    (:func:`~perfsim.mapping.tiling.plan_tiling`), so trying placements re-searches only the
-    layers whose room really changes."""
-    resident = placement.resident_bytes
+                 pin: dict[str, str]) -> tuple[int, float, _Cost]:
+    """:func:`_cost`, reused, with the fewest and the most free bytes (:func:`pool_bytes`
+    less the resident ones) it stands for: ``(low, high, cost)``. A cost stands for the range
+    of free bytes its tilings allow (:func:`~perfsim.mapping.tiling.plan_tiling`), so trying
+    placements, and SRAMs of other sizes, re-searches only the layers whose room really
+    changes."""
+    free = pool_bytes(hw) - placement.resident_bytes
     where = (key[0], key[1], placement.input_location, placement.output_location)
     made = _cost_cache.get(where)
     for found in made or ():
-        if found[0] <= resident <= found[1]:
+        if found[0] <= free <= found[1]:
             return found
     if made is None:
         made = []
@@ -378,10 +389,10 @@ def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placeme
 
 
 def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str],
-          engines_part: int | None = None) -> tuple[_Cost, int, int]:
+          engines_part: int | None = None) -> tuple[_Cost, int, float]:
     """The layer's cost on the engine that finishes it soonest (the first in the config's
-    order on a tie), and the fewest and the most resident bytes under which it stands (every
-    searched engine's tiling the same); the engines' own figures are reused by
+    order on a tie), and the fewest and the most free bytes (:func:`pool_bytes` less the
+    resident ones) with which it stands (every searched engine's tiling the same); the engines' own figures are reused by
     ``engines_part`` (:func:`_engine_figures`), or made afresh without it.
 
     Engines are searched in order of their compute cycles: an engine that computes for
@@ -390,7 +401,7 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str]
     when its model would not quote its time in the row (:attr:`EngineModel.quotes_unused`)."""
     work = entry.work
     if work.nest is None:
-        return _VIEW_COST, 0, sys.maxsize
+        return _VIEW_COST, -math.inf, math.inf
     layer = entry.layer
     engines, figures, order = _engine_figures(entry, engines_part, hw, pin)
     best = None  # (total, index)
@@ -418,10 +429,10 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str]
     cost = _Cost(engines[i], total, cycles, moved, tiling,
                  tiling.dram_read_bytes + tiling.dram_write_bytes,
                  tuple((s[0], engines[j], figures[j][0]) for j, s in sorted(searched.items())))
-    # an engine that did not fit fits even less beside more resident bytes, but may fit
-    # beside fewer
-    low = max([s[2] for s in searched.values()] + [placement.resident_bytes] * bool(errors))
-    return cost, low, min(s[3] for s in searched.values())
+    # an engine that did not fit fits even less with fewer free bytes, but may fit with more
+    free = pool_bytes(hw) - placement.resident_bytes
+    high = min([s[3] for s in searched.values()] + [free] * bool(errors))
+    return cost, max(s[2] for s in searched.values()), high
 
 
 def _engine_figures(entry: _Entry, engines_part: int | None, hw: HwConfig,
