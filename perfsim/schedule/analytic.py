@@ -130,7 +130,7 @@ def _costs_within(layers: _Layers, keys: list[tuple[int, int, int]], hw: HwConfi
                 or found[1] != placement.output_location \
                 or not found[2][0] <= free <= found[2][1]:
             found = last[i] = (placement.input_location, placement.output_location,
-                               _cached_cost(entry, key, hw, placement, pin))
+                               _cached_cost(entry, key, hw, placement, pin, free))
         cost = found[2][2]
         total += cost.total
         if total > cycles:
@@ -368,13 +368,14 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
 
 
 def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placement: Placement,
-                 pin: dict[str, str]) -> tuple[int, float, _Cost]:
+                 pin: dict[str, str], free: int | None = None) -> tuple[int, float, _Cost]:
     """:func:`_cost`, reused, with the fewest and the most free bytes (:func:`pool_bytes`
-    less the resident ones) it stands for: ``(low, high, cost)``. A cost stands for the range
-    of free bytes its tilings allow (:func:`~perfsim.mapping.tiling.plan_tiling`), so trying
-    placements, and SRAMs of other sizes, re-searches only the layers whose room really
-    changes."""
-    free = pool_bytes(hw) - placement.resident_bytes
+    less the resident ones: ``free``, given or worked out) it stands for: ``(low, high,
+    cost)``. A cost stands for the range of free bytes its tilings allow
+    (:func:`~perfsim.mapping.tiling.plan_tiling`), so trying placements, and SRAMs of other
+    sizes, re-searches only the layers whose room really changes."""
+    if free is None:
+        free = pool_bytes(hw) - placement.resident_bytes
     where = (key[0], key[1], placement.input_location, placement.output_location)
     made = _cost_cache.get(where)
     for found in made or ():
