@@ -2,7 +2,7 @@
 of a long sweep (the whole process tree).
 
     python benchmarks/bench_sweep.py rate [--workers N] [--points 432] [--workload resnet50]
-                                          [--per-layer]
+                                          [--per-layer] [--sram-only]
     python benchmarks/bench_sweep.py memory [--points 100000] [--workload alexnet] [--workers N]
 
 ``rate``: a grid over array size, SRAM size and DRAM bandwidth on ``matrix_engine`` (every
@@ -19,12 +19,14 @@ counts the pages forked workers share with the parent once per process) and of t
 PSS in each tenth of the run (flat, or growing with the points). ``--per-layer`` collects
 every layer's row as well (``perfsim.sweep(..., per_layer=True)``). Targets: >= 1,000 ResNet-50
 evaluations per second on 2 cores (issue 15; 100 in issue 7); 100,000 points with memory flat,
-peak RSS under 1 GB.
+peak RSS under 1 GB. ``rate --sram-only`` varies the SRAM's size alone (``--points`` sizes from
+256 KiB in steps of 20, then each 1 KiB larger): the points a layer's cost is reused across.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import resource
 import tempfile
 import threading
@@ -61,15 +63,19 @@ def _executor_text(workers: int | None) -> str:
     return "the default executor" if workers is None else f"{workers} worker(s)"
 
 
-def rate(workers: int | None, points: int, workload: str, per_layer: bool) -> None:
-    g = grid(points)
-    g["engines.mxu.rows"] = g["engines.mxu.rows"][:6]
-    total = len(g["engines.mxu.rows"]) * len(g["memory.sram.size_kib"]) * len(
-        g["memory.dram.bandwidth_gb_per_s"])
+def rate(workers: int | None, points: int, workload: str, per_layer: bool,
+         sram_only: bool) -> None:
+    if sram_only:
+        g = {"memory.sram.size_kib": [256 + 20 * i for i in range(points)]}
+    else:
+        g = grid(points)
+        g["engines.mxu.rows"] = g["engines.mxu.rows"][:6]
+    total = math.prod(len(values) for values in g.values())
     who = _executor_text(workers)
     # first as a user's sweep starts (imports, kernels, tables); then the same grid at DRAM
-    # bandwidths 1% higher: every point new hardware again, the process warm
-    for when in ("in a new process", "then warm, at new bandwidths"):
+    # bandwidths 1% higher (or SRAMs 1 KiB larger): every point new hardware again, the
+    # process warm
+    for when in ("in a new process", "then warm, at new hardware"):
         start, cpu = time.perf_counter(), cpu_seconds()
         frame = perfsim.sweep(workload, "matrix_engine", grid=g, executor=workers,
                               per_layer=per_layer)
@@ -80,8 +86,11 @@ def rate(workers: int | None, points: int, workload: str, per_layer: bool) -> No
               f"{seconds:.2f} s: "
               f"{total / seconds:.1f} evaluations/s ({total / seconds / 1000:.3f} of the "
               f"1,000/s target); {cpu:.2f} CPU-s ({cpu / total * 1e3:.2f} ms per point)")
-        g["memory.dram.bandwidth_gb_per_s"] = [
-            round(b * 1.01, 3) for b in g["memory.dram.bandwidth_gb_per_s"]]
+        if sram_only:
+            g["memory.sram.size_kib"] = [size + 1 for size in g["memory.sram.size_kib"]]
+        else:
+            g["memory.dram.bandwidth_gb_per_s"] = [
+                round(b * 1.01, 3) for b in g["memory.dram.bandwidth_gb_per_s"]]
 
 
 def memory(points: int, workload: str, workers: int) -> None:
@@ -132,9 +141,12 @@ def main() -> None:
     parser.add_argument("--workload", help="default: resnet50 (rate), alexnet (memory)")
     parser.add_argument("--per-layer", action="store_true",
                         help="rate: collect every layer's row too")
+    parser.add_argument("--sram-only", action="store_true",
+                        help="rate: vary the SRAM's size alone (--points sizes)")
     args = parser.parse_args()
     if args.what == "rate":
-        rate(args.workers, args.points or 432, args.workload or "resnet50", args.per_layer)
+        rate(args.workers, args.points or (400 if args.sram_only else 432),
+             args.workload or "resnet50", args.per_layer, args.sram_only)
     else:
         memory(args.points or 100_000, args.workload or "alexnet", args.workers)
 
