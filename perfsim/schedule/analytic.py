@@ -196,9 +196,9 @@ class _Placed(NamedTuple):
 # (:func:`_plan_keys`), a layer's engines and their own figures once per (content, capable
 # engines and precision) (:func:`_engine_figures`), and a layer's cost once per (content, the
 # parts of the config it reads, input and output location) and range of free SRAM bytes
-# (:func:`_cached_cost`; the SRAM's size is not among those parts). Keys are small integers standing for the large values they were
-# interned from (:func:`_intern`), so a lookup hashes a few integers, never a layer or a
-# config.
+# (:func:`_cached_cost`; the SRAM's size is not among those parts). Keys are small integers
+# standing for the large values they were interned from (:func:`_intern`), so a lookup
+# hashes a few integers, never a layer or a config.
 
 LAYER_CACHE_ENTRIES = 8_000
 """Layer costs kept for reuse (a few kB each): the newest entries and those of the
@@ -393,8 +393,9 @@ def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str]
           engines_part: int | None = None) -> tuple[_Cost, int, float]:
     """The layer's cost on the engine that finishes it soonest (the first in the config's
     order on a tie), and the fewest and the most free bytes (:func:`pool_bytes` less the
-    resident ones) with which it stands (every searched engine's tiling the same); the engines' own figures are reused by
-    ``engines_part`` (:func:`_engine_figures`), or made afresh without it.
+    resident ones) with which it stands (every searched engine's tiling the same); the
+    engines' own figures are reused by ``engines_part`` (:func:`_engine_figures`), or made
+    afresh without it.
 
     Engines are searched in order of their compute cycles: an engine that computes for
     longer than another engine takes in all cannot win at any room where that one's tiling
