@@ -6,29 +6,15 @@ schedule on such a config."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import pytest
 
 from perfsim import load_hw
-from perfsim.hardware.model import Energy, HwConfig, LocalMemory
 from perfsim.simulate import simulate
 
+from machines import with_local_buffer
+
 NETWORKS = ("resnet18", "mobilenet_v1", "alexnet")
-
-
-def with_local_buffer(hw: HwConfig, size_bytes: int = 64 * 1024, bytes_per_cycle: float = 512,
-                      buffers: int = 2) -> HwConfig:
-    """``hw`` with a local buffer ``lb`` per engine under its matrix engine; every other part
-    is unchanged."""
-    lb = LocalMemory("lb", "engine", size_bytes, bytes_per_cycle, buffers=buffers)
-    engines = tuple(dataclasses.replace(e, reads_from="lb") if e.kind == "matrix" else e
-                    for e in hw.engines)
-    energy = None if hw.energy_pj is None else Energy(
-        hw.energy_pj.mac, (("lb", 0.05),) + hw.energy_pj.per_byte)
-    return HwConfig(f"{hw.name}+lb", hw.clock_ghz, hw.precision, engines, energy_pj=energy,
-                    memory_levels=(lb,) + hw.memory_levels)
 
 
 @pytest.fixture(scope="module", params=NETWORKS)

@@ -16,13 +16,14 @@ import pytest
 
 import perfsim
 from perfsim import ConfigError, load_hw, simulate
-from perfsim.hardware.model import Energy, HwConfig, LocalMemory
 from perfsim.results import EVENT_COLUMNS
 from perfsim.sweeps.evaluate import Task, evaluate
 from perfsim.sweeps import executors
 from perfsim.sweeps.executors import SERIAL_SECONDS, Processes, executor_for
 from perfsim.sweeps.space import key_paths, points_of, variant
 from perfsim.sweeps.store import SweepError
+
+from machines import with_local_buffer
 
 HW = load_hw("matrix_engine")
 GRID = {"engines.mxu.rows": [32, 128], "memory.dram.bandwidth_gb_per_s": [10, 30]}
@@ -160,20 +161,10 @@ def test_per_layer_rows_add_up_to_the_totals():
     assert list(sums) == list(totals["cycles"])
 
 
-def _with_local_buffer(hw: HwConfig) -> HwConfig:
-    """``hw`` with a 64 KiB local buffer ``lb`` per engine under its matrix engine."""
-    lb = LocalMemory("lb", "engine", 64 * 1024, 512.0)
-    engines = tuple(dataclasses.replace(e, reads_from="lb") if e.kind == "matrix" else e
-                    for e in hw.engines)
-    energy = Energy(hw.energy_pj.mac, (("lb", 0.05),) + hw.energy_pj.per_byte)
-    return HwConfig(f"{hw.name}+lb", hw.clock_ghz, hw.precision, engines, energy_pj=energy,
-                    memory_levels=(lb,) + hw.memory_levels)
-
-
 @pytest.mark.parametrize("workload,hw,batch", [
     ("mobilenet_v1", load_hw("hetero"), 1),  # two engines: notes on the unused one
     ("resnet50", load_hw("matrix_engine"), 4),  # sub-batches tried
-    ("googlenet", _with_local_buffer(load_hw("edge_npu")), 1),  # a local level
+    ("googlenet", with_local_buffer(load_hw("edge_npu")), 1),  # a local level
 ])
 def test_rows_without_reasons_have_the_same_numbers(workload, hw, batch):
     """A sweep of totals costs its points without the rows' reasons and tilings in words
@@ -205,7 +196,7 @@ def test_a_point_beyond_perfsims_counts_names_the_layers_reason(tmp_path):
 
 
 @pytest.mark.parametrize("workload,hw,grid", [
-    ("mobilenet_v1", _with_local_buffer(load_hw("edge_npu")),  # a local level
+    ("mobilenet_v1", with_local_buffer(load_hw("edge_npu")),  # a local level
      {"memory.sram.size_kib": [256, 1024]}),
     ("squeezenet1_0", dataclasses.replace(load_hw("vector_engine"), energy_pj=None),
      {"engines.vdsp.lanes": [64, 256]}),  # no energies: a column of None
@@ -230,7 +221,7 @@ def test_per_layer_rows_are_each_points_run_as_a_frame(workload, hw, grid):
 
 @pytest.mark.parametrize("fidelity", ["analytic", "event"])
 def test_a_runs_records_are_its_frames_rows(fidelity):
-    run = simulate("googlenet", _with_local_buffer(load_hw("edge_npu")), fidelity=fidelity)
+    run = simulate("googlenet", with_local_buffer(load_hw("edge_npu")), fidelity=fidelity)
     assert run.local_levels == ["lb"]
     records = run.records()
     frame = run.to_frame()
