@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import perfsim
 from perfsim import InfeasibleError, load_hw, load_workload
+from perfsim.mapping import tiling
 from perfsim.mapping.fusion import inference_graph
 from perfsim.mapping.kernels.nest_tiling import CYCLE_TOLERANCE
 from perfsim.mapping.residency import LADDER_BASE_BYTES, budget_ladder_bytes, plan
@@ -190,6 +192,28 @@ def test_costs_reused_across_sram_sizes_equal_fresh_searches(network, hw, sizes_
     analytic._cost_cache.clear()
     alone = cost_every_placement(sizes_kib[-1])
     assert after_others < alone
+
+
+@pytest.mark.parametrize("network,hw,sizes_kib,batch", [
+    ("resnet50", "matrix_engine", [256, 300, 1024, 4096], 1),
+    ("googlenet", "tpu_v1", [28928, 40000], 4),
+])
+def test_a_sweep_over_sram_sizes_equals_each_point_costed_afresh(network, hw, sizes_kib,
+                                                                batch):
+    """End to end: a sweep over SRAM sizes, whose points reuse each other's layer costs,
+    gives every point the totals the same point has when costed with every cost and search
+    cache emptied first."""
+    base = load_hw(hw)
+    key = f"memory.{base.sram.name}.size_kib"
+    swept = perfsim.sweep(network, base, grid={key: sizes_kib}, batch=[batch],
+                          executor="serial")
+    for size, cycles, dram_bytes, sram_bytes in zip(
+            sizes_kib, swept["cycles"], swept["dram_bytes"], swept["sram_bytes"]):
+        for cache in (analytic._cost_cache, analytic._figures_cache, tiling._searches):
+            cache.clear()
+        fresh = simulate(network, variant(base, {key: size}), batch=batch).totals
+        assert (cycles, dram_bytes, sram_bytes) == (
+            fresh["cycles"], fresh["dram_bytes"], fresh["sram_bytes"]), size
 
 
 NETWORKS = ["resnet18", "mobilenet_v1", "alexnet", "googlenet", "squeezenet1_0",
