@@ -50,6 +50,20 @@ def test_a_variant_leaves_the_next_one_as_the_config_was():
     assert again.engine("mxu") == HW.engine("mxu") and again.sram.size_kib == 512
 
 
+def test_a_variant_made_again_is_the_same_and_equal_values_of_other_types_are_not():
+    """A variant is kept (a one-key sweep validates each value alone, then runs it as its
+    point): made again, it is the same config; but a value's type is part of what is kept,
+    so 64.0 and True are refused for an integer field after 64 was accepted, and a value
+    that does not hash (a list) is still set."""
+    first = variant(HW, {"engines.mxu.rows": 64})
+    assert variant(HW, {"engines.mxu.rows": 64}) is first
+    for wrong in (64.0, True):
+        with pytest.raises(ConfigError, match="engines.mxu.rows: expected int"):
+            variant(HW, {"engines.mxu.rows": wrong})
+    assert variant(HW, {"memory.sram.holds": ["input", "output"]}).sram.holds == (
+        "input", "output")
+
+
 def test_a_sweep_point_leaves_no_cyclic_garbage():
     """Sweep chunks keep what they make out of the cyclic garbage collector's reach
     (:func:`gc.freeze`): that loses nothing only if a point makes no reference cycle (a

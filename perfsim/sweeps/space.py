@@ -84,14 +84,38 @@ def check_key_path(hw: HwConfig, path: str) -> None:
                           f"(valid: {', '.join(valid)})")
 
 
+VARIANTS_KEPT = 1024
+"""Variants :func:`variant` keeps (a few kB each), the least recently used dropped first: a
+sweep over one key path checks each value alone before it starts (:func:`check_values`), and
+each of its points is then that same variant."""
+
+
 def variant(hw: HwConfig | str | Path, point: Mapping[str, object]) -> HwConfig:
     """``hw`` (a config, or a shipped name or YAML path) with the values of ``point`` set
     and the whole config revalidated: ``perfsim.variant(hw, {"engines.mxu.rows": 64,
     "memory.sram.size_kib": 4096})``. Key paths address fields as the YAML does, engines and
     memory levels by name (the sweep spec's keys); a :class:`ConfigError` names the key path
-    and the problem."""
+    and the problem. A variant made before is returned again (configs are immutable)."""
     if not isinstance(hw, HwConfig):
         hw = load_hw(hw)
+    # a value's type is part of the key: 1, 1.0 and True are equal values, not the same one
+    key = tuple((path, type(value), value) for path, value in point.items())
+    try:
+        hash(key)
+    except TypeError:  # a value that does not hash (a list): made afresh
+        return _make_variant(hw, point)
+    return _kept_variant(hw, key)
+
+
+@lru_cache(maxsize=VARIANTS_KEPT)
+def _kept_variant(hw: HwConfig, key: tuple) -> HwConfig:
+    """:func:`_make_variant` of the point whose ``(key path, type, value)`` are ``key``."""
+    return _make_variant(hw, {path: value for path, _, value in key})
+
+
+def _make_variant(hw: HwConfig, point: Mapping[str, object]) -> HwConfig:
+    """:func:`variant`, made: the config's document with the point's values set, validated as
+    a file is."""
     document = _copied(_template(hw)[0])
     named = {key: {e["name"]: e for e in document[key]} for key in BY_NAME}
     for path, value in point.items():
