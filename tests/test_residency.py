@@ -93,25 +93,31 @@ def test_plans_reused_across_placements_equal_fresh_searches(network, hw, batch)
     net = inference_graph(load_workload(network).with_batch(batch), config, None)
     layers = analytic._layers_of(net)
     keys = analytic._plan_keys(layers, config, {})
-    compared = 0
     ladder = budget_ladder_bytes(config)
     # as plan_layers tries them: the most resident bytes first, so costs are reused beside
     # fewer resident bytes as well as more
-    for budget in ladder[-1:] + ladder[:-1]:
-        placements = plan(net, config, budget)
-        for entry, key in zip(layers.entries, keys):
-            placement = placements[entry.layer.name]
-            try:
-                got = analytic._cached_cost(entry, key, config, placement, {})[2]
-            except InfeasibleError:
-                got = None
-            try:
-                want = analytic._cost(entry, config, placement, {})[0]
-            except InfeasibleError:
-                want = None
-            assert got == want, (budget, entry.layer.name)
-            compared += 1
+    compared = sum(_compare_cached_with_fresh(net, config, layers, keys, budget,
+                                              analytic._cost)
+                   for budget in ladder[-1:] + ladder[:-1])
     assert compared > 100
+
+
+def _compare_cached_with_fresh(net, config, layers, keys, budget, fresh) -> int:
+    """Asserts that every layer's cost under the placement of ``budget``, as the caches give
+    it, is exactly the cost ``fresh`` (:func:`analytic._cost`) makes; the layers compared."""
+    placements = plan(net, config, budget)
+    for entry, key in zip(layers.entries, keys):
+        placement = placements[entry.layer.name]
+        try:
+            got = analytic._cached_cost(entry, key, config, placement, {})[2]
+        except InfeasibleError:
+            got = None
+        try:
+            want = fresh(entry, config, placement, {})[0]
+        except InfeasibleError:
+            want = None
+        assert got == want, (config.sram.size_kib, budget, entry.layer.name)
+    return len(layers.entries)
 
 
 @pytest.mark.parametrize("network,hw,points", [
@@ -174,18 +180,7 @@ def test_costs_reused_across_sram_sizes_equal_fresh_searches(network, hw, sizes_
         keys = analytic._plan_keys(layers, config, {})
         made.clear()
         for budget in budget_ladder_bytes(config):
-            placements = plan(net, config, budget)
-            for entry, key in zip(layers.entries, keys):
-                placement = placements[entry.layer.name]
-                try:
-                    got = analytic._cached_cost(entry, key, config, placement, {})[2]
-                except InfeasibleError:
-                    got = None
-                try:
-                    want = fresh(entry, config, placement, {})[0]
-                except InfeasibleError:
-                    want = None
-                assert got == want, (size, budget, entry.layer.name)
+            _compare_cached_with_fresh(net, config, layers, keys, budget, fresh)
         return len(made)
 
     after_others = [cost_every_placement(size) for size in sizes_kib][-1]
