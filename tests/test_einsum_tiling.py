@@ -153,6 +153,81 @@ def test_ranking_skips_rows():
     assert sum(_ranked_alone(nest, RANKING_RATES["memory-bound"]) for nest in SMALL.values())
 
 
+def _row(tile_count: int, tile: tuple, moved: tuple) -> tuple:
+    """A search table's row (:data:`~.nest_tiling.ROW`) of ``tile_count`` tiles of ``tile``
+    bytes per role, moving ``moved`` bytes per role."""
+    return (sum(moved), tile_count, 0, tile, moved)
+
+
+def test_a_skyline_by_hand():
+    """Of rows with as many tiles, a row is dropped when another, earlier in the ranking
+    (fewer bytes, or as many and earlier in the table), needs no larger tile, moves no more
+    bytes and makes no more transfers, of no more bytes each, in every role.
+
+    Row 1 moves more output bytes than row 0 in the same tiles, and row 4 is row 0 again:
+    dropped. Row 2 has a smaller input tile than row 0, row 3 another tile count: kept. Row 5
+    moves one input byte more than row 0, in 11 transfers of 9.18 bytes against 10 of 10; at a
+    burst of 9.5 bytes row 0's transfers take two bursts each (570 padded bytes in all: 190 a
+    role), row 5's inputs one (104.5 + 190 + 190 = 484.5): row 5 is the fastest by far and is
+    chosen, so it is kept. At a burst of one byte row 0, one byte fewer and as fast within the
+    tolerance, is chosen."""
+    table = np.array([_row(4, (10, 10, 10), (100, 100, 100)),
+                      _row(4, (10, 10, 10), (100, 100, 120)),
+                      _row(4, (5, 10, 10), (200, 100, 100)),
+                      _row(8, (10, 10, 10), (100, 100, 120)),
+                      _row(4, (10, 10, 10), (100, 100, 100)),
+                      _row(4, (10, 10, 10), (101, 100, 100))], dtype=kern.ROW)
+    assert kern.skyline_rows(table).tolist() == [0, 2, 3, 5]
+    room = ns.Capacity(shared_bytes=10 ** 6).record
+    for burst, chosen, link in ((9.5, 5, 484.5), (1.0, 0, 300.0)):
+        rates = ns.Rates(1.0, 0.0, 10.0 ** 6, 1.0, burst_bytes=burst)
+        got = kern.rank_table(table, ns.Buffers().array, room, rates.record)
+        assert got[0] == chosen and got[2] == link
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_a_skyline_ranks_as_its_whole_table(name):
+    """Ranking a table's skyline (:func:`~.nest_tiling.skyline_rows`) chooses the row the
+    whole table's ranking chooses, with its cycles and link's cycles, at random rooms (one
+    pool, or a buffer per role), buffer counts and rates (bursts, setups per transfer, a port
+    per buffer, one buffer): the rows it drops are never chosen."""
+    nest = SMALL[name]
+    costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
+    values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
+    table, _, _ = kern.level_table(nest, values, np.zeros_like(values), 0, costs)
+    rows = kern.skyline_rows(table)
+    skyline = table[rows]
+    rng = random.Random(name)
+    chosen = set()
+    for _ in range(400):
+        buffers = ns.Buffers(rng.choice([1, 2, 3]), rng.choice([1, 2]), rng.choice([1, 2, 3]))
+        need = table["tile_bytes"] * buffers.array
+        if rng.random() < 0.5:
+            total = need.sum(axis=1)
+            capacity = ns.Capacity(shared_bytes=rng.randint(int(total.min()), int(total.max())))
+        else:
+            rooms = [rng.randint(int(need[:, r].min()), int(need[:, r].max())) for r in range(3)]
+            capacity = ns.Capacity(input_bytes=rooms[0], weight_bytes=rooms[1],
+                                   output_bytes=rooms[2])
+        level = rng.uniform(1.0, 64.0)
+        ports = rng.random() < 0.3
+        share = [rng.uniform(0.1, 1.0) for _ in range(3)]
+        rates = ns.Rates(
+            rng.uniform(1.0, 10.0 ** 4), rng.uniform(0.0, 10.0 ** 4), level,
+            rng.uniform(0.05, 32.0), rng.uniform(0.0, 200.0), rng.random() < 0.2,
+            rng.choice([0.0, rng.uniform(0.0, 50.0)]), rng.choice([1.0, 8.0, 9.5, 64.0]),
+            tuple(rng.uniform(0.0, 5000.0) for _ in range(3)) if ports else (0.0, 0.0, 0.0),
+            tuple(level * s / sum(share) for s in share) if ports else (0.0, 0.0, 0.0))
+        whole = kern.rank_table(table, buffers.array, capacity.record, rates.record)
+        part = kern.rank_table(skyline, buffers.array, capacity.record, rates.record)
+        if whole[0] < 0:
+            assert part[0] < 0
+            continue
+        assert (int(rows[part[0]]), part[1], part[2]) == whole[:3]
+        chosen.add(whole[0])
+    assert len(chosen) > 1  # the rates and rooms chose between rows
+
+
 def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
     """Checks :func:`~.nest_tiling.rank_table` against every row of ``nest``'s table timed
     alone (test above); returns how many fitting rows the kernel could skip."""
@@ -388,18 +463,24 @@ def test_kernel_equivalence_holds_without_jit():
 @pytest.mark.parametrize("split", [False, True])
 def test_more_room_is_the_least_room_at_which_another_tiling_fits(name, split):
     """``more_room_bytes`` (the search's reuse bound, found by the ranking kernel) is, by its
-    definition, the fewest buffered bytes of a tiling above the room: of the whole pool, or of
-    each role above its buffer. Recomputed here from the search table with numpy; every room
-    below it (and from the choice's own need up) makes the same choice."""
+    definition, the fewest buffered bytes of a tiling ranked above the room: of the whole
+    pool, or of each role above its buffer. The tilings ranked are the whole table for its
+    first :data:`~perfsim.mapping.kernels.nest_search.SKYLINE_AFTER_RANKINGS` rankings, then
+    its skyline. Recomputed here from the search table with numpy; every room below it (and
+    from the choice's own need up) makes the same choice."""
     nest = SMALL[name]
     buffers = ns.Buffers(2, 2, 2)
     costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
     values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
     table, _, _ = kern.level_table(nest, values, np.zeros_like(values), 0, costs)
-    need = table["tile_bytes"] * 2  # buffered bytes per row and role
+    ranked = {True: table["tile_bytes"] * 2,  # buffered bytes per row and role
+              False: table[kern.skyline_rows(table)]["tile_bytes"] * 2}
     rates = ns.Rates(40.0, 300.0, 8.0, 2.0, 10.0)
     rng = random.Random(f"{name}{split}")
+    ns._table.cache_clear()  # the table's rankings counted from none
+    rankings = 0
     for _ in range(6):
+        need = ranked[rankings < ns.SKYLINE_AFTER_RANKINGS]
         if split:
             rooms = [rng.randint(int(need[:, r].min()), int(need[:, r].max()) + 1)
                      for r in range(3)]
@@ -412,6 +493,7 @@ def test_more_room_is_the_least_room_at_which_another_tiling_fits(name, split):
             capacity = ns.Capacity(shared_bytes=rooms[0])
             columns = [total]
         plan = ns.search_one_level(nest, PRECISION, capacity, rates, buffers=buffers)
+        rankings += 1
         assert plan is not None
         want = tuple(int(c[c > room].min()) if (c > room).any() else None
                      for c, room in zip(columns, rooms))
@@ -419,4 +501,5 @@ def test_more_room_is_the_least_room_at_which_another_tiling_fits(name, split):
         if not split and want[0] is not None:  # the largest room the choice stands for
             wider = ns.search_one_level(nest, PRECISION, ns.Capacity(shared_bytes=want[0] - 1),
                                         rates, buffers=buffers)
+            rankings += 1
             assert (wider.tiling, wider.cycles) == (plan.tiling, plan.cycles)

@@ -33,9 +33,10 @@ def _cost(plans) -> tuple[int, int]:
 
 def _fresh(network, hw, placements):
     """Every layer planned from scratch under ``placements`` (no reuse of any plan)."""
-    return [analytic._layer_plan(network, entry, hw, placements[entry.layer.name],
+    layers = analytic._layers_of(network)
+    return [analytic._layer_plan(network, layers, entry, hw, placements[entry.layer.name],
                                  analytic._cost(entry, hw, placements[entry.layer.name], {})[0])
-            for entry in analytic._layers_of(network).entries]
+            for entry in layers.entries]
 
 
 def test_the_ladder_is_absolute_and_cut_below_the_activation_capacity():
@@ -209,6 +210,74 @@ def test_a_sweep_over_sram_sizes_equals_each_point_costed_afresh(network, hw, si
         fresh = simulate(network, variant(base, {key: size}), batch=batch).totals
         assert (cycles, dram_bytes, sram_bytes) == (
             fresh["cycles"], fresh["dram_bytes"], fresh["sram_bytes"]), size
+
+
+FLOOR_CASES = [("resnet50", "matrix_engine", 1), ("mobilenet_v1", "hetero", 1),
+               ("googlenet", "tpu_v1", 4), ("mobilenet_v1", "edge_npu+lb", 1),
+               ("bert_base", "matrix_engine", 1)]
+
+
+@pytest.mark.parametrize("network,hw,batch", FLOOR_CASES)
+def test_no_layers_floor_exceeds_its_cost(network, hw, batch):
+    """The placement ladder drops a placement once the costs of its layers found so far and
+    the floors of the others (:func:`analytic._floor_cycles`: the fewest compute cycles of
+    the engines that may run the layer and, reading the SRAM directly, the DRAM link's time
+    for the fewest bytes any tiling in its search table moves) exceed the tolerance of the
+    fastest. Under the placement of every budget, at DRAM bandwidths from starved to ample,
+    no layer's floor exceeds its cost; and the link sets some floors (above every engine's
+    compute), the compute others."""
+    base = with_local_buffer(load_hw("edge_npu")) if hw == "edge_npu+lb" else load_hw(hw)
+    net = inference_graph(load_workload(network).with_batch(batch), base, None)
+    layers = analytic._layers_of(net)
+    by_link = by_compute = 0
+    for bandwidth in (2.0, 30.0, 900.0):
+        config = variant(base, {"memory.dram.bandwidth_gb_per_s": bandwidth})
+        keys = analytic._plan_keys(layers, config, {})
+        for budget in budget_ladder_bytes(config):
+            placements = plan(net, config, budget)
+            for entry, key in zip(layers.entries, keys):
+                placement = placements[entry.layer.name]
+                try:
+                    cost = analytic._cached_cost(entry, key, config, placement, {})[2]
+                except InfeasibleError:
+                    continue
+                floor = analytic._floor_cycles(entry, key, config, placement, {})
+                assert floor <= cost.total, (bandwidth, budget, entry.layer.name)
+                if cost.engine is not None:
+                    computes = analytic._engine_figures(entry, key[2], config, {})[1]
+                    by_link += floor > min(cycles for cycles, _ in computes)
+                    by_compute += floor == min(cycles for cycles, _ in computes)
+    assert by_compute and (by_link or hw == "edge_npu+lb")  # no link floor through a buffer
+
+
+@pytest.mark.parametrize("network,hw,batch", FLOOR_CASES)
+def test_floors_drop_only_placements_the_ladder_would_drop(network, hw, batch, monkeypatch):
+    """Every layer of every point of a sweep over DRAM bandwidths and SRAM sizes is planned
+    exactly as without floors (every placement costed until it exceeds the tolerance of the
+    fastest, as the ladder did before them), while fewer layer costs are made."""
+    base = with_local_buffer(load_hw("edge_npu")) if hw == "edge_npu+lb" else load_hw(hw)
+    net = inference_graph(load_workload(network).with_batch(batch), base, None)
+    sram = f"memory.{base.sram.name}.size_kib"
+    points = [{"memory.dram.bandwidth_gb_per_s": bandwidth, sram: base.sram.size_kib * scale}
+              for bandwidth in (2.0, 30.0, 900.0) for scale in (1, 4)]
+    fresh = analytic._cost
+    made = []
+    monkeypatch.setattr(analytic, "_cost", lambda *args: made.append(1) or fresh(*args))
+
+    def planned() -> tuple[list, int]:
+        """The rows of every point, and the layer costs made for them."""
+        for cache in (analytic._cost_cache, tiling._searches):
+            cache.clear()
+        made.clear()
+        rows = [[p.row for p in analytic.plan_layers(net, variant(base, point))]
+                for point in points]
+        return rows, len(made)
+
+    with_floors, costs_with = planned()
+    monkeypatch.setattr(analytic, "_floor_cycles", lambda *args: 0)
+    without, costs_without = planned()
+    assert with_floors == without
+    assert costs_with < costs_without
 
 
 NETWORKS = ["resnet18", "mobilenet_v1", "alexnet", "googlenet", "squeezenet1_0",

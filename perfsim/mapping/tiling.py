@@ -29,8 +29,9 @@ from perfsim.hardware.model import Engine, HwConfig, LocalMemory
 from perfsim.mapping.engines import SramBytes
 from perfsim.mapping.kernels import nest_tiling
 from perfsim.mapping.kernels.nest_search import (Buffers, Capacity, LevelTiling, LevelTraffic,
-                                                 Rates, TilingLevel, levels_traffic,
-                                                 rank_one_level, rates_record, search_levels)
+                                                 Rates, TilingLevel, least_moved_bytes,
+                                                 levels_traffic, rank_one_level, rates_record,
+                                                 search_levels)
 from perfsim.mapping.lowering import Work
 from perfsim.mapping.residency import Placement
 from perfsim.workload.loopnest import LoopNest
@@ -161,6 +162,14 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
     tiling = _with_locals(layer_name, work, hw, path, room, Rates(*rate_values), resident)
     free = pool_bytes(hw) - placement.resident_bytes
     return tiling, free, free
+
+
+def least_dram_bytes(work: Work, hw: HwConfig, placement: Placement) -> int | None:
+    """The fewest DRAM bytes (read and written) any SRAM tiling of ``work`` moves under
+    ``placement``, whatever the room and rates: :func:`plan_tiling`'s choice for an engine
+    reading the SRAM directly moves at least these. None when the search table they are read
+    from has not been built (a bound is not worth building one)."""
+    return least_moved_bytes(work.nest, hw.precision, _resident(work, placement))
 
 
 SEARCH_CACHE_ENTRIES = 16_384

@@ -36,7 +36,8 @@ from perfsim.mapping.lowering import Work, lower
 from perfsim.mapping.kernels.nest_tiling import CYCLE_TOLERANCE
 from perfsim.mapping.residency import Placement, budget_ladder_bytes, plan
 from perfsim.results import LayerResult, per_dram_byte_text
-from perfsim.mapping.tiling import Tiling, plan_tiling, pool_bytes, sram_busy
+from perfsim.mapping.tiling import (Tiling, least_dram_bytes, plan_tiling, pool_bytes,
+                                    sram_busy)
 
 WELL_USED = 0.5
 """An engine doing at least this share of the work its busy cycles allow is well used."""
@@ -109,7 +110,7 @@ def plan_layers(network: Network, hw: HwConfig, *, residency: str = "auto",
             for i, (cycles, _, costs) in enumerate(costed)
             if cycles <= least * (1 + CYCLE_TOLERANCE)]
     _, placed, costs = costed[min(near)[2]]
-    return [_layer_plan(network, entry, hw, placement, cost, reasons)
+    return [_layer_plan(network, layers, entry, hw, placement, cost, reasons)
             for entry, placement, cost in zip(layers.entries, placed.placements, costs)]
 
 
@@ -121,22 +122,72 @@ def _costs_within(layers: _Layers, keys: list[tuple[int, int, int]], hw: HwConfi
     cost)`` (:func:`_cached_cost`) found at the budget tried before, which most layers keep
     (the placement ladder tries about ten budgets a point): it is taken again without a
     look-up while the placement's free bytes (``pool``, :func:`pool_bytes`, less its
-    resident bytes) are within its range."""
-    costs, total = [], 0
+    resident bytes) are within its range.
+
+    The costs already made are summed first, with the least cycles each other layer can take
+    (:func:`_floor_cycles`): a placement that cannot finish within ``cycles`` even so is
+    dropped before any layer is costed for it (on ResNet-50, most of the budgets a sweep point
+    tries). The others are then costed in network order, each replacing its floor."""
+    costs: list = []
+    missing = []
+    total = 0  # the costs found and the floors of the others: never more than their costs
     for i, (entry, key, placement) in enumerate(zip(layers.entries, keys, placements)):
         found = last[i]
         free = pool - placement.resident_bytes
         if found is None or found[0] != placement.input_location \
                 or found[1] != placement.output_location \
                 or not found[2][0] <= free <= found[2][1]:
-            found = last[i] = (placement.input_location, placement.output_location,
-                               _cached_cost(entry, key, hw, placement, pin, free))
+            known = _known_cost(key, placement, free)
+            if known is None:
+                floor = _floor_cycles(entry, key, hw, placement, pin)
+                missing.append((i, floor, free))
+                costs.append(None)
+                total += floor
+                if total > cycles:
+                    return None
+                continue
+            found = last[i] = (placement.input_location, placement.output_location, known)
         cost = found[2][2]
         total += cost.total
         if total > cycles:
             return None
         costs.append(cost)
+    for i, floor, free in missing:
+        placement = placements[i]
+        cost = _cached_cost(layers.entries[i], keys[i], hw, placement, pin, free)
+        last[i] = (placement.input_location, placement.output_location, cost)
+        total += cost[2].total - floor
+        if total > cycles:
+            return None
+        costs[i] = cost[2]
     return costs
+
+
+def _floor_cycles(entry: _Entry, key: tuple[int, int, int], hw: HwConfig,
+                  placement: Placement, pin: dict[str, str]) -> int:
+    """The fewest cycles the layer can take under ``placement``, whatever the room: on every
+    engine that may run it, at least that engine's compute cycles and, reading the SRAM
+    directly, the DRAM link's time for the fewest bytes any tiling moves
+    (:func:`~perfsim.mapping.tiling.least_dram_bytes`, when its table is built). A layer
+    never takes fewer cycles than it computes or than its link is busy
+    (:func:`~perfsim.mapping.kernels.nest_tiling.pipeline_cycles`)."""
+    where = (key[0], key[1], placement.input_location, placement.output_location)
+    floor = _floor_cache.get(where)
+    if floor is not None:
+        return floor
+    floor = 0
+    if entry.work.nest is not None:
+        engines, figures, order = _engine_figures(entry, key[2], hw, pin)
+        floor = figures[order[0]][0]  # the fewest compute cycles
+        least = (least_dram_bytes(entry.work, hw, placement)
+                 if all(len(hw.path(engine)) == 2 for engine in engines) else None)
+        if least:
+            # the link's cycles at the bandwidth, less more than the float rounding of the
+            # link (relative) and of the cycles (5e-7) could take off
+            link = least * (1.0 - 1e-9) / hw.dram_bytes_per_cycle - 1e-6
+            floor = max(floor, math.ceil(link))
+            _floor_cache.put(where, floor)  # without a table's bytes, found again later
+    return floor
 
 
 class _Cost(NamedTuple):
@@ -176,11 +227,12 @@ class _Entry(NamedTuple):
 
 
 class _Layers(NamedTuple):
-    """A network's :class:`_Entry` per layer, and its placements by ``(budget, activation
-    bytes)`` (:func:`_placements`)."""
+    """A network's :class:`_Entry` per layer, its placements by ``(budget, activation
+    bytes)`` (:func:`_placements`) and its layers' own row fields (:func:`_own_fields`)."""
 
     entries: tuple[_Entry, ...]
     placements: dict
+    own_fields: dict
 
 
 class _Placed(NamedTuple):
@@ -196,7 +248,8 @@ class _Placed(NamedTuple):
 # (:func:`_plan_keys`), a layer's engines and their own figures once per (content, capable
 # engines and precision) (:func:`_engine_figures`), and a layer's cost once per (content, the
 # parts of the config it reads, input and output location) and range of free SRAM bytes
-# (:func:`_cached_cost`; the SRAM's size is not among those parts). Keys are small integers
+# (:func:`_cached_cost`; the SRAM's size is not among those parts), with its floor
+# (:func:`_floor_cycles`) and its row's fields (:func:`_row_fields`). Keys are small integers
 # standing for the large values they were interned from (:func:`_intern`), so a lookup
 # hashes a few integers, never a layer or a config.
 
@@ -238,9 +291,15 @@ class _Generations:
 _cost_cache = _Generations(LAYER_CACHE_ENTRIES)
 """(content, config part, input location, output location) -> the costs made, each with the
 range of free SRAM bytes it stands for."""
+_floor_cache = _Generations(LAYER_CACHE_ENTRIES)
+"""(content, config part, input location, output location) -> the layer's
+:func:`_floor_cycles`."""
 _figures_cache = _Generations(LAYER_CACHE_ENTRIES)
 """(content, engines part) -> the engines that may run the layer and their own figures
 (:func:`_engine_figures`)."""
+_fields_cache = _Generations(LAYER_CACHE_ENTRIES)
+"""(id of a cost, reasons) -> the cost (its id stands for it only while it lives) and its
+row's fields (:func:`_row_fields`)."""
 _work_cache = _Generations(LAYER_CACHE_ENTRIES)
 """content -> the layer's :class:`Work` (lowering reads no hardware)."""
 _interned: dict = {}
@@ -298,7 +357,7 @@ def _make_layers(network: Network) -> _Layers:
             layer, work, in_shapes, network.batch * sum(elems(s) for s in in_shapes),
             network.batch * sum(elems(s) for s in network.out_shapes[layer.name]),
             layer.op.weight_elems(in_shapes), layer.op.params(in_shapes), content))
-    return _Layers(tuple(entries), {})
+    return _Layers(tuple(entries), {}, {})
 
 
 def _plan_keys(layers: _Layers, hw: HwConfig,
@@ -362,8 +421,9 @@ def _placements(layers: _Layers, network: Network, hw: HwConfig,
 def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
                pin: dict[str, str]) -> LayerPlan:
     """One layer's plan under ``placement`` (from the same caches as :func:`plan_layers`)."""
-    entry = _layers_of(network).entries[network.layers.index(layer)]
-    return _layer_plan(network, entry, hw, placement,
+    layers = _layers_of(network)
+    entry = layers.entries[network.layers.index(layer)]
+    return _layer_plan(network, layers, entry, hw, placement,
                        _cached_cost(entry, _plan_key(entry, hw, pin, {}), hw, placement, pin)[2])
 
 
@@ -378,15 +438,30 @@ def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placeme
         free = pool_bytes(hw) - placement.resident_bytes
     where = (key[0], key[1], placement.input_location, placement.output_location)
     made = _cost_cache.get(where)
-    for found in made or ():
-        if found[0] <= free <= found[1]:
-            return found
+    found = _within(made, free)
+    if found is not None:
+        return found
     if made is None:
         made = []
         _cost_cache.put(where, made)
     cost, low, high = _cost(entry, hw, placement, pin, key[2])
     made.append((low, high, cost))
     return made[-1]
+
+
+def _known_cost(key: tuple[int, int, int], placement: Placement,
+                free: int) -> tuple[int, float, _Cost] | None:
+    """What :func:`_cached_cost` finds without making a cost, or None."""
+    return _within(_cost_cache.get((key[0], key[1], placement.input_location,
+                                    placement.output_location)), free)
+
+
+def _within(made: list | None, free: int) -> tuple[int, float, _Cost] | None:
+    """The cost of ``made`` (:data:`_cost_cache`) whose range holds ``free`` bytes, or None."""
+    for found in made or ():
+        if found[0] <= free <= found[1]:
+            return found
+    return None
 
 
 def _cost(entry: _Entry, hw: HwConfig, placement: Placement, pin: dict[str, str],
@@ -459,38 +534,48 @@ def _engine_figures(entry: _Entry, engines_part: int | None, hw: HwConfig,
     return found
 
 
-def _layer_plan(network: Network, entry: _Entry, hw: HwConfig, placement: Placement,
-                cost: _Cost, reasons: bool = True) -> LayerPlan:
+def _layer_plan(network: Network, layers: _Layers, entry: _Entry, hw: HwConfig,
+                placement: Placement, cost: _Cost, reasons: bool = True) -> LayerPlan:
     """The layer's :class:`LayerPlan`: its ``cost`` written as a row (its reason and tiling
     in words only with ``reasons``)."""
     layer, work = entry.layer, entry.work
-    p = hw.precision
-    base = dict(
-        layer=layer.name, op=layer.op.kind, out_shape=list(network.out_shapes[layer.name][0]),
-        kernel=list(layer.op.kernel), groups=layer.op.groups, macs=work.macs, ops=work.ops,
-        params=entry.params, in_bytes=entry.in_elems * p.activation_bytes,
-        out_bytes=entry.out_elems * p.activation_bytes,
-        weight_bytes=entry.weight_elems * p.weight_bytes,
-        in_location=placement.input_location, out_location=placement.output_location,
-        fused=layer.fused)
+    # the row's lists are its own
+    base = {**_own_fields(layers, entry, hw, placement),
+            "out_shape": list(network.out_shapes[layer.name][0]),
+            "kernel": list(layer.op.kernel)}
     engine = cost.engine
     if engine is None:
         what = "network input, in DRAM" if not layer.inputs else "a view of its input"
         reason = (f"not costed: unsupported ONNX op {layer.op.onnx_op}"
                   if layer.op.kind == "placeholder" else f"none: {what}, no data moved")
-        row = LayerResult(**base, engine="-", dram_read_bytes=0, dram_write_bytes=0,
-                          sram_read_bytes=0, sram_write_bytes=0, compute_cycles=0,
-                          memory_cycles=0, total_cycles=0, stall_cycles=0, utilization=0.0,
-                          macs_per_dram_byte=None, bound="none", reason=reason,
-                          energy_pj=0.0 if hw.energy_pj else None, tiling="-")
+        row = LayerResult.of(dict(
+            base, engine="-", dram_read_bytes=0, dram_write_bytes=0, sram_read_bytes=0,
+            sram_write_bytes=0, compute_cycles=0, memory_cycles=0, total_cycles=0,
+            stall_cycles=0, utilization=0.0, macs_per_dram_byte=None, bound="none",
+            reason=reason, energy_pj=0.0 if hw.energy_pj else None, tiling="-"))
         return LayerPlan(row, None, cost.moved, placement)
-    row = _row(base, work, hw, engine, cost.total, cost.compute, cost.moved, cost.tiling,
-               reasons)
-    others = [note for t, e, c in cost.searched if e is not engine and reasons
-              for note in [model_of(e).unused_note(e, work, t, c)] if note]
-    if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
-        row = dataclasses.replace(row, reason=f"{row.reason}; {'; '.join(others)}")
+    row = LayerResult.of({**base, **_row_fields(work, hw, cost, reasons)})
     return LayerPlan(row, cost.tiling, cost.moved, placement)
+
+
+def _own_fields(layers: _Layers, entry: _Entry, hw: HwConfig, placement: Placement) -> dict:
+    """The fields of the layer's row that are its own, but for its lists (``out_shape``,
+    ``kernel``): its name, op, work, bytes at the precision, placement and the layers it
+    absorbed; kept with the network's :class:`_Layers`."""
+    p = hw.precision
+    key = (id(entry), placement.input_location, placement.output_location,
+           p.activation_bytes, p.weight_bytes)
+    found = layers.own_fields.get(key)
+    if found is None:
+        layer, work = entry.layer, entry.work
+        found = layers.own_fields[key] = dict(
+            layer=layer.name, op=layer.op.kind, groups=layer.op.groups, macs=work.macs,
+            ops=work.ops, params=entry.params, in_bytes=entry.in_elems * p.activation_bytes,
+            out_bytes=entry.out_elems * p.activation_bytes,
+            weight_bytes=entry.weight_elems * p.weight_bytes,
+            in_location=placement.input_location, out_location=placement.output_location,
+            fused=layer.fused)
+    return found
 
 
 def candidate_engines(layer: Layer, hw: HwConfig, pin: dict[str, str]) -> list[Engine]:
@@ -543,8 +628,27 @@ def _energy(hw: HwConfig, work: int, levels: list[tuple[str, float, int, int]]) 
     return energy
 
 
-def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
-         cycles: int, moved: SramBytes, tiling: Tiling, reasons: bool = True) -> LayerResult:
+def _row_fields(work: Work, hw: HwConfig, cost: _Cost, reasons: bool) -> dict:
+    """The fields of a row that follow from the layer's ``cost`` (on an engine) and ``work``
+    and the parts of ``hw`` the cost was made for (every field but the layer's name, shapes
+    and placement), with ``reasons`` or without: kept with the cost (:data:`_fields_cache`),
+    as layers alike, and sweep points that reuse the cost, write the same."""
+    found = _fields_cache.get((id(cost), reasons))
+    if found is not None and found[0] is cost:
+        return found[1]
+    fields = _make_row_fields(work, hw, cost.engine, cost.total, cost.compute,  # type: ignore
+                              cost.moved, cost.tiling, reasons)  # type: ignore[arg-type]
+    others = [note for t, e, c in cost.searched if e is not cost.engine and reasons
+              for note in [model_of(e).unused_note(e, work, t, c)] if note]
+    if others:  # say what the faster engine saved, e.g. a depthwise layer off the array
+        fields["reason"] = f"{fields['reason']}; {'; '.join(others)}"
+    _fields_cache.put((id(cost), reasons), (cost, fields))
+    return fields
+
+
+def _make_row_fields(work: Work, hw: HwConfig, engine: Engine, total: int, cycles: int,
+                     moved: SramBytes, tiling: Tiling, reasons: bool) -> dict:
+    """:func:`_row_fields`, made (but for the notes of the engines not chosen)."""
     levels = _level_bytes(hw, moved.reads, moved.writes, tiling)
     *inner, (_, _, sram_read, sram_write), (_, _, dram_read, dram_write) = levels
     dram_bytes = dram_read + dram_write
@@ -583,8 +687,8 @@ def _row(base: dict, work: Work, hw: HwConfig, engine: Engine, total: int,
             if note:
                 reason = f"{reason}; {note}"
         description = f"{engine.name}: {tiling.description}"
-    return LayerResult(
-        **base, engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
+    return dict(
+        engine=engine.name, dram_read_bytes=dram_read, dram_write_bytes=dram_write,
         sram_read_bytes=sram_read, sram_write_bytes=sram_write, compute_cycles=cycles,
         memory_cycles=memory_cycles, total_cycles=total, stall_cycles=total - cycles,
         utilization=utilization,

@@ -350,26 +350,78 @@ over arrays, SRAMs and bandwidths uses about 70 MiB of them, one of five large n
 tables would thrash on one network and overflow on another."""
 
 
+SKYLINE_AFTER_RANKINGS = 2
+"""Rankings of a table with all its rows; from the next on, a table is ranked by its skyline
+(:func:`~.nest_tiling.skyline_rows`: the same choices, in about half the time on ResNet-50's
+tables). Finding the skyline costs about 15 rankings: a run ranks each table once or twice, a
+sweep hundreds of times."""
+
+
+class _Held:
+    """A table held by :class:`_Tables`: ``made`` (:func:`_make_table`), its bytes, the fewest
+    bytes a row moves, the times it was ranked whole, and its skyline once found: ``(rows,
+    their indices in the table)``."""
+
+    __slots__ = ("made", "bytes", "least_moved_bytes", "rankings", "skyline")
+
+    def __init__(self, made: tuple):
+        self.made = made
+        self.bytes = sum(array.nbytes for array in made)
+        self.least_moved_bytes = int(made[0]["moved_bytes"].min())
+        self.rankings = 0
+        self.skyline: tuple[np.ndarray, np.ndarray] | None = None
+
+
 class _Tables:
-    """:func:`_make_table`, cached by its arguments up to :data:`TABLE_CACHE_BYTES`."""
+    """:func:`_make_table`, cached by its arguments up to :data:`TABLE_CACHE_BYTES` (skylines
+    included)."""
 
     def __init__(self, limit_bytes: int):
         self.limit_bytes = limit_bytes
-        self.tables: OrderedDict = OrderedDict()
+        self.tables: OrderedDict[tuple, _Held] = OrderedDict()
         self.bytes = 0
 
     def __call__(self, *key):
+        return self._held(key).made
+
+    def to_rank(self, key: tuple) -> tuple[np.ndarray, np.ndarray | None]:
+        """The rows to rank of the table of ``key``, and their indices in the table (None:
+        the whole table, in order): the whole table for its first
+        :data:`SKYLINE_AFTER_RANKINGS` rankings, then its skyline."""
+        held = self._held(key)
+        if held.skyline is None:
+            held.rankings += 1
+            if held.rankings <= SKYLINE_AFTER_RANKINGS:
+                return held.made[0], None
+            table = held.made[0]
+            rows = kern.skyline_rows(table)
+            held.skyline = (table[rows], rows)
+            added = held.skyline[0].nbytes + rows.nbytes
+            held.bytes += added
+            self._grown(added)
+        return held.skyline
+
+    def least_moved_bytes(self, key: tuple) -> int | None:
+        """The fewest bytes a row of the table of ``key`` moves; None when the table is not
+        held (it is not built for this)."""
+        held = self.tables.get(key)
+        return None if held is None else held.least_moved_bytes
+
+    def _held(self, key: tuple) -> _Held:
         found = self.tables.get(key)
         if found is not None:
             self.tables.move_to_end(key)
-            return found[0]
-        made = _make_table(*key)
-        size = sum(array.nbytes for array in made)
-        self.tables[key] = (made, size)
-        self.bytes += size
+            return found
+        held = self.tables[key] = _Held(_make_table(*key))
+        self._grown(held.bytes)
+        return held
+
+    def _grown(self, added: int) -> None:
+        """Count ``added`` bytes and drop the least recently used tables past the limit (never
+        the last one used)."""
+        self.bytes += added
         while self.bytes > self.limit_bytes and len(self.tables) > 1:
-            self.bytes -= self.tables.popitem(last=False)[1][1]
-        return made
+            self.bytes -= self.tables.popitem(last=False)[1].bytes
 
     def cache_clear(self) -> None:
         self.tables.clear()
@@ -394,14 +446,29 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
     """Choose level ``k``'s tiling (levels above fixed in ``values``/``orders``, which get it
     filled in); returns (cycles, link cycles, tiling, the fastest fitting tiling's buffered
     bytes per role, :attr:`LevelTraffic.more_room_bytes`) or None when nothing fits."""
-    table, candidates, counts = _table(nest, costs.tobytes(), values.tobytes(),
-                                       orders.tobytes(), values.shape, k)
-    row, cycles, link, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
-                                                       rates.record)
+    key = (nest, costs.tobytes(), values.tobytes(), orders.tobytes(), values.shape, k)
+    found = _rank(key, buffers, capacity, rates.record)
+    if found is None:
+        return None
+    row, cycles, link, fastest, more = found
+    table, candidates, counts = _table(*key)
+    tiling = _decode(nest, table, candidates, counts, row, values, orders, k)
+    return cycles, link, tiling, fastest, more
+
+
+def _rank(key: tuple, buffers: Buffers, capacity: Capacity, rates_record: np.ndarray
+          ) -> tuple[int, float, float, tuple, tuple] | None:
+    """:func:`~.nest_tiling.rank_table` of the table of ``key`` (:data:`_table`; by its
+    skyline once ranked often: :meth:`_Tables.to_rank`): the chosen row of the table, its
+    cycles, its link's cycles, the fastest row's buffered bytes per role and
+    :attr:`LevelTraffic.more_room_bytes`; None when no row fits."""
+    rows, index = _table.to_rank(key)
+    row, cycles, link, fastest, more = kern.rank_table(rows, buffers.array, capacity.record,
+                                                       rates_record)
     if row < 0:
         return None
-    tiling = _decode(nest, table, candidates, counts, int(row), values, orders, k)
-    return float(cycles), float(link), tiling, fastest, _more_room(more)
+    return (int(row) if index is None else int(index[row]), float(cycles), float(link),
+            fastest, _more_room(more))
 
 
 def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: np.ndarray,
@@ -484,12 +551,16 @@ def _ranked(nest: LoopNest, precision: Precision, capacity: Capacity,
     the chosen row, its cycles, its link's cycles, the fastest row's buffered bytes per role
     and :attr:`LevelTraffic.more_room_bytes`; None when no row fits."""
     key = _one_level_key(nest, precision, resident)
-    table = _table(*key)[0]
-    row, cycles, link, fastest, more = kern.rank_table(table, buffers.array, capacity.record,
-                                                       rates_record)
-    if row < 0:
-        return None
-    return key, int(row), float(cycles), float(link), fastest, _more_room(more)
+    found = _rank(key, buffers, capacity, rates_record)
+    return None if found is None else (key, *found)
+
+
+def least_moved_bytes(nest: LoopNest, precision: Precision,
+                      resident: frozenset[str] = frozenset()) -> int | None:
+    """The fewest bytes any tiling of one on-chip level below DRAM moves over the link, at
+    any capacity and rates (:func:`search_one_level`'s choice moves at least these); None when
+    its table has not been built (or was dropped)."""
+    return _table.least_moved_bytes(_one_level_key(nest, precision, resident))
 
 
 @lru_cache(maxsize=4096)

@@ -682,13 +682,20 @@ def _link(moved, tile, burst_bytes: float, above_bytes_per_cycle: float,
         bytes_ = moved[role]
         if bytes_ <= 0:
             continue
-        count = -(-bytes_ // tile[role]) if tile[role] > 0 else 1
+        count = _transfers(bytes_, tile[role])
         transfers += count
         if burst_bytes > 1:
             padded += count * math.ceil(bytes_ / count / burst_bytes) * burst_bytes
         else:
             padded += bytes_
     return padded / above_bytes_per_cycle + transfers * setup_cycles
+
+
+@njit(cache=True, inline="always")
+def _transfers(moved_bytes: int, tile_bytes: int) -> int:
+    """Transfers over the link of a role moving ``moved_bytes`` (more than 0) in tiles of
+    ``tile_bytes``: one per tile fetched or written back."""
+    return -(-moved_bytes // tile_bytes) if tile_bytes > 0 else 1
 
 
 @njit(cache=True, inline="always")
@@ -853,6 +860,68 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
                  (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2]),
                  burst, above_bytes_per_cycle, setup)
     return chosen, cycles[chosen], link
+
+
+def skyline_rows(table) -> np.ndarray:
+    """The rows of a :func:`level_table` that :func:`rank_table` may choose, or find the
+    fastest, at some capacity, buffer counts and rates, in table order (indices): its
+    *skyline*. Ranking them alone chooses the same row, with the same cycles and link's cycles,
+    as ranking the whole table; its ``fastest`` and ``more`` then bound a range of capacities
+    at least as wide.
+
+    A row is left out when another row with as many tiles beats it at every capacity and rate:
+    no larger tile, no more bytes moved, no more transfers and no more bytes per transfer, of
+    any role; and fewer bytes moved in all, or as many and an earlier place in the table. That
+    row fits whenever it does (:func:`_fits`), its link's cycles (bytes padded to whole bursts
+    of any size, over any bandwidth, plus any setup per transfer: :func:`_link`), its level's
+    busy cycles (:func:`_busy`) and so its cycles (:func:`_pipeline`, the same expression in
+    the same tile count) are never more, and :func:`_better` prefers it. Rows beating each
+    other only at some rates both stay."""
+    n = table.shape[0]
+    order = np.lexsort((np.arange(n), table["moved_bytes"], table["tile_count"]))
+    kept = np.zeros(n, dtype=np.int64)
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    count = _skyline(table, order, np.zeros((n, 3), dtype=np.int64), kept)
+    return np.sort(kept[:count])
+
+
+@njit(cache=True)
+def _skyline(table, order, transfers, kept) -> int:
+    """:func:`skyline_rows` of ``table``, its rows visited in ``order`` (by tile count, then
+    bytes moved, then place: a row that beats another comes before it, so only the rows kept
+    so far, of the same tile count, need be compared); writes the rows kept into ``kept`` and
+    returns how many. ``transfers`` is a work array, (rows, 3)."""
+    for row in range(table.shape[0]):
+        for role in range(3):
+            moved = table[row]["role_moved"][role]
+            transfers[row, role] = (_transfers(moved, table[row]["tile_bytes"][role])
+                                    if moved > 0 else 0)
+    n_kept = 0
+    first = 0  # where the kept rows of this tile count start
+    for position in range(order.shape[0]):
+        i = order[position]
+        entry = table[i]
+        if position > 0 and entry["tile_count"] != table[order[position - 1]]["tile_count"]:
+            first = n_kept
+        beaten = False
+        for q in range(first, n_kept):
+            j = kept[q]
+            other = table[j]
+            beaten = True
+            for role in range(3):
+                moved_i, moved_j = entry["role_moved"][role], other["role_moved"][role]
+                count_i, count_j = transfers[i, role], transfers[j, role]
+                # per transfer, moved_j / count_j <= moved_i / count_i, without division
+                if (other["tile_bytes"][role] > entry["tile_bytes"][role] or moved_j > moved_i
+                        or count_j > count_i or moved_j * count_i > moved_i * count_j):
+                    beaten = False
+                    break
+            if beaten:
+                break
+        if not beaten:
+            kept[n_kept] = i
+            n_kept += 1
+    return n_kept
 
 
 SEARCH_KERNELS = (_rows, _rank)
