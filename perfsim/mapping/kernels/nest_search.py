@@ -350,11 +350,14 @@ over arrays, SRAMs and bandwidths uses about 70 MiB of them, one of five large n
 tables would thrash on one network and overflow on another."""
 
 
-SKYLINE_AFTER_RANKINGS = 2
+SKYLINE_AFTER_RANKINGS = 4
 """Rankings of a table with all its rows; from the next on, a table is ranked by its skyline
 (:func:`~.nest_tiling.skyline_rows`: the same choices, in about half the time on ResNet-50's
-tables). Finding the skyline costs about 15 rankings: a run ranks each table once or twice, a
-sweep hundreds of times."""
+tables). Finding a skyline costs about 15 rankings, and its kernel 0.5 CPU-s to compile once
+per install: a run ranks each table at most three times (GPT-2, BERT, ConvNeXt, DenseNet-121,
+EfficientNet-B0, Inception-v4, MobileNet V1, ResNet-50 on ``matrix_engine``), so finds none; a
+sweep ranks each hundreds of times, and its workers inherit the skylines its serial start
+found."""
 
 
 class _Held:
