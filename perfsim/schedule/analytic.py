@@ -165,8 +165,8 @@ def _costs_within(layers: _Layers, keys: list[tuple[int, int, int]], hw: HwConfi
 
 def _floor_cycles(entry: _Entry, key: tuple[int, int, int], hw: HwConfig,
                   placement: Placement, pin: dict[str, str]) -> int:
-    """The fewest cycles the layer can take under ``placement``, whatever the room: on every
-    engine that may run it, at least that engine's compute cycles and, reading the SRAM
+    """The fewest cycles the layer can take under ``placement``, whatever the room: the
+    fewest compute cycles of the engines that may run it and, when they all read the SRAM
     directly, the DRAM link's time for the fewest bytes any tiling moves
     (:func:`~perfsim.mapping.tiling.least_dram_bytes`, when its table is built). A layer
     never takes fewer cycles than it computes or than its link is busy
@@ -177,7 +177,10 @@ def _floor_cycles(entry: _Entry, key: tuple[int, int, int], hw: HwConfig,
         return floor
     floor = 0
     if entry.work.nest is not None:
-        engines, figures, order = _engine_figures(entry, key[2], hw, pin)
+        try:
+            engines, figures, order = _engine_figures(entry, key[2], hw, pin)
+        except InfeasibleError:  # no engine runs it: costing it, in order, says so
+            return 0
         floor = figures[order[0]][0]  # the fewest compute cycles
         least = (least_dram_bytes(entry.work, hw, placement)
                  if all(len(hw.path(engine)) == 2 for engine in engines) else None)
