@@ -171,7 +171,7 @@ def _floor_cycles(entry: _Entry, key: tuple[int, int, int], hw: HwConfig,
     (:func:`~perfsim.mapping.tiling.least_dram_bytes`, when its table is built). A layer
     never takes fewer cycles than it computes or than its link is busy
     (:func:`~perfsim.mapping.kernels.nest_tiling.pipeline_cycles`)."""
-    where = (key[0], key[1], placement.input_location, placement.output_location)
+    where = _where(key, placement)
     floor = _floor_cache.get(where)
     if floor is not None:
         return floor
@@ -439,7 +439,7 @@ def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placeme
     sizes, re-searches only the layers whose room really changes."""
     if free is None:
         free = pool_bytes(hw) - placement.resident_bytes
-    where = (key[0], key[1], placement.input_location, placement.output_location)
+    where = _where(key, placement)
     made = _cost_cache.get(where)
     found = _within(made, free)
     if found is not None:
@@ -455,8 +455,13 @@ def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placeme
 def _known_cost(key: tuple[int, int, int], placement: Placement,
                 free: int) -> tuple[int, float, _Cost] | None:
     """What :func:`_cached_cost` finds without making a cost, or None."""
-    return _within(_cost_cache.get((key[0], key[1], placement.input_location,
-                                    placement.output_location)), free)
+    return _within(_cost_cache.get(_where(key, placement)), free)
+
+
+def _where(key: tuple[int, int, int], placement: Placement) -> tuple:
+    """What a layer's cost (and its floor) is kept by: its content, the config part and its
+    input and output locations (:data:`_cost_cache`)."""
+    return (key[0], key[1], placement.input_location, placement.output_location)
 
 
 def _within(made: list | None, free: int) -> tuple[int, float, _Cost] | None:
