@@ -29,8 +29,8 @@ import yaml
 
 from cli_runs import perfsim_cli as perfsim
 from perfsim import hardware as hardware_package, simulate
-from perfsim.hardware.loading import (MATRIX, SCHEMA, SCHEMA_V2, VECTOR, Key, resolve_hw_path,
-                                      shipped_config_names, to_document)
+from perfsim.hardware.loading import (MATRIX, SCHEMA, SCHEMA_V2, VECTOR, Key, parse_config,
+                                      resolve_hw_path, shipped_config_names, to_document)
 from perfsim.hardware.model import (CONFIG_RULES, ENERGY_PER_BYTE, ENGINE_KINDS, LEVEL_KINDS,
                                     Dram, Energy, HwConfig, LocalMemory, MatrixEngine,
                                     Precision, Sram, VectorEngine, check_costable,
@@ -39,6 +39,7 @@ from perfsim.hardware.rules import ConfigProblems, keys_of, value_problems
 from perfsim.io.load import load_hw
 from perfsim.errors import ConfigError
 from perfsim.sweeps.space import key_paths as sweep_key_paths, variant as sweep_variant
+from perfsim.yaml_source import YamlDoc, load_yaml
 
 SHIPPED_V1 = ("edge_npu", "eyeriss", "hetero", "matrix_engine", "vector_engine")
 SHIPPED_V2 = ("eyeriss_rs", "tpu_v1")
@@ -1251,3 +1252,26 @@ def test_what_the_version_2_schema_allows_still_loads(name, tmp_path):
     for i, variant_text in enumerate(variants):
         assert load_hw(write(tmp_path, f"{name}_{i}", variant_text)).name == data["name"], \
             variant_text
+
+
+@pytest.mark.parametrize("value", [True, 128.0, {128}, 129])
+def test_a_section_checked_before_is_built_once_and_any_other_value_checked(value):
+    """A section's mapping checked without a problem is built once (a sweep checks the same
+    engines at point after point): the same document again gives the same objects. A value
+    equal to the one checked but of another type (``True``, ``128.0`` for ``128``), or one
+    that does not hash, is checked as itself and refused; another value of the right type
+    builds a new section."""
+    doc = load_yaml(resolve_hw_path("matrix_engine"), ConfigError).data
+    first = parse_config(YamlDoc("a.yaml", copy.deepcopy(doc), {}))
+    again = parse_config(YamlDoc("b.yaml", copy.deepcopy(doc), {}))
+    assert again == first and again.engines[0] is first.engines[0]
+    changed = copy.deepcopy(doc)
+    assert changed["engines"][0]["rows"] == 128
+    changed["engines"][0]["rows"] = value
+    if type(value) is int:
+        config = parse_config(YamlDoc("c.yaml", changed, {}))
+        assert config.engines[0].rows == value and config.engines[1] is first.engines[1]
+    else:
+        with pytest.raises(ConfigProblems, match=re.escape(
+                f"c.yaml:1: engines[0].rows: expected int, got {value}")):
+            parse_config(YamlDoc("c.yaml", changed, {}))

@@ -241,7 +241,8 @@ def test_no_layers_floor_exceeds_its_cost(network, hw, batch):
                     cost = analytic._cached_cost(entry, key, config, placement, {})[2]
                 except InfeasibleError:
                     continue
-                floor = analytic._floor_cycles(entry, key, config, placement, {})
+                floor = analytic._floor_cycles(entry, key, config, placement, {},
+                                               analytic._where(key, placement))
                 assert floor <= cost.total, (bandwidth, budget, entry.layer.name)
                 if cost.engine is not None:
                     computes = analytic._engine_figures(entry, key[2], config, {})[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import os
 import signal
 import subprocess
 import sys
@@ -266,6 +267,7 @@ def test_the_default_executor_starts_workers_only_for_a_sweep_that_pays_for_them
     start of no time at all the same executor forks its workers at once, and so does the
     default one once this process has run its serial start (in earlier sweeps). All equal a
     serial sweep."""
+    executors.stop_workers()  # those an earlier test's sweep left
     serial = perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32]},
                            executor="serial")
     for executor, ran_here, workers in ((executor_for(None), 0.0, 0),
@@ -280,6 +282,86 @@ def test_the_default_executor_starts_workers_only_for_a_sweep_that_pays_for_them
         assert max(seen) == workers
         # the chunks run in this process count towards its serial start, the workers' do not
         assert (executors._cpu_seconds_here > ran_here) == (workers == 0)
+
+
+def _workers_during(executor, grid=None) -> set[int]:
+    """The pids of this process's children while a small sweep on ``executor`` runs its
+    chunks (it equals the serial sweep)."""
+    grid = grid or {"engines.mxu.rows": [16, 32, 64]}
+    seen: set[int] = set()
+    frame = perfsim.sweep("lenet5", HW, grid=grid, executor=executor, chunk_tasks=1,
+                          progress=lambda p: p.done and seen.update(
+                              child.pid for child in psutil.Process().children()))
+    pd.testing.assert_frame_equal(frame, perfsim.sweep("lenet5", HW, grid=grid,
+                                                       executor="serial"))
+    return seen
+
+
+def _ended(pids: set[int]) -> bool:
+    """Whether every process of ``pids`` has ended (waited for, with a deadline)."""
+    processes = [p for p in psutil.Process().children() if p.pid in pids]
+    _, alive = psutil.wait_procs(processes, timeout=30)
+    return not alive
+
+
+def test_a_sweep_leaves_its_workers_to_the_next_which_asks_for_as_many():
+    """The second sweep on two workers runs on the first's; one asking for another number
+    starts its own (the kept ones shut down); :func:`stop_workers` ends those kept."""
+    executors.stop_workers()
+    first = _workers_during(2)
+    assert len(first) == 2
+    assert _workers_during(2) == first
+    assert set(p.pid for p in psutil.Process().children()) == first  # kept, idle
+    third = _workers_during(Processes(3))
+    assert len(third) == 3 and not third & first and _ended(first)
+    executors.stop_workers()
+    assert _ended(third) and not psutil.Process().children()
+
+
+def test_kept_workers_that_died_idle_are_replaced():
+    """A kept worker killed while idle (the out-of-memory killer, a user): the next sweep
+    starts new workers rather than failing."""
+    executors.stop_workers()
+    first = _workers_during(2)
+    victim = psutil.Process(min(first))
+    victim.kill()
+    victim.wait(timeout=30)
+    again = _workers_during(2)
+    assert len(again) == 2 and not again & first and _ended(first)
+    executors.stop_workers()
+
+
+def test_idle_workers_are_shut_down_and_a_failed_sweep_keeps_none(monkeypatch):
+    """Workers idle for :data:`IDLE_WORKERS_S` are shut down; a sweep that stops on an error
+    (here its progress callback's) shuts its workers down rather than keeping them."""
+    executors.stop_workers()
+    monkeypatch.setattr(executors, "IDLE_WORKERS_S", 0.0)
+    assert _ended(_workers_during(2))
+    monkeypatch.undo()
+
+    seen: set[int] = set()
+
+    def fail(progress):
+        seen.update(p.pid for p in psutil.Process().children())
+        if progress.done:
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        perfsim.sweep("lenet5", HW, grid={"engines.mxu.rows": [16, 32, 64]}, executor=2,
+                      chunk_tasks=1, progress=fail)
+    assert len(seen) == 2 and _ended(seen) and executors._kept_workers is None
+
+
+def test_a_forked_child_has_no_kept_workers():
+    """The kept pool is its process's: a process forked from it starts with none."""
+    _workers_during(2)
+    assert executors._kept_workers is not None
+    pid = os.fork()
+    if pid == 0:  # the child: report and leave at once, running nothing of pytest's
+        os._exit(0 if executors._kept_workers is None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    executors.stop_workers()
 
 
 def test_out_dir_resumes_and_refuses_another_sweep(tmp_path):

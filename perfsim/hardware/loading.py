@@ -50,6 +50,24 @@ class Section(dict):
         self.cls = cls
         self.fields_of = fields_of or (lambda values: {k: v for k, v in values.items()
                                                        if k != "kind"})
+        self.built: dict = {}
+        """:func:`_frozen` mapping -> the dataclass it built without a problem: checking
+        depends on the mapping alone, and a sweep checks the same engines and levels at
+        point after point (:func:`perfsim.sweeps.space.variant`)."""
+
+
+BUILT_KEPT = 1024
+"""Mappings a :class:`Section` keeps the dataclass of before it starts over."""
+
+
+def _frozen(value):
+    """A document's ``value`` as a hashable key, each scalar with its type (``1``, ``1.0``
+    and ``True`` are checked differently)."""
+    if type(value) is dict:
+        return tuple((key, _frozen(sub)) for key, sub in value.items())
+    if type(value) is list:
+        return (list, tuple(_frozen(sub) for sub in value))
+    return type(value), value
 
 
 def section_of(cls: type, version: int) -> Section:
@@ -148,6 +166,15 @@ class _Checker:
             self.problem(path, f"expected a mapping with keys {', '.join(schema)}, "
                                f"got {type(value).__name__}{hint}")
             return None
+        frozen = None
+        if schema.cls is not None:
+            try:
+                frozen = _frozen(value)
+                built = schema.built.get(frozen)
+            except TypeError:  # a value that does not hash (set from Python): checked afresh
+                frozen = built = None
+            if built is not None:
+                return built
         before = len(self.problems)
         out: dict = {}
         self.unknown_keys(value, list(schema), path)
@@ -171,7 +198,12 @@ class _Checker:
                 out[key] = self.section(value[key], spec, sub)
         if schema.cls is None:
             return out
-        return None if len(self.problems) > before else self.build(schema, out, path)
+        built = None if len(self.problems) > before else self.build(schema, out, path)
+        if built is not None and frozen is not None:
+            if len(schema.built) >= BUILT_KEPT:
+                schema.built.clear()
+            schema.built[frozen] = built
+        return built
 
     def build(self, schema: Section, values: dict, path: KeyPath):
         """The section's dataclass, once its rules between fields hold."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from dataclasses import dataclass
 from typing import Mapping, NamedTuple
 
 from perfsim.mapping.engines import (SramBytes, can_run, compute_cycles, engine_sram_bytes,
@@ -43,8 +42,7 @@ WELL_USED = 0.5
 """An engine doing at least this share of the work its busy cycles allow is well used."""
 
 
-@dataclass(frozen=True)
-class LayerPlan:
+class LayerPlan(NamedTuple):
     """What the analytic schedule decided for one layer: its ``row``, and the ``tiling`` and
     the engine's own SRAM bytes (``engine_sram_bytes``, read and written) behind it, under
     its ``placement``; views have no tiling. The event schedule runs these decisions rather
@@ -137,9 +135,10 @@ def _costs_within(layers: _Layers, keys: list[tuple[int, int, int]], hw: HwConfi
         if found is None or found[0] != placement.input_location \
                 or found[1] != placement.output_location \
                 or not found[2][0] <= free <= found[2][1]:
-            known = _known_cost(key, placement, free)
+            where = _where(key, placement)
+            known = _within(_cost_cache.get(where), free)  # made at another point or budget
             if known is None:
-                floor = _floor_cycles(entry, key, hw, placement, pin)
+                floor = _floor_cycles(entry, key, hw, placement, pin, where)
                 missing.append((i, floor, free))
                 costs.append(None)
                 total += floor
@@ -164,14 +163,14 @@ def _costs_within(layers: _Layers, keys: list[tuple[int, int, int]], hw: HwConfi
 
 
 def _floor_cycles(entry: _Entry, key: tuple[int, int, int], hw: HwConfig,
-                  placement: Placement, pin: dict[str, str]) -> int:
+                  placement: Placement, pin: dict[str, str], where: tuple) -> int:
     """The fewest cycles the layer can take under ``placement``, whatever the room: the
     fewest compute cycles of the engines that may run it and, when they all read the SRAM
     directly, the DRAM link's time for the fewest bytes any tiling moves
     (:func:`~perfsim.mapping.tiling.least_dram_bytes`, when its table is built). A layer
     never takes fewer cycles than it computes or than its link is busy
-    (:func:`~perfsim.mapping.kernels.nest_tiling.pipeline_cycles`)."""
-    where = _where(key, placement)
+    (:func:`~perfsim.mapping.kernels.nest_tiling.pipeline_cycles`). Kept by ``where``, the
+    layer's :func:`_where`."""
     floor = _floor_cache.get(where)
     if floor is not None:
         return floor
@@ -231,11 +230,13 @@ class _Entry(NamedTuple):
 
 class _Layers(NamedTuple):
     """A network's :class:`_Entry` per layer, its placements by ``(budget, activation
-    bytes)`` (:func:`_placements`) and its layers' own row fields (:func:`_own_fields`)."""
+    bytes)`` (:func:`_placements`), its layers' own row fields (:func:`_own_fields`) and, by
+    pin, its kinds of layer (:func:`_plan_keys`)."""
 
     entries: tuple[_Entry, ...]
     placements: dict
     own_fields: dict
+    kinds: dict
 
 
 class _Placed(NamedTuple):
@@ -360,7 +361,7 @@ def _make_layers(network: Network) -> _Layers:
             layer, work, in_shapes, network.batch * sum(elems(s) for s in in_shapes),
             network.batch * sum(elems(s) for s in network.out_shapes[layer.name]),
             layer.op.weight_elems(in_shapes), layer.op.params(in_shapes), content))
-    return _Layers(tuple(entries), {}, {})
+    return _Layers(tuple(entries), {}, {}, {})
 
 
 def _plan_keys(layers: _Layers, hw: HwConfig,
@@ -370,23 +371,40 @@ def _plan_keys(layers: _Layers, hw: HwConfig,
     figures read (:func:`_engine_figures`); the config part for those and the config's other
     parts a cost reads (:func:`_memory_key`). A sweep point that changes only the array keeps
     the config part of every layer no matrix engine can run; one that changes only memories
-    keeps every engines part."""
-    parts: dict[tuple, tuple[int, int]] = {}
-    return [_plan_key(entry, hw, pin, parts) for entry in layers.entries]
+    keeps every engines part. The parts are made once per kind of layer (:func:`_kinds`,
+    sorted out once per network and pin)."""
+    pinned = tuple(sorted(pin.items()))
+    kinds = layers.kinds.get(pinned)
+    if kinds is None:
+        distinct: dict[tuple, tuple] = {}
+        for entry in layers.entries:
+            op = entry.layer.op
+            distinct.setdefault(_kinds(op, pin), (len(distinct), op))
+        kinds = layers.kinds[pinned] = (
+            tuple((op, kind) for kind, (_, op) in distinct.items()),
+            tuple(distinct[_kinds(entry.layer.op, pin)][0] for entry in layers.entries))
+    ops, index = kinds
+    parts = [_parts(op, kind, hw) for op, kind in ops]
+    return [(entry.content, *parts[i]) for entry, i in zip(layers.entries, index)]
 
 
-def _plan_key(entry: _Entry, hw: HwConfig, pin: dict[str, str],
-              parts: dict[tuple, tuple[int, int]]) -> tuple[int, int, int]:
-    """:func:`_plan_keys` of one layer; ``parts`` holds the parts made so far."""
+def _kinds(op, pin: dict[str, str]) -> tuple:
+    """What :func:`can_run` reads of an op (its engine kinds, whether it has an epilogue), and
+    its pin: layers alike in these have the same engines part (:func:`_plan_keys`)."""
+    return (op.engine_kinds, isinstance(op, Fused), pinned_engine(pin, op))
+
+
+def _parts(op, kinds: tuple, hw: HwConfig) -> tuple[int, int]:
+    """The config part and the engines part (:func:`_plan_keys`) of ``op``, of ``kinds``."""
+    capable = tuple(e for e in hw.engines if can_run(e, op))
+    engines = _intern((capable, kinds[2], hw.precision))
+    return _intern((engines, _memory_key(hw))), engines
+
+
+def _plan_key(entry: _Entry, hw: HwConfig, pin: dict[str, str]) -> tuple[int, int, int]:
+    """:func:`_plan_keys` of one layer."""
     op = entry.layer.op
-    # what can_run reads of an op (its engine kinds, whether it has an epilogue), its pin
-    kinds = (op.engine_kinds, isinstance(op, Fused), pinned_engine(pin, op))
-    found = parts.get(kinds)
-    if found is None:
-        capable = tuple(e for e in hw.engines if can_run(e, op))
-        engines = _intern((capable, kinds[2], hw.precision))
-        found = parts[kinds] = (_intern((engines, _memory_key(hw))), engines)
-    return (entry.content, *found)
+    return (entry.content, *_parts(op, _kinds(op, pin), hw))
 
 
 def _memory_key(hw: HwConfig) -> int:
@@ -427,7 +445,7 @@ def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placemen
     layers = _layers_of(network)
     entry = layers.entries[network.layers.index(layer)]
     return _layer_plan(network, layers, entry, hw, placement,
-                       _cached_cost(entry, _plan_key(entry, hw, pin, {}), hw, placement, pin)[2])
+                       _cached_cost(entry, _plan_key(entry, hw, pin), hw, placement, pin)[2])
 
 
 def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placement: Placement,
@@ -450,12 +468,6 @@ def _cached_cost(entry: _Entry, key: tuple[int, int, int], hw: HwConfig, placeme
     cost, low, high = _cost(entry, hw, placement, pin, key[2])
     made.append((low, high, cost))
     return made[-1]
-
-
-def _known_cost(key: tuple[int, int, int], placement: Placement,
-                free: int) -> tuple[int, float, _Cost] | None:
-    """What :func:`_cached_cost` finds without making a cost, or None."""
-    return _within(_cost_cache.get(_where(key, placement)), free)
 
 
 def _where(key: tuple[int, int, int], placement: Placement) -> tuple:
@@ -547,22 +559,21 @@ def _layer_plan(network: Network, layers: _Layers, entry: _Entry, hw: HwConfig,
     """The layer's :class:`LayerPlan`: its ``cost`` written as a row (its reason and tiling
     in words only with ``reasons``)."""
     layer, work = entry.layer, entry.work
+    own = _own_fields(layers, entry, hw, placement)
     # the row's lists are its own
-    base = {**_own_fields(layers, entry, hw, placement),
-            "out_shape": list(network.out_shapes[layer.name][0]),
-            "kernel": list(layer.op.kernel)}
-    engine = cost.engine
-    if engine is None:
+    lists = {"out_shape": list(network.out_shapes[layer.name][0]),
+             "kernel": list(layer.op.kernel)}
+    if cost.engine is None:
         what = "network input, in DRAM" if not layer.inputs else "a view of its input"
         reason = (f"not costed: unsupported ONNX op {layer.op.onnx_op}"
                   if layer.op.kind == "placeholder" else f"none: {what}, no data moved")
-        row = LayerResult.of(dict(
-            base, engine="-", dram_read_bytes=0, dram_write_bytes=0, sram_read_bytes=0,
+        row = LayerResult.of(own, lists, dict(
+            engine="-", dram_read_bytes=0, dram_write_bytes=0, sram_read_bytes=0,
             sram_write_bytes=0, compute_cycles=0, memory_cycles=0, total_cycles=0,
             stall_cycles=0, utilization=0.0, macs_per_dram_byte=None, bound="none",
             reason=reason, energy_pj=0.0 if hw.energy_pj else None, tiling="-"))
         return LayerPlan(row, None, cost.moved, placement)
-    row = LayerResult.of({**base, **_row_fields(work, hw, cost, reasons)})
+    row = LayerResult.of(own, lists, _row_fields(work, hw, cost, reasons))
     return LayerPlan(row, cost.tiling, cost.moved, placement)
 
 

@@ -13,11 +13,23 @@ By default (no number of workers asked for) a sweep runs its first chunks in its
 and starts workers only once those took :data:`SERIAL_SECONDS` of CPU time: a small sweep never
 pays for a pool, and a large one forks workers that inherit every table and cache the first
 chunks made. That serial start is the process's, not each sweep's: once the chunks this process
-has run took that long, its kernels are loaded and its tables made, and a later sweep forks its
-workers at once (tens of milliseconds). The workers die with the sweep: each asks the kernel
-for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the
-parent), ignores Ctrl-C (the sweep's process handles it), and the pool is shut down on every
-way out of :meth:`map`.
+has run took that long, its kernels are loaded and its tables made, and a later sweep starts on
+workers at once.
+
+Workers outlive the sweep that started them, as joblib's reusable executor keeps its own: a
+sweep that completes leaves its pool to the next sweep of this process asking for as many
+workers, whose chunks then find the tables and costs the workers made before (a second
+ResNet-50 sweep at new bandwidths runs at the rate of a long sweep, rather than forking
+workers that make them all again). Kept workers are shut down once idle for
+:data:`IDLE_WORKERS_S`, when the process exits, or by :func:`stop_workers`; a pool is lent to
+one sweep at a time (a sweep run meanwhile, from another thread, starts its own); a pool
+whose worker died while idle is replaced. A worker is a copy of this process as it was when
+the pool started: what it reads comes from its chunk's arguments (the config, the tasks, a
+network shipped loaded) and perfsim's own modules, never from state this process changes
+later. Workers die with the sweep's process: each asks the kernel for SIGKILL when its
+parent dies (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the parent) and ignores
+Ctrl-C (the sweep's process handles it); a sweep that stops on an error, Ctrl-C or early
+(its caller closing :meth:`map`) shuts its pool down rather than keeping it.
 
 A local chunk leaves its results in the cost model's caches, which live as long as the sweep;
 Python's cyclic garbage collector would scan them again and again (18% of a ResNet-50 point's
@@ -57,6 +69,10 @@ its target takes 0.1-0.4 s, which each worker would pay again if forked before),
 ten times what starting a pool of two workers costs once they are loaded (0.035 CPU-s, 0.02 s,
 measured on 2 cores); one CPU-second before ran half of a 240-point ResNet-50 sweep on one
 core."""
+IDLE_WORKERS_S = 300.0
+"""How long a pool a sweep leaves is kept for the next sweep of this process (module
+docstring): joblib's reusable executor keeps idle workers as long. A kept worker holds its
+caches (bounded; ~100-200 MB for the zoo's largest networks)."""
 NO_WORKER_TIMEOUT_S = 60.0
 """How long a Dask sweep waits while its cluster has no worker before it stops."""
 POLL_S = 1.0
@@ -204,22 +220,110 @@ class Processes:
                 yield done + index, result
 
     def _pool_map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator[tuple[int, object]]:
-        pool = concurrent.futures.ProcessPoolExecutor(
-            self.count, initializer=_start_worker, initargs=(os.getpid(),))
+        pool = _take_workers(self.count)
 
         def wait_one(pending):
             done, _ = concurrent.futures.wait(
                 pending, return_when=concurrent.futures.FIRST_COMPLETED)
             return next(iter(done))
 
+        completed = False
         try:
             yield from _bounded(lambda args: pool.submit(_kept, fn, *args), wait_one, jobs,
                                 IN_FLIGHT_PER_WORKER * self.count)
+            completed = True
         except BrokenProcessPool:
             raise ExecutorError("a sweep worker process died (killed, or out of memory?)") \
                 from None
-        finally:  # also on Ctrl-C and when the caller stops early: no worker outlives this
-            pool.shutdown(wait=True, cancel_futures=True)
+        finally:  # on an error, Ctrl-C or an early stop: no worker outlives this
+            if completed:
+                _keep_workers(pool, self.count)
+            else:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+_kept_workers: tuple[concurrent.futures.ProcessPoolExecutor, int, threading.Timer] | None = None
+"""The pool a completed sweep left (module docstring), its number of workers and the timer
+that shuts it down once idle."""
+_kept_lock = threading.Lock()
+
+
+def _take_workers(count: int) -> concurrent.futures.ProcessPoolExecutor:
+    """The kept pool if it has ``count`` workers and none has died, else a new one (the kept
+    one shut down): this sweep's alone until it gives it back (:func:`_keep_workers`)."""
+    kept = _taken()
+    if kept is not None:
+        pool, workers = kept
+        if workers == count and _usable(pool):
+            return pool
+        pool.shutdown(wait=True, cancel_futures=True)
+    return concurrent.futures.ProcessPoolExecutor(count, initializer=_start_worker,
+                                                  initargs=(os.getpid(),))
+
+
+def _taken() -> tuple[concurrent.futures.ProcessPoolExecutor, int] | None:
+    """The kept pool and its number of workers, no longer kept (its idle timer stopped)."""
+    global _kept_workers
+    with _kept_lock:
+        kept, _kept_workers = _kept_workers, None
+    if kept is None:
+        return None
+    kept[2].cancel()
+    return kept[0], kept[1]
+
+
+def _usable(pool: concurrent.futures.ProcessPoolExecutor) -> bool:
+    """Whether ``pool`` still takes calls: once a worker has died the pool refuses every call
+    at once (its manager thread watches the workers), so a trivial one tells."""
+    try:
+        pool.submit(int)
+    except BrokenProcessPool:
+        return False
+    return True
+
+
+def _keep_workers(pool: concurrent.futures.ProcessPoolExecutor, count: int) -> None:
+    """Keep ``pool`` (``count`` workers) for the next sweep, for :data:`IDLE_WORKERS_S` at
+    most; a pool kept meanwhile by another sweep is shut down."""
+    global _kept_workers
+    timer = threading.Timer(IDLE_WORKERS_S, _retire, args=(pool,))
+    timer.daemon = True  # never holds the process up at exit
+    with _kept_lock:
+        other, _kept_workers = _kept_workers, (pool, count, timer)
+    timer.start()
+    if other is not None:
+        other[2].cancel()
+        other[0].shutdown(wait=True)
+
+
+def _retire(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Shut ``pool`` down if it is still the one kept (the idle timer's call)."""
+    global _kept_workers
+    with _kept_lock:
+        if _kept_workers is None or _kept_workers[0] is not pool:
+            return
+        _kept_workers = None
+    pool.shutdown(wait=True)
+
+
+def stop_workers() -> None:
+    """Shut down the worker processes a sweep left for the next (module docstring) now,
+    rather than once idle for :data:`IDLE_WORKERS_S`: their memory back at once."""
+    kept = _taken()
+    if kept is not None:
+        kept[0].shutdown(wait=True)
+
+
+def _forget_workers() -> None:
+    """In a process forked from this one: the kept pool is this process's, not the child's
+    (its threads and pipes are not the child's to use), and the lock is new (another thread
+    may have held it at the fork)."""
+    global _kept_workers, _kept_lock
+    _kept_workers, _kept_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # where processes fork (not Windows)
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 @dataclass(frozen=True)
