@@ -11,7 +11,8 @@ searches), ResNet-50 at batch 1, through ``perfsim.sweep`` with its default exec
 ``--workers``); prints the points per second of the sweep, the pool's start included, and the
 CPU seconds of the process tree: first in this new process (imports, loading the kernels and
 building the search tables included), then again at DRAM bandwidths 1% higher (new hardware, a
-warm process that has run its serial start: the steady rate of a long sweep). ``memory``: a
+warm process that has run its serial start, on the workers the first sweep left: the steady
+rate of a long sweep, and of a user's next sweep). ``memory``: a
 sweep of that many points into a temporary directory (``--out``), sampling the resident memory
 of this process and all its children every 0.5 s; prints the peaks of the summed RSS (which
 counts the pages forked workers share with the parent once per process) and of the summed PSS
@@ -53,10 +54,18 @@ def grid(points: int) -> dict:
 
 
 def cpu_seconds() -> float:
-    """CPU seconds (user and system) of this process and of its children that have ended."""
-    me, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
-                                                        resource.RUSAGE_CHILDREN))
-    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+    """CPU seconds (user and system) of this process and of its children: those that have
+    ended, and those alive (the workers a sweep keeps for the next)."""
+    me, ended = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN))
+    alive = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:  # ended meanwhile: counted in RUSAGE_CHILDREN once waited for
+            continue
+        alive += times.user + times.system
+    return me.ru_utime + me.ru_stime + ended.ru_utime + ended.ru_stime + alive
 
 
 def _executor_text(workers: int | None) -> str:

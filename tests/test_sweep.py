@@ -130,6 +130,34 @@ def test_product_and_zip_modes():
         points_of({"clock_ghz": [1.0], "engines.mxu.rows": [8, 16]}, mode="zip")
 
 
+def test_a_grid_in_order_varies_the_paths_given_fastest_and_keeps_each_points_index():
+    """Worked by hand: a 2 x 3 x 2 grid (the last path fastest, so point i has a = i // 6,
+    b = i // 2 % 3, c = i % 2) with ``b`` run fastest visits, for each (a, c), the three
+    values of b: points 0, 2, 4, then 1, 3, 5, then 6, 8, 10, then 7, 9, 11."""
+    space = points_of({"a": [1, 2], "b": [10, 20, 30], "c": ["x", "y"]})
+    visited = list(space.in_order(["b"]))
+    assert [index for index, _ in visited] == [0, 2, 4, 1, 3, 5, 6, 8, 10, 7, 9, 11]
+    assert all(point == space[index] and list(point) == ["a", "b", "c"]
+               for index, point in visited)
+    assert list(space.in_order(["d"])) == list(enumerate(space))  # not a path of the grid
+    zipped = points_of({"a": [1, 2], "b": [10, 20]}, mode="zip")
+    assert list(zipped.in_order(["b"])) == list(enumerate(zipped))
+
+
+def test_a_sweep_runs_sram_sizes_fastest_and_returns_its_rows_in_the_grids_order():
+    """The sweep runs the SRAM's sizes fastest (the points a layer's cost is reused across),
+    on workers too, and its rows are the grid's points in the grid's order, as the same
+    points listed one by one (never reordered) give them."""
+    grid = {"memory.sram.size_kib": [256, 1024, 4096], "engines.mxu.rows": [16, 64],
+            "memory.dram.bandwidth_gb_per_s": [10, 40]}
+    listed = list(points_of(grid))
+    reference = perfsim.sweep("mobilenet_v1", HW, points=listed, executor="serial")
+    for executor in ("serial", 2):
+        frame = perfsim.sweep("mobilenet_v1", HW, grid=grid, executor=executor, chunk_tasks=2)
+        assert list(frame["point"]) == list(range(12))
+        pd.testing.assert_frame_equal(frame, reference)
+
+
 def test_rows_are_tidy_and_equal_simulate_on_the_variant():
     frame = perfsim.sweep(["alexnet", "mobilenet_v1"], HW, grid=GRID, executor="serial")
     assert len(frame) == 8 and (frame["status"] == "ok").all()

@@ -424,6 +424,14 @@ def _make_memory_key(hw: HwConfig) -> int:
     return _intern((hw.precision, levels, hw.clock_ghz, hw.energy_pj))
 
 
+def reused_key_paths(hw: HwConfig) -> tuple[str, ...]:
+    """The sweep key paths of ``hw`` whose values the cached layer costs are reused across:
+    the shared SRAM's size, which :func:`_memory_key` leaves out. A sweep that varies them
+    fastest finds the costs where it made them, in the same worker
+    (:meth:`perfsim.sweeps.space.Space.in_order`)."""
+    return (f"memory.{hw.sram.name}.size_kib",)
+
+
 def _placements(layers: _Layers, network: Network, hw: HwConfig,
                 budget_bytes: int) -> _Placed:
     """:func:`perfsim.mapping.residency.plan` in network order, cached with the network by the

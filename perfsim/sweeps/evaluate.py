@@ -93,7 +93,11 @@ def point_id(point: Point, workload: Workload, batch: int,
 
 
 @lru_cache(maxsize=64)
-def _network(workload: str, batch: int, sequence: tuple[tuple[str, object], ...]) -> Network:
+def zoo_network(workload: str, batch: int = 1,
+                sequence: tuple[tuple[str, object], ...] = ()) -> Network:
+    """The zoo network ``workload`` at ``batch`` with the ``sequence`` settings, built once
+    per process (networks are immutable): every point of a sweep, and every sweep of the
+    process, reads the same one."""
     return load_workload(workload, batch=batch, **dict(sequence))
 
 
@@ -103,7 +107,7 @@ def _batched(workload: Workload, batch: int,
         return workload.network.with_batch(batch)
     if isinstance(workload, Network):
         return workload.with_batch(batch)
-    return _network(str(workload), batch, sequence)
+    return zoo_network(str(workload), batch, sequence)
 
 
 def evaluate(hw: HwConfig, task: Task, per_layer: bool = False,

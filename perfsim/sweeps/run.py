@@ -21,10 +21,11 @@ from perfsim.errors import PerfsimError, WorkloadError
 from perfsim.hardware.model import HwConfig
 from perfsim.workload.network import Network
 from perfsim.mapping import RESIDENCY_MODES
+from perfsim.schedule.analytic import reused_key_paths
 from perfsim.sweeps import MAX_ROWS
 from perfsim.sweeps.evaluate import (SEQUENCE_KEYS, NetworkFile, Task, Workload,
                                      evaluate_chunk, in_sweep_order, layers_in_order, point_id,
-                                     totals_frame, workload_label)
+                                     totals_frame, workload_label, zoo_network)
 from perfsim.sweeps.executors import Executor, ExecutorError, executor_for
 from perfsim.sweeps.space import Space, check_values, points_of
 from perfsim.sweeps.store import PART_ROWS, PART_SECONDS, SweepStore
@@ -113,7 +114,8 @@ def sweep(workloads: Workload | Sequence[Workload], hw: HwConfig | str | Path,
                            part_seconds, sequence)
     with store or nullcontext():
         done = store.done if store is not None else set()
-        todo = (t for t in _tasks(space, workload_list, batches, sequence)
+        todo = (t for t in _tasks(space, workload_list, batches, sequence,
+                                  reused_key_paths(config))
                 if t.point_id not in done)
         skipped = min(len(done), total)
         size = chunk_tasks or _chunk_size(total - skipped, getattr(runner, "count", None) or 4)
@@ -169,7 +171,7 @@ def _workloads(workloads) -> list[Workload]:
         elif is_network_file(item):
             out.append(NetworkFile(str(item), load_workload(item)))
         else:
-            load_workload(item)  # an unknown name fails here, not in every worker
+            zoo_network(str(item))  # an unknown name fails here, not in every worker
             out.append(item)
     return out
 
@@ -234,10 +236,13 @@ def _sequence(workloads: list[Workload], seq_len, phase) -> dict[str, list]:
 
 
 def _tasks(space: Space, workloads: list[Workload], batches: list[int],
-           sequence: dict[str, list] | None = None) -> Iterator[Task]:
-    """Every task of the sweep, in order, made as they are asked for."""
+           sequence: dict[str, list] | None = None,
+           fastest: Sequence[str] = ()) -> Iterator[Task]:
+    """Every task of the sweep, made as they are asked for: in order, but for the key paths
+    ``fastest`` of a grid, which vary fastest (:meth:`Space.in_order`; the rows are put in
+    order at the end)."""
     keys = list(sequence or {})
-    for index, point in enumerate(space):
+    for index, point in space.in_order(fastest):
         for workload in workloads:
             for b in batches:
                 for values in itertools.product(*(sequence or {}).values()):
