@@ -19,7 +19,7 @@ import perfsim
 from perfsim import ConfigError, load_hw, simulate
 from perfsim.results import EVENT_COLUMNS
 from perfsim.sweeps.evaluate import Task, evaluate
-from perfsim.sweeps import executors
+from perfsim.sweeps import executors, stop_workers
 from perfsim.sweeps.executors import SERIAL_SECONDS, Processes, executor_for
 from perfsim.sweeps.space import key_paths, points_of, variant
 from perfsim.sweeps.store import SweepError
@@ -342,7 +342,7 @@ def test_a_sweep_leaves_its_workers_to_the_next_which_asks_for_as_many():
     assert set(p.pid for p in psutil.Process().children()) == first  # kept, idle
     third = _workers_during(Processes(3))
     assert len(third) == 3 and not third & first and _ended(first)
-    executors.stop_workers()
+    stop_workers()  # as the package names it
     assert _ended(third) and not psutil.Process().children()
 
 

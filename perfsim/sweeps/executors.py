@@ -24,9 +24,9 @@ workers that make them all again). Kept workers are shut down once idle for
 :data:`IDLE_WORKERS_S`, when the process exits, or by :func:`stop_workers`; a pool is lent to
 one sweep at a time (a sweep run meanwhile, from another thread, starts its own); a pool
 whose worker died while idle is replaced. A worker is a copy of this process as it was when
-the pool started: what it reads comes from its chunk's arguments (the config, the tasks, a
-network shipped loaded) and perfsim's own modules, never from state this process changes
-later. Workers die with the sweep's process: each asks the kernel for SIGKILL when its
+the pool started: a chunk brings what it computes (the config, the tasks, a network shipped
+loaded), but a change this process makes to perfsim's own modules later (a test's patch) is
+not seen by the workers already kept; :func:`stop_workers` first. Workers die with the sweep's process: each asks the kernel for SIGKILL when its
 parent dies (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the parent) and ignores
 Ctrl-C (the sweep's process handles it); a sweep that stops on an error, Ctrl-C or early
 (its caller closing :meth:`map`) shuts its pool down rather than keeping it.
@@ -235,7 +235,7 @@ class Processes:
         except BrokenProcessPool:
             raise ExecutorError("a sweep worker process died (killed, or out of memory?)") \
                 from None
-        finally:  # on an error, Ctrl-C or an early stop: no worker outlives this
+        finally:  # kept for the next sweep once every chunk is done; else shut down
             if completed:
                 _keep_workers(pool, self.count)
             else:
