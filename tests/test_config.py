@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from cli_runs import perfsim_cli as perfsim
-from perfsim import hardware as hardware_package, simulate
+from perfsim import hardware as hardware_package, simulate, sweep as sweep_of
 from perfsim.hardware.loading import (MATRIX, SCHEMA, SCHEMA_V2, VECTOR, Key, parse_config,
                                       resolve_hw_path, shipped_config_names, to_document)
 from perfsim.hardware.model import (CONFIG_RULES, ENERGY_PER_BYTE, ENGINE_KINDS, LEVEL_KINDS,
@@ -652,6 +652,12 @@ def test_simulate_refuses_a_second_shared_level_in_one_line():
     assert str(err.value) == ("edge_npu: memory level 'l2' (sram): costing a second shared "
                               "on-chip level is not supported yet (activations stay in the "
                               "one shared level between layers)")
+    # a sweep over its SRAM sizes (which it would run fastest, were they one level's) makes
+    # a row of that reason per point
+    frame = sweep_of("lenet5_lecun1998", config, grid={"memory.sram.size_kib": [64, 128]},
+                     executor="serial")
+    assert list(frame["status"]) == ["infeasible"] * 2
+    assert set(frame["reason"]) == {str(err.value)}
 
 
 def other_valid_value(spec: Key):

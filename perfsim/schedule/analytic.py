@@ -26,7 +26,7 @@ from typing import Mapping, NamedTuple
 
 from perfsim.mapping.engines import (SramBytes, can_run, compute_cycles, engine_sram_bytes,
                                      model_of)
-from perfsim.errors import InfeasibleError, WorkloadError
+from perfsim.errors import ConfigError, InfeasibleError, WorkloadError
 from perfsim.hardware.model import Engine, HwConfig
 from perfsim.workload.network import Layer, Network
 from perfsim.workload.ops import elems, pin_problem, pinned_engine
@@ -428,8 +428,13 @@ def reused_key_paths(hw: HwConfig) -> tuple[str, ...]:
     """The sweep key paths of ``hw`` whose values the cached layer costs are reused across:
     the shared SRAM's size, which :func:`_memory_key` leaves out. A sweep that varies them
     fastest finds the costs where it made them, in the same worker
-    (:meth:`perfsim.sweeps.space.Space.in_order`)."""
-    return (f"memory.{hw.sram.name}.size_kib",)
+    (:meth:`perfsim.sweeps.space.Space.in_order`); none for a config the model cannot cost
+    (not one shared level), whose points are each refused."""
+    try:
+        sram = hw.sram
+    except ConfigError:
+        return ()
+    return (f"memory.{sram.name}.size_kib",)
 
 
 def _placements(layers: _Layers, network: Network, hw: HwConfig,
