@@ -72,7 +72,8 @@ core."""
 IDLE_WORKERS_S = 300.0
 """How long a pool a sweep leaves is kept for the next sweep of this process (module
 docstring): joblib's reusable executor keeps idle workers as long. A kept worker holds its
-caches (bounded; ~100-200 MB for the zoo's largest networks)."""
+caches, which are bounded: 66-68 MiB of PSS each after two 240-point ResNet-50 sweeps, 133
+MiB after 20,072 AlexNet points (measured on 2 workers)."""
 NO_WORKER_TIMEOUT_S = 60.0
 """How long a Dask sweep waits while its cluster has no worker before it stops."""
 POLL_S = 1.0
