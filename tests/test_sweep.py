@@ -18,7 +18,8 @@ import pytest
 import perfsim
 from perfsim import ConfigError, load_hw, simulate
 from perfsim.results import EVENT_COLUMNS
-from perfsim.sweeps.evaluate import Task, evaluate
+from perfsim.sweeps import run as sweep_run
+from perfsim.sweeps.evaluate import Task, evaluate, evaluate_chunk
 from perfsim.sweeps import executors, stop_workers
 from perfsim.sweeps.executors import SERIAL_SECONDS, Processes, executor_for
 from perfsim.sweeps.space import key_paths, points_of, variant
@@ -144,18 +145,30 @@ def test_a_grid_in_order_varies_the_paths_given_fastest_and_keeps_each_points_in
     assert list(zipped.in_order(["b"])) == list(enumerate(zipped))
 
 
-def test_a_sweep_runs_sram_sizes_fastest_and_returns_its_rows_in_the_grids_order():
-    """The sweep runs the SRAM's sizes fastest (the points a layer's cost is reused across),
-    on workers too, and its rows are the grid's points in the grid's order, as the same
-    points listed one by one (never reordered) give them."""
+def test_a_sweep_runs_sram_sizes_fastest_and_returns_its_rows_in_the_grids_order(
+        monkeypatch):
+    """The sweep runs the SRAM's sizes fastest (the points a layer's cost is reused across:
+    here the chunks it runs are recorded), and its rows, on workers too, are the grid's
+    points in the grid's order, as the same points listed one by one (never reordered)
+    give them."""
     grid = {"memory.sram.size_kib": [256, 1024, 4096], "engines.mxu.rows": [16, 64],
             "memory.dram.bandwidth_gb_per_s": [10, 40]}
     listed = list(points_of(grid))
     reference = perfsim.sweep("mobilenet_v1", HW, points=listed, executor="serial")
-    for executor in ("serial", 2):
-        frame = perfsim.sweep("mobilenet_v1", HW, grid=grid, executor=executor, chunk_tasks=2)
-        assert list(frame["point"]) == list(range(12))
-        pd.testing.assert_frame_equal(frame, reference)
+    ran = []
+
+    def recorded(hw, tasks, *args):
+        ran.extend(task.point["memory.sram.size_kib"] for task in tasks)
+        return evaluate_chunk(hw, tasks, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep_run, "evaluate_chunk", recorded)
+        frame = perfsim.sweep("mobilenet_v1", HW, grid=grid, executor="serial", chunk_tasks=2)
+    assert ran == [256, 1024, 4096] * 4
+    pd.testing.assert_frame_equal(frame, reference)
+    frame = perfsim.sweep("mobilenet_v1", HW, grid=grid, executor=2, chunk_tasks=2)
+    assert list(frame["point"]) == list(range(12))
+    pd.testing.assert_frame_equal(frame, reference)
 
 
 def test_rows_are_tidy_and_equal_simulate_on_the_variant():
