@@ -19,24 +19,24 @@ workers at once.
 Workers outlive the sweep that started them, as joblib's reusable executor keeps its own: a
 sweep that completes leaves its pool to the next sweep of this process asking for as many
 workers, whose chunks then find the tables and costs the workers made before (a second
-ResNet-50 sweep at new bandwidths runs at the rate of a long sweep, rather than forking
-workers that make them all again). Kept workers are shut down once idle for
-:data:`IDLE_WORKERS_S`, when the process exits, or by :func:`stop_workers`; a pool is lent to
-one sweep at a time (a sweep run meanwhile, from another thread, starts its own); a pool
-whose worker died while idle is replaced. A worker is a copy of this process as it was when
-the pool started: a chunk brings what it computes (the config, the tasks, a network shipped
-loaded), but a change this process makes to perfsim's own modules later (a test's patch) is
-not seen by the workers already kept; :func:`stop_workers` first. Workers die with the sweep's process: each asks the kernel for SIGKILL when its
-parent dies (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the parent) and ignores
-Ctrl-C (the sweep's process handles it); a sweep that stops on an error, Ctrl-C or early
-(its caller closing :meth:`map`) shuts its pool down rather than keeping it.
+ResNet-50 sweep at new bandwidths runs at the rate of a long sweep, rather than forking workers
+that make them all again). Kept workers are shut down once idle for :data:`IDLE_WORKERS_S`,
+when the process exits, or by :func:`stop_workers`; a pool is lent to one sweep at a time (a
+sweep run meanwhile, from another thread, starts its own); a pool whose worker died while idle
+is replaced. A worker is a copy of this process as it was when the pool started: a chunk brings
+what it computes (the config, the tasks, a network shipped loaded), but a change this process
+makes to perfsim's own modules later (a test's patch) is not seen by the workers already kept;
+:func:`stop_workers` first. Workers die with the sweep's process: each asks the kernel for
+SIGKILL when its parent dies (``PR_SET_PDEATHSIG``, Linux; elsewhere a thread watches the
+parent) and ignores Ctrl-C (the sweep's process handles it); a sweep that stops on an error,
+Ctrl-C or early (its caller closing :meth:`map`) shuts its pool down rather than keeping it.
 
-A local chunk leaves its results in the cost model's caches, which live as long as the sweep;
-Python's cyclic garbage collector would scan them again and again (18% of a ResNet-50 point's
-time, measured over 144 points in one process), so after each chunk they are moved out of its
-reach (:func:`gc.freeze`: they are still freed when dropped, as nothing the model makes is a
-cycle). A worker keeps them so until it dies; the sweep's own process until :meth:`map` ends
-(:func:`gc.unfreeze`), when everything made meanwhile is the collector's again.
+A local chunk leaves its results in the cost model's caches, which live as long as their
+process; Python's cyclic garbage collector would scan them again and again (18% of a ResNet-50
+point's time, measured over 144 points in one process), so after each chunk they are moved out
+of its reach (:func:`gc.freeze`: they are still freed when dropped, as nothing the model makes
+is a cycle). A worker keeps them so until it dies; the sweep's own process until :meth:`map`
+ends (:func:`gc.unfreeze`), when everything made meanwhile is the collector's again.
 
 Dask is for more than one machine: ``Client(address)``, ``submit`` and ``wait``; a worker that
 dies has its chunks rerun elsewhere by the Dask scheduler. A cluster left with no worker for
