@@ -240,23 +240,42 @@ def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
                       for r in table])
     cycles = np.array([kern.pipeline_cycles(r["role_moved"], link, r["tile_count"],
                                             rates.record[0]) for r, link in zip(table, links)])
-    skippable = 0
-    for room in np.unique(np.quantile(need, [0, 0.1, 0.5, 0.9, 1]).astype(np.int64)):
+
+    def choice(room: int) -> tuple[int, int]:
+        """The row chosen with ``room`` bytes, and the first row of the least cycles."""
         fits = need <= room
         least = cycles[fits].min()
         near = [i for i in np.flatnonzero(fits)
                 if cycles[i] <= least * (1 + kern.CYCLE_TOLERANCE)]
         chosen = min(near, key=lambda i: (table[i]["moved_bytes"], table[i]["tile_count"],
                                           cycles[i], i))
-        fastest = int(np.flatnonzero(fits & (cycles == least))[0])
-        above = need[~fits]
+        return chosen, int(np.flatnonzero(fits & (cycles == least))[0])
+
+    skippable = exact = 0
+    rooms = np.unique(np.quantile(need, [0, 0.1, 0.5, 0.9, 1]).astype(np.int64))
+    for room in rooms:
+        chosen, fastest = choice(room)
+        # the least larger room (each row's) that chooses another row, -1: none
+        changes = [int(r) for r in np.unique(need[need > room]) if choice(r)[0] != chosen]
+        change = changes[0] if changes else -1
         got = kern.rank_table(table, buffers.array, ns.Capacity(shared_bytes=int(room)).record,
                               rates.record)
-        assert got == (chosen, cycles[chosen], links[chosen],
-                       tuple(int(b) for b in table[fastest]["tile_bytes"] * 2),
-                       [int(above.min()) if above.size else -1]), room
+        assert got[:4] == (chosen, cycles[chosen], links[chosen],
+                           tuple(int(b) for b in table[fastest]["tile_bytes"] * 2)), room
+        # ``more``: a room up to which the choice stands, never beyond the change, and never
+        # less than the old bound, the fewest bytes of a row that does not fit
+        (more,) = got[4]
+        above = need[need > room]
+        if change >= 0:
+            assert above.min() <= more <= change, room
+        else:
+            assert more == -1 or more >= above.min(), room
+        exact += more == change
+        fits = need <= room
         skippable += int((fits & (table["moved_bytes"] / rates.above_bytes_per_cycle
-                                  > least * (1 + kern.CYCLE_TOLERANCE) + 1e-6)).sum())
+                                  > cycles[fits].min() * (1 + kern.CYCLE_TOLERANCE)
+                                  + 1e-6)).sum())
+    assert exact >= len(rooms) - 1  # all but at most one room bound exactly
     return skippable
 
 
@@ -461,13 +480,16 @@ def test_kernel_equivalence_holds_without_jit():
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 @pytest.mark.parametrize("split", [False, True])
-def test_more_room_is_the_least_room_at_which_another_tiling_fits(name, split):
-    """``more_room_bytes`` (the search's reuse bound, found by the ranking kernel) is, by its
-    definition, the fewest buffered bytes of a tiling ranked above the room: of the whole
-    pool, or of each role above its buffer. The tilings ranked are the whole table for its
-    first :data:`~perfsim.mapping.kernels.nest_search.SKYLINE_AFTER_RANKINGS` rankings, then
-    its skyline. Recomputed here from the search table with numpy; every room below it (and
-    from the choice's own need up) makes the same choice."""
+def test_more_room_bounds_the_rooms_the_choice_stands_for(name, split):
+    """``more_room_bytes`` (the search's reuse bound, found by the ranking kernel). Of buffers
+    per role it is, by its definition, the fewest buffered bytes of each role above its
+    buffer among the tilings ranked. Of one pool it is a room up to which the choice stands:
+    never beyond the least larger room at which the whole table's ranking chooses another
+    tiling (found here by ranking at every larger room), never below the fewest buffered
+    bytes of a ranked tiling that does not fit (the bound it was before), and the room just
+    below it makes the same choice. The tilings ranked are the whole table for its first
+    :data:`~perfsim.mapping.kernels.nest_search.SKYLINE_AFTER_RANKINGS` rankings, then its
+    skyline."""
     nest = SMALL[name]
     buffers = ns.Buffers(2, 2, 2)
     costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
@@ -479,6 +501,11 @@ def test_more_room_is_the_least_room_at_which_another_tiling_fits(name, split):
     rng = random.Random(f"{name}{split}")
     ns._table.cache_clear()  # the table's rankings counted from none
     rankings = 0
+
+    def chosen_row(room: int) -> int:  # the whole table ranked, not counted as a ranking
+        return kern.rank_table(table, buffers.array, ns.Capacity(shared_bytes=room).record,
+                               rates.record)[0]
+
     for _ in range(6):
         need = ranked[rankings < ns.SKYLINE_AFTER_RANKINGS]
         if split:
@@ -486,20 +513,29 @@ def test_more_room_is_the_least_room_at_which_another_tiling_fits(name, split):
                      for r in range(3)]
             capacity = ns.Capacity(input_bytes=rooms[0], weight_bytes=rooms[1],
                                    output_bytes=rooms[2])
-            columns = [need[:, r] for r in range(3)]
         else:
             total = need.sum(axis=1)
             rooms = [rng.randint(int(total.min()), int(total.max()) + 1)]
             capacity = ns.Capacity(shared_bytes=rooms[0])
-            columns = [total]
         plan = ns.search_one_level(nest, PRECISION, capacity, rates, buffers=buffers)
         rankings += 1
         assert plan is not None
-        want = tuple(int(c[c > room].min()) if (c > room).any() else None
-                     for c, room in zip(columns, rooms))
-        assert plan.more_room_bytes == want
-        if not split and want[0] is not None:  # the largest room the choice stands for
-            wider = ns.search_one_level(nest, PRECISION, ns.Capacity(shared_bytes=want[0] - 1),
+        if split:
+            assert plan.more_room_bytes == tuple(
+                int(c[c > room].min()) if (c > room).any() else None
+                for c, room in zip((need[:, r] for r in range(3)), rooms))
+            continue
+        (room,), (more,) = rooms, plan.more_room_bytes
+        whole = (table["tile_bytes"] * 2).sum(axis=1)
+        changes = [int(r) for r in np.unique(whole[whole > room])
+                   if chosen_row(int(r)) != chosen_row(room)]
+        above = total[total > room]
+        if changes:
+            assert above.min() <= more <= changes[0]
+        else:
+            assert more is None or more >= above.min()
+        if more is not None:  # the largest room the choice stands for
+            wider = ns.search_one_level(nest, PRECISION, ns.Capacity(shared_bytes=more - 1),
                                         rates, buffers=buffers)
             rankings += 1
             assert (wider.tiling, wider.cycles) == (plan.tiling, plan.cycles)

@@ -139,7 +139,7 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
     More resident activations (or a smaller SRAM) leave less room, and the search makes the
     same choice with less room as long as its choice and the fastest tiling it weighed it
     against still fit (those are the only rows that decide it; rows that drop out lose to
-    them already), and with more room as long as no tiling it did not weigh fits
+    them already), and with more room until a tiling that did not fit could change it
     (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): the schedule
     reuses the result over that range when it tries other placements, and other SRAM sizes
     (:mod:`perfsim.schedule.analytic`)."""
@@ -203,9 +203,9 @@ def _search(work: Work, precision, room: Capacity, rate_values: tuple, buffers: 
     the :class:`~perfsim.mapping.kernels.nest_search.Rates` of ``rate_values``, as a
     :class:`_Searched`; None when nothing fits. A search is reused for any room in the range
     of one made before: from the room its choice and the fastest tiling need (the same choice
-    with less room, while both fit) to just below the room at which a tiling it did not weigh
-    fits (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`): sweep
-    points and placements that change only the room re-search nothing between."""
+    with less room, while both fit) to just below the room at which a tiling that did not fit
+    could change it (:attr:`~perfsim.mapping.kernels.nest_search.LevelTraffic.more_room_bytes`):
+    sweep points and placements that change only the room re-search nothing between."""
     rooms = _rooms(room)
     key = (work.nest, precision, buffers, resident, rate_values, len(rooms))
     made = _searches.get(key)

@@ -190,11 +190,11 @@ class LevelTraffic:
     counted by (:func:`~.nest_tiling.link_cycles`); ``buffered_role_bytes`` the level's bytes
     per role, every buffer counted. A searched level also has ``fastest_role_bytes``, those
     of the fastest tiling the search weighed the choice against: the same search with less
-    room, as long as both still fit, makes the same choice; and ``more_room_bytes``, the
-    least room at which the search would weigh a tiling it did not (of one shared pool: the
-    fewest buffered bytes of a tiling that did not fit; of buffers per role: per role, the
-    fewest buffered bytes of that role above its buffer), None where every tiling fits: the
-    same search with more room, but less than that, makes the same choice. It also has
+    room, as long as both still fit, makes the same choice; and ``more_room_bytes``: the
+    same search with more room, but less than that, makes the same choice (of one shared
+    pool: the least room at which a tiling that did not fit could change the choice; of
+    buffers per role: per role, the fewest buffered bytes of that role above its buffer),
+    None where more room never changes it. It also has
     ``ranked_link_cycles``, its :meth:`link_cycles` at the rates it was ranked with."""
 
     level: str
@@ -491,7 +491,7 @@ def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: n
 
 def _more_room(more: list[int]) -> tuple[int | None, ...]:
     """:attr:`LevelTraffic.more_room_bytes` of a ranking's ``more``
-    (:func:`~.nest_tiling.rank_table`: -1 where every tiling fits)."""
+    (:func:`~.nest_tiling.rank_table`: -1 where more room never changes the choice)."""
     return tuple(None if bytes_ < 0 else bytes_ for bytes_ in more)
 
 

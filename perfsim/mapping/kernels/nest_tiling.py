@@ -782,10 +782,13 @@ def rank_table(table, buffers, capacity, rates):
     ``capacity`` and ``rates`` are one-element :data:`CAPACITY` and :data:`RATES` arrays,
     ``buffers`` the count per role. ``link`` is the chosen row's :func:`link_cycles`.
     ``fastest`` is the buffered bytes per role of the first fitting row of the least cycles
-    (the choice stands for any smaller capacity that still fits it and the choice). ``more`` is
-    the least room at which a row that does not fit would (of a shared pool, one value: the
-    fewest buffered bytes of a row above it; of buffers per role, per role: the fewest buffered
-    bytes of that role above its buffer), -1 where every row fits."""
+    (the choice stands for any smaller capacity that still fits it and the choice). ``more``
+    bounds the larger rooms the choice stands for, -1 where it stands for all: of a shared
+    pool, one value, the least room at which a row that does not fit could change the choice
+    (it is faster than the least by more than the tolerance, or within the tolerance and
+    preferred; a sweep's larger SRAMs keep the choice up to there, past rows that fit but
+    change nothing); of buffers per role, per role, the fewest buffered bytes of that role
+    above its buffer."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     bounds = np.zeros((2, 3), dtype=np.int64)
     row, cycles, link = _rank(table, buffers, capacity, rates,
@@ -826,7 +829,8 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         cycles[row] = np.inf
         tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
         if not _fits(tile, counts, split, shared_bytes, role_bytes):
-            more = _more(tile, counts, split, shared_bytes, role_bytes, more)
+            if split:  # of one pool, worked out once the choice is known (below)
+                more = _more(tile, counts, split, shared_bytes, role_bytes, more)
             continue
         if entry["moved_bytes"] * least_link_per_byte > slowest:
             continue  # its link (below) takes at least its bytes at the bandwidth
@@ -855,6 +859,39 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         return chosen, np.inf, np.inf
     for role in range(3):
         bounds[1, role] = counts[role] * table[fastest]["tile_bytes"][role]
+    if not split:
+        # One pool: the least room above this one at which a row that does not fit here
+        # could change the choice once it fits. A row changes it when it is faster than the
+        # least by more than the tolerance (the choice falls out of the window), or within the
+        # tolerance and preferred to the choice (:func:`_better`; on a tie, the earlier row).
+        # Below that room the rows that come to fit do neither (and the rows that fit here
+        # stay), so the choice stands. The rows skipped by ``slowest`` do neither: they are
+        # slower than the least by more than the tolerance.
+        change = -1
+        chosen_cycles = cycles[chosen]
+        for row in range(table.shape[0]):
+            entry = table[row]
+            tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
+            need = counts[0] * tile[0] + counts[1] * tile[1] + counts[2] * tile[2]
+            if need <= shared_bytes or (change >= 0 and need >= change):
+                continue  # fits here, or would change the choice no sooner
+            if entry["moved_bytes"] * least_link_per_byte > slowest:
+                continue
+            moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
+            link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
+            if link > slowest:
+                continue
+            busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles,
+                         ports)
+            row_cycles = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
+                                   entry["tile_count"], serial, latency)
+            if chosen_cycles > row_cycles * (1.0 + CYCLE_TOLERANCE):
+                change = need  # the choice is too slow once this row fits
+            elif row_cycles <= least * (1.0 + CYCLE_TOLERANCE) and (
+                    _better(entry, row_cycles, table[chosen], chosen_cycles) if row > chosen
+                    else not _better(table[chosen], chosen_cycles, entry, row_cycles)):
+                change = need  # this row is chosen instead once it fits
+        bounds[0, 0] = change
     entry = table[chosen]
     link = _link((entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2]),
                  (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2]),
