@@ -507,6 +507,14 @@ TOTAL_COUNTS = ("cycles", "time_ms", "macs", "ops", "params", "macs_per_cycle", 
 """The totals held to the same rule."""
 
 
+CHECKED_ROWS_KEPT = 8_192
+"""Rows :func:`check_result` remembers having found within the rules (a sweep's runs share
+rows: :func:`perfsim.schedule.analytic._layer_plan`), before it starts over."""
+_checked_rows: dict[tuple[int, bool, bool], LayerResult] = {}
+"""(id of a row, an event run's, with energy figures) -> the row, found within the rules (it
+is kept: its id stands for it only while it lives)."""
+
+
 class ResultError(RuntimeError):
     """A result that breaks physics (a negative or undefined count, a utilisation above 1):
     a bug in perfsim, never the user's doing (the CLI exits 1 with a traceback)."""
@@ -519,15 +527,20 @@ def check_result(run: RunResult) -> None:
     perfsim's limits but together extreme (a huge layer on a very slow memory): a
     :class:`~perfsim.errors.LimitError` naming the layer, the count and what bounds the layer.
     A negative or undefined (NaN) count, or a utilisation outside ``[0, 1]``, is a bug: a
-    :class:`ResultError`."""
+    :class:`ResultError`. A row found within the rules before, for a run of the same kind,
+    is not checked again (rows are frozen)."""
     where = f"{run.network} on {run.hw.name} at batch {run.batch}"
+    kind = (run.fidelity == "event", run.hw.energy_pj is not None)
     # the fields that may hold a count here: analytic rows have no event columns, and a
     # config without energy figures no energy
     names = tuple(name for name in COUNT_FIELDS
-                  if (run.fidelity == "event" or name not in EVENT_COLUMNS)
-                  and (run.hw.energy_pj is not None or name != "energy_pj"))
+                  if (kind[0] or name not in EVENT_COLUMNS)
+                  and (kind[1] or name != "energy_pj"))
     counts_of = operator.attrgetter(*names)
     for row in run.layers:
+        key = (id(row), *kind)
+        if _checked_rows.get(key) is row:
+            continue
         counts = counts_of(row)
         if row.local_bytes:
             counts += tuple(count for _, read, written in row.local_bytes
@@ -547,6 +560,9 @@ def check_result(run: RunResult) -> None:
         if not 0 <= row.utilization <= 1 + UTILIZATION_SLACK:
             raise ResultError(f"{where}: layer '{row.layer}': utilization {row.utilization!r} "
                               f"is outside [0, 1]")
+        if len(_checked_rows) >= CHECKED_ROWS_KEPT:
+            _checked_rows.clear()
+        _checked_rows[key] = row
     totals = run.totals
     for name in TOTAL_COUNTS:
         _check_count(where, name, totals[name], "")

@@ -316,6 +316,22 @@ def test_the_final_check_refuses_impossible_rows(lenet_run, change, error, says)
     assert f"layer '{first.layer}': {says}" in str(err.value)
 
 
+def test_the_final_check_checks_a_row_once_and_a_refused_row_every_time():
+    """A sweep's runs share rows, so a row found within the rules is not checked again (rows
+    are frozen: changing one behind its back, as here, shows it is skipped); a row refused is
+    refused every time, and so is another row with the same values."""
+    run = simulate("lenet5", load_hw("matrix_engine"))
+    check_result(run)
+    bad = dataclasses.replace(run.layers[1], total_cycles=-5)
+    broken = dataclasses.replace(run, layers=(run.layers[0], bad, *run.layers[2:]))
+    for again in (broken, broken, dataclasses.replace(
+            broken, layers=(run.layers[0], dataclasses.replace(bad), *run.layers[2:]))):
+        with pytest.raises(ResultError, match="total_cycles = -5"):
+            check_result(again)
+    vars(run.layers[1])["utilization"] = 1.5
+    check_result(dataclasses.replace(run, layers=run.layers[:2]))  # found fine before
+
+
 def test_extreme_but_accepted_hardware_ends_in_one_line_not_a_huge_number(capsys, tmp_path):
     # One ReLU over [1024, 1024, 1024] at batch 8,192: 2^43 elements of 16 bytes in and out,
     # 2^48 bytes through DRAM at 0.001 GB/s and 100 GHz = 1e-5 bytes per cycle: 2.8e19

@@ -9,6 +9,8 @@ costs more cycles than the tiling objective's tolerance, nor any DRAM byte."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -210,6 +212,29 @@ def test_a_sweep_over_sram_sizes_equals_each_point_costed_afresh(network, hw, si
         fresh = simulate(network, variant(base, {key: size}), batch=batch).totals
         assert (cycles, dram_bytes, sram_bytes) == (
             fresh["cycles"], fresh["dram_bytes"], fresh["sram_bytes"]), size
+
+
+def test_rows_without_reasons_are_shared_by_the_runs_that_have_them():
+    """A sweep's rows (without reasons) are made once per layer, placement and cost and shared
+    by the runs that have them: two SRAM sizes that reuse layer costs share those layers' rows,
+    and every row equals the one made with every cache emptied. A view's cost is one for
+    every config, so its row is made afresh: no energy (None) on a config without energy
+    figures after 0 pJ on one with them."""
+    base = load_hw("matrix_engine")
+    net = inference_graph(load_workload("alexnet"), base, None)
+    configs = [variant(base, {"memory.sram.size_kib": size}) for size in (8192, 8200)]
+    configs.append(dataclasses.replace(configs[1], energy_pj=None))
+    runs = [[p.row for p in analytic.plan_layers(net, config, reasons=False)]
+            for config in configs]
+    assert any(a is b for a, b in zip(*runs[:2]))  # shared
+    views = [i for i, row in enumerate(runs[0]) if row.engine == "-"]
+    assert views and all(runs[0][i].energy_pj == 0.0 and runs[2][i].energy_pj is None
+                         for i in views)
+    for config, rows in zip(configs, runs):
+        for cache in (analytic._cost_cache, analytic._rows_cache, analytic._fields_cache,
+                      tiling._searches):
+            cache.clear()
+        assert rows == [p.row for p in analytic.plan_layers(net, config, reasons=False)]
 
 
 FLOOR_CASES = [("resnet50", "matrix_engine", 1), ("mobilenet_v1", "hetero", 1),

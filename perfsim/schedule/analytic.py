@@ -304,6 +304,10 @@ _figures_cache = _Generations(LAYER_CACHE_ENTRIES)
 _fields_cache = _Generations(LAYER_CACHE_ENTRIES)
 """(id of a cost, reasons) -> the cost (its id stands for it only while it lives) and its
 row's fields (:func:`_row_fields`)."""
+_rows_cache = _Generations(LAYER_CACHE_ENTRIES)
+"""(id of an entry, input location, output location, id of a cost) -> the entry, the cost
+(their ids stand for them only while they live) and the layer's row without reasons
+(:func:`_layer_plan`)."""
 _work_cache = _Generations(LAYER_CACHE_ENTRIES)
 """content -> the layer's :class:`Work` (lowering reads no hardware)."""
 _interned: dict = {}
@@ -570,7 +574,26 @@ def _engine_figures(entry: _Entry, engines_part: int | None, hw: HwConfig,
 def _layer_plan(network: Network, layers: _Layers, entry: _Entry, hw: HwConfig,
                 placement: Placement, cost: _Cost, reasons: bool = True) -> LayerPlan:
     """The layer's :class:`LayerPlan`: its ``cost`` written as a row (its reason and tiling
-    in words only with ``reasons``)."""
+    in words only with ``reasons``). A row without reasons is made once per layer, placement
+    and cost (:data:`_rows_cache`) and shared by the runs that have it: they are a sweep's,
+    which reads their totals and lets them go (a row is frozen, but its lists are lists). A
+    cost stands for the parts of the config its row reads (:func:`_row_fields`), the
+    precision among them (:func:`_own_fields`); a view's cost is one for every config, so its
+    row is made afresh."""
+    if reasons or cost.engine is None:
+        return _make_layer_plan(network, layers, entry, hw, placement, cost, reasons)
+    key = (id(entry), placement.input_location, placement.output_location, id(cost))
+    found = _rows_cache.get(key)
+    if found is not None and found[0] is entry and found[1] is cost:
+        return LayerPlan(found[2], cost.tiling, cost.moved, placement)
+    plan = _make_layer_plan(network, layers, entry, hw, placement, cost, reasons)
+    _rows_cache.put(key, (entry, cost, plan.row))
+    return plan
+
+
+def _make_layer_plan(network: Network, layers: _Layers, entry: _Entry, hw: HwConfig,
+                     placement: Placement, cost: _Cost, reasons: bool) -> LayerPlan:
+    """:func:`_layer_plan`, made."""
     layer, work = entry.layer, entry.work
     own = _own_fields(layers, entry, hw, placement)
     # the row's lists are its own

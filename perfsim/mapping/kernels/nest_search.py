@@ -128,9 +128,11 @@ class Rates:
                              self.engine_role_bytes, self.port_bytes_per_cycle))
 
 
+@lru_cache(maxsize=4096)  # a sweep ranks a layer at the same rates for each SRAM size
 def rates_record(values: tuple) -> np.ndarray:
     """The :attr:`Rates.record` of a :class:`Rates` whose fields are ``values``, in order
-    (what a caller ranking many rates makes without the object)."""
+    (what a caller ranking many rates makes without the object); one array for equal values,
+    which the kernels only read."""
     return np.array([values], dtype=kern.RATES)
 
 
