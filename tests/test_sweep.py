@@ -83,6 +83,31 @@ def test_a_sweep_point_leaves_no_cyclic_garbage():
         gc.enable()
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_chunk_runs_with_the_collector_paused_and_leaves_it_as_it_was(enabled):
+    """A chunk makes no cycle (test above), so the collector is paused while it runs, and
+    left as it was after, on an error's way out too."""
+    seen = []
+
+    def chunk(fail: bool):
+        seen.append(gc.isenabled())
+        if fail:
+            raise ValueError("a chunk failed")
+        return "done"
+
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert executors._kept(chunk, False) == "done"
+        assert gc.isenabled() == enabled
+        with pytest.raises(ValueError):
+            executors._kept(chunk, True)
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    assert seen == [False, False]
+
+
 def test_a_local_sweep_gives_the_collector_back_what_it_froze(monkeypatch):
     """Chunks run in this process are frozen after each, and the sweep unfreezes them on
     its way out, an error's too (the default executor's serial start, as in a new

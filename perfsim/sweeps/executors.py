@@ -36,7 +36,9 @@ process; Python's cyclic garbage collector would scan them again and again (18% 
 point's time, measured over 144 points in one process), so after each chunk they are moved out
 of its reach (:func:`gc.freeze`: they are still freed when dropped, as nothing the model makes
 is a cycle). A worker keeps them so until it dies; the sweep's own process until :meth:`map`
-ends (:func:`gc.unfreeze`), when everything made meanwhile is the collector's again.
+ends (:func:`gc.unfreeze`), when everything made meanwhile is the collector's again. While a
+chunk runs the collector is paused: its passes over what the chunk makes find nothing, for
+the same reason, and took 4% of a ResNet-50 point's time.
 
 Dask is for more than one machine: ``Client(address)``, ``submit`` and ``wait``; a worker that
 dies has its chunks rerun elsewhere by the Dask scheduler. A cluster left with no worker for
@@ -119,9 +121,15 @@ def _start_worker(parent_pid: int) -> None:
 
 
 def _kept(fn: Callable, *args):
-    """``fn(*args)`` (a chunk), then what it made moved out of the cyclic garbage
-    collector's reach (module docstring)."""
-    result = fn(*args)
+    """``fn(*args)`` (a chunk), the cyclic garbage collector paused meanwhile, then what it
+    made moved out of the collector's reach (module docstring)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        result = fn(*args)
+    finally:
+        if enabled:
+            gc.enable()
     gc.freeze()
     return result
 
