@@ -507,7 +507,7 @@ TOTAL_COUNTS = ("cycles", "time_ms", "macs", "ops", "params", "macs_per_cycle", 
 """The totals held to the same rule."""
 
 
-CHECKED_ROWS_KEPT = 8_192
+CHECKED_ROWS_KEPT = 4_096
 """Rows :func:`check_result` remembers having found within the rules (a sweep's runs share
 rows: :func:`perfsim.schedule.analytic._layer_plan`), before it starts over."""
 _checked_rows: dict[tuple[int, bool, bool], LayerResult] = {}

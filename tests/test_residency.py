@@ -88,10 +88,10 @@ def test_auto_is_the_fastest_placement_of_the_ladder(network, hw, batch):
                                               ("densenet121", "edge_npu", 1)])
 def test_plans_reused_across_placements_equal_fresh_searches(network, hw, batch):
     """A layer's cost is reused beside more resident bytes while its tiling and the fastest
-    one the search weighed it against still fit, beside fewer while no tiling it did not
-    weigh fits (the range :func:`~perfsim.mapping.tiling.plan_tiling` gives), and by every layer
-    alike (the same op, shapes and batch): every reused cost must be exactly the cost a fresh
-    search makes."""
+    one the search weighed it against still fit, beside fewer until a tiling that did not fit
+    could change its choice (the range :func:`~perfsim.mapping.tiling.plan_tiling` gives), and
+    by every layer alike (the same op, shapes and batch): every reused cost must be exactly
+    the cost a fresh search makes."""
     config = load_hw(hw)
     net = inference_graph(load_workload(network).with_batch(batch), config, None)
     layers = analytic._layers_of(net)

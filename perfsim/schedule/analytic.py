@@ -260,6 +260,9 @@ class _Placed(NamedTuple):
 LAYER_CACHE_ENTRIES = 8_000
 """Layer costs kept for reuse (a few kB each): the newest entries and those of the
 generation before (:class:`_Generations`)."""
+ROWS_KEPT = 2_048
+"""Rows without reasons kept for reuse (a few kB each; :data:`_rows_cache`): a sweep reuses
+them from its last few points, those at the SRAM sizes before."""
 NETWORKS_KEPT = 32
 """Networks (and configs) whose derived data is kept, by identity."""
 
@@ -304,7 +307,7 @@ _figures_cache = _Generations(LAYER_CACHE_ENTRIES)
 _fields_cache = _Generations(LAYER_CACHE_ENTRIES)
 """(id of a cost, reasons) -> the cost (its id stands for it only while it lives) and its
 row's fields (:func:`_row_fields`)."""
-_rows_cache = _Generations(LAYER_CACHE_ENTRIES)
+_rows_cache = _Generations(ROWS_KEPT)
 """(id of an entry, input location, output location, id of a cost) -> the entry, the cost
 (their ids stand for them only while they live) and the layer's row without reasons
 (:func:`_layer_plan`)."""
