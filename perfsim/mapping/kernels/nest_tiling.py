@@ -648,21 +648,24 @@ def _fits(tile, buffers, split: bool, shared_bytes: int, role_bytes) -> bool:
     if split:
         return (buffers[0] * tile[0] <= role_bytes[0] and buffers[1] * tile[1] <= role_bytes[1]
                 and buffers[2] * tile[2] <= role_bytes[2])
-    return buffers[0] * tile[0] + buffers[1] * tile[1] + buffers[2] * tile[2] <= shared_bytes
+    return _need(tile, buffers) <= shared_bytes
 
 
 @njit(cache=True, inline="always")
-def _more(tile, buffers, split: bool, shared_bytes: int, role_bytes, more):
-    """``more`` (three bytes, -1: none yet) lowered by a tile that does not fit
-    (:func:`_fits`) to its buffered bytes: the total, of a shared pool; of buffers per role,
-    each role's that exceed its buffer. Scalars in and out: an array handed to an inlined
-    function in a loop costs a reference count per row."""
-    if split:
-        return (_lowered(more[0], buffers[0] * tile[0], role_bytes[0]),
-                _lowered(more[1], buffers[1] * tile[1], role_bytes[1]),
-                _lowered(more[2], buffers[2] * tile[2], role_bytes[2]))
-    return (_lowered(more[0], buffers[0] * tile[0] + buffers[1] * tile[1]
-                     + buffers[2] * tile[2], shared_bytes), more[1], more[2])
+def _need(tile, buffers) -> int:
+    """The bytes ``buffers[role]`` copies of each role's tile bytes (``tile``) take in one
+    pool."""
+    return buffers[0] * tile[0] + buffers[1] * tile[1] + buffers[2] * tile[2]
+
+
+@njit(cache=True, inline="always")
+def _more(tile, buffers, role_bytes, more):
+    """``more`` (three bytes, -1: none yet) lowered by a tile that does not fit buffers per
+    role (:func:`_fits`) to each role's buffered bytes that exceed its buffer. Scalars in and
+    out: an array handed to an inlined function in a loop costs a reference count per row."""
+    return (_lowered(more[0], buffers[0] * tile[0], role_bytes[0]),
+            _lowered(more[1], buffers[1] * tile[1], role_bytes[1]),
+            _lowered(more[2], buffers[2] * tile[2], role_bytes[2]))
 
 
 @njit(cache=True, inline="always")
@@ -792,18 +795,29 @@ def rank_table(table, buffers, capacity, rates):
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     bounds = np.zeros((2, 3), dtype=np.int64)
     row, cycles, link = _rank(table, buffers, capacity, rates,
-                              np.empty(table.shape[0], dtype=np.float64), bounds)
+                              np.empty(table.shape[0], dtype=np.float64),
+                              np.empty(table.shape[0], dtype=np.int64), bounds)
     more, fastest = bounds.tolist()
     return row, cycles, link, tuple(fastest), more[:3 if capacity[0]["split"] else 1]
 
 
 @njit(cache=True)
-def _rank(table, buffers, capacity, rates, cycles, bounds):
-    """:func:`rank_table` with its work arrays: ``cycles`` per row, and ``bounds`` (2, 3), into
-    which it writes ``more`` and ``fastest``; returns the row, its cycles and its link's. The
+def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
+    """:func:`rank_table` with its work arrays: ``cycles`` and ``needs`` (bytes in one pool,
+    :func:`_need`) per row, and ``bounds`` (2, 3), into which it writes ``more`` and
+    ``fastest``; returns the row, its cycles and its link's. The
     capacity and rates are read once, into locals, and each row's bytes into tuples, so the
     rules (:func:`_fits`, :func:`_more`, :func:`_link`, :func:`_busy`, :func:`_pipeline`)
-    inline into one loop over scalars: a sweep ranks tables thousands of times."""
+    inline into one loop over scalars: a sweep ranks tables thousands of times.
+
+    Of one pool, the rows that do not fit are timed in the same loop (one copy of the rules:
+    each copy is Numba compiling them again), and ``more`` is the least room at which one of
+    them could change the choice once it fits: when it is faster than the least by more than
+    the tolerance (the choice falls out of the window), or within the tolerance and preferred
+    to the choice (:func:`_better`; on a tie, the earlier row). Below that room the rows that
+    come to fit do neither and the rows that fit here stay, so the choice stands. The rows the
+    loop skips (their link alone slower than the least so far by more than the tolerance) do
+    neither."""
     cap = capacity[0]
     split, shared_bytes = cap["split"], cap["shared_bytes"]
     role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
@@ -828,9 +842,10 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         entry = table[row]
         cycles[row] = np.inf
         tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
-        if not _fits(tile, counts, split, shared_bytes, role_bytes):
-            if split:  # of one pool, worked out once the choice is known (below)
-                more = _more(tile, counts, split, shared_bytes, role_bytes, more)
+        needs[row] = _need(tile, counts)
+        fits = _fits(tile, counts, split, shared_bytes, role_bytes)
+        if not fits and split:
+            more = _more(tile, counts, role_bytes, more)
             continue
         if entry["moved_bytes"] * least_link_per_byte > slowest:
             continue  # its link (below) takes at least its bytes at the bandwidth
@@ -844,15 +859,16 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
         busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles, ports)
         cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
                                 entry["tile_count"], serial, latency)
-        if cycles[row] < least:
+        if fits and cycles[row] < least:
             least = cycles[row]
             fastest = row
             slowest = least * (1.0 + CYCLE_TOLERANCE) * (1.0 + 1e-12) + 1e-6
     bounds[0, 0], bounds[0, 1], bounds[0, 2] = more
     chosen = -1
     for row in range(table.shape[0]):
-        if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE):
-            continue  # does not fit, or too slow
+        if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE) or (
+                not split and needs[row] > shared_bytes):
+            continue  # skipped, too slow, or does not fit
         if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
             chosen = row
     if chosen < 0:
@@ -860,37 +876,20 @@ def _rank(table, buffers, capacity, rates, cycles, bounds):
     for role in range(3):
         bounds[1, role] = counts[role] * table[fastest]["tile_bytes"][role]
     if not split:
-        # One pool: the least room above this one at which a row that does not fit here
-        # could change the choice once it fits. A row changes it when it is faster than the
-        # least by more than the tolerance (the choice falls out of the window), or within the
-        # tolerance and preferred to the choice (:func:`_better`; on a tie, the earlier row).
-        # Below that room the rows that come to fit do neither (and the rows that fit here
-        # stay), so the choice stands. The rows skipped by ``slowest`` do neither: they are
-        # slower than the least by more than the tolerance.
         change = -1
         chosen_cycles = cycles[chosen]
         for row in range(table.shape[0]):
-            entry = table[row]
-            tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
-            need = counts[0] * tile[0] + counts[1] * tile[1] + counts[2] * tile[2]
-            if need <= shared_bytes or (change >= 0 and need >= change):
-                continue  # fits here, or would change the choice no sooner
-            if entry["moved_bytes"] * least_link_per_byte > slowest:
-                continue
-            moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
-            link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
-            if link > slowest:
-                continue
-            busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles,
-                         ports)
-            row_cycles = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
-                                   entry["tile_count"], serial, latency)
-            if chosen_cycles > row_cycles * (1.0 + CYCLE_TOLERANCE):
-                change = need  # the choice is too slow once this row fits
-            elif row_cycles <= least * (1.0 + CYCLE_TOLERANCE) and (
-                    _better(entry, row_cycles, table[chosen], chosen_cycles) if row > chosen
-                    else not _better(table[chosen], chosen_cycles, entry, row_cycles)):
-                change = need  # this row is chosen instead once it fits
+            need = needs[row]
+            if need <= shared_bytes or cycles[row] == np.inf or 0 <= change <= need:
+                continue  # fits here, was skipped, or would change the choice no sooner
+            if chosen_cycles > cycles[row] * (1.0 + CYCLE_TOLERANCE):
+                change = need  # the choice falls out of the window
+            elif cycles[row] <= least * (1.0 + CYCLE_TOLERANCE):
+                # preferred to the choice: better, or (an earlier row) not worse
+                later, earlier = (row, chosen) if row > chosen else (chosen, row)
+                if _better(table[later], cycles[later], table[earlier], cycles[earlier]) \
+                        == (row > chosen):
+                    change = need
         bounds[0, 0] = change
     entry = table[chosen]
     link = _link((entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2]),
