@@ -54,7 +54,8 @@ def simulate(workload: Network | str | Path, hw: HwConfig | str | Path,
     (module docstring); the run's ``options["sub_batch"]`` says which. ``reasons=False``
     leaves every row's ``reason`` and ``tiling`` empty, its numbers the same: writing them is
     about 5% of costing a new ResNet-50 point (0.14 of 0.65 ms for its 59 rows), and sweeps
-    of totals do not report them."""
+    of totals do not report them; such rows are shared with the other runs that have them
+    (:func:`perfsim.schedule.analytic._layer_plan`)."""
     if fidelity not in FIDELITIES:
         raise PerfsimError(f"fidelity must be one of {', '.join(FIDELITIES)}, got {fidelity!r}")
     if residency not in RESIDENCY_MODES:

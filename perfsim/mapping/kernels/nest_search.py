@@ -196,8 +196,8 @@ class LevelTraffic:
     same search with more room, but less than that, makes the same choice (of one shared
     pool: the least room at which a tiling that did not fit could change the choice; of
     buffers per role: per role, the fewest buffered bytes of that role above its buffer),
-    None where more room never changes it. It also has
-    ``ranked_link_cycles``, its :meth:`link_cycles` at the rates it was ranked with."""
+    None where more room never changes it. It also has ``ranked_link_cycles``, its
+    :meth:`link_cycles` at the rates it was ranked with."""
 
     level: str
     tiling: LevelTiling

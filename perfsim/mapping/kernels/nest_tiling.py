@@ -805,10 +805,10 @@ def rank_table(table, buffers, capacity, rates):
 def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
     """:func:`rank_table` with its work arrays: ``cycles`` and ``needs`` (bytes in one pool,
     :func:`_need`) per row, and ``bounds`` (2, 3), into which it writes ``more`` and
-    ``fastest``; returns the row, its cycles and its link's. The
-    capacity and rates are read once, into locals, and each row's bytes into tuples, so the
-    rules (:func:`_fits`, :func:`_more`, :func:`_link`, :func:`_busy`, :func:`_pipeline`)
-    inline into one loop over scalars: a sweep ranks tables thousands of times.
+    ``fastest``; returns the row, its cycles and its link's. The capacity and rates are read
+    once, into locals, and each row's bytes into tuples, so the rules (:func:`_fits`,
+    :func:`_more`, :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one loop over
+    scalars: a sweep ranks tables thousands of times.
 
     Of one pool, the rows that do not fit are timed in the same loop (one copy of the rules:
     each copy is Numba compiling them again), and ``more`` is the least room at which one of
