@@ -12,6 +12,7 @@ import sys
 
 import pandas as pd
 import pytest
+import simpy
 from matplotlib.image import imread
 
 from perfsim import NetworkBuilder, load_hw, simulate
@@ -20,7 +21,8 @@ from perfsim.report.trace import chrome_trace
 from perfsim.report.timeline import both_busy_cycles
 from perfsim.hardware.model import VectorEngine
 from perfsim.schedule.analytic import plan_layers
-from perfsim.schedule.event import OVERLAPS, physics_violations, simulate_events, tile_work
+from perfsim.schedule.event import (OVERLAPS, TileWork, _steady_steps, physics_violations,
+                                    simulate_events, tile_work)
 from perfsim.io.load import load_workload
 from perfsim.mapping.fusion import inference_graph
 from perfsim.workload.recurrence import causal
@@ -87,6 +89,74 @@ def test_coalescing_does_not_change_an_uncontended_layer(network, hw):
     assert [r.total_cycles for r in one.layers] == [r.total_cycles for r in rows]
     # ... while the uncoalesced run really has more events.
     assert len(many.timeline) > len(one.timeline)
+
+
+def test_the_steady_steps_alone_are_the_chunk_recurrence_worked_by_hand():
+    # Tiles load 6 cycles, store 4 and compute 4; 5 steady tiles in chunks of 2, 2 and 1,
+    # double buffered (slack 0), from cycle 100. Each chunk's transfers (load then store)
+    # and compute begin together once the chunk before has done both: transfer-bound, so a
+    # chunk takes m (L + S) = 20, 20 and 10 cycles and the compute ends first.
+    work = TileWork("fc", "mxu", 6, 6.0, 4.0, 4.0, 0.0, 0, 1, 0)
+    steps = _steady_steps(work, [2, 2, 1], 0, 100.0, 1, math.inf, gapless=False)
+    assert steps.sizes == [2, 2, 1] and steps.resume_tile == 6
+    assert steps.delay_cycles == 50.0  # (n - 1) max(L + S, c): the pipeline formula's steps
+    assert steps.records == [
+        ("mxu", "compute", "fc", 0, 2, 100, 108), ("dram", "load", "fc", 1, 2, 100, 112),
+        ("dram", "store", "fc", 1, 2, 112, 120), ("mxu", "compute", "fc", 2, 2, 120, 128),
+        ("dram", "load", "fc", 3, 2, 120, 132), ("dram", "store", "fc", 3, 2, 132, 140),
+        ("mxu", "compute", "fc", 4, 1, 140, 144), ("dram", "load", "fc", 5, 1, 140, 146),
+        ("dram", "store", "fc", 5, 1, 146, 150)]
+    assert sorted(steps.busy) == [(100, 108), (100, 112), (112, 120), (120, 128), (120, 132),
+                                  (132, 140), (140, 144), (140, 146), (146, 150)]
+    # Something else happens at cycle 130: only the first chunk is replayed, and the
+    # simulation goes on at the second's start (cycle 120, tile 3).
+    first = _steady_steps(work, [2, 2, 1], 0, 100.0, 1, 130.0, gapless=False)
+    assert (first.sizes, first.delay_cycles, first.resume_tile) == ([2], 20.0, 3)
+    assert first.records == steps.records[:3]
+    # At cycle 140 exactly: its order among the events there is simpy's, so not the second.
+    assert _steady_steps(work, [2, 2, 1], 0, 100.0, 1, 140.0, gapless=False).sizes == [2]
+    # A prefetch queues for the channel: the transfers follow each other with no free
+    # instant, so both chunks but the last are replayed; compute-bound, the channel is free
+    # between chunks (the prefetch would take it), so none is.
+    assert _steady_steps(work, [2, 2, 1], 0, 100.0, 1, math.inf, gapless=True).sizes == [2, 2]
+    compute_bound = dataclasses.replace(work, busy_cycles=12.0)
+    assert _steady_steps(compute_bound, [2, 2, 1], 0, 100.0, 1, math.inf, gapless=True) is None
+    # Compute and transfers of a chunk that end at one instant: simpy's order, not replayed.
+    balanced = dataclasses.replace(work, busy_cycles=10.0)
+    assert _steady_steps(balanced, [2, 2, 1], 0, 100.0, 1, math.inf, gapless=False) is None
+
+
+REPLAY_CASES = [("alexnet_torchvision", "matrix_engine", "graph", 1),
+                ("gpt2", "matrix_engine", "graph", 1), ("googlenet", "hetero", "graph", 1),
+                ("squeezenet1_1", "hetero", "layer", 8), ("lenet5", "edge_npu", "graph", 8),
+                ("resnet50", "tpu_v1", "layer", 1)]
+
+
+@pytest.mark.parametrize("network,hw,overlap,batch", REPLAY_CASES)
+@pytest.mark.parametrize("buffers", [2, 3])
+def test_replaying_the_chunks_nothing_can_meet_changes_no_row_and_no_timeline_row(
+        network, hw, overlap, batch, buffers, monkeypatch):
+    config = load_hw(hw)
+    config = dataclasses.replace(config, sram=dataclasses.replace(config.sram, buffers=buffers))
+    net = inference_graph(causal(load_workload(network).with_batch(batch)), config, None)
+    plans = plan_layers(net, config)
+    steps = []
+    step = simpy.Environment.step
+
+    def counted(env):
+        steps[-1] += 1
+        return step(env)
+
+    monkeypatch.setattr(simpy.Environment, "step", counted)
+    runs = {}
+    for replay in (False, True):
+        steps.append(0)
+        runs[replay] = simulate_events(net, config, plans, overlap, replay_alone=replay)
+    assert runs[True].layers == runs[False].layers
+    assert runs[True].timeline.equals(runs[False].timeline)
+    assert runs[True].cycles == runs[False].cycles
+    # ... with fewer events: some chunks were replayed.
+    assert steps[1] < steps[0]
 
 
 @pytest.mark.parametrize("level", OVERLAPS)

@@ -40,6 +40,22 @@ checks it); under contention it makes transfers coarser (another layer waits for
 chunk), which bounds the events per layer by ``4 * MAX_CHUNKS + 4`` whatever the number of
 tiles (and a prefetch's pieces by one more than the transfers that interrupt it).
 
+**Replaying what nothing can meet.** Chunks are simulated event by event only where
+something else could meet them. At the start of a chunk, if the layer's chunks before are
+done, no pipelined consumer watches its progress, it waits for no producer, nobody holds or
+queues for its engine, and nobody holds the channel or queues for it ahead of the layer,
+then its chunks that end before anything else is scheduled to happen can only run as they
+would alone. The schedule computes them (:func:`_steady_steps`: the simulation's own float
+sums, so the same times, busy intervals and timeline rows) and moves the clock past them in
+one event. When a prefetch queues for the channel, only chunks whose transfers leave the
+channel no free instant are replayed, and the channel is held through them, so the prefetch
+gets it exactly when it would have. Where simpy's order among events at one instant would
+decide something (two timeline rows that end together, a compute that ends just as the next
+loads begin), the chunks are simulated. This matters: the results depend on that order (in
+the zoo, reversing it changes most event results), and the replay keeps every event of the
+other layers in the order it had. ``simulate_events(..., replay_alone=False)`` simulates
+every chunk; tests hold the two schedules equal, rows and timeline.
+
 **Overlap** (``overlap``), each level adding to the one before:
 
 * ``none``: layers run one at a time in network order. Nothing contends, so every layer
@@ -222,11 +238,12 @@ def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
 
 
 def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan], overlap: str, *,
-                    pin: Mapping[str, str] | None = None,
-                    max_chunks: int = MAX_CHUNKS) -> EventSchedule:
+                    pin: Mapping[str, str] | None = None, max_chunks: int = MAX_CHUNKS,
+                    replay_alone: bool = True) -> EventSchedule:
     """Run the event schedule of ``network`` with the analytic ``plans`` (their placements
-    and the analytic ``pin``); ``max_chunks`` bounds the events per layer (see *Coalescing*
-    above)."""
+    and the analytic ``pin``); ``max_chunks`` bounds the events per layer, and
+    ``replay_alone=False`` simulates the steady steps of layers alone rather than replaying
+    them (the same schedule: see *Coalescing* above)."""
     if overlap not in OVERLAPS:
         raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
     choices = []
@@ -237,7 +254,7 @@ def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan], over
                                       dict(pin or {}))
         choices.append(options)
     resident = max((p.placement.resident_bytes for p in plans), default=0)
-    run = _Simulation(network, hw, choices, overlap, max_chunks,
+    run = _Simulation(network, hw, choices, overlap, max_chunks, replay_alone,
                       tile_space_bytes=max(1, hw.sram.size_bytes - resident))
     run.env.run()
     stuck = [r.work.layer for r in run.runs if not r.done.triggered]
@@ -386,10 +403,11 @@ class _Simulation:
 
     def __init__(self, network: Network, hw: HwConfig,
                  choices: list[list[tuple[LayerResult, TileWork]]], overlap: str,
-                 max_chunks: int, tile_space_bytes: int):
+                 max_chunks: int, replay_alone: bool, tile_space_bytes: int):
         self.env = env = simpy.Environment()
         self.overlap = overlap
         self.max_chunks = max_chunks
+        self.replay_alone = replay_alone
         self.buffers = hw.sram.buffers
         self.dram = simpy.PreemptiveResource(env, capacity=1)
         self.engines = {e.name: simpy.PriorityResource(env, capacity=1) for e in hw.engines}
@@ -596,27 +614,34 @@ class _Simulation:
         # until the compute before has at most `buffers - 2` tiles to go (free buffers); its
         # compute waits for them to begin and for the previous chunk's transfers.
         sizes = _chunk_sizes(n - 1, self.max_chunks)
-        prologue = env.event().succeed()
-        began, moved, freed, computed = [prologue], [prologue], [prologue], [prologue]
-        for _ in sizes:
-            for events in (began, moved, freed, computed):
-                events.append(env.event())
-        env.process(self._chunk_transfers(run, producers, sizes, began, moved, freed,
-                                          computed))
-        yield env.process(self._chunk_computes(run, sizes, began, moved, freed, computed))
+        chunks = _ChunkEvents(env, len(sizes))
+        env.process(self._chunk_transfers(run, producers, sizes, chunks))
+        yield env.process(self._chunk_computes(run, sizes, chunks))
+        yield chunks.moved[-1]
         # Epilogue: the last tile's compute and store.
-        yield moved[-1]
         yield from self._compute(run, w.busy_cycles, n - 1, 1)
         self._progress(run, n)
         yield from self._transfer(run, [("store", w.store_cycles)], n - 1, 1)
 
     def _chunk_transfers(self, run: _LayerRun, producers: list[_LayerRun], sizes: list[int],
-                         began: list, moved: list, freed: list, computed: list):
-        w, step = run.work, 1
-        for i, size in enumerate(sizes, start=1):
+                         chunks: _ChunkEvents):
+        w, i, step = run.work, 1, 1
+        began, moved, freed, computed = chunks.began, chunks.moved, chunks.freed, chunks.computed
+        resumed = False  # at a chunk the replay stopped before: its waits are over
+        while i <= len(sizes):
+            size = sizes[i - 1]
             last = step + size - 1  # loads tiles step..last
-            yield from self._wait_for(run, producers, (last + 1) / w.tiles)
-            yield freed[i - 1]
+            if not resumed:
+                yield from self._wait_for(run, producers, (last + 1) / w.tiles)
+                yield freed[i - 1]
+                replay = self._alone(run, producers, sizes[i - 1:], step, chunks)
+                if replay is not None:  # nothing can meet these chunks: replayed, not simulated
+                    yield from self._replay(run, replay, chunks, i)
+                    if chunks.resume > len(sizes):
+                        return
+                    i, step, resumed = chunks.resume, replay.resume_tile, True
+                    continue
+            resumed = False
             began[i].succeed()
             load, store = size * w.load_cycles, size * w.store_cycles
             if computed[i - 1].triggered:  # the outputs to store are there: one transfer
@@ -626,19 +651,75 @@ class _Simulation:
                 yield computed[i - 1]
                 yield from self._transfer(run, [("store", store)], step, size)
             moved[i].succeed()
-            step = last + 1
+            i, step = i + 1, last + 1
 
-    def _chunk_computes(self, run: _LayerRun, sizes: list[int], began: list, moved: list,
-                        freed: list, computed: list):
-        w, step = run.work, 1
+    def _chunk_computes(self, run: _LayerRun, sizes: list[int], chunks: _ChunkEvents):
+        w, i, step = run.work, 1, 1
         slack = self.buffers - 2  # tiles the loads may run ahead of compute, beyond one
-        for i, size in enumerate(sizes, start=1):
-            yield moved[i - 1] & began[i]
+        while i <= len(sizes):
+            yield chunks.moved[i - 1] & chunks.began[i]
+            if chunks.resume > i:  # chunks i.. were replayed: go on where the replay stopped
+                i, step = chunks.resume, chunks.resume_tile
+                continue
+            size = sizes[i - 1]
             yield from self._compute(run, size * w.busy_cycles, step - 1, size,
-                                     freed=(freed[i], max(0, size - slack) * w.busy_cycles))
-            computed[i].succeed()
+                                     freed=(chunks.freed[i], max(0, size - slack) * w.busy_cycles))
+            chunks.computed[i].succeed()
             self._progress(run, step + size - 1)
-            step += size
+            i, step = i + 1, step + size
+
+    def _alone(self, run: _LayerRun, producers: list[_LayerRun], sizes: list[int], step: int,
+               chunks: _ChunkEvents) -> _SteadySteps | None:
+        """As many of the chunks ``sizes`` left of ``run``'s steady steps (from tile
+        ``step`` on) as nothing can meet, as they run alone (:func:`_steady_steps`), or None
+        if not one (module docstring, *Coalescing*). Nothing can meet them when its chunks
+        before are done, nobody watches its progress, it waits for no producer, nobody holds
+        or queues for its engine, nobody holds the channel, and nobody queues for it ahead
+        of this layer; then the chunks that end before the first event of anyone else that
+        is not inert (nothing waits on it, or it releases a resource nobody queues for),
+        with no instant between them at which the channel is free if anyone queues for it
+        (:meth:`_replay` holds it for them)."""
+        engine = self.engines[run.work.engine]
+        if (not self.replay_alone or not chunks.computed[
+                len(chunks.began) - 1 - len(sizes)].triggered  # the chunk before these
+                or id(run) in self.watched or any(not p.done.triggered for p in producers)
+                or engine.users or engine.put_queue or self.dram.users
+                or any(req.priority <= run.index for req in self.dram.put_queue)):
+            return None
+        queued = bool(self.dram.put_queue)  # they get the channel only when it is free
+        own = {id(event) for events in (chunks.began, chunks.moved, chunks.freed,
+                                         chunks.computed) for event in events}
+        horizon = math.inf
+        for time, _, _, event in self.env._queue:  # simpy's schedule: (time, priority, id, event)
+            if time < horizon and event.callbacks and id(event) not in own and not (
+                    isinstance(event, simpy.resources.resource.Release)
+                    and event.callbacks == [event.resource._trigger_put]
+                    and (not event.resource.put_queue or event.resource is self.dram)):
+                horizon = time
+        return _steady_steps(run.work, sizes, self.buffers - 2, self.env.now, step, horizon,
+                             gapless=queued)
+
+    def _replay(self, run: _LayerRun, replay: _SteadySteps, chunks: _ChunkEvents, i: int):
+        """Replay ``run``'s chunks ``replay.sizes`` from chunk ``i`` on: their timeline rows,
+        busy intervals and progress, then the clock moved to where they end, holding the
+        channel throughout if anyone queues for it. Then wake the compute waiting for chunk
+        ``i`` to go on with the chunk the replay stopped before (or to stop), and mark the
+        chunk before that done."""
+        self.timeline += replay.records
+        run.busy += replay.busy
+        run.tiles_done = replay.resume_tile - 1
+        chunks.resume, chunks.resume_tile = i + len(replay.sizes), replay.resume_tile
+        if self.dram.put_queue:
+            with self.dram.request(priority=run.index, preempt=False) as req:
+                yield req
+                yield self.env.timeout(replay.delay_cycles)
+        elif replay.delay_cycles:
+            yield self.env.timeout(replay.delay_cycles)
+        chunks.began[i].succeed()
+        before = chunks.resume - 1
+        for events in (chunks.moved, chunks.freed, chunks.computed):
+            if not events[before].triggered:
+                events[before].succeed()
 
     def _wait_for(self, run: _LayerRun, producers: list[_LayerRun], share: float):
         """Wait until every producer has computed ``share`` of its tiles."""
@@ -697,6 +778,117 @@ class _Simulation:
                 start: float) -> None:
         self.timeline.append((resource, kind, layer, tile, tiles, round(start),
                               round(self.env.now)))
+
+
+class _ChunkEvents:
+    """The events of one layer's steady chunks, for ``chunks`` chunks: chunk ``i``'s loads
+    began (``began[i]``), its transfers are done (``moved[i]``), its compute has freed the
+    buffers the next loads need (``freed[i]``) and is done (``computed[i]``); index 0 is the
+    prologue, done. After a replay (:meth:`_Simulation._replay`), ``resume`` is the chunk
+    it stopped before (past the last if it replayed them all) and ``resume_tile`` that
+    chunk's first tile."""
+
+    def __init__(self, env: simpy.Environment, chunks: int):
+        prologue = env.event().succeed()
+        self.began, self.moved, self.freed, self.computed = ([prologue] + [
+            env.event() for _ in range(chunks)] for _ in range(4))
+        self.resume = 0
+        self.resume_tile = 0
+
+
+@dataclass(frozen=True)
+class _SteadySteps:
+    """Chunks ``sizes`` of a layer's steady steps as they run alone: their timeline rows and
+    busy intervals in the order the simulation makes them, the tile the next chunk begins
+    with (``resume_tile``) and the delay from their start to where the simulation goes on:
+    the next chunk's start, or the end of the last chunk's transfers and compute."""
+
+    sizes: list[int]
+    records: list[tuple]
+    busy: list[tuple[float, float]]
+    resume_tile: int
+    delay_cycles: float
+
+
+def _steady_steps(work: TileWork, sizes: list[int], slack: int, start: float, step: int,
+                  horizon: float, gapless: bool) -> _SteadySteps | None:
+    """The first of the chunks ``sizes`` of ``work``'s steady steps from tile ``step`` on,
+    begun at ``start`` with the chunks before done, as
+    :meth:`_Simulation._chunk_transfers` and :meth:`_Simulation._chunk_computes` run them
+    when nothing else holds the channel or the engine: the same float sums, so the same
+    times. As many as end before ``horizon`` and leave the simulation a chunk to go on
+    with whose start does not depend on simpy's order among events at one instant (the
+    compute before it is done, its outputs there); with ``gapless`` only chunks whose
+    transfers follow each other without a free instant of the channel, and never the last.
+    None if not one, where two of their timeline rows end at one instant (simpy's order
+    then), or where no delay from ``start`` lands exactly on their end."""
+    if work.busy_cycles <= 0:
+        return None
+    records: list[tuple[float, tuple]] = []  # (end, timeline row)
+    busy: list[tuple[float, float]] = []
+
+    def hold(resource: str, kind: str, tile: int, tiles: int, begin: float,
+             cycles: float) -> float:
+        end = begin + cycles
+        busy.append((begin, end))
+        records.append((end, (resource, kind, work.layer, tile, tiles, round(begin),
+                              round(end))))
+        return end
+
+    def transfer(parts: list[tuple[str, float]], tile: int, tiles: int,
+                 begin: float) -> float:
+        if sum(c for _, c in parts) <= 1e-9:
+            return begin
+        for kind, cycles in parts:
+            if cycles > 0:
+                begin = hold("dram", kind, tile, tiles, begin, cycles)
+        return begin
+
+    moved = freed = computed = start  # the chunk before's, as events: done at ``start``
+    computed_with_freed = True  # its compute's end came in the same step as its ``freed``
+    stop = None  # (chunks, time, rows, busy intervals, tile) where the simulation goes on
+    for count, size in enumerate(sizes):
+        began = max(moved, freed)  # the loads wait for the previous transfers and buffers
+        settled = computed < began or (computed == began and computed_with_freed)
+        if count:
+            if began >= horizon or (gapless and not (settled and began == moved > freed)):
+                break
+            if settled:
+                stop = (count, began, len(records), len(busy), step)
+        if computed == began and not computed_with_freed:
+            break  # whether its outputs are there yet is simpy's order at the instant
+        load, store = size * work.load_cycles, size * work.store_cycles
+        if settled:  # the outputs to store are there: one transfer
+            moved = transfer([("load", load), ("store", store)], step, size, began)
+        else:
+            loaded = transfer([("load", load)], step, size, began)
+            moved = transfer([("store", store)], step, size, max(loaded, computed))
+        cycles = size * work.busy_cycles
+        first = min(max(max(0, size - slack) * work.busy_cycles, 0.0), cycles)
+        begin = max(computed, began)  # after its own compute before, once its loads began
+        freed = begin + first if first > 0 else begin
+        computed_with_freed = not cycles - first > 0
+        computed = freed + (cycles - first) if not computed_with_freed else freed
+        busy.append((begin, computed))
+        records.append((computed, (work.engine, "compute", work.layer, step - 1, size,
+                                   round(begin), round(computed))))
+        step += size
+    else:
+        end = max(moved, computed)
+        if not gapless and end < horizon:
+            stop = (len(sizes), end, len(records), len(busy), step)
+    if stop is None:
+        return None
+    count, end, rows, intervals, step = stop
+    ends = sorted(end for end, _ in records[:rows])
+    if any(a == b for a, b in zip(ends, ends[1:])):
+        return None  # two rows end at one instant: their order is simpy's
+    delay = end - start
+    if start + delay != end:
+        return None
+    return _SteadySteps(sizes[:count], [row for _, row in sorted(records[:rows],
+                                                              key=lambda r: r[0])],
+                        busy[:intervals], step, delay)
 
 
 def _chunk_sizes(steps: int, chunks: int) -> list[int]:
