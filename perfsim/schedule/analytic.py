@@ -459,11 +459,12 @@ def _placements(layers: _Layers, network: Network, hw: HwConfig,
     return placed
 
 
-def plan_layer(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+def plan_layer(network: Network, index: int, hw: HwConfig, placement: Placement,
                pin: dict[str, str]) -> LayerPlan:
-    """One layer's plan under ``placement`` (from the same caches as :func:`plan_layers`)."""
+    """The plan of ``network``'s layer ``index`` (in network order) under ``placement``
+    (from the same caches as :func:`plan_layers`)."""
     layers = _layers_of(network)
-    entry = layers.entries[network.layers.index(layer)]
+    entry = layers.entries[index]
     return _layer_plan(network, layers, entry, hw, placement,
                        _cached_cost(entry, _plan_key(entry, hw, pin), hw, placement, pin)[2])
 

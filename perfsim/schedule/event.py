@@ -140,7 +140,7 @@ import simpy
 
 from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import HwConfig
-from perfsim.workload.network import Layer, Network
+from perfsim.workload.network import Network
 from perfsim.mapping.residency import Placement
 from perfsim.mapping.tiling import sram_busy
 from perfsim.results import LayerResult, RunResult, repeated
@@ -247,10 +247,10 @@ def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan], over
     if overlap not in OVERLAPS:
         raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
     choices = []
-    for layer, plan in zip(network.layers, plans):
+    for index, plan in enumerate(plans):
         options = [(plan.row, tile_work(hw, plan))]
         if overlap == "graph" and plan.row.engine != "-":
-            options += _other_engines(network, layer, hw, plan.placement, plan.row,
+            options += _other_engines(network, index, hw, plan.placement, plan.row,
                                       dict(pin or {}))
         choices.append(options)
     resident = max((p.placement.resident_bytes for p in plans), default=0)
@@ -351,18 +351,19 @@ def physics_violations(result: RunResult) -> list[str]:
     return out
 
 
-def _other_engines(network: Network, layer: Layer, hw: HwConfig, placement: Placement,
+def _other_engines(network: Network, index: int, hw: HwConfig, placement: Placement,
                    row: LayerResult, pin: dict[str, str]) -> list[tuple[LayerResult, TileWork]]:
-    """The layer costed on each other engine that can run it, where its tiles fit and it
-    moves no more DRAM bytes than on its own engine (the channel is everyone's: more bytes
-    would slow the layers beside it)."""
+    """Layer ``index`` costed on each other engine that can run it, where its tiles fit and
+    it moves no more DRAM bytes than on its own engine (the channel is everyone's: more
+    bytes would slow the layers beside it)."""
+    layer = network.layers[index]
     options = []
     dram_bytes = row.dram_read_bytes + row.dram_write_bytes
     for engine in candidate_engines(layer, hw, pin):
         if engine.name == row.engine:
             continue
         try:
-            other = plan_layer(network, layer, hw, placement, {layer.op.kind: engine.name})
+            other = plan_layer(network, index, hw, placement, {layer.op.kind: engine.name})
         except InfeasibleError:
             continue
         if other.row.dram_read_bytes + other.row.dram_write_bytes <= dram_bytes:
