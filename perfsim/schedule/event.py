@@ -383,8 +383,10 @@ class _LayerRun:
         self.index = index  # network order: the priority of its requests
         self.started = env.event()
         self.done = env.event()
-        self.changed = env.event()
         self.tiles_done = 0
+        # Consumers waiting for its tiles: (tiles they need done, the event they wait on),
+        # in the order they began to wait.
+        self.waiters: list[tuple[int, simpy.Event]] = []
         self.start_cycle = 0
         self.end_cycle = 0
         self.prefetched: simpy.Event | None = None  # the prefetch of the first weight tile
@@ -432,9 +434,6 @@ class _Simulation:
         self.pipelined = {layer.name: overlap != "none" and layer.op.tile_local
                           and bool(self.producers[layer.name])
                           for layer in network.layers}
-        # Layers whose progress a pipelined consumer waits on (the others signal nobody).
-        self.watched = {id(p) for layer in network.layers if self.pipelined[layer.name]
-                        for p in self.producers[layer.name]}
         env.process(self._drive())
 
     # --------------------------------------------------------------------- network order
@@ -683,7 +682,7 @@ class _Simulation:
         engine = self.engines[run.work.engine]
         if (not self.replay_alone or not chunks.computed[
                 len(chunks.began) - 1 - len(sizes)].triggered  # the chunk before these
-                or id(run) in self.watched or any(not p.done.triggered for p in producers)
+                or any(not p.done.triggered for p in producers)
                 or engine.users or engine.put_queue or self.dram.users
                 or any(req.priority <= run.index for req in self.dram.put_queue)):
             return None
@@ -697,8 +696,9 @@ class _Simulation:
                     and event.callbacks == [event.resource._trigger_put]
                     and (not event.resource.put_queue or event.resource is self.dram)):
                 horizon = time
+        needed = min((need for need, _ in run.waiters), default=math.inf)
         return _steady_steps(run.work, sizes, self.buffers - 2, self.env.now, step, horizon,
-                             gapless=queued)
+                             needed, gapless=queued)
 
     def _replay(self, run: _LayerRun, replay: _SteadySteps, chunks: _ChunkEvents, i: int):
         """Replay ``run``'s chunks ``replay.sizes`` from chunk ``i`` on: their timeline rows,
@@ -723,20 +723,31 @@ class _Simulation:
                 events[before].succeed()
 
     def _wait_for(self, run: _LayerRun, producers: list[_LayerRun], share: float):
-        """Wait until every producer has computed ``share`` of its tiles."""
+        """Wait until every producer has computed ``share`` of its tiles: woken by the
+        producer's progress only once it has (:meth:`_progress`)."""
         since = self.env.now
         for p in producers:
             need = min(p.work.tiles, math.ceil(share * p.work.tiles - 1e-9))
-            while p.tiles_done < need and not p.done.triggered:
-                yield p.changed | p.done
+            if p.tiles_done < need and not p.done.triggered:
+                reached = self.env.event()
+                p.waiters.append((need, reached))
+                yield reached | p.done
         if self.env.now > since:
             run.waits.append((since, self.env.now))
 
     def _progress(self, run: _LayerRun, tiles_done: int) -> None:
+        """``run`` has computed ``tiles_done`` tiles: wake the consumers that waited for
+        no more, in the order they began to wait (the others sleep on: a wake that finds
+        too few tiles would only cost events)."""
         run.tiles_done = tiles_done
-        if id(run) in self.watched:  # an event nobody waits on would only cost a step
-            changed, run.changed = run.changed, self.env.event()
-            changed.succeed()
+        if run.waiters:
+            waiting = []
+            for need, reached in run.waiters:
+                if need <= tiles_done:
+                    reached.succeed()
+                else:
+                    waiting.append((need, reached))
+            run.waiters = waiting
 
     def _transfer(self, run: _LayerRun, parts: list[tuple[str, float]], tile: int,
                   tiles: int):
@@ -812,17 +823,19 @@ class _SteadySteps:
 
 
 def _steady_steps(work: TileWork, sizes: list[int], slack: int, start: float, step: int,
-                  horizon: float, gapless: bool) -> _SteadySteps | None:
+                  horizon: float, needed: float, gapless: bool) -> _SteadySteps | None:
     """The first of the chunks ``sizes`` of ``work``'s steady steps from tile ``step`` on,
     begun at ``start`` with the chunks before done, as
     :meth:`_Simulation._chunk_transfers` and :meth:`_Simulation._chunk_computes` run them
     when nothing else holds the channel or the engine: the same float sums, so the same
-    times. As many as end before ``horizon`` and leave the simulation a chunk to go on
-    with whose start does not depend on simpy's order among events at one instant (the
-    compute before it is done, its outputs there); with ``gapless`` only chunks whose
-    transfers follow each other without a free instant of the channel, and never the last.
-    None if not one, where two of their timeline rows end at one instant (simpy's order
-    then), or where no delay from ``start`` lands exactly on their end."""
+    times. As many as end before ``horizon``, leave fewer than ``needed`` tiles done (a
+    consumer waits for that many: the chunk that gets there wakes it), and leave the
+    simulation a chunk to go on with whose start does not depend on simpy's order among
+    events at one instant (the compute before it is done, its outputs there); with
+    ``gapless`` only chunks whose transfers follow each other without a free instant of the
+    channel, and never the last. None if not one, where two of their timeline rows end at
+    one instant (simpy's order then), or where no delay from ``start`` lands exactly on
+    their end."""
     if work.busy_cycles <= 0:
         return None
     records: list[tuple[float, tuple]] = []  # (end, timeline row)
@@ -856,6 +869,8 @@ def _steady_steps(work: TileWork, sizes: list[int], slack: int, start: float, st
                 break
             if settled:
                 stop = (count, began, len(records), len(busy), step)
+        if step + size - 1 >= needed:
+            break  # its compute wakes a consumer: simulated
         if computed == began and not computed_with_freed:
             break  # whether its outputs are there yet is simpy's order at the instant
         load, store = size * work.load_cycles, size * work.store_cycles
