@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -21,8 +22,8 @@ from perfsim.report.trace import chrome_trace
 from perfsim.report.timeline import both_busy_cycles
 from perfsim.hardware.model import VectorEngine
 from perfsim.schedule.analytic import plan_layers
-from perfsim.schedule.event import (OVERLAPS, TileWork, _steady_steps, physics_violations,
-                                    simulate_events, tile_work)
+from perfsim.schedule.event import (OVERLAPS, TileWork, _Simulation, _steady_steps,
+                                    physics_violations, simulate_events, tile_work)
 from perfsim.io.load import load_workload
 from perfsim.mapping.fusion import inference_graph
 from perfsim.workload.recurrence import causal
@@ -128,6 +129,44 @@ def test_the_steady_steps_alone_are_the_chunk_recurrence_worked_by_hand():
     # Compute and transfers of a chunk that end at one instant: simpy's order, not replayed.
     balanced = dataclasses.replace(work, busy_cycles=10.0)
     assert _steady_steps(balanced, [2, 2, 1], 0, 100.0, 1, math.inf, math.inf, gapless=False) is None
+
+
+def test_a_consumer_waiting_for_tiles_wakes_once_they_are_done(monkeypatch):
+    # A producer computes a tile every 10 cycles; pipelined consumers wait for half of its
+    # 8 tiles and for all of them. Each wakes once, when its tiles are done, and not at
+    # each tile before: 8 timeouts, 3 process starts and ends, per consumer the event of
+    # its tiles and the condition it waits on (theirs or the producer's end), and the step
+    # that finds nothing left. (Woken at each tile they would take 16 more: an event per
+    # tile, a condition per wake.)
+    env = simpy.Environment()
+    sim = SimpleNamespace(env=env)
+    producer = SimpleNamespace(work=SimpleNamespace(tiles=8), tiles_done=0, done=env.event(),
+                               waiters=[])
+    woke = []
+
+    def consumer(share):
+        waits = SimpleNamespace(waits=[])
+        yield from _Simulation._wait_for(sim, waits, [producer], share)
+        woke.append((share, env.now, waits.waits))
+
+    def produce():
+        for tile in range(1, 9):
+            yield env.timeout(10)
+            _Simulation._progress(sim, producer, tile)
+
+    steps = [0]
+    step = simpy.Environment.step
+
+    def counted(self):
+        steps[0] += 1
+        return step(self)
+
+    monkeypatch.setattr(simpy.Environment, "step", counted)
+    for process in (consumer(0.5), consumer(1.0), produce()):
+        env.process(process)
+    env.run()
+    assert woke == [(0.5, 40, [(0, 40)]), (1.0, 80, [(0, 80)])]
+    assert producer.waiters == [] and steps[0] == 8 + 3 + 3 + 2 * 2 + 1
 
 
 REPLAY_CASES = [("alexnet_torchvision", "matrix_engine", "graph", 1),

@@ -42,10 +42,10 @@ tiles (and a prefetch's pieces by one more than the transfers that interrupt it)
 
 **Replaying what nothing can meet.** Chunks are simulated event by event only where
 something else could meet them. At the start of a chunk, if the layer's chunks before are
-done, no pipelined consumer watches its progress, it waits for no producer, nobody holds or
-queues for its engine, and nobody holds the channel or queues for it ahead of the layer,
-then its chunks that end before anything else is scheduled to happen can only run as they
-would alone. The schedule computes them (:func:`_steady_steps`: the simulation's own float
+done, it waits for no producer, nobody holds or queues for its engine, and nobody holds the
+channel or queues for it ahead of the layer, then its chunks that end before anything else
+is scheduled to happen, and before the tile a pipelined consumer waits for, can only run as
+they would alone. The schedule computes them (:func:`_steady_steps`: the simulation's own float
 sums, so the same times, busy intervals and timeline rows) and moves the clock past them in
 one event. When a prefetch queues for the channel, only chunks whose transfers leave the
 channel no free instant are replayed, and the channel is held through them, so the prefetch
@@ -243,7 +243,7 @@ def simulate_events(network: Network, hw: HwConfig, plans: list[LayerPlan], over
     """Run the event schedule of ``network`` with the analytic ``plans`` (their placements
     and the analytic ``pin``); ``max_chunks`` bounds the events per layer, and
     ``replay_alone=False`` simulates the steady steps of layers alone rather than replaying
-    them (the same schedule: see *Coalescing* above)."""
+    them (the same schedule: see *Replaying what nothing can meet* above)."""
     if overlap not in OVERLAPS:
         raise ValueError(f"overlap must be one of {OVERLAPS}, got {overlap!r}")
     choices = []
@@ -672,13 +672,13 @@ class _Simulation:
                chunks: _ChunkEvents) -> _SteadySteps | None:
         """As many of the chunks ``sizes`` left of ``run``'s steady steps (from tile
         ``step`` on) as nothing can meet, as they run alone (:func:`_steady_steps`), or None
-        if not one (module docstring, *Coalescing*). Nothing can meet them when its chunks
-        before are done, nobody watches its progress, it waits for no producer, nobody holds
-        or queues for its engine, nobody holds the channel, and nobody queues for it ahead
-        of this layer; then the chunks that end before the first event of anyone else that
-        is not inert (nothing waits on it, or it releases a resource nobody queues for),
-        with no instant between them at which the channel is free if anyone queues for it
-        (:meth:`_replay` holds it for them)."""
+        if not one (module docstring, *Replaying what nothing can meet*). Nothing can meet
+        them when its chunks before are done, it waits for no producer, nobody holds or
+        queues for its engine, nobody holds the channel, and nobody queues for it ahead of
+        this layer; then the chunks that end before the first event of anyone else that is
+        not inert (nothing waits on it, or it releases a resource nobody queues for) and
+        before the tile a consumer waits for, with no instant between them at which the
+        channel is free if anyone queues for it (:meth:`_replay` holds it for them)."""
         engine = self.engines[run.work.engine]
         if (not self.replay_alone or not chunks.computed[
                 len(chunks.began) - 1 - len(sizes)].triggered  # the chunk before these
