@@ -98,7 +98,11 @@ def test_the_steady_steps_alone_are_the_chunk_recurrence_worked_by_hand():
     # and compute begin together once the chunk before has done both: transfer-bound, so a
     # chunk takes m (L + S) = 20, 20 and 10 cycles and the compute ends first.
     work = TileWork("fc", "mxu", 6, 6.0, 4.0, 4.0, 0.0, 0, 1, 0)
-    steps = _steady_steps(work, [2, 2, 1], 0, 100.0, 1, math.inf, math.inf, gapless=False)
+
+    def steady(work=work, horizon=math.inf, needed=math.inf, gapless=False):
+        return _steady_steps(work, [2, 2, 1], 0, 100.0, 1, horizon, needed, gapless=gapless)
+
+    steps = steady()
     assert steps.sizes == [2, 2, 1] and steps.resume_tile == 6
     assert steps.delay_cycles == 50.0  # (n - 1) max(L + S, c): the pipeline formula's steps
     assert steps.records == [
@@ -111,24 +115,24 @@ def test_the_steady_steps_alone_are_the_chunk_recurrence_worked_by_hand():
                                   (132, 140), (140, 144), (140, 146), (146, 150)]
     # Something else happens at cycle 130: only the first chunk is replayed, and the
     # simulation goes on at the second's start (cycle 120, tile 3).
-    first = _steady_steps(work, [2, 2, 1], 0, 100.0, 1, 130.0, math.inf, gapless=False)
+    first = steady(horizon=130.0)
     assert (first.sizes, first.delay_cycles, first.resume_tile) == ([2], 20.0, 3)
     assert first.records == steps.records[:3]
     # At cycle 140 exactly: its order among the events there is simpy's, so not the second.
-    assert _steady_steps(work, [2, 2, 1], 0, 100.0, 1, 140.0, math.inf, gapless=False).sizes == [2]
+    assert steady(horizon=140.0).sizes == [2]
     # A consumer waits for 4 tiles: the second chunk's compute gets there and wakes it, so
     # only the first is replayed; waiting for 2, the first chunk wakes it.
-    assert _steady_steps(work, [2, 2, 1], 0, 100.0, 1, math.inf, 4, gapless=False).sizes == [2]
-    assert _steady_steps(work, [2, 2, 1], 0, 100.0, 1, math.inf, 2, gapless=False) is None
+    assert steady(needed=4).sizes == [2]
+    assert steady(needed=2) is None
     # A prefetch queues for the channel: the transfers follow each other with no free
     # instant, so both chunks but the last are replayed; compute-bound, the channel is free
     # between chunks (the prefetch would take it), so none is.
-    assert _steady_steps(work, [2, 2, 1], 0, 100.0, 1, math.inf, math.inf, gapless=True).sizes == [2, 2]
+    assert steady(gapless=True).sizes == [2, 2]
     compute_bound = dataclasses.replace(work, busy_cycles=12.0)
-    assert _steady_steps(compute_bound, [2, 2, 1], 0, 100.0, 1, math.inf, math.inf, gapless=True) is None
+    assert steady(compute_bound, gapless=True) is None
     # Compute and transfers of a chunk that end at one instant: simpy's order, not replayed.
     balanced = dataclasses.replace(work, busy_cycles=10.0)
-    assert _steady_steps(balanced, [2, 2, 1], 0, 100.0, 1, math.inf, math.inf, gapless=False) is None
+    assert steady(balanced) is None
 
 
 def test_a_consumer_waiting_for_tiles_wakes_once_they_are_done(monkeypatch):
