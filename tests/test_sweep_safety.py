@@ -339,3 +339,22 @@ def test_a_dask_cluster_losing_its_workers_then_its_scheduler(tmp_path, monkeypa
     assert events[0].skipped == len(kept) > 2
     pd.testing.assert_frame_equal(resumed, reference)
     pd.testing.assert_frame_equal(pd.read_parquet("out/sweep.parquet"), reference)
+
+
+def test_chunks_cancelled_under_a_wait_are_a_lost_scheduler(monkeypatch):
+    """Newer Dask raises ``FuturesCancelledError`` from ``wait`` when the client loses its
+    scheduler while it waits (the race the test above can meet on a loaded machine): the
+    sweep stops with the one-line error, not a traceback."""
+    import dask.distributed
+    from distributed.client import FuturesCancelledError
+
+    from perfsim.sweeps.executors import _Cluster
+
+    def cancelled(*args, **kwargs):
+        raise FuturesCancelledError([])
+
+    monkeypatch.setattr(dask.distributed, "wait", cancelled)
+    cluster = _Cluster(client=None, where="tcp://127.0.0.1:8786", no_worker_timeout_s=1.0)
+    with pytest.raises(ExecutorError, match=r"^lost the Dask scheduler at tcp://127\.0\.0\.1:"
+                                            r"8786 \(its chunks were cancelled\)$"):
+        cluster.wait_one(["a chunk"])

@@ -404,6 +404,8 @@ class _Cluster:
                 continue
             except OSError as err:
                 raise self.lost(err) from None
+            except concurrent.futures.CancelledError:  # cancelled as the wait ran (newer Dask)
+                raise self.lost("its chunks were cancelled") from None
             future = next(iter(done))
             if future.status == "cancelled":  # the client cancels every chunk when it is lost
                 raise self.lost("its chunks were cancelled")
