@@ -650,7 +650,7 @@ class _Simulation:
                     yield from self._replay(run, replay, chunks, i)
                     if chunks.resume > len(sizes):
                         return
-                    i, step, resumed = chunks.resume, replay.resume_tile, True
+                    i, step, resumed = chunks.resume, chunks.resume_tile, True
                     continue
             resumed = False
             began[i].succeed()
