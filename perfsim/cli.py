@@ -302,21 +302,16 @@ def _pins(items: list[str]) -> dict[str, str]:
     return pins
 
 
-def _kernels_cold() -> bool:
-    """Whether Numba has no usable cache of a search kernel every costed run calls
-    (:data:`~perfsim.mapping.kernels.nest_tiling.SEARCH_KERNELS`: first run after an install or
-    an upgrade), so this run compiles them first. Reads the caches' index files; never
-    compiles."""
-    from perfsim.mapping.kernels.nest_tiling import SEARCH_KERNELS
+def _show_notices() -> None:
+    """Print the library's notices (logger ``perfsim``, level INFO: Numba about to compile the
+    cost model's kernels) on stderr, each as one ``perfsim:`` line, as they come."""
+    import logging
 
-    for kernel in SEARCH_KERNELS:
-        cache = getattr(kernel, "_cache", None)
-        try:
-            if cache is not None and not cache._cache_file._load_index():
-                return True
-        except (AttributeError, OSError):  # another Numba's layout: say nothing
-            return False
-    return False
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("perfsim: %(message)s"))
+    logger = logging.getLogger("perfsim")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _check_out_dir(path: str, network: str, hw: str, args: argparse.Namespace) -> None:
@@ -366,9 +361,7 @@ def cmd_run(args: argparse.Namespace) -> str:
     columns = _run_columns(args.columns)
     if args.sort:
         _check_column("--sort", args.sort, RUN_VIEW_NAMES)
-    if _kernels_cold():
-        print("perfsim: compiling the cost model's kernels with Numba (once after an install "
-              "or upgrade; a few seconds)...", file=sys.stderr, flush=True)
+    _show_notices()  # Numba compiling its kernels on a first run: a few seconds, said so
     gc.freeze()  # what was imported lives on: the cyclic collector need not walk it again
     try:  # and again as the run allocates (0.1 s of a warm run; the sweeps do the same)
         result = simulate(network, hw, residency=args.residency, pin=pins,

@@ -21,6 +21,7 @@ from numba import njit
 
 from nojit import passes_without_jit, skip_without_jit
 from perfsim.hardware.model import Precision
+from perfsim.mapping.kernels import nest_kernels
 from perfsim.mapping.kernels import nest_search as ns
 from perfsim.mapping.kernels import nest_tiling as kern
 from perfsim.workload import loopnest as ln
@@ -450,7 +451,7 @@ def test_cycles_round_to_six_decimals_as_numbas_np_round():
     values += [(n + 0.5) / 1e6 for n in rng.integers(0, 10 ** 12, 200).tolist()]
     values += (10.0 ** rng.uniform(-9, 20, 500)).tolist()
     for x in values:
-        ours, numba = kern._round6(x), numba_round(x)
+        ours, numba = nest_kernels._round6(x), numba_round(x)
         assert (math.isnan(ours) and math.isnan(numba)) or \
             np.float64(ours).tobytes() == np.float64(numba).tobytes(), x
 

@@ -1,0 +1,382 @@
+"""The Numba-jitted loops of the tiling search (:mod:`perfsim.mapping.kernels.nest_tiling`
+holds the rules they follow and everything else): the table kernel (:func:`_rows`), the
+ranking kernel (:func:`_rank`) with the timing rules it inlines (:func:`link_cycles`,
+:func:`pipeline_cycles`), and the skyline (:func:`_skyline`).
+
+Imported on first use, through :func:`~perfsim.mapping.kernels.nest_tiling.compiled`: importing
+Numba and starting its CPU target take about 0.3 s, which a run whose searches are all
+answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) never pays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, _bytes_moved, _dim_term,
+                                                 _runs, _tile_bytes, _top)
+
+# nest_tiling's fetch-count helpers, compiled into the table kernel (Python's level_traffic
+# calls them as they are: one rule, two callers).
+_dim_term_jit = njit(cache=True, inline="always")(_dim_term)
+_runs_jit = njit(cache=True, inline="always")(_runs)
+_top_jit = njit(cache=True, inline="always")(_top)
+_bytes_moved_jit = njit(cache=True, inline="always")(_bytes_moved)
+_tile_bytes_jit = njit(cache=True, inline="always")(_tile_bytes)
+
+
+@njit(cache=True)
+def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_orders, counts,
+          trips, count, extent_sum, top, max_extent, table, term, tiles_of, indexing, loop,
+          small):
+    """Fills ``table``, the rows of :func:`~.nest_tiling.level_table`, from its dimensions'
+    summaries (column ``i`` of each array: candidate ``i``). The rest are zeroed work arrays:
+    ``term`` (3, operands, dimensions, candidates), ``tiles_of`` (dimensions, candidates),
+    ``indexing`` (operands, classes), ``loop`` (3, operands, loops) and ``small`` (4, at
+    least operands, dimensions and 3)."""
+    n_dims, n_ops, levels = axis_of.shape[1], operands.shape[0], values.shape[0]
+    n_classes = class_orders.shape[1]
+    # Each dimension's factors at level k depend on its own candidate only: tabulate them.
+    for d in range(n_dims):
+        for op in range(n_ops):
+            indexing[op, classes[d]] = 1 if axis_of[op, d] >= 0 else 0
+        for i in range(counts[d]):
+            tiles_of[d, i] = count[d, i, k]
+            for op in range(n_ops):
+                term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term_jit(
+                    op, d, k, axis_of, i, trips, count, extent_sum)
+    n_rows = table.shape[0]
+    outside, inside, multi = loop[0], loop[1], loop[2]
+    cols, settled, role_moved, tile_bytes = small[0], small[1], small[2], small[3]
+    for row in range(n_rows):
+        rest = row
+        tiles = 1
+        for d in range(n_dims - 1, -1, -1):
+            cols[d] = rest % counts[d]
+            rest //= counts[d]
+            tiles *= tiles_of[d, cols[d]]
+        for role in range(3):
+            tile_bytes[role] = 0
+        for op in range(n_ops):
+            settled[op] = _top_jit(op, axis_of, cols, top)
+            # Fetches the levels above k cause do not depend on the order searched at k.
+            for j in range(k + 1, levels):
+                for d in range(n_dims):
+                    outside[op, d], inside[op, d], multi[op, d] = _dim_term_jit(
+                        op, d, j, axis_of, cols[d], trips, count, extent_sum)
+                settled[op] += _runs_jit(orders, j, outside, inside, multi, op)
+            for c in range(n_classes):
+                outside[op, c] = 1
+                inside[op, c] = 1
+            for d in range(n_dims):
+                outside[op, classes[d]] *= term[0, op, d, cols[d]]
+                inside[op, classes[d]] *= term[1, op, d, cols[d]]
+            for c in range(n_classes):
+                multi[op, c] = outside[op, c] - inside[op, c] if indexing[op, c] else 0
+            tile_bytes[operands[op]["role"]] += _tile_bytes_jit(op, operands, costs, axis_of,
+                                                                cols, max_extent)
+        best = -1
+        best_order = 0
+        for o in range(class_orders.shape[0]):
+            moved = 0
+            for role in range(3):
+                role_moved[role] = 0
+            for op in range(n_ops):
+                if costs[op]["fetched"]:
+                    fetched = operands[op]["whole_elements"] * (
+                        settled[op] + _runs_jit(class_orders, o, outside, inside, multi, op))
+                    reads, partial, writes = _bytes_moved_jit(operands, costs, op, fetched)
+                    moved += reads + partial + writes
+                    role_moved[operands[op]["role"]] += reads + partial + writes
+            if best < 0 or moved < best:
+                best = moved
+                best_order = o
+                for role in range(3):
+                    table[row]["role_moved"][role] = role_moved[role]
+        table[row]["moved_bytes"] = best
+        table[row]["order"] = best_order
+        table[row]["tile_count"] = tiles
+        for role in range(3):
+            table[row]["tile_bytes"][role] = tile_bytes[role]
+
+
+@njit(cache=True, inline="always")
+def _fits(tile, buffers, split: bool, shared_bytes: int, role_bytes) -> bool:
+    """Whether ``buffers[role]`` copies of each role's tile bytes (``tile``) fit a shared pool
+    of ``shared_bytes`` or (``split``) a buffer of ``role_bytes[role]`` per role."""
+    if split:
+        return (buffers[0] * tile[0] <= role_bytes[0] and buffers[1] * tile[1] <= role_bytes[1]
+                and buffers[2] * tile[2] <= role_bytes[2])
+    return _need(tile, buffers) <= shared_bytes
+
+
+@njit(cache=True, inline="always")
+def _need(tile, buffers) -> int:
+    """The bytes ``buffers[role]`` copies of each role's tile bytes (``tile``) take in one
+    pool."""
+    return buffers[0] * tile[0] + buffers[1] * tile[1] + buffers[2] * tile[2]
+
+
+@njit(cache=True, inline="always")
+def _more(tile, buffers, role_bytes, more):
+    """``more`` (three bytes, -1: none yet) lowered by a tile that does not fit buffers per
+    role (:func:`_fits`) to each role's buffered bytes that exceed its buffer. Scalars in and
+    out: an array handed to an inlined function in a loop costs a reference count per row."""
+    return (_lowered(more[0], buffers[0] * tile[0], role_bytes[0]),
+            _lowered(more[1], buffers[1] * tile[1], role_bytes[1]),
+            _lowered(more[2], buffers[2] * tile[2], role_bytes[2]))
+
+
+@njit(cache=True, inline="always")
+def _lowered(more: int, need: int, room: int) -> int:
+    """``more`` lowered to ``need`` when that exceeds ``room`` (-1: none yet)."""
+    return need if need > room and (more < 0 or need < more) else more
+
+
+@njit(cache=True, inline="always")
+def _link(moved, tile, burst_bytes: float, above_bytes_per_cycle: float,
+          setup_cycles: float) -> float:
+    """:func:`link_cycles` of ``moved`` and ``tile`` bytes per role (3-tuples) and the link's
+    burst, bandwidth and setup per transfer."""
+    transfers = 0
+    padded = 0.0
+    for role in range(3):
+        bytes_ = moved[role]
+        if bytes_ <= 0:
+            continue
+        count = _transfers(bytes_, tile[role])
+        transfers += count
+        if burst_bytes > 1:
+            padded += count * math.ceil(bytes_ / count / burst_bytes) * burst_bytes
+        else:
+            padded += bytes_
+    return padded / above_bytes_per_cycle + transfers * setup_cycles
+
+
+@njit(cache=True, inline="always")
+def _transfers(moved_bytes: int, tile_bytes: int) -> int:
+    """Transfers over the link of a role moving ``moved_bytes`` (more than 0) in tiles of
+    ``tile_bytes``: one per tile fetched or written back."""
+    return -(-moved_bytes // tile_bytes) if tile_bytes > 0 else 1
+
+
+@njit(cache=True, inline="always")
+def _busy(moved, compute_cycles: float, engine_bytes: float, level_bytes_per_cycle: float,
+          engine_role_bytes, port_bytes_per_cycle) -> float:
+    """Cycles a tile's work keeps the level busy: the engine's compute, or the level's
+    bandwidth, whichever is longer. The level is busy with the engine's bytes and ``moved``
+    (bytes to and from the level above, per role) over its bandwidth, or, when its buffers
+    have a port each, over each role's port, the busiest setting the pace."""
+    if port_bytes_per_cycle[0] > 0:
+        level = 0.0
+        for role in range(3):
+            level = max(level, (engine_role_bytes[role] + moved[role])
+                        / port_bytes_per_cycle[role])
+    else:
+        level = (engine_bytes + (moved[0] + moved[1] + moved[2])) / level_bytes_per_cycle
+    return max(compute_cycles, level)
+
+
+@njit(cache=True, inline="always")
+def _pipeline(moved_bytes: int, link: float, busy: float, tile_count: int, serial: bool,
+              latency_cycles: float) -> float:
+    """:func:`pipeline_cycles` of a level moving ``moved_bytes`` in all, its link busy
+    ``link`` cycles and each tile's work ``busy`` (:func:`_busy`)."""
+    if serial:
+        cycles = link + busy
+    else:
+        cycles = ((link + busy) / tile_count
+                  + (tile_count - 1) / tile_count * max(link, busy))
+    if moved_bytes > 0:
+        cycles += latency_cycles
+    return _round6(cycles)  # ranks ties alike whatever the order of float operations
+
+
+@njit(cache=True, inline="always")
+def _round6(cycles: float) -> float:
+    """``np.round(cycles, 6)`` as Numba computes it (``cycles * 10**6`` rounded half to even,
+    divided back; infinite and undefined values, and values whose product overflows, kept),
+    written out: Numba's general ``np.round`` takes 0.2 CPU-s to compile."""
+    scaled = cycles * 1e6
+    if math.isinf(scaled) or math.isnan(scaled):
+        return cycles
+    return np.rint(scaled) / 1e6
+
+
+@njit(cache=True)
+def link_cycles(role_moved, role_tile_bytes, rates) -> float:
+    """Cycles the link from the level above is busy moving ``role_moved`` bytes per role: one
+    transfer per tile fetched or written back (``ceil(moved / tile)`` of each role), each
+    paying the setup cycles and rounded up to whole bursts."""
+    return _link((role_moved[0], role_moved[1], role_moved[2]),
+                 (role_tile_bytes[0], role_tile_bytes[1], role_tile_bytes[2]),
+                 rates["burst_bytes"], rates["above_bytes_per_cycle"],
+                 rates["transfer_setup_cycles"])
+
+
+@njit(cache=True)
+def pipeline_cycles(role_moved, link: float, tile_count: int, rates) -> float:
+    """Cycles of ``tile_count`` equal tiles moving ``role_moved`` bytes (per role) into and out
+    of the level, which keeps the link from the level above busy ``link`` cycles
+    (:func:`link_cycles`), overlapped with compute by buffering (module docstring)."""
+    moved = (role_moved[0], role_moved[1], role_moved[2])
+    busy = _busy(moved, rates["compute_cycles"], rates["engine_bytes"],
+                 rates["level_bytes_per_cycle"], rates["engine_role_bytes"],
+                 rates["port_bytes_per_cycle"])
+    return _pipeline(moved[0] + moved[1] + moved[2], link, busy, tile_count, rates["serial"],
+                     rates["above_latency_cycles"])
+
+
+@njit(cache=True, inline="always")
+def _better(entry, cycles: float, best, best_cycles: float) -> bool:
+    """Whether a tiling within the tolerance beats the best so far: fewer bytes, then fewer
+    tiles, then fewer cycles."""
+    if entry["moved_bytes"] != best["moved_bytes"]:
+        return entry["moved_bytes"] < best["moved_bytes"]
+    if entry["tile_count"] != best["tile_count"]:
+        return entry["tile_count"] < best["tile_count"]
+    return cycles < best_cycles
+
+
+@njit(cache=True)
+def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
+    """:func:`~.nest_tiling.rank_table` with its work arrays: ``cycles`` and ``needs`` (bytes
+    in one pool, :func:`_need`) per row, and ``bounds`` (2, 3), into which it writes ``more`` and
+    ``fastest``; returns the row, its cycles and its link's. The capacity and rates are read
+    once, into locals, and each row's bytes into tuples, so the rules (:func:`_fits`,
+    :func:`_more`, :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one loop over
+    scalars: a sweep ranks tables thousands of times.
+
+    Of one pool, the rows that do not fit are timed in the same loop (one copy of the rules:
+    each copy is Numba compiling them again), and ``more`` is the least room at which one of
+    them could change the choice once it fits: when it is faster than the least by more than
+    the tolerance (the choice falls out of the window), or within the tolerance and preferred
+    to the choice (:func:`_better`; on a tie, the earlier row). Below that room the rows that
+    come to fit do neither and the rows that fit here stay, so the choice stands. The rows the
+    loop skips (their link alone slower than the least so far by more than the tolerance) do
+    neither."""
+    cap = capacity[0]
+    split, shared_bytes = cap["split"], cap["shared_bytes"]
+    role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
+    counts = (buffers[0], buffers[1], buffers[2])
+    r = rates[0]
+    compute, engine_bytes = r["compute_cycles"], r["engine_bytes"]
+    level_bytes_per_cycle, above_bytes_per_cycle = (r["level_bytes_per_cycle"],
+                                                    r["above_bytes_per_cycle"])
+    latency, serial = r["above_latency_cycles"], r["serial"]
+    setup, burst = r["transfer_setup_cycles"], r["burst_bytes"]
+    engine_roles = (r["engine_role_bytes"][0], r["engine_role_bytes"][1],
+                    r["engine_role_bytes"][2])
+    ports = (r["port_bytes_per_cycle"][0], r["port_bytes_per_cycle"][1],
+             r["port_bytes_per_cycle"][2])
+    more = (-1, -1, -1)
+    least = slowest = np.inf
+    fastest = -1
+    # a link's cycles are at least its bytes at the bandwidth (bursts only pad them, setups
+    # only add), less float rounding far below this margin
+    least_link_per_byte = (1.0 - 1e-9) / above_bytes_per_cycle
+    for row in range(table.shape[0]):
+        entry = table[row]
+        cycles[row] = np.inf
+        tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
+        needs[row] = _need(tile, counts)
+        fits = _fits(tile, counts, split, shared_bytes, role_bytes)
+        if not fits and split:
+            more = _more(tile, counts, role_bytes, more)
+            continue
+        if entry["moved_bytes"] * least_link_per_byte > slowest:
+            continue  # its link (below) takes at least its bytes at the bandwidth
+        moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
+        link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
+        if link > slowest:
+            # A row's cycles are at least its link's, less at most 5e-7 and a relative 2^-52
+            # by the rounding: this one is neither the fastest nor within the tolerance of
+            # the least (the least only falls), so its other rules need not run.
+            continue
+        busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles, ports)
+        cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
+                                entry["tile_count"], serial, latency)
+        if fits and cycles[row] < least:
+            least = cycles[row]
+            fastest = row
+            slowest = least * (1.0 + CYCLE_TOLERANCE) * (1.0 + 1e-12) + 1e-6
+    bounds[0, 0], bounds[0, 1], bounds[0, 2] = more
+    chosen = -1
+    for row in range(table.shape[0]):
+        if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE) or (
+                not split and needs[row] > shared_bytes):
+            continue  # skipped, too slow, or does not fit
+        if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
+            chosen = row
+    if chosen < 0:
+        return chosen, np.inf, np.inf
+    for role in range(3):
+        bounds[1, role] = counts[role] * table[fastest]["tile_bytes"][role]
+    if not split:
+        change = -1
+        chosen_cycles = cycles[chosen]
+        for row in range(table.shape[0]):
+            need = needs[row]
+            if need <= shared_bytes or cycles[row] == np.inf or 0 <= change <= need:
+                continue  # fits here, was skipped, or would change the choice no sooner
+            if chosen_cycles > cycles[row] * (1.0 + CYCLE_TOLERANCE):
+                change = need  # the choice falls out of the window
+            elif cycles[row] <= least * (1.0 + CYCLE_TOLERANCE):
+                # preferred to the choice: better, or (an earlier row) not worse
+                later, earlier = (row, chosen) if row > chosen else (chosen, row)
+                if _better(table[later], cycles[later], table[earlier], cycles[earlier]) \
+                        == (row > chosen):
+                    change = need
+        bounds[0, 0] = change
+    entry = table[chosen]
+    link = _link((entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2]),
+                 (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2]),
+                 burst, above_bytes_per_cycle, setup)
+    return chosen, cycles[chosen], link
+
+
+@njit(cache=True)
+def _skyline(table, order, transfers, kept) -> int:
+    """:func:`~.nest_tiling.skyline_rows` of ``table``, its rows visited in ``order`` (by tile
+    count, then bytes moved, then place: a row that beats another comes before it, so only the
+    rows kept so far, of the same tile count, need be compared); writes the rows kept into
+    ``kept`` and returns how many. ``transfers`` is a work array, (rows, 3)."""
+    for row in range(table.shape[0]):
+        for role in range(3):
+            moved = table[row]["role_moved"][role]
+            transfers[row, role] = (_transfers(moved, table[row]["tile_bytes"][role])
+                                    if moved > 0 else 0)
+    n_kept = 0
+    first = 0  # where the kept rows of this tile count start
+    for position in range(order.shape[0]):
+        i = order[position]
+        entry = table[i]
+        if position > 0 and entry["tile_count"] != table[order[position - 1]]["tile_count"]:
+            first = n_kept
+        beaten = False
+        for q in range(first, n_kept):
+            j = kept[q]
+            other = table[j]
+            beaten = True
+            for role in range(3):
+                moved_i, moved_j = entry["role_moved"][role], other["role_moved"][role]
+                count_i, count_j = transfers[i, role], transfers[j, role]
+                # per transfer, moved_j / count_j <= moved_i / count_i, without division
+                if (other["tile_bytes"][role] > entry["tile_bytes"][role] or moved_j > moved_i
+                        or count_j > count_i or moved_j * count_i > moved_i * count_j):
+                    beaten = False
+                    break
+            if beaten:
+                break
+        if not beaten:
+            kept[n_kept] = i
+            n_kept += 1
+    return n_kept
+
+
+SEARCH_KERNELS = (_rows, _rank)
+"""The kernels every costed run calls, to build and to rank search tables: all that a run on a
+config without local levels compiles (the command line's compile notice looks at their
+caches). ``link_cycles`` and ``pipeline_cycles`` compile on first use, in a fraction of a
+second, when a hierarchy with local levels re-times the SRAM's tiling."""
