@@ -341,6 +341,7 @@ def cmd_run(args: argparse.Namespace) -> str:
     from perfsim.hardware.loading import resolve_hw_path
     from perfsim.io.load import load_hw, load_workload
     from perfsim.io.scalesim import SCALESIM_PINS, is_scalesim_config
+    from perfsim.mapping.kernels.kept_answers import kept
     from perfsim.results import check_result, view_rows
     from perfsim.simulate import simulate
     from perfsim.workload.ops import OTHER_KIND
@@ -364,9 +365,10 @@ def cmd_run(args: argparse.Namespace) -> str:
     _show_notices()  # Numba compiling its kernels on a first run: a few seconds, said so
     gc.freeze()  # what was imported lives on: the cyclic collector need not walk it again
     try:  # and again as the run allocates (0.1 s of a warm run; the sweeps do the same)
-        result = simulate(network, hw, residency=args.residency, pin=pins,
-                          fidelity=args.fidelity, overlap=args.overlap or "graph",
-                          overlap_levels=True, fuse=args.graph == "inference")
+        with kept():  # a run of layers seen before calls no kernel (and starts no Numba)
+            result = simulate(network, hw, residency=args.residency, pin=pins,
+                              fidelity=args.fidelity, overlap=args.overlap or "graph",
+                              overlap_levels=True, fuse=args.graph == "inference")
     finally:
         gc.unfreeze()
     check_result(result)

@@ -140,7 +140,7 @@ RANKING_RATES = {
 def test_ranking_skips_no_row_that_could_win(name, bound):
     """The ranking kernel skips a row without timing it when its bytes at the link's
     bandwidth already exceed the tolerance of the least cycles so far. Every row timed here
-    alone (:func:`~.nest_tiling.link_cycles` and :func:`~.nest_tiling.pipeline_cycles`) gives
+    alone (:func:`~.nest_kernels.link_cycles` and :func:`~.nest_kernels.pipeline_cycles`) gives
     the same choice, cycles, link and bounds: the choice (fewest bytes, then tiles, then
     cycles, the first on a tie, among the rows within the tolerance of the least cycles), the
     first row of the least cycles (``fastest``) and the least room another row needs
@@ -178,25 +178,25 @@ def test_a_skyline_by_hand():
                       _row(8, (10, 10, 10), (100, 100, 120)),
                       _row(4, (10, 10, 10), (100, 100, 100)),
                       _row(4, (10, 10, 10), (101, 100, 100))], dtype=kern.ROW)
-    assert kern.skyline_rows(table).tolist() == [0, 2, 3, 5]
+    assert nest_kernels.skyline_rows(table).tolist() == [0, 2, 3, 5]
     room = ns.Capacity(shared_bytes=10 ** 6).record
     for burst, chosen, link in ((9.5, 5, 484.5), (1.0, 0, 300.0)):
         rates = ns.Rates(1.0, 0.0, 10.0 ** 6, 1.0, burst_bytes=burst)
-        got = kern.rank_table(table, ns.Buffers().array, room, rates.record)
+        got = nest_kernels.rank_table(table, ns.Buffers().array, room, rates.record)
         assert got[0] == chosen and got[2] == link
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_a_skyline_ranks_as_its_whole_table(name):
-    """Ranking a table's skyline (:func:`~.nest_tiling.skyline_rows`) chooses the row the
+    """Ranking a table's skyline (:func:`~.nest_kernels.skyline_rows`) chooses the row the
     whole table's ranking chooses, with its cycles and link's cycles, at random rooms (one
     pool, or a buffer per role), buffer counts and rates (bursts, setups per transfer, a port
     per buffer, one buffer): the rows it drops are never chosen."""
     nest = SMALL[name]
     costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
     values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
-    table, _, _ = kern.level_table(nest, values, np.zeros_like(values), 0, costs)
-    rows = kern.skyline_rows(table)
+    table, _, _ = nest_kernels.level_table(nest, values, np.zeros_like(values), 0, costs)
+    rows = nest_kernels.skyline_rows(table)
     skyline = table[rows]
     rng = random.Random(name)
     chosen = set()
@@ -219,8 +219,8 @@ def test_a_skyline_ranks_as_its_whole_table(name):
             rng.choice([0.0, rng.uniform(0.0, 50.0)]), rng.choice([1.0, 8.0, 9.5, 64.0]),
             tuple(rng.uniform(0.0, 5000.0) for _ in range(3)) if ports else (0.0, 0.0, 0.0),
             tuple(level * s / sum(share) for s in share) if ports else (0.0, 0.0, 0.0))
-        whole = kern.rank_table(table, buffers.array, capacity.record, rates.record)
-        part = kern.rank_table(skyline, buffers.array, capacity.record, rates.record)
+        whole = nest_kernels.rank_table(table, buffers.array, capacity.record, rates.record)
+        part = nest_kernels.rank_table(skyline, buffers.array, capacity.record, rates.record)
         if whole[0] < 0:
             assert part[0] < 0
             continue
@@ -230,16 +230,16 @@ def test_a_skyline_ranks_as_its_whole_table(name):
 
 
 def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
-    """Checks :func:`~.nest_tiling.rank_table` against every row of ``nest``'s table timed
+    """Checks :func:`~.nest_kernels.rank_table` against every row of ``nest``'s table timed
     alone (test above); returns how many fitting rows the kernel could skip."""
     costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
     values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
-    table, _, _ = kern.level_table(nest, values, np.zeros_like(values), 0, costs)
+    table, _, _ = nest_kernels.level_table(nest, values, np.zeros_like(values), 0, costs)
     buffers = ns.Buffers(2, 2, 2)
     need = (table["tile_bytes"] * 2).sum(axis=1)
-    links = np.array([kern.link_cycles(r["role_moved"], r["tile_bytes"], rates.record[0])
+    links = np.array([nest_kernels.link_cycles(r["role_moved"], r["tile_bytes"], rates.record[0])
                       for r in table])
-    cycles = np.array([kern.pipeline_cycles(r["role_moved"], link, r["tile_count"],
+    cycles = np.array([nest_kernels.pipeline_cycles(r["role_moved"], link, r["tile_count"],
                                             rates.record[0]) for r, link in zip(table, links)])
 
     def choice(room: int) -> tuple[int, int]:
@@ -259,7 +259,7 @@ def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
         # the least larger room (each row's) that chooses another row, -1: none
         changes = [int(r) for r in np.unique(need[need > room]) if choice(r)[0] != chosen]
         change = changes[0] if changes else -1
-        got = kern.rank_table(table, buffers.array, ns.Capacity(shared_bytes=int(room)).record,
+        got = nest_kernels.rank_table(table, buffers.array, ns.Capacity(shared_bytes=int(room)).record,
                               rates.record)
         assert got[:4] == (chosen, cycles[chosen], links[chosen],
                            tuple(int(b) for b in table[fastest]["tile_bytes"] * 2)), room
@@ -405,12 +405,12 @@ def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, a
                      serial).record
     link = moved / above
     roles = np.array([moved, 0, 0], dtype=np.int64)
-    fast = kern.pipeline_cycles(roles, link, tiles, rates[0])
+    fast = nest_kernels.pipeline_cycles(roles, link, tiles, rates[0])
     assert fast == pytest.approx(kern.pipeline_cycles_ref(roles, link, tiles, rates[0]),
                                  rel=1e-9, abs=1e-5)
     assert fast >= moved / above - 1e-6 and fast >= compute - 1e-6  # the roofline
     overlapped = ns.Rates(float(compute), float(engine), level, above, float(latency)).record
-    assert fast >= kern.pipeline_cycles(roles, link, tiles, overlapped[0]) - 1e-6
+    assert fast >= nest_kernels.pipeline_cycles(roles, link, tiles, overlapped[0]) - 1e-6
 
 
 @settings(max_examples=300, deadline=None)
@@ -420,7 +420,7 @@ def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, a
 def test_link_cycles_equal_reference(moved, tile, setup, burst, above):
     rates = ns.Rates(0.0, 0.0, 1.0, above, 0.0, transfer_setup_cycles=float(setup),
                      burst_bytes=burst).record[0]
-    fast = kern.link_cycles(np.array(moved, dtype=np.int64), np.array(tile, dtype=np.int64),
+    fast = nest_kernels.link_cycles(np.array(moved, dtype=np.int64), np.array(tile, dtype=np.int64),
                             rates)
     assert fast == pytest.approx(kern.link_cycles_ref(moved, tile, rates), rel=1e-12)
     assert fast >= sum(moved) / above - 1e-9  # overheads only add
@@ -434,9 +434,9 @@ def test_link_cycles_by_hand():
     rates = ns.Rates(0.0, 0.0, 1.0, 8.0, transfer_setup_cycles=10.0, burst_bytes=64.0)
     moved = np.array([1000, 64, 0], dtype=np.int64)
     tiles = np.array([300, 64, 500], dtype=np.int64)
-    assert kern.link_cycles(moved, tiles, rates.record[0]) == pytest.approx(186)
+    assert nest_kernels.link_cycles(moved, tiles, rates.record[0]) == pytest.approx(186)
     # without per-transfer costs the link moves exactly the bytes
-    assert kern.link_cycles(moved, tiles, ns.Rates(0.0, 0.0, 1.0, 8.0).record[0]) == \
+    assert nest_kernels.link_cycles(moved, tiles, ns.Rates(0.0, 0.0, 1.0, 8.0).record[0]) == \
         pytest.approx(1064 / 8)
 
 
@@ -463,8 +463,8 @@ def test_one_buffer_loads_then_computes():
     serial = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0, serial=True).record[0]
     overlapped = ns.Rates(100.0, 0.0, 1e9, 2.0, 7.0).record[0]
     moved = np.array([400, 0, 0], dtype=np.int64)
-    assert kern.pipeline_cycles(moved, 200.0, 4, serial) == pytest.approx(307)
-    assert kern.pipeline_cycles(moved, 200.0, 4, overlapped) == pytest.approx(232)
+    assert nest_kernels.pipeline_cycles(moved, 200.0, 4, serial) == pytest.approx(307)
+    assert nest_kernels.pipeline_cycles(moved, 200.0, 4, overlapped) == pytest.approx(232)
 
 
 def test_nothing_fitting_is_none():
@@ -495,16 +495,16 @@ def test_more_room_bounds_the_rooms_the_choice_stands_for(name, split):
     buffers = ns.Buffers(2, 2, 2)
     costs = ns.level_costs(nest, PRECISION, 0, frozenset(ns.BUFFER_ROLES), {})
     values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)
-    table, _, _ = kern.level_table(nest, values, np.zeros_like(values), 0, costs)
+    table, _, _ = nest_kernels.level_table(nest, values, np.zeros_like(values), 0, costs)
     ranked = {True: table["tile_bytes"] * 2,  # buffered bytes per row and role
-              False: table[kern.skyline_rows(table)]["tile_bytes"] * 2}
+              False: table[nest_kernels.skyline_rows(table)]["tile_bytes"] * 2}
     rates = ns.Rates(40.0, 300.0, 8.0, 2.0, 10.0)
     rng = random.Random(f"{name}{split}")
     ns._table.cache_clear()  # the table's rankings counted from none
     rankings = 0
 
     def chosen_row(room: int) -> int:  # the whole table ranked, not counted as a ranking
-        return kern.rank_table(table, buffers.array, ns.Capacity(shared_bytes=room).record,
+        return nest_kernels.rank_table(table, buffers.array, ns.Capacity(shared_bytes=room).record,
                                rates.record)[0]
 
     for _ in range(6):

@@ -7,7 +7,7 @@ tables and answers, so repeated layers (and repeated sweep points) cost nothing.
 The shared SRAM's tiling decides the DRAM traffic and is searched first, as if the engine read
 the SRAM directly (so a local level never changes a layer's DRAM bytes); a local level per
 engine (a register file, an array's local buffer) is then tiled inside the SRAM's tiles. Each
-level's pipeline (:func:`~perfsim.mapping.kernels.nest_tiling.pipeline_cycles`: its link
+level's pipeline (:func:`~perfsim.mapping.kernels.nest_kernels.pipeline_cycles`: its link
 overlapped with compute by its buffers, or not with one buffer) is timed with the bytes
 actually moved through it, and they nest: the SRAM's pipeline sees the engine busy for the
 local level's whole pipeline time (when that exceeds the compute), so the layer is never
@@ -27,9 +27,9 @@ import numpy as np
 from perfsim.errors import InfeasibleError
 from perfsim.hardware.model import Engine, HwConfig, LocalMemory
 from perfsim.mapping.engines import SramBytes
-from perfsim.mapping.kernels import nest_tiling
+from perfsim.mapping.kernels.kept_answers import answered
 from perfsim.mapping.kernels.nest_search import (Buffers, Capacity, LevelTiling, LevelTraffic,
-                                                 Rates, TilingLevel, least_moved_bytes,
+                                                 Rates, TilingLevel, kernels, least_moved_bytes,
                                                  levels_traffic, rank_one_level, rates_record,
                                                  search_levels)
 from perfsim.mapping.lowering import Work
@@ -159,7 +159,9 @@ def plan_tiling(layer_name: str, work: Work, hw: HwConfig, engine: Engine,
     if len(path) == 2:
         return (found.tiling, *_free_range(hw, work, found.low, found.high))
     # a local level's search depends on the SRAM's room too: no reuse claimed
-    tiling = _with_locals(layer_name, work, hw, path, room, Rates(*rate_values), resident)
+    rates = Rates(*rate_values)
+    tiling = answered(("locals", work.nest, hw.precision, hw.sram, path, room, rates, resident),
+                      _with_locals, layer_name, work, hw, path, room, rates, resident)
     free = pool_bytes(hw) - placement.resident_bytes
     return tiling, free, free
 
@@ -291,8 +293,8 @@ def _with_locals(layer_name: str, work: Work, hw: HwConfig, path: tuple, room: C
         rates, compute_cycles=max([rates.compute_cycles] + [use.cycles for use in uses]),
         engine_bytes=float(below.fill_bytes + below.writeback_bytes))
     link = sram.link_cycles(retimed)
-    cycles = float(nest_tiling.pipeline_cycles(np.array(sram.role_moved_bytes), link,
-                                               sram.tile_count, retimed.record[0]))
+    cycles = float(kernels().pipeline_cycles(np.array(sram.role_moved_bytes), link,
+                                             sram.tile_count, retimed.record[0]))
     return _tiling(work.nest, sram.tiling, sram.tile_count, sram.role_moved_bytes,
                    sram.operands["output"].partial_read_bytes, sram.working_set_bytes, cycles,
                    link, uses)

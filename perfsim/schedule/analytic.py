@@ -169,7 +169,7 @@ def _floor_cycles(entry: _Entry, key: tuple[int, int, int], hw: HwConfig,
     directly, the DRAM link's time for the fewest bytes any tiling moves
     (:func:`~perfsim.mapping.tiling.least_dram_bytes`, when its table is built). A layer
     never takes fewer cycles than it computes or than its link is busy
-    (:func:`~perfsim.mapping.kernels.nest_tiling.pipeline_cycles`). Kept by ``where``, the
+    (:func:`~perfsim.mapping.kernels.nest_kernels.pipeline_cycles`). Kept by ``where``, the
     layer's :func:`_where`."""
     floor = _floor_cache.get(where)
     if floor is not None:

@@ -25,7 +25,7 @@ runs as the analytic pipeline does:
 * epilogue: the last tile's compute, then its store.
 
 Alone, that is ``latency + L + (n - 1) max(L + S, c) + c + S`` whatever the buffers: exactly
-the analytic pipeline time (:func:`perfsim.mapping.kernels.nest_tiling.pipeline_cycles`);
+the analytic pipeline time (:func:`perfsim.mapping.kernels.nest_kernels.pipeline_cycles`);
 deeper buffers help only when something else holds the channel or the engine. (They also make
 each tile smaller, since ``buffers`` copies of it must fit:
 :func:`perfsim.mapping.tiling.plan_tiling`.) Every layer ends on a whole cycle, as analytic
@@ -225,7 +225,7 @@ def tile_work(hw: HwConfig, plan: LayerPlan) -> TileWork:
     read, write = tiling.dram_read_bytes, tiling.dram_write_bytes
     # the channel's time per byte, with the transfers' setup and burst rounding spread over them
     per_byte = tiling.dram_link_cycles / (read + write) if read + write else 0.0
-    # As perfsim.mapping.kernels.nest_tiling.pipeline_cycles: the engine is busy computing, or
+    # As perfsim.mapping.kernels.nest_kernels.pipeline_cycles: the engine is busy computing, or
     # moving its own (or its local level's) and the DMA's bytes through SRAM (its busiest
     # port) if that is slower, or running its local level's pipeline (perfsim.mapping.tiling)
     # if that is.

@@ -1,11 +1,12 @@
 """The Numba-jitted loops of the tiling search (:mod:`perfsim.mapping.kernels.nest_tiling`
-holds the rules they follow and everything else): the table kernel (:func:`_rows`), the
-ranking kernel (:func:`_rank`) with the timing rules it inlines (:func:`link_cycles`,
-:func:`pipeline_cycles`), and the skyline (:func:`_skyline`).
+holds the rules they follow and everything else), and their entry points: the search table
+(:func:`level_table`, its kernel :func:`_rows`), its ranking (:func:`rank_table`,
+:func:`_rank`, with the timing rules it inlines: :func:`link_cycles`,
+:func:`pipeline_cycles`), and its skyline (:func:`skyline_rows`, :func:`_skyline`).
 
-Imported on first use, through :func:`~perfsim.mapping.kernels.nest_tiling.compiled`: importing
-Numba and starting its CPU target take about 0.3 s, which a run whose searches are all
-answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) never pays."""
+Imported on first use, through :func:`~perfsim.mapping.kernels.nest_search.kernels`:
+importing Numba and starting its CPU target take about 0.3 s, which a run whose searches are
+all answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) never pays."""
 
 from __future__ import annotations
 
@@ -14,8 +15,112 @@ import math
 import numpy as np
 from numba import njit
 
-from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, _bytes_moved, _dim_term,
-                                                 _runs, _tile_bytes, _top)
+from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, MAX_CANDIDATES, MAX_LEVELS,
+                                                 ROW, _bytes_moved, _dim_columns, _dim_term,
+                                                 _runs, _tile_bytes, _top, pack_nest)
+from perfsim.workload.loopnest import LoopNest
+
+# ----------------------------------------------------------------------------- entry points
+# Python: they make the kernels' work arrays (an allocation inside a kernel compiles Numba's
+# np.zeros per type) and read back what the kernels write.
+
+
+def level_table(nest: LoopNest, values, orders, k: int, costs):
+    """Every tiling of level ``k`` the search tries, in its order, with the loop order of
+    the nest's ``class_orders`` (:class:`~.nest_tiling.PackedNest`) that moves the fewest
+    bytes into level ``k`` (the first on ties): one :data:`~.nest_tiling.ROW` per tiling, and
+    the candidate values per dimension (``candidates[d, i]``, ``counts[d]``); row ``r`` is the
+    mixed-radix number of its candidate indices, the first dimension most significant. Levels
+    above ``k`` keep ``values``/``orders`` (dimension indices, outermost first).
+
+    The table depends on the nest, the costs and the levels above only: a tiling's working
+    set and tile count do not depend on its loop order, and its cycles grow with the bytes it
+    moves, so the order ranked first by (cycles, bytes) moves the fewest bytes whatever the
+    capacities and rates; :func:`rank_table` then picks the tiling in one pass. The
+    dimensions' summaries (:func:`~.nest_tiling.dim_summary`) are built here, the rows in
+    :func:`_rows`."""
+    packed = pack_nest(nest)
+    n_dims, n_axes = packed.dims.shape[0], packed.axes.shape[0]
+    columns = [_dim_columns(nest, d, k, tuple(values[k + 1:, d].tolist()))
+               for d in range(n_dims)]
+    widest = max(len(found) for found, *_ in columns)
+    candidates = np.zeros((n_dims, MAX_CANDIDATES), dtype=np.int64)
+    counts = np.zeros(n_dims, dtype=np.int64)
+    trips = np.zeros((n_dims, widest, MAX_LEVELS), dtype=np.int64)
+    count = np.zeros((n_dims, widest, MAX_LEVELS + 1), dtype=np.int64)
+    extent_sum = np.zeros((n_axes, widest, MAX_LEVELS, 2), dtype=np.int64)
+    top = np.zeros((n_axes, widest), dtype=np.int64)
+    max_extent = np.zeros((n_axes, widest), dtype=np.int64)
+    for d, (found, its_trips, its_count, its_sums, its_top, its_max) in enumerate(columns):
+        n = counts[d] = len(found)
+        candidates[d, :n] = found
+        trips[d, :n] = its_trips
+        count[d, :n] = its_count
+        along = packed.dim_axes[d, :its_top.shape[0]]
+        extent_sum[along, :n] = its_sums
+        top[along, :n] = its_top
+        max_extent[along, :n] = its_max
+    n_ops, n_classes = packed.operands.shape[0], packed.class_orders.shape[1]
+    loops = max(n_dims, n_classes)
+    table = np.zeros(math.prod(counts.tolist()), dtype=ROW)
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    _rows(packed.operands, packed.axis_of, packed.classes, values, orders, k,
+          costs, packed.class_orders, counts, trips, count, extent_sum, top,
+          max_extent, table, np.zeros((3, n_ops, n_dims, widest), dtype=np.int64),
+          np.zeros((n_dims, widest), dtype=np.int64),
+          np.zeros((n_ops, n_classes), dtype=np.int64),
+          np.zeros((3, n_ops, loops), dtype=np.int64),
+          np.zeros((4, max(n_ops, n_dims, 3)), dtype=np.int64))
+    return table, candidates, counts
+
+
+def rank_table(table, buffers, capacity, rates):
+    """(row, cycles, link, fastest, more) of the :data:`~.nest_tiling.CYCLE_TOLERANCE`
+    objective's choice among the fitting rows of a :func:`level_table`, or (-1, inf, inf, ...)
+    when nothing fits; ``capacity`` and ``rates`` are one-element
+    :data:`~.nest_tiling.CAPACITY` and :data:`~.nest_tiling.RATES` arrays, ``buffers`` the
+    count per role. ``link`` is the chosen row's :func:`link_cycles`.
+    ``fastest`` is the buffered bytes per role of the first fitting row of the least cycles
+    (the choice stands for any smaller capacity that still fits it and the choice). ``more``
+    bounds the larger rooms the choice stands for, -1 where it stands for all: of a shared
+    pool, one value, the least room at which a row that does not fit could change the choice
+    (it is faster than the least by more than the tolerance, or within the tolerance and
+    preferred; a sweep's larger SRAMs keep the choice up to there, past rows that fit but
+    change nothing); of buffers per role, per role, the fewest buffered bytes of that role
+    above its buffer."""
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    bounds = np.zeros((2, 3), dtype=np.int64)
+    row, cycles, link = _rank(table, buffers, capacity, rates,
+                   np.empty(table.shape[0], dtype=np.float64),
+                   np.empty(table.shape[0], dtype=np.int64), bounds)
+    more, fastest = bounds.tolist()
+    return row, cycles, link, tuple(fastest), more[:3 if capacity[0]["split"] else 1]
+
+
+def skyline_rows(table) -> np.ndarray:
+    """The rows of a :func:`level_table` that :func:`rank_table` may choose, or find the
+    fastest, at some capacity, buffer counts and rates, in table order (indices): its
+    *skyline*. Ranking them alone chooses the same row, with the same cycles and link's cycles,
+    as ranking the whole table; its ``fastest`` and ``more`` then bound a range of capacities
+    at least as wide.
+
+    A row is left out when another row with as many tiles beats it at every capacity and rate:
+    no larger tile, no more bytes moved, no more transfers and no more bytes per transfer, of
+    any role; and fewer bytes moved in all, or as many and an earlier place in the table. That
+    row fits whenever it does (:func:`_fits`), its link's cycles (bytes padded to whole bursts
+    of any size, over any bandwidth, plus any setup per transfer: :func:`_link`), its level's
+    busy cycles (:func:`_busy`) and so its cycles (:func:`_pipeline`, the same expression in
+    the same tile count) are never more, and :func:`_better` prefers it. Rows beating each
+    other only at some rates both stay."""
+    n = table.shape[0]
+    order = np.lexsort((np.arange(n), table["moved_bytes"], table["tile_count"]))
+    kept = np.zeros(n, dtype=np.int64)
+    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
+    count = _skyline(table, order, np.zeros((n, 3), dtype=np.int64), kept)
+    return np.sort(kept[:count])
+
+
+# ----------------------------------------------------------------------------- kernels
 
 # nest_tiling's fetch-count helpers, compiled into the table kernel (Python's level_traffic
 # calls them as they are: one rule, two callers).
@@ -30,7 +135,7 @@ _tile_bytes_jit = njit(cache=True, inline="always")(_tile_bytes)
 def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_orders, counts,
           trips, count, extent_sum, top, max_extent, table, term, tiles_of, indexing, loop,
           small):
-    """Fills ``table``, the rows of :func:`~.nest_tiling.level_table`, from its dimensions'
+    """Fills ``table``, the rows of :func:`level_table`, from its dimensions'
     summaries (column ``i`` of each array: candidate ``i``). The rest are zeroed work arrays:
     ``term`` (3, operands, dimensions, candidates), ``tiles_of`` (dimensions, candidates),
     ``indexing`` (operands, classes), ``loop`` (3, operands, loops) and ``small`` (4, at
@@ -241,7 +346,7 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
 
 @njit(cache=True)
 def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
-    """:func:`~.nest_tiling.rank_table` with its work arrays: ``cycles`` and ``needs`` (bytes
+    """:func:`rank_table` with its work arrays: ``cycles`` and ``needs`` (bytes
     in one pool, :func:`_need`) per row, and ``bounds`` (2, 3), into which it writes ``more`` and
     ``fastest``; returns the row, its cycles and its link's. The capacity and rates are read
     once, into locals, and each row's bytes into tuples, so the rules (:func:`_fits`,
@@ -338,7 +443,7 @@ def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
 
 @njit(cache=True)
 def _skyline(table, order, transfers, kept) -> int:
-    """:func:`~.nest_tiling.skyline_rows` of ``table``, its rows visited in ``order`` (by tile
+    """:func:`skyline_rows` of ``table``, its rows visited in ``order`` (by tile
     count, then bytes moved, then place: a row that beats another comes before it, so only the
     rows kept so far, of the same tile count, need be compared); writes the rows kept into
     ``kept`` and returns how many. ``transfers`` is a work array, (rows, 3)."""

@@ -34,12 +34,51 @@ import numpy as np
 
 from perfsim.errors import PerfsimError
 from perfsim.hardware.model import OPERANDS, Precision
+from perfsim.mapping.kernels import kept_answers
 from perfsim.mapping.kernels import nest_tiling as kern
 from perfsim.workload.loopnest import LoopNest
 
 BUFFER_ROLES = OPERANDS
 """Roles with their own buffer, named as a hardware level's ``holds``: ``input``, ``weight``
 (a nest's weights and their bias), ``output``."""
+
+
+_kernels = None
+
+
+def kernels():
+    """:mod:`~perfsim.mapping.kernels.nest_kernels`, the jitted loops and their entry points,
+    imported on first use: importing Numba and starting its CPU target take about 0.3 s, which
+    a run whose searches are all answered from disk (:mod:`.kept_answers`) never pays. When
+    Numba has no usable cache of a kernel every costed run calls
+    (:data:`~.nest_kernels.SEARCH_KERNELS`: the first run after an install or an upgrade), it
+    logs that it compiles them first (logger ``perfsim``, level INFO: the command line prints
+    it)."""
+    global _kernels
+    if _kernels is None:
+        from perfsim.mapping.kernels import nest_kernels
+
+        if _cold(nest_kernels.SEARCH_KERNELS):
+            import logging
+
+            logging.getLogger("perfsim").info(
+                "compiling the cost model's kernels with Numba (once after an install or "
+                "upgrade; a few seconds)...")
+        _kernels = nest_kernels
+    return _kernels
+
+
+def _cold(jitted) -> bool:
+    """Whether Numba has no usable cache of one of the ``jitted`` kernels. Reads the caches'
+    index files; never compiles."""
+    for kernel in jitted:
+        cache = getattr(kernel, "_cache", None)
+        try:
+            if cache is not None and not cache._cache_file._load_index():
+                return True
+        except (AttributeError, OSError):  # another Numba's layout: say nothing
+            return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -99,7 +138,7 @@ class Buffers:
 
 @dataclass(frozen=True)
 class Rates:
-    """What a level's tiling is timed with (:func:`~.nest_tiling.pipeline_cycles`): the
+    """What a level's tiling is timed with (:func:`~.nest_kernels.pipeline_cycles`): the
     engine's compute cycles, the bytes the engine (or the level below) moves through this
     level, this level's bandwidth, and the link from the level above (bytes per cycle, and
     latency in cycles); ``serial`` when the level has one buffer of some operand, so its
@@ -189,7 +228,7 @@ class LevelTraffic:
     level run; ``cycles`` is the pipeline time the search ranked it by (None when costed
     without a search); ``role_moved_bytes`` and ``role_tile_bytes`` are the bytes moved and
     the single-buffered tile per buffer role (:data:`BUFFER_ROLES`), which its transfers are
-    counted by (:func:`~.nest_tiling.link_cycles`); ``buffered_role_bytes`` the level's bytes
+    counted by (:func:`~.nest_kernels.link_cycles`); ``buffered_role_bytes`` the level's bytes
     per role, every buffer counted. A searched level also has ``fastest_role_bytes``, those
     of the fastest tiling the search weighed the choice against: the same search with less
     room, as long as both still fit, makes the same choice; and ``more_room_bytes``: the
@@ -214,7 +253,7 @@ class LevelTraffic:
     def link_cycles(self, rates: Rates) -> float:
         """Cycles the link from the level above is busy with this level's transfers."""
         moved, tile = self._role_arrays
-        return float(kern.link_cycles(moved, tile, rates.record[0]))
+        return float(kernels().link_cycles(moved, tile, rates.record[0]))
 
     @cached_property
     def _role_arrays(self) -> tuple[np.ndarray, np.ndarray]:
@@ -254,8 +293,14 @@ def level_costs(nest: LoopNest, precision: Precision, level: int, holds: frozens
     accumulator precision when the nest reduces. An operand counts traffic into the level if
     the level holds its role and it lives above (``homes``: level it lives at; missing
     means DRAM); it takes a tile buffer then, and an output also at its home level."""
-    return _level_costs(nest, precision, level, frozenset(holds),
-                        tuple(sorted(homes.items()))).copy()
+    made = _level_costs(nest, precision, level, frozenset(holds), tuple(sorted(homes.items())))
+    # copied field by field into np.zeros: copying or assigning whole records (and zeros_like)
+    # leave the padding between their fields unset, and the costs' bytes are a table's key (in
+    # the process, and on disk: kept_answers)
+    costs = np.zeros(made.shape, dtype=made.dtype)
+    for name in kern.COST.names:
+        costs[name] = made[name]
+    return costs
 
 
 @lru_cache(maxsize=4096)
@@ -354,7 +399,7 @@ tables would thrash on one network and overflow on another."""
 
 SKYLINE_AFTER_RANKINGS = 4
 """Rankings of a table with all its rows; from the next on, a table is ranked by its skyline
-(:func:`~.nest_tiling.skyline_rows`: the same choices, in about half the time on ResNet-50's
+(:func:`~.nest_kernels.skyline_rows`: the same choices, in about half the time on ResNet-50's
 tables). Finding a skyline costs about 15 rankings, and its kernel 0.5 CPU-s to compile once
 per install: a run ranks each table at most three times (GPT-2, BERT, ConvNeXt, DenseNet-121,
 EfficientNet-B0, Inception-v4, MobileNet V1, ResNet-50 on ``matrix_engine``), so finds none; a
@@ -399,7 +444,7 @@ class _Tables:
             if held.rankings <= SKYLINE_AFTER_RANKINGS:
                 return held.made[0], None
             table = held.made[0]
-            rows = kern.skyline_rows(table)
+            rows = kernels().skyline_rows(table)
             held.skyline = (table[rows], rows)
             added = held.skyline[0].nbytes + rows.nbytes
             held.bytes += added
@@ -439,7 +484,7 @@ def _make_table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shap
     buffer count and rate); arguments are the arrays' bytes so that they hash."""
     values_array = np.frombuffer(values, np.int64).reshape(shape).copy()
     orders_array = np.frombuffer(orders, np.int64).reshape(shape).copy()
-    return kern.level_table(nest, values_array, orders_array, k,
+    return kernels().level_table(nest, values_array, orders_array, k,
                             np.frombuffer(costs, kern.COST).copy())
 
 
@@ -463,12 +508,25 @@ def _search_at(nest: LoopNest, values: np.ndarray, orders: np.ndarray, k: int,
 
 def _rank(key: tuple, buffers: Buffers, capacity: Capacity, rates_record: np.ndarray
           ) -> tuple[int, float, float, tuple, tuple] | None:
-    """:func:`~.nest_tiling.rank_table` of the table of ``key`` (:data:`_table`; by its
+    """:func:`~.nest_kernels.rank_table` of the table of ``key`` (:data:`_table`; by its
     skyline once ranked often: :meth:`_Tables.to_rank`): the chosen row of the table, its
     cycles, its link's cycles, the fastest row's buffered bytes per role and
-    :attr:`LevelTraffic.more_room_bytes`; None when no row fits."""
+    :attr:`LevelTraffic.more_room_bytes`; None when no row fits. Answered from the kept
+    answers when they are in force (:mod:`.kept_answers`)."""
+    kept = kept_answers.active()
+    if kept is None:
+        return _rank_table(key, buffers, capacity, rates_record)
+    return kept.answer(("rank", kept.table_name(key), buffers.array.tobytes(),
+                        kept_answers.record_values(capacity.record),
+                        kept_answers.record_values(rates_record)),
+                       _rank_table, key, buffers, capacity, rates_record)
+
+
+def _rank_table(key: tuple, buffers: Buffers, capacity: Capacity, rates_record: np.ndarray
+                ) -> tuple[int, float, float, tuple, tuple] | None:
+    """:func:`_rank` made by the kernel."""
     rows, index = _table.to_rank(key)
-    row, cycles, link, fastest, more = kern.rank_table(rows, buffers.array, capacity.record,
+    row, cycles, link, fastest, more = kernels().rank_table(rows, buffers.array, capacity.record,
                                                        rates_record)
     if row < 0:
         return None
@@ -478,7 +536,7 @@ def _rank(key: tuple, buffers: Buffers, capacity: Capacity, rates_record: np.nda
 
 def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: np.ndarray,
             row: int, values: np.ndarray, orders: np.ndarray, k: int) -> LevelTiling:
-    """Row ``row`` of level ``k``'s table (:func:`~.nest_tiling.level_table`: the mixed-radix
+    """Row ``row`` of level ``k``'s table (:func:`~.nest_kernels.level_table`: the mixed-radix
     number of its candidates) as a tiling, also written into ``values[k]`` and
     ``orders[k]``."""
     packed = kern.pack_nest(nest)
@@ -493,7 +551,7 @@ def _decode(nest: LoopNest, table: np.ndarray, candidates: np.ndarray, counts: n
 
 def _more_room(more: list[int]) -> tuple[int | None, ...]:
     """:attr:`LevelTraffic.more_room_bytes` of a ranking's ``more``
-    (:func:`~.nest_tiling.rank_table`: -1 where more room never changes the choice)."""
+    (:func:`~.nest_kernels.rank_table`: -1 where more room never changes the choice)."""
     return tuple(None if bytes_ < 0 else bytes_ for bytes_ in more)
 
 
@@ -564,8 +622,21 @@ def least_moved_bytes(nest: LoopNest, precision: Precision,
                       resident: frozenset[str] = frozenset()) -> int | None:
     """The fewest bytes any tiling of one on-chip level below DRAM moves over the link, at
     any capacity and rates (:func:`search_one_level`'s choice moves at least these); None when
-    its table has not been built (or was dropped)."""
-    return _table.least_moved_bytes(_one_level_key(nest, precision, resident))
+    its table has not been built (or was dropped). While answers are kept
+    (:mod:`.kept_answers`) they are always given, from the kept answer or the table, built if
+    need be: a run then asks the same questions (costs the same placements) whether its answers
+    were kept or not."""
+    key = _one_level_key(nest, precision, resident)
+    kept = kept_answers.active()
+    if kept is None:
+        return _table.least_moved_bytes(key)
+    return kept.answer(("least", kept.table_name(key)), _least_built, key)
+
+
+def _least_built(key: tuple) -> int:
+    """The fewest bytes a row of the table of ``key`` moves, the table built if need be."""
+    _table(*key)
+    return _table.least_moved_bytes(key)
 
 
 @lru_cache(maxsize=4096)
@@ -597,7 +668,16 @@ def _one_level_row(key: tuple, row: int, buffers: Buffers) -> LevelTraffic:
 @lru_cache(maxsize=4096)
 def _one_level_choice(key: tuple, row: int) -> ChosenRow:
     """Row ``row`` of the one-level table ``key`` (:func:`_one_level_key`) as a
-    :class:`ChosenRow`. Holds no table: evicting one from :data:`_table` frees it."""
+    :class:`ChosenRow`, from the kept answers when they are in force (:mod:`.kept_answers`).
+    Holds no table: evicting one from :data:`_table` frees it."""
+    kept = kept_answers.active()
+    if kept is None:
+        return _chosen_row(key, row)
+    return kept.answer(("choice", kept.table_name(key), row), _chosen_row, key, row)
+
+
+def _chosen_row(key: tuple, row: int) -> ChosenRow:
+    """:func:`_one_level_choice` read from the table."""
     nest = key[0]
     table, candidates, counts = _table(*key)
     values = np.ones((1, len(nest.tiled_dims)), dtype=np.int64)

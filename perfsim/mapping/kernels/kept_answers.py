@@ -1,0 +1,221 @@
+"""The tiling search's answers kept on disk between runs.
+
+A run costs its layers by tiling searches, whose kernels (:mod:`.nest_kernels`) answer three
+questions: a table's ranking at one capacity, buffer count and rates (the row chosen, its
+cycles and link cycles, and the range of rooms it stands for), a row's tiling and bytes per
+role, and the fewest bytes any row of a table moves (a layer's floor). Running the same layers
+on the same hardware again asks the same questions. While :func:`kept` is in force the answers
+are looked up in a file first, and the ones made are added to it when the block ends: a run
+that finds every answer there calls no kernel, so it neither imports Numba nor starts its CPU
+target (about 0.3 s of a warm ``perfsim run``, its largest part). A run with a question not
+there (a new layer, new rates) computes that answer as before and pays that start-up then.
+
+The answers are the kernels' own, bit for bit: each is looked up by everything its kernel
+reads (the nest as its ``repr``, which names every field that defines it; the costs, the
+levels above, the capacity, buffer counts and rates as the bytes of the arrays the kernels
+read), in a file named by a fingerprint of perfsim's source files, NumPy's version and Numba's
+installed files, so an upgrade or an edit of perfsim starts a new file. A file that cannot be
+read as answers (truncated, another format) is ignored and replaced when the block ends.
+Written atomically (:mod:`perfsim.storage`); two runs ending at once keep the answers of the
+last to write. The file keeps :data:`MAX_KEPT_ANSWERS`, this run's first.
+
+The directory is ``$PERFSIM_CACHE_DIR`` if set, else the user's cache directory
+(``platformdirs``: ``~/.cache/perfsim`` on Linux). The command line's ``perfsim run`` keeps
+answers; the library keeps none unless asked (``with kept(): ...``), and a sweep never does
+(its points ask questions once each, by the thousand).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pickle
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+MAX_KEPT_ANSWERS = 20_000
+"""Answers a file keeps (MobileNet V1 on one config asks about 300 questions; loading 20,000
+answers takes about 20 ms)."""
+
+MISSING = object()
+"""What :meth:`KeptAnswers.get` returns for a question without a kept answer."""
+
+
+class KeptAnswers:
+    """Answers by question: read from ``path`` (nothing if it is missing or unreadable), and
+    those this run found or made (:attr:`used`, first in the file it writes)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.answers = _read(path)
+        self.used: dict = {}
+        self.made = 0
+        self._names: dict[tuple, bytes] = {}
+
+    def table_name(self, key: tuple) -> bytes:
+        """A search table's key (``(nest, costs, values, orders, shape, level)``, the arrays as
+        bytes: :func:`~.nest_search._one_level_key`) as its :func:`digest` (kept per key)."""
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = digest(key)
+        return found
+
+    def get(self, question: tuple):
+        """The answer kept for ``question``, or :data:`MISSING` (marking it used)."""
+        found = self.answers.get(question, MISSING)
+        if found is not MISSING:
+            self.used[question] = found
+        return found
+
+    def answer(self, question: tuple, compute, *args):
+        """The answer kept for ``question``, else ``compute(*args)``, kept."""
+        found = self.get(question)
+        if found is MISSING:
+            found = compute(*args)
+            self.keep(question, found)
+        return found
+
+    def keep(self, question: tuple, answer) -> None:
+        self.answers[question] = self.used[question] = answer
+        self.made += 1
+
+    def save(self) -> None:
+        """Write this run's answers, then the others read, up to :data:`MAX_KEPT_ANSWERS`
+        (nothing when no answer was made). A directory that cannot be written is left as it
+        is: the answers are only kept for speed."""
+        if not self.made:
+            return
+        from perfsim.storage import write_atomic
+
+        keep = dict(self.used)
+        for question, answer in self.answers.items():
+            if len(keep) >= MAX_KEPT_ANSWERS:
+                break
+            keep.setdefault(question, answer)
+        data = pickle.dumps(keep, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            write_atomic(self.path, lambda tmp: tmp.write_bytes(data))
+        except OSError:
+            pass
+
+
+_active: KeptAnswers | None = None
+
+
+def active() -> KeptAnswers | None:
+    """The answers in force (:func:`kept`), or None."""
+    return _active
+
+
+@contextmanager
+def kept(directory: str | os.PathLike | None = None) -> Iterator[KeptAnswers]:
+    """Answer the tiling searches from the kept file in ``directory`` (default:
+    :func:`cache_directory`) while the block runs, and add the answers made to it when the
+    block ends without an error."""
+    global _active
+    answers = KeptAnswers(Path(directory or cache_directory()) / f"searches-{fingerprint()}.pickle")
+    previous, _active = _active, answers
+    try:
+        yield answers
+    finally:
+        _active = previous
+    answers.save()
+
+
+def cache_directory() -> Path:
+    """``$PERFSIM_CACHE_DIR``, else the user's cache directory for perfsim."""
+    given = os.environ.get("PERFSIM_CACHE_DIR")
+    if given:
+        return Path(given)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("perfsim"))
+
+
+_fingerprint: str | None = None
+
+
+def fingerprint() -> str:
+    """:func:`fingerprint_of` perfsim's own package, once a process (81 files, about 4 ms)."""
+    global _fingerprint
+    if _fingerprint is None:
+        _fingerprint = fingerprint_of(Path(__file__).resolve().parents[2])
+    return _fingerprint
+
+
+def fingerprint_of(package: Path) -> str:
+    """16 hex digits naming what the answers depend on beyond their questions: the source
+    files of ``package`` (their paths and bytes), NumPy's version, and Numba's installed
+    package (its ``__init__.py``'s path, size and time: an upgrade replaces it)."""
+    found = hashlib.blake2b(np.__version__.encode(), digest_size=8)
+    try:
+        numba = find_spec("numba")
+    except (ImportError, ValueError):  # a stand-in module without a spec
+        numba = None
+    if numba is not None and numba.origin:
+        stat = os.stat(numba.origin)
+        found.update(f"{numba.origin}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_bytes()
+        found.update(str(path.relative_to(package)).encode() + b"\0")
+        found.update(len(source).to_bytes(8, "little") + source)
+    return found.hexdigest()
+
+
+def answered(question: tuple, compute, *args):
+    """``compute(*args)``, answered by the kept answers in force (:func:`kept`) to
+    ``question``, whose :func:`digest` names it: everything the answer depends on."""
+    if _active is None:
+        return compute(*args)
+    return _active.answer(digest(question), compute, *args)
+
+
+def digest(value) -> bytes:
+    """16 bytes that stand for ``value``'s content in any process (:func:`_canonical`)."""
+    data = pickle.dumps(_canonical(value), protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _canonical(value):
+    """``value`` as plain tuples, strings and numbers, the same in every process: a dataclass
+    as its class's name and its fields, a set sorted, a mapping as its items in order, an
+    array as its type, shape and values (a record's padding left out). A float keeps every
+    bit, as pickle writes it."""
+    if isinstance(value, (str, bytes, int, float, type(None))):
+        return value
+    if isinstance(value, (tuple, list)):
+        return tuple(map(_canonical, value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted(map(_canonical, value), key=repr)))
+    if isinstance(value, Mapping):
+        return ("mapping", tuple((_canonical(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, _canonical(value.tolist()))
+    if dataclasses.is_dataclass(value):
+        return (type(value).__qualname__,
+                tuple(_canonical(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def record_values(record: np.ndarray) -> tuple:
+    """The values of a one-element record array, exactly, as a tuple (its sub-arrays as
+    tuples): its bytes would do but for the padding between fields, which is not set."""
+    return tuple(tuple(value.tolist()) if isinstance(value, np.ndarray) else value
+                 for value in record[0].item())
+
+
+def _read(path: Path) -> dict:
+    """The answers in ``path``; none when it is missing or not a file of answers."""
+    try:
+        with open(path, "rb") as file:
+            answers = pickle.load(file)
+    except Exception:  # missing, truncated, another format: the answers are only a cache
+        return {}
+    return answers if isinstance(answers, dict) else {}
