@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
+import sqlite3
 import subprocess
 import sys
 
@@ -63,7 +63,7 @@ def test_a_run_with_every_answer_kept_needs_no_kernel_and_gives_the_kernels_numb
     run without kept answers gives (the kernels computing everything)."""
     fresh = _run(case, "kernels", "none", tmp_path)
     first = _run(case, "kernels", "kept", tmp_path)
-    assert len(list(tmp_path.glob("searches-*.pickle"))) == 1
+    assert len(list(tmp_path.glob("searches-*.sqlite"))) == 1
     again = _run(case, "no-kernels", "kept", tmp_path)
     assert first == fresh and again == fresh
 
@@ -100,25 +100,51 @@ def test_a_file_that_is_not_answers_is_ignored_and_replaced(tmp_path):
     env = {**os.environ, "PERFSIM_CACHE_DIR": str(tmp_path / "cache")}
     args = ("run", "tiny_cnn", "--hw", "matrix_engine", "--format", "json")
     first = perfsim_cli(*args, cwd=tmp_path, env=env)
-    [path] = (tmp_path / "cache").glob("searches-*.pickle")
-    for junk in (path.read_bytes()[:100], b"not a pickle", pickle.dumps(["a", "list"])):
+    [path] = (tmp_path / "cache").glob("searches-*.sqlite")
+    whole = path.read_bytes()
+    for junk in (whole[:len(whole) // 2], b"not a database " * 100, b""):
         path.write_bytes(junk)
         again = perfsim_cli(*args, cwd=tmp_path, env=env)
         assert again.returncode == 0 and again.stdout == first.stdout, again.stderr
-        assert isinstance(pickle.loads(path.read_bytes()), dict)
+        with sqlite3.connect(path) as file:
+            assert file.execute("SELECT count(*) FROM answers").fetchone()[0] > 0
 
 
-def test_the_file_keeps_this_runs_answers_first_up_to_its_limit(tmp_path, monkeypatch):
-    """Past :data:`MAX_KEPT_ANSWERS` the answers of earlier runs go, this run's stay."""
+def test_the_file_keeps_the_latest_answers_up_to_its_limit(tmp_path, monkeypatch):
+    """Past :data:`MAX_KEPT_ANSWERS` the answers written longest ago go; a run that finds
+    an answer reads it, and one that makes none writes nothing."""
     monkeypatch.setattr(kept_answers, "MAX_KEPT_ANSWERS", 5)
-    path = tmp_path / "answers.pickle"
-    path.write_bytes(pickle.dumps({("old", i): i for i in range(10)}))
+    path = tmp_path / "searches-x.sqlite"
+    for run in range(4):  # three answers a run
+        answers = kept_answers.KeptAnswers(path)
+        for i in range(3):
+            assert answers.answer(("q", run, i), pow, run, i) == run ** i
+        answers.save()
     answers = kept_answers.KeptAnswers(path)
-    assert answers.answer(("old", 3), pow, 2, 8) == 3  # found: no call
-    assert answers.answer(("new", 0), pow, 2, 8) == 256  # made
+    kept_now = [(run, i) for run in range(4) for i in range(3)
+                if answers.get(("q", run, i)) is not kept_answers.MISSING]
+    # the last run's three, and two of the run before's (written at one time: either two)
+    assert len(kept_now) == 5 and kept_now[-3:] == [(3, 0), (3, 1), (3, 2)]
+    assert [run for run, _ in kept_now[:2]] == [2, 2]
+    assert answers.answer(("q", 3, 2), pow, 0, 0) == 9  # found: pow(0, 0) is not called
+    written = path.stat().st_mtime_ns
     answers.save()
-    assert pickle.loads(path.read_bytes()) == {("old", 3): 3, ("new", 0): 256, ("old", 0): 0,
-                                                ("old", 1): 1, ("old", 2): 2}
+    assert path.stat().st_mtime_ns == written
+
+
+def test_a_directory_keeps_the_latest_files(tmp_path, monkeypatch):
+    """Each installation (or edit) of perfsim writes a file of its own; a directory keeps the
+    :data:`KEPT_FILES` most recently written, its own always."""
+    for age in range(6):
+        old = tmp_path / f"searches-old{age}.sqlite"
+        old.write_bytes(b"")
+        os.utime(old, ns=(10 ** 18 - age * 10 ** 9,) * 2)
+    answers = kept_answers.KeptAnswers(tmp_path / "searches-new.sqlite")
+    answers.answer(("q",), int, 1)
+    answers.save()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "searches-new.sqlite", "searches-old0.sqlite", "searches-old1.sqlite",
+        "searches-old2.sqlite"]
 
 
 DIGEST = """

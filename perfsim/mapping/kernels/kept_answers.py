@@ -10,14 +10,15 @@ that finds every answer there calls no kernel, so it neither imports Numba nor s
 target (about 0.3 s of a warm ``perfsim run``, its largest part). A run with a question not
 there (a new layer, new rates) computes that answer as before and pays that start-up then.
 
-The answers are the kernels' own, bit for bit: each is looked up by everything its kernel
-reads (the nest as its ``repr``, which names every field that defines it; the costs, the
-levels above, the capacity, buffer counts and rates as the bytes of the arrays the kernels
-read), in a file named by a fingerprint of perfsim's source files, NumPy's version and Numba's
-installed files, so an upgrade or an edit of perfsim starts a new file. A file that cannot be
-read as answers (truncated, another format) is ignored and replaced when the block ends.
-Written atomically (:mod:`perfsim.storage`); two runs ending at once keep the answers of the
-last to write. The file keeps :data:`MAX_KEPT_ANSWERS`, this run's first.
+The answers are the kernels' own, bit for bit: each is looked up by the :func:`digest` of
+everything its kernel reads (the nest, the costs, the levels above, the capacity, buffer
+counts and rates, exactly), in a file named by a fingerprint of perfsim's source files,
+NumPy's version and Numba's installed files, so an upgrade or an edit of perfsim starts a new
+file. The file is an SQLite database (Python's ``sqlite3``): a run reads only the answers it
+asks for, whatever the file's size, and adds its own in one transaction, so runs ending at
+once both keep theirs and a run stopped midway adds nothing. A file that cannot be read as
+answers (truncated, another format) is ignored, and replaced when the block ends. It keeps
+:data:`MAX_KEPT_ANSWERS`, the directory :data:`KEPT_FILES`.
 
 The directory is ``$PERFSIM_CACHE_DIR`` if set, else the user's cache directory
 (``platformdirs``: ``~/.cache/perfsim`` on Linux). The command line's ``perfsim run`` keeps
@@ -27,49 +28,69 @@ answers; the library keeps none unless asked (``with kept(): ...``), and a sweep
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
 import pickle
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
 
-MAX_KEPT_ANSWERS = 20_000
-"""Answers a file keeps (MobileNet V1 on one config asks about 300 questions; loading 20,000
-answers takes about 20 ms)."""
+MAX_KEPT_ANSWERS = 100_000
+"""Answers a file keeps, the most recently written (about 200 bytes each on disk). A run reads
+only the answers it asks for (MobileNet V1 on one config asks about 300 questions), so the
+file's size costs a run nothing but disk."""
+
+KEPT_FILES = 4
+"""Files of answers a directory keeps (each perfsim installation, or edit, writes its own),
+the most recently written."""
 
 MISSING = object()
 """What :meth:`KeptAnswers.get` returns for a question without a kept answer."""
 
 
 class KeptAnswers:
-    """Answers by question: read from ``path`` (nothing if it is missing or unreadable), and
-    those this run found or made (:attr:`used`, first in the file it writes)."""
+    """Answers by question, from the SQLite file at ``path`` (none if it is missing or cannot
+    be read), and those this run made, which :meth:`save` adds to it."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.answers = _read(path)
-        self.used: dict = {}
-        self.made = 0
+        self.answers: dict = {}  # this run's, found or made, by question
+        self.made: dict[bytes, bytes] = {}  # digest of the question -> pickled answer
         self._names: dict[tuple, bytes] = {}
+        self._forms: dict = {}
+        self._file: sqlite3.Connection | None | bool = None  # False: none to read
 
     def table_name(self, key: tuple) -> bytes:
         """A search table's key (``(nest, costs, values, orders, shape, level)``, the arrays as
-        bytes: :func:`~.nest_search._one_level_key`) as its :func:`digest` (kept per key)."""
+        bytes: :func:`~.nest_search._one_level_key`) as its :func:`digest` (kept per key, the
+        nest's canonical form per nest: layers alike share it)."""
         found = self._names.get(key)
         if found is None:
-            found = self._names[key] = digest(key)
+            nest = key[0]
+            form = self._forms.get(nest)
+            if form is None:
+                form = self._forms[nest] = _canonical(nest)
+            found = self._names[key] = digest((form, *key[1:]))
         return found
 
     def get(self, question: tuple):
-        """The answer kept for ``question``, or :data:`MISSING` (marking it used)."""
+        """The answer kept for ``question``, or :data:`MISSING`."""
         found = self.answers.get(question, MISSING)
-        if found is not MISSING:
-            self.used[question] = found
+        if found is MISSING and self._reader():
+            try:
+                row = self._file.execute("SELECT answer FROM answers WHERE question = ?",
+                                         (digest(question),)).fetchone()
+            except sqlite3.Error:  # not a file of answers after all
+                self._file = False
+                return MISSING
+            if row is not None:
+                found = self.answers[question] = pickle.loads(row[0])
         return found
 
     def answer(self, question: tuple, compute, *args):
@@ -81,27 +102,63 @@ class KeptAnswers:
         return found
 
     def keep(self, question: tuple, answer) -> None:
-        self.answers[question] = self.used[question] = answer
-        self.made += 1
+        self.answers[question] = answer
+        self.made[digest(question)] = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _reader(self) -> bool:
+        """Whether there is a file to read answers from (opened, read-only, on first use)."""
+        if self._file is None:
+            try:
+                self._file = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro",
+                                             uri=True)
+            except sqlite3.Error:  # missing
+                self._file = False
+        return self._file is not False
 
     def save(self) -> None:
-        """Write this run's answers, then the others read, up to :data:`MAX_KEPT_ANSWERS`
-        (nothing when no answer was made). A directory that cannot be written is left as it
-        is: the answers are only kept for speed."""
+        """Add the answers made to the file, in one transaction, keeping the
+        :data:`MAX_KEPT_ANSWERS` most recently written, and the directory's
+        :data:`KEPT_FILES` most recently written files (nothing when no answer was made). A
+        file that is not a file of answers is replaced; one that cannot be written is left as
+        it is: the answers are only kept for speed."""
         if not self.made:
             return
-        from perfsim.storage import write_atomic
-
-        keep = dict(self.used)
-        for question, answer in self.answers.items():
-            if len(keep) >= MAX_KEPT_ANSWERS:
+        if self._file:
+            self._file.close()
+        for _ in range(2):
+            try:
+                self._write()
                 break
-            keep.setdefault(question, answer)
-        data = pickle.dumps(keep, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            write_atomic(self.path, lambda tmp: tmp.write_bytes(data))
-        except OSError:
-            pass
+            except sqlite3.DatabaseError:  # not a file of answers: start it afresh
+                self.path.unlink(missing_ok=True)
+            except (sqlite3.Error, OSError):  # read-only, or another run holds it too long
+                break
+        _prune(self.path.parent, self.path.name)
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as file, file:
+            file.execute("CREATE TABLE IF NOT EXISTS answers (question BLOB PRIMARY KEY, "
+                         "answer BLOB NOT NULL, written INTEGER NOT NULL) WITHOUT ROWID")
+            now = time.time_ns()
+            file.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                             ((question, answer, now) for question, answer
+                              in self.made.items()))
+            file.execute("DELETE FROM answers WHERE question IN (SELECT question FROM "
+                         "answers ORDER BY written DESC LIMIT -1 OFFSET ?)",
+                         (MAX_KEPT_ANSWERS,))
+
+
+def _prune(directory: Path, own: str) -> None:
+    """Remove the files of answers in ``directory`` beyond the :data:`KEPT_FILES` most
+    recently written (never ``own``)."""
+    try:
+        files = sorted(directory.glob("searches-*.sqlite"), key=lambda p: p.stat().st_mtime_ns,
+                       reverse=True)
+        for path in [p for p in files if p.name != own][KEPT_FILES - 1:]:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 _active: KeptAnswers | None = None
@@ -112,13 +169,13 @@ def active() -> KeptAnswers | None:
     return _active
 
 
-@contextmanager
+@contextlib.contextmanager
 def kept(directory: str | os.PathLike | None = None) -> Iterator[KeptAnswers]:
     """Answer the tiling searches from the kept file in ``directory`` (default:
     :func:`cache_directory`) while the block runs, and add the answers made to it when the
     block ends without an error."""
     global _active
-    answers = KeptAnswers(Path(directory or cache_directory()) / f"searches-{fingerprint()}.pickle")
+    answers = KeptAnswers(Path(directory or cache_directory()) / f"searches-{fingerprint()}.sqlite")
     previous, _active = _active, answers
     try:
         yield answers
@@ -209,13 +266,3 @@ def record_values(record: np.ndarray) -> tuple:
     tuples): its bytes would do but for the padding between fields, which is not set."""
     return tuple(tuple(value.tolist()) if isinstance(value, np.ndarray) else value
                  for value in record[0].item())
-
-
-def _read(path: Path) -> dict:
-    """The answers in ``path``; none when it is missing or not a file of answers."""
-    try:
-        with open(path, "rb") as file:
-            answers = pickle.load(file)
-    except Exception:  # missing, truncated, another format: the answers are only a cache
-        return {}
-    return answers if isinstance(answers, dict) else {}
