@@ -102,13 +102,14 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
 
 
 @njit(cache=True, inline="always")
-def _fits(tile, buffers, split: bool, shared_bytes: int, role_bytes) -> bool:
+def _fits(need: int, tile, buffers, split: bool, shared_bytes: int, role_bytes) -> bool:
     """Whether ``buffers[role]`` copies of each role's tile bytes (``tile``) fit a shared pool
-    of ``shared_bytes`` or (``split``) a buffer of ``role_bytes[role]`` per role."""
+    of ``shared_bytes`` (the copies take ``need`` bytes there, :func:`_need`: the caller has
+    worked them out) or (``split``) a buffer of ``role_bytes[role]`` per role."""
     if split:
         return (buffers[0] * tile[0] <= role_bytes[0] and buffers[1] * tile[1] <= role_bytes[1]
                 and buffers[2] * tile[2] <= role_bytes[2])
-    return _need(tile, buffers) <= shared_bytes
+    return need <= shared_bytes
 
 
 @njit(cache=True, inline="always")
@@ -116,22 +117,6 @@ def _need(tile, buffers) -> int:
     """The bytes ``buffers[role]`` copies of each role's tile bytes (``tile``) take in one
     pool."""
     return buffers[0] * tile[0] + buffers[1] * tile[1] + buffers[2] * tile[2]
-
-
-@njit(cache=True, inline="always")
-def _more(tile, buffers, role_bytes, more):
-    """``more`` (three bytes, -1: none yet) lowered by a tile that does not fit buffers per
-    role (:func:`_fits`) to each role's buffered bytes that exceed its buffer. Scalars in and
-    out: an array handed to an inlined function in a loop costs a reference count per row."""
-    return (_lowered(more[0], buffers[0] * tile[0], role_bytes[0]),
-            _lowered(more[1], buffers[1] * tile[1], role_bytes[1]),
-            _lowered(more[2], buffers[2] * tile[2], role_bytes[2]))
-
-
-@njit(cache=True, inline="always")
-def _lowered(more: int, need: int, room: int) -> int:
-    """``more`` lowered to ``need`` when that exceeds ``room`` (-1: none yet)."""
-    return need if need > room and (more < 0 or need < more) else more
 
 
 @njit(cache=True, inline="always")
@@ -240,22 +225,28 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
 
 
 @njit(cache=True)
-def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
-    """:func:`~.nest_tiling.rank_table` with its work arrays: ``cycles`` and ``needs`` (bytes
-    in one pool, :func:`_need`) per row, and ``bounds`` (2, 3), into which it writes ``more`` and
-    ``fastest``; returns the row, its cycles and its link's. The capacity and rates are read
-    once, into locals, and each row's bytes into tuples, so the rules (:func:`_fits`,
-    :func:`_more`, :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one loop over
-    scalars: a sweep ranks tables thousands of times.
+def _rank(table, buffers, capacity, rates, cycles, needs, links, bounds):
+    """:func:`~.nest_tiling.rank_table` with its work arrays: ``cycles``, ``needs`` (bytes in
+    one pool, :func:`_need`) and ``links`` (the link's cycles, :func:`_link`, where worked out)
+    per row, and ``bounds`` (2, 3), into which it writes ``more`` and ``fastest``; returns the
+    row, its cycles and its link's. The capacity and rates are read once, into locals, and each
+    row's bytes into tuples, so the rules (:func:`_need`, :func:`_fits`, :func:`_link`,
+    :func:`_busy`, :func:`_pipeline`) inline into one loop over scalars: a sweep ranks tables
+    thousands of times.
 
-    Of one pool, the rows that do not fit are timed in the same loop (one copy of the rules:
-    each copy is Numba compiling them again), and ``more`` is the least room at which one of
-    them could change the choice once it fits: when it is faster than the least by more than
-    the tolerance (the choice falls out of the window), or within the tolerance and preferred
-    to the choice (:func:`_better`; on a tie, the earlier row). Below that room the rows that
-    come to fit do neither and the rows that fit here stay, so the choice stands. The rows the
-    loop skips (their link alone slower than the least so far by more than the tolerance) do
-    neither."""
+    Numba compiles each copy of a rule again, at a cost that grows with its statements and
+    branches (a first run compiles this kernel): each rule is inlined once, the chosen row's
+    link is kept from the loop rather than worked out again, and ``more`` of buffers per role
+    is lowered in place in ``bounds``.
+
+    Of one pool, the rows that do not fit are timed in the same loop, and ``more`` is the least
+    room at which one of them could change the choice once it fits: when it is faster than the
+    least by more than the tolerance (the choice falls out of the window), or within the
+    tolerance and preferred to the choice (:func:`_better`; on a tie, the earlier row). Below
+    that room the rows that come to fit do neither and the rows that fit here stay, so the
+    choice stands. The rows the loop skips (their link alone slower than the least so far by
+    more than the tolerance) do neither. Of buffers per role, ``more`` is per role the fewest
+    buffered bytes above its buffer of the rows that do not fit."""
     cap = capacity[0]
     split, shared_bytes = cap["split"], cap["shared_bytes"]
     role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
@@ -270,7 +261,8 @@ def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
                     r["engine_role_bytes"][2])
     ports = (r["port_bytes_per_cycle"][0], r["port_bytes_per_cycle"][1],
              r["port_bytes_per_cycle"][2])
-    more = (-1, -1, -1)
+    more = bounds[0]
+    more[0] = more[1] = more[2] = -1  # none yet
     least = slowest = np.inf
     fastest = -1
     # a link's cycles are at least its bytes at the bandwidth (bursts only pad them, setups
@@ -280,34 +272,37 @@ def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
         entry = table[row]
         cycles[row] = np.inf
         tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
-        needs[row] = _need(tile, counts)
-        fits = _fits(tile, counts, split, shared_bytes, role_bytes)
+        need = needs[row] = _need(tile, counts)
+        fits = _fits(need, tile, counts, split, shared_bytes, role_bytes)
         if not fits and split:
-            more = _more(tile, counts, role_bytes, more)
+            for role in range(3):  # lowered to each role's buffered bytes above its buffer
+                need = counts[role] * tile[role]
+                if need > role_bytes[role] and (more[role] < 0 or need < more[role]):
+                    more[role] = need
             continue
         if entry["moved_bytes"] * least_link_per_byte > slowest:
             continue  # its link (below) takes at least its bytes at the bandwidth
         moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
-        link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
+        link = links[row] = _link(moved, tile, burst, above_bytes_per_cycle, setup)
         if link > slowest:
             # A row's cycles are at least its link's, less at most 5e-7 and a relative 2^-52
             # by the rounding: this one is neither the fastest nor within the tolerance of
             # the least (the least only falls), so its other rules need not run.
             continue
         busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles, ports)
-        cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
-                                entry["tile_count"], serial, latency)
-        if fits and cycles[row] < least:
-            least = cycles[row]
+        time = cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
+                                       entry["tile_count"], serial, latency)
+        if fits and time < least:
+            least = time
             fastest = row
             slowest = least * (1.0 + CYCLE_TOLERANCE) * (1.0 + 1e-12) + 1e-6
-    bounds[0, 0], bounds[0, 1], bounds[0, 2] = more
+    window = least * (1.0 + CYCLE_TOLERANCE)
     chosen = -1
     for row in range(table.shape[0]):
-        if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE) or (
-                not split and needs[row] > shared_bytes):
+        time = cycles[row]
+        if time == np.inf or time > window or (not split and needs[row] > shared_bytes):
             continue  # skipped, too slow, or does not fit
-        if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
+        if chosen < 0 or _better(table[row], time, table[chosen], cycles[chosen]):
             chosen = row
     if chosen < 0:
         return chosen, np.inf, np.inf
@@ -318,22 +313,19 @@ def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
         chosen_cycles = cycles[chosen]
         for row in range(table.shape[0]):
             need = needs[row]
-            if need <= shared_bytes or cycles[row] == np.inf or 0 <= change <= need:
+            time = cycles[row]
+            if need <= shared_bytes or time == np.inf or 0 <= change <= need:
                 continue  # fits here, was skipped, or would change the choice no sooner
-            if chosen_cycles > cycles[row] * (1.0 + CYCLE_TOLERANCE):
+            if chosen_cycles > time * (1.0 + CYCLE_TOLERANCE):
                 change = need  # the choice falls out of the window
-            elif cycles[row] <= least * (1.0 + CYCLE_TOLERANCE):
+            elif time <= window:
                 # preferred to the choice: better, or (an earlier row) not worse
                 later, earlier = (row, chosen) if row > chosen else (chosen, row)
                 if _better(table[later], cycles[later], table[earlier], cycles[earlier]) \
                         == (row > chosen):
                     change = need
-        bounds[0, 0] = change
-    entry = table[chosen]
-    link = _link((entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2]),
-                 (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2]),
-                 burst, above_bytes_per_cycle, setup)
-    return chosen, cycles[chosen], link
+        more[0] = change
+    return chosen, cycles[chosen], links[chosen]
 
 
 @njit(cache=True)

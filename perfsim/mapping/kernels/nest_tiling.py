@@ -623,9 +623,11 @@ def rank_table(table, buffers, capacity, rates):
     above its buffer."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     bounds = np.zeros((2, 3), dtype=np.int64)
+    n = table.shape[0]
     row, cycles, link = compiled()._rank(table, buffers, capacity, rates,
-                              np.empty(table.shape[0], dtype=np.float64),
-                              np.empty(table.shape[0], dtype=np.int64), bounds)
+                                         np.empty(n, dtype=np.float64),
+                                         np.empty(n, dtype=np.int64),
+                                         np.empty(n, dtype=np.float64), bounds)
     more, fastest = bounds.tolist()
     return row, cycles, link, tuple(fastest), more[:3 if capacity[0]["split"] else 1]
 
