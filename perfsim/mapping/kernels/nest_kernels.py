@@ -14,81 +14,82 @@ import math
 import numpy as np
 from numba import njit
 
-from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, _bytes_moved, _dim_term,
-                                                 _runs, _tile_bytes, _top)
+from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, TERM_FETCHED, TERM_FIXED,
+                                                 TERM_PER_FETCHED, TERM_ROLE, TERM_TILE,
+                                                 TERM_WHOLE, _axis_factor, _dim_term, _runs)
 
-# nest_tiling's fetch-count helpers, compiled into the table kernel (Python's level_traffic
+# nest_tiling's fetch-count helpers, compiled into the table kernels (Python's level_traffic
 # calls them as they are: one rule, two callers).
 _dim_term_jit = njit(cache=True, inline="always")(_dim_term)
 _runs_jit = njit(cache=True, inline="always")(_runs)
-_top_jit = njit(cache=True, inline="always")(_top)
-_bytes_moved_jit = njit(cache=True, inline="always")(_bytes_moved)
-_tile_bytes_jit = njit(cache=True, inline="always")(_tile_bytes)
+_axis_factor_jit = njit(cache=True, inline="always")(_axis_factor)
 
 
 @njit(cache=True)
-def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_orders, counts,
-          trips, count, extent_sum, top, max_extent, table, term, tiles_of, indexing, loop,
-          small):
+def _rows(terms, axis_of, classes, indexing, class_orders, k: int, counts, trips, count,
+          extent_sum, top, max_extent, above, table, factors, loop, small):
     """Fills ``table``, the rows of :func:`~.nest_tiling.level_table`, from its dimensions'
-    summaries (column ``i`` of each array: candidate ``i``). The rest are zeroed work arrays:
-    ``term`` (3, operands, dimensions, candidates), ``tiles_of`` (dimensions, candidates),
-    ``indexing`` (operands, classes), ``loop`` (3, operands, loops) and ``small`` (4, at
-    least operands, dimensions and 3)."""
-    n_dims, n_ops, levels = axis_of.shape[1], operands.shape[0], values.shape[0]
+    summaries (column ``i`` of each array: candidate ``i``), the operands' terms
+    (:func:`~.nest_tiling.operand_terms`) and ``above[row, op]``, the elements operand ``op``
+    fetches by the loops of the levels above ``k`` (:func:`_above`; zeros when none is
+    on chip). The rest are zeroed work arrays: ``factors`` (4, operands, dimensions,
+    candidates), ``loop`` (3, operands, classes) and ``small`` (4, at least operands,
+    dimensions and 3).
+
+    An operand's factors of a dimension at level ``k`` depend on the dimension's candidate
+    only, so they are tabulated first (its fetch factors, :func:`~.nest_tiling._dim_term`; its
+    axis's top and largest extents, :func:`~.nest_tiling._axis_factor`) and each row
+    multiplies them; an operand's bytes are affine in its fetches (``TERM_PER_FETCHED``,
+    ``TERM_FIXED``). Numba compiles this kernel on a first run, at a cost that grows with its
+    statements and branches: the rules of the levels above are in :func:`_above`, which only
+    a hierarchy with local levels compiles."""
+    n_dims, n_ops = axis_of.shape[1], terms.shape[0]
     n_classes = class_orders.shape[1]
-    # Each dimension's factors at level k depend on its own candidate only: tabulate them.
-    for d in range(n_dims):
-        for op in range(n_ops):
-            indexing[op, classes[d]] = 1 if axis_of[op, d] >= 0 else 0
-        for i in range(counts[d]):
-            tiles_of[d, i] = count[d, i, k]
-            for op in range(n_ops):
-                term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term_jit(
+    for op in range(n_ops):
+        for d in range(n_dims):
+            a = axis_of[op, d]
+            for i in range(counts[d]):
+                factors[0, op, d, i], factors[1, op, d, i], _ = _dim_term_jit(
                     op, d, k, axis_of, i, trips, count, extent_sum)
-    n_rows = table.shape[0]
+                factors[2, op, d, i] = _axis_factor_jit(a, i, top)
+                factors[3, op, d, i] = _axis_factor_jit(a, i, max_extent)
     outside, inside, multi = loop[0], loop[1], loop[2]
     cols, settled, role_moved, tile_bytes = small[0], small[1], small[2], small[3]
-    for row in range(n_rows):
-        rest = row
+    for row in range(table.shape[0]):
+        _candidates(row, counts, cols)
         tiles = 1
-        for d in range(n_dims - 1, -1, -1):
-            cols[d] = rest % counts[d]
-            rest //= counts[d]
-            tiles *= tiles_of[d, cols[d]]
-        for role in range(3):
-            tile_bytes[role] = 0
+        for d in range(n_dims):
+            tiles *= count[d, cols[d], k]
+        tile_bytes[0] = tile_bytes[1] = tile_bytes[2] = 0
         for op in range(n_ops):
-            settled[op] = _top_jit(op, axis_of, cols, top)
-            # Fetches the levels above k cause do not depend on the order searched at k.
-            for j in range(k + 1, levels):
-                for d in range(n_dims):
-                    outside[op, d], inside[op, d], multi[op, d] = _dim_term_jit(
-                        op, d, j, axis_of, cols[d], trips, count, extent_sum)
-                settled[op] += _runs_jit(orders, j, outside, inside, multi, op)
             for c in range(n_classes):
                 outside[op, c] = 1
                 inside[op, c] = 1
+            once = 1  # fetched once for the whole run (nest_tiling._top)
+            tile = terms[op, TERM_TILE]  # times its largest extents (nest_tiling._tile_bytes)
             for d in range(n_dims):
-                outside[op, classes[d]] *= term[0, op, d, cols[d]]
-                inside[op, classes[d]] *= term[1, op, d, cols[d]]
+                col = cols[d]
+                outside[op, classes[d]] *= factors[0, op, d, col]
+                inside[op, classes[d]] *= factors[1, op, d, col]
+                once *= factors[2, op, d, col]
+                tile *= factors[3, op, d, col]
+            # Fetches the levels above k cause do not depend on the order searched at k.
+            settled[op] = once + above[row, op]
             for c in range(n_classes):
-                multi[op, c] = outside[op, c] - inside[op, c] if indexing[op, c] else 0
-            tile_bytes[operands[op]["role"]] += _tile_bytes_jit(op, operands, costs, axis_of,
-                                                                cols, max_extent)
+                multi[op, c] = (outside[op, c] - inside[op, c]) * indexing[op, c]
+            tile_bytes[terms[op, TERM_ROLE]] += tile
         best = -1
         best_order = 0
         for o in range(class_orders.shape[0]):
             moved = 0
-            for role in range(3):
-                role_moved[role] = 0
+            role_moved[0] = role_moved[1] = role_moved[2] = 0
             for op in range(n_ops):
-                if costs[op]["fetched"]:
-                    fetched = operands[op]["whole_elements"] * (
+                if terms[op, TERM_FETCHED]:
+                    fetched = terms[op, TERM_WHOLE] * (
                         settled[op] + _runs_jit(class_orders, o, outside, inside, multi, op))
-                    reads, partial, writes = _bytes_moved_jit(operands, costs, op, fetched)
-                    moved += reads + partial + writes
-                    role_moved[operands[op]["role"]] += reads + partial + writes
+                    bytes_ = terms[op, TERM_PER_FETCHED] * fetched + terms[op, TERM_FIXED]
+                    moved += bytes_
+                    role_moved[terms[op, TERM_ROLE]] += bytes_
             if best < 0 or moved < best:
                 best = moved
                 best_order = o
@@ -99,6 +100,37 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
         table[row]["tile_count"] = tiles
         for role in range(3):
             table[row]["tile_bytes"][role] = tile_bytes[role]
+
+
+@njit(cache=True)
+def _above(axis_of, orders, k: int, counts, trips, count, extent_sum, above, loop, cols):
+    """Fills ``above[row, op]`` for :func:`~.nest_tiling.level_table` at a level ``k`` below
+    other on-chip levels: the elements operand ``op`` fetches by the loops of the levels above
+    ``k`` (``orders[j]``, ``j > k``), at the row's candidates (a dimension's summaries at those
+    levels depend on its candidate at ``k``). Work arrays: ``loop`` (3, operands, dimensions)
+    and ``cols`` (dimensions). A one-level search has no level above its own: only a
+    hierarchy with local levels compiles this kernel."""
+    n_dims, n_ops = axis_of.shape[1], axis_of.shape[0]
+    outside, inside, multi = loop[0], loop[1], loop[2]
+    for row in range(above.shape[0]):
+        _candidates(row, counts, cols)
+        for op in range(n_ops):
+            fetched = 0
+            for j in range(k + 1, orders.shape[0]):
+                for d in range(n_dims):
+                    outside[op, d], inside[op, d], multi[op, d] = _dim_term_jit(
+                        op, d, j, axis_of, cols[d], trips, count, extent_sum)
+                fetched += _runs_jit(orders, j, outside, inside, multi, op)
+            above[row, op] = fetched
+
+
+@njit(cache=True, inline="always")
+def _candidates(row: int, counts, cols) -> None:
+    """Writes into ``cols`` the candidate index per dimension of table row ``row``: its
+    mixed-radix number, the first dimension most significant (``counts[d]`` candidates)."""
+    for d in range(counts.shape[0] - 1, -1, -1):
+        cols[d] = row % counts[d]
+        row //= counts[d]
 
 
 @njit(cache=True, inline="always")

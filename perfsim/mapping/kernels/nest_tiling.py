@@ -122,6 +122,12 @@ TRAFFIC = np.dtype([("read_bytes", np.int64), ("partial_read_bytes", np.int64),
                     ("write_bytes", np.int64), ("tile_bytes", np.int64)], align=True)
 """An operand's bytes into a level (reads), partial sums read back, bytes written back, and
 its single-buffered tile."""
+TERM_ROLE, TERM_WHOLE, TERM_FETCHED, TERM_PER_FETCHED, TERM_FIXED, TERM_TILE = range(6)
+"""Columns of :func:`operand_terms`, what the table kernel reads of an operand at one level:
+its buffer role, whole elements (:data:`OPERAND`), whether its traffic counts
+(:data:`COST`), the bytes it moves per element fetched and whatever the fetches
+(:func:`_moved_line`), and what its tile's bytes are its axes' largest extents times
+(:func:`_tile_scale`)."""
 
 # ----------------------------------------------------------------------------- tiles
 # Plain Python: a dimension's summaries depend on the nest and the values above only, are
@@ -415,14 +421,20 @@ def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
     return total
 
 
+def _axis_factor(a: int, col: int, extents) -> int:
+    """An operand's factor of one cut dimension in a product over its axes: the extent
+    ``extents[a, col]`` of its axis ``a`` along it (column ``col`` of the summaries), or 1
+    where it has none (``a`` is -1). A factor depends on the dimension's candidate alone: the
+    table kernel tabulates them once per candidate and multiplies them per row."""
+    return extents[a, col] if a >= 0 else 1
+
+
 def _top(op: int, axis_of, cols, top) -> int:
     """Elements fetched once for the whole run: the product of the axes' ``top`` extents
-    (each dimension ``d`` at column ``cols[d]``)."""
+    (each dimension ``d`` at column ``cols[d]``: :func:`_axis_factor`)."""
     product = 1
     for d in range(axis_of.shape[1]):
-        a = axis_of[op, d]
-        if a >= 0:
-            product *= top[a, cols[d]]
+        product *= _axis_factor(axis_of[op, d], cols[d], top)
     return product
 
 
@@ -438,6 +450,15 @@ def _bytes_moved(operands, costs, op: int, fetched: int):
     return fetched * costs[op]["element_bytes"], 0, 0
 
 
+def _moved_line(operands, costs, op: int) -> tuple[int, int]:
+    """(bytes per element fetched, bytes whatever the fetches) of operand ``op``: the bytes it
+    moves, read and written (:func:`_bytes_moved`), are affine in the elements it fetches, so
+    its sums at 0 and 1 give them, and the table kernel moves an operand's bytes with one
+    multiply and add (the same integers: the sums are a polynomial in ``fetched``)."""
+    fixed = sum(_bytes_moved(operands, costs, op, 0))
+    return sum(_bytes_moved(operands, costs, op, 1)) - fixed, fixed
+
+
 def output_partial_read_bytes(operands, costs, op: int, moved: int) -> int:
     """The partial sums output ``op`` reads back when it moves ``moved`` bytes in all, read
     and written (:func:`_bytes_moved`: it writes its final values and, beside them, as many
@@ -448,15 +469,33 @@ def output_partial_read_bytes(operands, costs, op: int, moved: int) -> int:
 
 
 def _tile_bytes(op: int, operands, costs, axis_of, cols, max_extent) -> int:
-    """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer)."""
+    """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer): its
+    :func:`_tile_scale` times its axes' largest extents (:func:`_axis_factor`)."""
+    product = _tile_scale(operands, costs, op)
+    for d in range(axis_of.shape[1]):
+        product *= _axis_factor(axis_of[op, d], cols[d], max_extent)
+    return product
+
+
+def _tile_scale(operands, costs, op: int) -> int:
+    """The bytes of operand ``op``'s tile per element of its axes' largest extents: its whole
+    elements (:data:`OPERAND`) times its buffer's bytes per element, or 0 if it takes no
+    buffer."""
     if not costs[op]["buffered"]:
         return 0
-    elements = operands[op]["whole_elements"]
-    for d in range(axis_of.shape[1]):
-        a = axis_of[op, d]
-        if a >= 0:
-            elements *= max_extent[a, cols[d]]
-    return elements * costs[op]["buffer_bytes"]
+    return operands[op]["whole_elements"] * costs[op]["buffer_bytes"]
+
+
+def operand_terms(operands, costs) -> np.ndarray:
+    """What the table kernel (:func:`~.nest_kernels._rows`) reads of each operand at a level,
+    :data:`OPERAND` and :data:`COST` records turned into one row of :data:`TERM_ROLE` ...
+    :data:`TERM_TILE` per operand (int64)."""
+    terms = np.zeros((operands.shape[0], 6), dtype=np.int64)
+    for op in range(operands.shape[0]):
+        terms[op] = (operands[op]["role"], operands[op]["whole_elements"],
+                     costs[op]["fetched"], *_moved_line(operands, costs, op),
+                     _tile_scale(operands, costs, op))
+    return terms
 
 
 
@@ -572,7 +611,8 @@ def level_table(nest: LoopNest, values, orders, k: int, costs):
     moves, so the order ranked first by (cycles, bytes) moves the fewest bytes whatever the
     capacities and rates; :func:`rank_table` then picks the tiling in one pass. The
     dimensions' summaries (:func:`dim_summary`) are built here, the rows in
-    :func:`~.nest_kernels._rows`."""
+    :func:`~.nest_kernels._rows`, and below other on-chip levels (local levels), the fetches
+    their loops cause in :func:`~.nest_kernels._above` first."""
     packed = pack_nest(nest)
     n_dims, n_axes = packed.dims.shape[0], packed.axes.shape[0]
     columns = [_dim_columns(nest, d, k, tuple(values[k + 1:, d].tolist()))
@@ -595,16 +635,20 @@ def level_table(nest: LoopNest, values, orders, k: int, costs):
         top[along, :n] = its_top
         max_extent[along, :n] = its_max
     n_ops, n_classes = packed.operands.shape[0], packed.class_orders.shape[1]
-    loops = max(n_dims, n_classes)
     table = np.zeros(math.prod(counts.tolist()), dtype=ROW)
+    above = np.zeros((table.shape[0], n_ops), dtype=np.int64)
+    kernels = compiled()
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
-    compiled()._rows(packed.operands, packed.axis_of, packed.classes, values, orders, k,
-                     costs, packed.class_orders, counts, trips, count, extent_sum, top,
-                     max_extent, table, np.zeros((3, n_ops, n_dims, widest), dtype=np.int64),
-                     np.zeros((n_dims, widest), dtype=np.int64),
-                     np.zeros((n_ops, n_classes), dtype=np.int64),
-                     np.zeros((3, n_ops, loops), dtype=np.int64),
-                     np.zeros((4, max(n_ops, n_dims, 3)), dtype=np.int64))
+    if k + 1 < orders.shape[0]:
+        kernels._above(packed.axis_of, orders, k, counts, trips, count, extent_sum, above,
+                       np.zeros((3, n_ops, n_dims), dtype=np.int64),
+                       np.zeros(n_dims, dtype=np.int64))
+    kernels._rows(operand_terms(packed.operands, costs), packed.axis_of, packed.classes,
+                  packed.indexing, packed.class_orders, k, counts, trips, count, extent_sum,
+                  top, max_extent, above, table,
+                  np.zeros((4, n_ops, n_dims, widest), dtype=np.int64),
+                  np.zeros((3, n_ops, n_classes), dtype=np.int64),
+                  np.zeros((4, max(n_ops, n_dims, 3)), dtype=np.int64))
     return table, candidates, counts
 
 
@@ -705,6 +749,9 @@ class PackedNest(NamedTuple):
     """``classes[d]``: the loop class (:func:`loop_classes`) of cut dimension ``d``."""
     class_orders: np.ndarray
     """``class_orders[o]``: the classes of search order ``o``, outermost first."""
+    indexing: np.ndarray
+    """``indexing[op, c]``: 1 if loop class ``c`` indexes operand ``op`` (its dimensions all do,
+    or none does), else 0."""
     orders: np.ndarray
     """``orders[o]``: :func:`search_orders` as cut-dimension indices."""
     dim_names: tuple[str, ...]
@@ -759,10 +806,13 @@ def pack_nest(nest: LoopNest) -> PackedNest:
     class_orders = np.array([list(range(lead)) + [lead + c for c in perm] for perm in
                              itertools.permutations(range(len(groups) - lead))],
                             dtype=np.int64).reshape(-1, len(groups))
+    indexing = np.zeros((len(nest.operands), len(groups)), dtype=np.int64)
+    for d in range(len(tiled)):
+        indexing[:, classes[d]] = axis_of[:, d] >= 0
     orders = np.array([[index[d] for d in order] for order in search_orders(nest)],
                       dtype=np.int64).reshape(-1, len(tiled))
     return PackedNest(dims, operands, axes_array, axis_of, dim_axes, classes, class_orders,
-                      orders, tiled, tuple(op.name for op in nest.operands))
+                      indexing, orders, tiled, tuple(op.name for op in nest.operands))
 
 
 # ----------------------------------------------------------------------------- references
