@@ -111,17 +111,17 @@ def test_an_operands_bytes_are_affine_in_its_fetches(name):
     (``nest_tiling._moved_line``): the integers ``_bytes_moved``'s reads, partial reads and
     writes sum to, at every level, resident or not."""
     nest = SMALL[name]
-    operands = kern.pack_nest(nest).operands
+    operands = kern.pack_nest(nest).operands.tolist()
     output = nest.output.name
     homes = [{}, {output: 0}, {output: 1}] + [{op.name: 1} for op in nest.operands]
     for level in (0, 1):
         for home in homes:
             costs = ns.level_costs(nest, PRECISION, level, frozenset(ns.BUFFER_ROLES), home)
-            for op in range(len(nest.operands)):
-                per_fetched, fixed = kern._moved_line(operands, costs, op)
+            for operand, cost in zip(operands, costs.tolist()):
+                per_fetched, fixed = kern._moved_line(operand, cost)
                 for fetched in (0, 1, 7, 12345, 10 ** 9):
                     assert per_fetched * fetched + fixed == \
-                        sum(kern._bytes_moved(operands, costs, op, fetched))
+                        sum(kern._bytes_moved(operand, cost, fetched))
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

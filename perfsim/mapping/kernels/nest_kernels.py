@@ -23,66 +23,57 @@ os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
 
 from numba import njit  # noqa: E402  (after the setting above)
 
-from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, TERM_FETCHED, TERM_FIXED,
+from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, FACTOR_INSIDE,
+                                                 FACTOR_LARGEST, FACTOR_MULTI, FACTOR_OUTSIDE,
+                                                 FACTOR_TOP, TERM_FETCHED, TERM_FIXED,
                                                  TERM_PER_FETCHED, TERM_ROLE, TERM_TILE,
-                                                 TERM_WHOLE, _axis_factor, _dim_term, _runs)
+                                                 TERM_WHOLE, _runs)
 
-# nest_tiling's fetch-count helpers, compiled into the table kernels (Python's level_traffic
-# calls them as they are: one rule, two callers).
-_dim_term_jit = njit(cache=True, inline="always")(_dim_term)
+# nest_tiling's fetch count of one level's loops, compiled into the table kernels (Python's
+# level_traffic calls it as it is: one rule, two callers).
 _runs_jit = njit(cache=True, inline="always")(_runs)
-_axis_factor_jit = njit(cache=True, inline="always")(_axis_factor)
 
 
 @njit(cache=True)
-def _rows(terms, axis_of, classes, indexing, class_orders, k: int, counts, trips, count,
-          extent_sum, top, max_extent, above, table, factors, loop, small):
-    """Fills ``table``, the rows of :func:`~.nest_tiling.level_table`, from its dimensions'
-    summaries (column ``i`` of each array: candidate ``i``), the operands' terms
-    (:func:`~.nest_tiling.operand_terms`) and ``above[row, op]``, the elements operand ``op``
-    fetches by the loops of the levels above ``k`` (:func:`_above`; zeros when none is
-    on chip). The rest are zeroed work arrays: ``factors`` (4, operands, dimensions,
-    candidates), ``loop`` (3, operands, classes) and ``small`` (4, at least operands,
-    dimensions and 3).
+def _rows(terms, classes, indexing, class_orders, counts, tile_counts, factors, above, table,
+          loop, small):
+    """Fills ``table``, the rows of :func:`~.nest_tiling.level_table`, from the operands' terms
+    (:func:`~.nest_tiling.operand_terms`), each dimension's tiles per candidate
+    (``tile_counts[d, i]``), each operand's factors of each dimension per candidate at the
+    level searched (``factors[op, d, i]``, :func:`~.nest_tiling.dim_factors`), and
+    ``above[row, op]``, the elements operand ``op``
+    fetches by the loops of the levels above (:func:`_above`; zeros when none is on chip).
+    ``loop`` (3, operands, classes) and ``small`` (4, at least operands, dimensions and 3) are
+    zeroed work arrays.
 
-    An operand's factors of a dimension at level ``k`` depend on the dimension's candidate
-    only, so they are tabulated first (its fetch factors, :func:`~.nest_tiling._dim_term`; its
-    axis's top and largest extents, :func:`~.nest_tiling._axis_factor`) and each row
-    multiplies them; an operand's bytes are affine in its fetches (``TERM_PER_FETCHED``,
-    ``TERM_FIXED``). Numba compiles this kernel on a first run, at a cost that grows with its
-    statements and branches: the rules of the levels above are in :func:`_above`, which only
-    a hierarchy with local levels compiles."""
-    n_dims, n_ops = axis_of.shape[1], terms.shape[0]
+    A row multiplies its candidates' factors; an operand's bytes are affine in its fetches
+    (``TERM_PER_FETCHED``, ``TERM_FIXED``). Numba compiles this kernel on a first run, at a
+    cost that grows with its statements and branches: the factors are worked out in numpy, and
+    the rules of the levels above are in :func:`_above`, which only a hierarchy with local
+    levels compiles."""
+    n_dims, n_ops = counts.shape[0], terms.shape[0]
     n_classes = class_orders.shape[1]
-    for op in range(n_ops):
-        for d in range(n_dims):
-            a = axis_of[op, d]
-            for i in range(counts[d]):
-                factors[0, op, d, i], factors[1, op, d, i], _ = _dim_term_jit(
-                    op, d, k, axis_of, i, trips, count, extent_sum)
-                factors[2, op, d, i] = _axis_factor_jit(a, i, top)
-                factors[3, op, d, i] = _axis_factor_jit(a, i, max_extent)
     outside, inside, multi = loop[0], loop[1], loop[2]
     cols, settled, role_moved, tile_bytes = small[0], small[1], small[2], small[3]
     for row in range(table.shape[0]):
         _candidates(row, counts, cols)
         tiles = 1
         for d in range(n_dims):
-            tiles *= count[d, cols[d], k]
+            tiles *= tile_counts[d, cols[d]]
         tile_bytes[0] = tile_bytes[1] = tile_bytes[2] = 0
         for op in range(n_ops):
             for c in range(n_classes):
                 outside[op, c] = 1
                 inside[op, c] = 1
-            once = 1  # fetched once for the whole run (nest_tiling._top)
-            tile = terms[op, TERM_TILE]  # times its largest extents (nest_tiling._tile_bytes)
+            once = 1  # fetched once for the whole run
+            tile = terms[op, TERM_TILE]  # times its largest extents
             for d in range(n_dims):
                 col = cols[d]
-                outside[op, classes[d]] *= factors[0, op, d, col]
-                inside[op, classes[d]] *= factors[1, op, d, col]
-                once *= factors[2, op, d, col]
-                tile *= factors[3, op, d, col]
-            # Fetches the levels above k cause do not depend on the order searched at k.
+                outside[op, classes[d]] *= factors[op, d, col, FACTOR_OUTSIDE]
+                inside[op, classes[d]] *= factors[op, d, col, FACTOR_INSIDE]
+                once *= factors[op, d, col, FACTOR_TOP]
+                tile *= factors[op, d, col, FACTOR_LARGEST]
+            # Fetches the levels above cause do not depend on the order searched here.
             settled[op] = once + above[row, op]
             for c in range(n_classes):
                 multi[op, c] = (outside[op, c] - inside[op, c]) * indexing[op, c]
@@ -112,14 +103,15 @@ def _rows(terms, axis_of, classes, indexing, class_orders, k: int, counts, trips
 
 
 @njit(cache=True)
-def _above(axis_of, orders, k: int, counts, trips, count, extent_sum, above, loop, cols):
+def _above(orders, k: int, counts, factors, above, loop, cols):
     """Fills ``above[row, op]`` for :func:`~.nest_tiling.level_table` at a level ``k`` below
     other on-chip levels: the elements operand ``op`` fetches by the loops of the levels above
     ``k`` (``orders[j]``, ``j > k``), at the row's candidates (a dimension's summaries at those
-    levels depend on its candidate at ``k``). Work arrays: ``loop`` (3, operands, dimensions)
-    and ``cols`` (dimensions). A one-level search has no level above its own: only a
-    hierarchy with local levels compiles this kernel."""
-    n_dims, n_ops = axis_of.shape[1], axis_of.shape[0]
+    levels depend on its candidate at ``k``). ``factors[j - k - 1]`` are the
+    :func:`~.nest_tiling.dim_factors` of level ``j``. Work arrays: ``loop`` (3, operands,
+    dimensions) and ``cols`` (dimensions). A one-level search has no level above its own: only
+    a hierarchy with local levels compiles this kernel."""
+    n_dims, n_ops = counts.shape[0], above.shape[1]
     outside, inside, multi = loop[0], loop[1], loop[2]
     for row in range(above.shape[0]):
         _candidates(row, counts, cols)
@@ -127,8 +119,9 @@ def _above(axis_of, orders, k: int, counts, trips, count, extent_sum, above, loo
             fetched = 0
             for j in range(k + 1, orders.shape[0]):
                 for d in range(n_dims):
-                    outside[op, d], inside[op, d], multi[op, d] = _dim_term_jit(
-                        op, d, j, axis_of, cols[d], trips, count, extent_sum)
+                    outside[op, d] = factors[j - k - 1, op, d, cols[d], FACTOR_OUTSIDE]
+                    inside[op, d] = factors[j - k - 1, op, d, cols[d], FACTOR_INSIDE]
+                    multi[op, d] = factors[j - k - 1, op, d, cols[d], FACTOR_MULTI]
                 fetched += _runs_jit(orders, j, outside, inside, multi, op)
             above[row, op] = fetched
 

@@ -128,6 +128,9 @@ its buffer role, whole elements (:data:`OPERAND`), whether its traffic counts
 (:data:`COST`), the bytes it moves per element fetched and whatever the fetches
 (:func:`_moved_line`), and what its tile's bytes are its axes' largest extents times
 (:func:`_tile_scale`)."""
+FACTOR_OUTSIDE, FACTOR_INSIDE, FACTOR_MULTI, FACTOR_TOP, FACTOR_LARGEST = range(5)
+"""The last index of :func:`dim_factors`: an operand's factors of a dimension in
+:func:`_runs`, and in the products over its axes of their top and largest extents."""
 
 # ----------------------------------------------------------------------------- tiles
 # Plain Python: a dimension's summaries depend on the nest and the values above only, are
@@ -387,18 +390,31 @@ def _fill_summary(packed, d: int, col: int, summary: DimSummary, trips, count, e
 # ----------------------------------------------------------------------------- fetch counts
 
 
-def _dim_term(op: int, d: int, j: int, axis_of, col: int, trips, count, extent_sum):
-    """(outside, inside, multi): dimension ``d``'s factors in :func:`_runs` for operand ``op``
-    at level ``j``, summed over the tiles of level ``j + 1`` (column ``col`` of the
-    summaries of :func:`dim_summary`). A dimension indexing the operand gives its extents
-    (of all tiles; of the tiles with one child; with several); one that does not gives its
-    trips and its tile count (and is never the innermost indexing loop)."""
-    a = axis_of[op, d]
-    if a >= 0:
-        one = extent_sum[a, col, j, 0]
-        several = extent_sum[a, col, j, 1]
-        return one + several, one, several
-    return trips[d, col, j], count[d, col, j + 1], 0
+def dim_factors(axis_of, j: int, trips, count, extent_sum, top, max_extent):
+    """Each operand's factors of each cut dimension, per column of the summaries of
+    :func:`dim_summary` (``trips``, ``count``, ``extent_sum``, ``top``, ``max_extent``: every
+    axis and dimension at once, as :func:`level_table` lays them out): an array (operands,
+    dimensions, columns, 5) indexed last by :data:`FACTOR_OUTSIDE` ... :data:`FACTOR_LARGEST`.
+
+    Its factors in :func:`_runs` at level ``j``, summed over the tiles of level ``j + 1``: a
+    dimension indexing the operand gives its extents (of all tiles; of the tiles with one
+    child; with several); one that does not gives its trips and its tile count (and is never
+    the innermost indexing loop). Its factors in the products over its axes: the extent of its
+    axis along the dimension at the level summarised (the top extent, for the elements fetched
+    once for the whole run; the largest, for its tile), or 1 where it has none.
+
+    A factor depends on its dimension's column alone: worked out here for every column at once,
+    the kernels multiply them per row (a loop working them out is Numba compiling it on a
+    first run)."""
+    sums = extent_sum[:, :, j]
+    along = np.stack((sums[:, :, 0] + sums[:, :, 1], sums[:, :, 0], sums[:, :, 1], top,
+                      max_extent), axis=-1)
+    across = np.ones(trips.shape[:2] + (5,), dtype=np.int64)
+    across[:, :, FACTOR_OUTSIDE] = trips[:, :, j]
+    across[:, :, FACTOR_INSIDE] = count[:, :, j + 1]
+    across[:, :, FACTOR_MULTI] = 0
+    # where an operand has no axis along a dimension, any axis: not read
+    return np.where((axis_of >= 0)[:, :, None, None], along[np.maximum(axis_of, 0)], across)
 
 
 def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
@@ -406,7 +422,7 @@ def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
     above, for the tiles that do not stay. ``orders[o]`` lists the loops outermost first; a
     loop is a dimension, or a loop class (its dimensions' factors multiplied: all index the
     operand or none do, and within a class the sum telescopes to the product). Row ``op`` of
-    the arrays holds each loop's factors (:func:`_dim_term`).
+    the arrays holds each loop's factors (:func:`dim_factors`).
 
     Summed over the innermost indexing loop ``q`` of more than one trip: loops outside ``q``
     contribute all their trips (re-fetches of the non-indexing ones, extents of the indexing
@@ -421,42 +437,27 @@ def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
     return total
 
 
-def _axis_factor(a: int, col: int, extents) -> int:
-    """An operand's factor of one cut dimension in a product over its axes: the extent
-    ``extents[a, col]`` of its axis ``a`` along it (column ``col`` of the summaries), or 1
-    where it has none (``a`` is -1). A factor depends on the dimension's candidate alone: the
-    table kernel tabulates them once per candidate and multiplies them per row."""
-    return extents[a, col] if a >= 0 else 1
-
-
-def _top(op: int, axis_of, cols, top) -> int:
-    """Elements fetched once for the whole run: the product of the axes' ``top`` extents
-    (each dimension ``d`` at column ``cols[d]``: :func:`_axis_factor`)."""
-    product = 1
-    for d in range(axis_of.shape[1]):
-        product *= _axis_factor(axis_of[op, d], cols[d], top)
-    return product
-
-
-def _bytes_moved(operands, costs, op: int, fetched: int):
-    """(reads, partial reads, writes) of operand ``op`` when it fetches ``fetched``
-    elements."""
-    if not costs[op]["fetched"]:
+def _bytes_moved(operand: tuple, cost: tuple, fetched: int):
+    """(reads, partial reads, writes) of an operand (its :data:`OPERAND` and :data:`COST`
+    records as tuples) when it fetches ``fetched`` elements."""
+    role, _, elements = operand
+    element_bytes, partial_bytes, _, counted, _ = cost
+    if not counted:
         return 0, 0, 0
-    if operands[op]["role"] == ROLE_OUTPUT:
-        elements = operands[op]["elements"]
-        partial = (fetched - elements) * costs[op]["partial_bytes"]
-        return 0, partial, elements * costs[op]["element_bytes"] + partial
-    return fetched * costs[op]["element_bytes"], 0, 0
+    if role == ROLE_OUTPUT:
+        partial = (fetched - elements) * partial_bytes
+        return 0, partial, elements * element_bytes + partial
+    return fetched * element_bytes, 0, 0
 
 
-def _moved_line(operands, costs, op: int) -> tuple[int, int]:
-    """(bytes per element fetched, bytes whatever the fetches) of operand ``op``: the bytes it
-    moves, read and written (:func:`_bytes_moved`), are affine in the elements it fetches, so
-    its sums at 0 and 1 give them, and the table kernel moves an operand's bytes with one
-    multiply and add (the same integers: the sums are a polynomial in ``fetched``)."""
-    fixed = sum(_bytes_moved(operands, costs, op, 0))
-    return sum(_bytes_moved(operands, costs, op, 1)) - fixed, fixed
+def _moved_line(operand: tuple, cost: tuple) -> tuple[int, int]:
+    """(bytes per element fetched, bytes whatever the fetches) of an operand (records as
+    tuples): the bytes it moves, read and written (:func:`_bytes_moved`), are affine in the
+    elements it fetches, so their sums at 0 and 1 give them, and the table kernel moves an
+    operand's bytes with one multiply and add (the same integers: the sums are a polynomial
+    in the fetches)."""
+    fixed = sum(_bytes_moved(operand, cost, 0))
+    return sum(_bytes_moved(operand, cost, 1)) - fixed, fixed
 
 
 def output_partial_read_bytes(operands, costs, op: int, moved: int) -> int:
@@ -468,34 +469,21 @@ def output_partial_read_bytes(operands, costs, op: int, moved: int) -> int:
     return (moved - operands[op]["elements"] * costs[op]["element_bytes"]) // 2
 
 
-def _tile_bytes(op: int, operands, costs, axis_of, cols, max_extent) -> int:
-    """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer): its
-    :func:`_tile_scale` times its axes' largest extents (:func:`_axis_factor`)."""
-    product = _tile_scale(operands, costs, op)
-    for d in range(axis_of.shape[1]):
-        product *= _axis_factor(axis_of[op, d], cols[d], max_extent)
-    return product
-
-
-def _tile_scale(operands, costs, op: int) -> int:
-    """The bytes of operand ``op``'s tile per element of its axes' largest extents: its whole
-    elements (:data:`OPERAND`) times its buffer's bytes per element, or 0 if it takes no
-    buffer."""
-    if not costs[op]["buffered"]:
-        return 0
-    return operands[op]["whole_elements"] * costs[op]["buffer_bytes"]
+def _tile_scale(operand: tuple, cost: tuple) -> int:
+    """What the bytes of an operand's single-buffered tile (records as tuples) are the product
+    of its axes' largest extents (:data:`FACTOR_LARGEST`) times: its whole elements times its
+    buffer's bytes per element, or 0 if it takes no buffer."""
+    return operand[1] * cost[2] if cost[4] else 0
 
 
 def operand_terms(operands, costs) -> np.ndarray:
     """What the table kernel (:func:`~.nest_kernels._rows`) reads of each operand at a level,
-    :data:`OPERAND` and :data:`COST` records turned into one row of :data:`TERM_ROLE` ...
-    :data:`TERM_TILE` per operand (int64)."""
-    terms = np.zeros((operands.shape[0], 6), dtype=np.int64)
-    for op in range(operands.shape[0]):
-        terms[op] = (operands[op]["role"], operands[op]["whole_elements"],
-                     costs[op]["fetched"], *_moved_line(operands, costs, op),
-                     _tile_scale(operands, costs, op))
-    return terms
+    its :data:`OPERAND` and :data:`COST` records turned into a row of :data:`TERM_ROLE` ...
+    :data:`TERM_TILE` (int64)."""
+    return np.array([(operand[0], operand[1], cost[3], *_moved_line(operand, cost),
+                      _tile_scale(operand, cost))
+                     for operand, cost in zip(operands.tolist(), costs.tolist())],
+                    dtype=np.int64).reshape(-1, 6)
 
 
 
@@ -522,24 +510,21 @@ def _level_traffic(nest: LoopNest, values: bytes, orders: bytes, n_dims: int, co
     extent_sum = np.zeros((n_axes, 1, MAX_LEVELS, 2), dtype=np.int64)
     top = np.zeros((n_axes, 1), dtype=np.int64)
     max_extent = np.zeros((n_axes, 1), dtype=np.int64)
-    cols = np.zeros(n_dims, dtype=np.int64)  # every dimension's one column
     for d in range(n_dims):
         _fill_summary(packed, d, 0, dim_summary(nest, d, 0, tuple(values[:, d].tolist())),
                       trips, count, extent_sum, top, max_extent)
-    outside = np.zeros((1, n_dims), dtype=np.int64)
-    inside = np.zeros((1, n_dims), dtype=np.int64)
-    multi = np.zeros((1, n_dims), dtype=np.int64)
+    # the factors of every dimension's one column, per level: (operands, dimensions, 5)
+    factors = [dim_factors(axis_of, j, trips, count, extent_sum, top, max_extent)[:, :, 0]
+               for j in range(values.shape[0])]
     out = np.zeros(operands.shape[0], dtype=TRAFFIC)
-    for op in range(operands.shape[0]):
-        fetched = _top(op, axis_of, cols, top)
-        for j in range(values.shape[0]):
-            for d in range(n_dims):
-                outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of, 0,
-                                                                     trips, count, extent_sum)
-            fetched += _runs(orders, j, outside, inside, multi, 0)
-        fetched *= operands[op]["whole_elements"]
-        out[op] = (*_bytes_moved(operands, costs, op, fetched),
-                   _tile_bytes(op, operands, costs, axis_of, cols, max_extent))
+    for op, (operand, cost) in enumerate(zip(operands.tolist(), costs.tolist())):
+        fetched = np.prod(factors[0][op, :, FACTOR_TOP])  # fetched once for the whole run
+        for j, level in enumerate(factors):
+            fetched += _runs(orders, j, level[:, :, FACTOR_OUTSIDE], level[:, :, FACTOR_INSIDE],
+                             level[:, :, FACTOR_MULTI], op)
+        fetched *= operand[1]
+        out[op] = (*_bytes_moved(operand, cost, fetched),
+                   _tile_scale(operand, cost) * np.prod(factors[0][op, :, FACTOR_LARGEST]))
     tiles = 1
     for d in range(n_dims):
         tiles *= count[d, 0, 0]
@@ -635,19 +620,21 @@ def level_table(nest: LoopNest, values, orders, k: int, costs):
         top[along, :n] = its_top
         max_extent[along, :n] = its_max
     n_ops, n_classes = packed.operands.shape[0], packed.class_orders.shape[1]
+    axis_of = packed.axis_of
     table = np.zeros(math.prod(counts.tolist()), dtype=ROW)
     above = np.zeros((table.shape[0], n_ops), dtype=np.int64)
     kernels = compiled()
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     if k + 1 < orders.shape[0]:
-        kernels._above(packed.axis_of, orders, k, counts, trips, count, extent_sum, above,
-                       np.zeros((3, n_ops, n_dims), dtype=np.int64),
+        kernels._above(orders, k, counts,
+                       np.stack([dim_factors(axis_of, j, trips, count, extent_sum, top,
+                                             max_extent) for j in range(k + 1, orders.shape[0])]),
+                       above, np.zeros((3, n_ops, n_dims), dtype=np.int64),
                        np.zeros(n_dims, dtype=np.int64))
-    kernels._rows(operand_terms(packed.operands, costs), packed.axis_of, packed.classes,
-                  packed.indexing, packed.class_orders, k, counts, trips, count, extent_sum,
-                  top, max_extent, above, table,
-                  np.zeros((4, n_ops, n_dims, widest), dtype=np.int64),
-                  np.zeros((3, n_ops, n_classes), dtype=np.int64),
+    kernels._rows(operand_terms(packed.operands, costs), packed.classes, packed.indexing,
+                  packed.class_orders, counts, np.ascontiguousarray(count[:, :, k]),
+                  dim_factors(axis_of, k, trips, count, extent_sum, top, max_extent), above,
+                  table, np.zeros((3, n_ops, n_classes), dtype=np.int64),
                   np.zeros((4, max(n_ops, n_dims, 3)), dtype=np.int64))
     return table, candidates, counts
 
