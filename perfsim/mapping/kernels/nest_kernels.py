@@ -1,7 +1,8 @@
 """The Numba-jitted loops of the tiling search (:mod:`perfsim.mapping.kernels.nest_tiling`
-holds the rules they follow and everything else): the table kernel (:func:`_rows`), the
-ranking kernel (:func:`_rank`) with the timing rules it inlines (:func:`link_cycles`,
-:func:`pipeline_cycles`), and the skyline (:func:`_skyline`).
+holds the rules they follow and everything else): the table kernel (:func:`_rows`, and
+:func:`_above` for a level below other on-chip levels), the ranking kernel (:func:`_rank`)
+with the timing rules it inlines (:func:`link_cycles`, :func:`pipeline_cycles`), and the
+skyline (:func:`_skyline`).
 
 Imported on first use, through :func:`~perfsim.mapping.kernels.nest_tiling.compiled`: importing
 Numba and starting its CPU target take about 0.3 s, which a run whose searches are all
@@ -41,10 +42,9 @@ def _rows(terms, classes, indexing, class_orders, counts, tile_counts, factors, 
     (:func:`~.nest_tiling.operand_terms`), each dimension's tiles per candidate
     (``tile_counts[d, i]``), each operand's factors of each dimension per candidate at the
     level searched (``factors[op, d, i]``, :func:`~.nest_tiling.dim_factors`), and
-    ``above[row, op]``, the elements operand ``op``
-    fetches by the loops of the levels above (:func:`_above`; zeros when none is on chip).
-    ``loop`` (3, operands, classes) and ``small`` (4, at least operands, dimensions and 3) are
-    zeroed work arrays.
+    ``above[row, op]``, the elements operand ``op`` fetches by the loops of the levels above
+    (:func:`_above`; zeros when none is on chip). ``loop`` (3, operands, classes) and
+    ``small`` (4, at least operands, dimensions and 3) are zeroed work arrays.
 
     A row multiplies its candidates' factors; an operand's bytes are affine in its fetches
     (``TERM_PER_FETCHED``, ``TERM_FIXED``). Numba compiles this kernel on a first run, at a
