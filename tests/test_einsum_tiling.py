@@ -106,6 +106,25 @@ def test_small_traffic_kernel_equals_reference(name, on_chip):
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
+def test_an_operands_bytes_are_affine_in_its_fetches(name):
+    """The table kernel moves an operand's bytes with one multiply and add
+    (``nest_tiling._moved_line``): the integers ``_bytes_moved``'s reads, partial reads and
+    writes sum to, at every level, resident or not."""
+    nest = SMALL[name]
+    operands = kern.pack_nest(nest).operands.tolist()
+    output = nest.output.name
+    homes = [{}, {output: 0}, {output: 1}] + [{op.name: 1} for op in nest.operands]
+    for level in (0, 1):
+        for home in homes:
+            costs = ns.level_costs(nest, PRECISION, level, frozenset(ns.BUFFER_ROLES), home)
+            for operand, cost in zip(operands, costs.tolist()):
+                per_fetched, fixed = kern._moved_line(operand, cost)
+                for fetched in (0, 1, 7, 12345, 10 ** 9):
+                    assert per_fetched * fetched + fixed == \
+                        sum(kern._bytes_moved(operand, cost, fetched))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
 @pytest.mark.parametrize("capacity", [60, 400, 10 ** 6])
 def test_small_one_level_search_equals_reference(name, capacity):
     nest = SMALL[name]

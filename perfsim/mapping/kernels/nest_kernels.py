@@ -1,8 +1,9 @@
 """The Numba-jitted loops of the tiling search (:mod:`perfsim.mapping.kernels.nest_tiling`
 holds the rules they follow and everything else), and their entry points: the search table
-(:func:`level_table`, its kernel :func:`_rows`), its ranking (:func:`rank_table`,
-:func:`_rank`, with the timing rules it inlines: :func:`link_cycles`,
-:func:`pipeline_cycles`), and its skyline (:func:`skyline_rows`, :func:`_skyline`).
+(:func:`level_table`; its kernel :func:`_rows`, and :func:`_above` for a level below other
+on-chip levels), its ranking (:func:`rank_table`; :func:`_rank`, with the timing rules it
+inlines: :func:`link_cycles`, :func:`pipeline_cycles`), and its skyline
+(:func:`skyline_rows`; :func:`_skyline`).
 
 Imported on first use, through :func:`~perfsim.mapping.kernels.nest_search.kernels`:
 importing Numba and starting its CPU target take about 0.3 s, which a run whose searches are
@@ -11,14 +12,26 @@ all answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) neve
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
-from numba import njit
 
-from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, MAX_CANDIDATES, MAX_LEVELS,
-                                                 ROW, _bytes_moved, _dim_columns, _dim_term,
-                                                 _runs, _tile_bytes, _top, pack_nest)
-from perfsim.workload.loopnest import LoopNest
+# Numba makes an error for each typing and implementation it tries and drops while compiling
+# (about 1,500 a kernel), and with its messages highlighted (its default wherever colorama is
+# installed) each one initialises colorama again, wrapping sys.stdout and sys.stderr: a tenth
+# of a first run's compiling. Read once, when Numba is first imported; a setting of the user's
+# stands.
+os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
+
+from numba import njit  # noqa: E402  (after the setting above)
+
+from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, FACTOR_INSIDE,  # noqa: E402
+                                                 FACTOR_LARGEST, FACTOR_MULTI, FACTOR_OUTSIDE,
+                                                 FACTOR_TOP, MAX_CANDIDATES, MAX_LEVELS, ROW,
+                                                 TERM_FETCHED, TERM_FIXED, TERM_PER_FETCHED,
+                                                 TERM_ROLE, TERM_TILE, TERM_WHOLE, _dim_columns,
+                                                 _runs, dim_factors, operand_terms, pack_nest)
+from perfsim.workload.loopnest import LoopNest  # noqa: E402
 
 # ----------------------------------------------------------------------------- entry points
 # Python: they make the kernels' work arrays (an allocation inside a kernel compiles Numba's
@@ -38,7 +51,8 @@ def level_table(nest: LoopNest, values, orders, k: int, costs):
     moves, so the order ranked first by (cycles, bytes) moves the fewest bytes whatever the
     capacities and rates; :func:`rank_table` then picks the tiling in one pass. The
     dimensions' summaries (:func:`~.nest_tiling.dim_summary`) are built here, the rows in
-    :func:`_rows`."""
+    :func:`_rows`, and below other on-chip levels (local levels), the fetches their loops
+    cause in :func:`_above` first."""
     packed = pack_nest(nest)
     n_dims, n_axes = packed.dims.shape[0], packed.axes.shape[0]
     columns = [_dim_columns(nest, d, k, tuple(values[k + 1:, d].tolist()))
@@ -61,15 +75,19 @@ def level_table(nest: LoopNest, values, orders, k: int, costs):
         top[along, :n] = its_top
         max_extent[along, :n] = its_max
     n_ops, n_classes = packed.operands.shape[0], packed.class_orders.shape[1]
-    loops = max(n_dims, n_classes)
+    axis_of = packed.axis_of
     table = np.zeros(math.prod(counts.tolist()), dtype=ROW)
-    # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
-    _rows(packed.operands, packed.axis_of, packed.classes, values, orders, k,
-          costs, packed.class_orders, counts, trips, count, extent_sum, top,
-          max_extent, table, np.zeros((3, n_ops, n_dims, widest), dtype=np.int64),
-          np.zeros((n_dims, widest), dtype=np.int64),
-          np.zeros((n_ops, n_classes), dtype=np.int64),
-          np.zeros((3, n_ops, loops), dtype=np.int64),
+    above = np.zeros((table.shape[0], n_ops), dtype=np.int64)
+    if k + 1 < orders.shape[0]:
+        _above(orders, k, counts,
+               np.stack([dim_factors(axis_of, j, trips, count, extent_sum, top, max_extent)
+                         for j in range(k + 1, orders.shape[0])]),
+               above, np.zeros((3, n_ops, n_dims), dtype=np.int64),
+               np.zeros(n_dims, dtype=np.int64))
+    _rows(operand_terms(packed.operands, costs), packed.classes, packed.indexing,
+          packed.class_orders, counts, np.ascontiguousarray(count[:, :, k]),
+          dim_factors(axis_of, k, trips, count, extent_sum, top, max_extent), above, table,
+          np.zeros((3, n_ops, n_classes), dtype=np.int64),
           np.zeros((4, max(n_ops, n_dims, 3)), dtype=np.int64))
     return table, candidates, counts
 
@@ -90,9 +108,10 @@ def rank_table(table, buffers, capacity, rates):
     above its buffer."""
     # Work arrays made here: an allocation inside a kernel compiles Numba's np.zeros per type.
     bounds = np.zeros((2, 3), dtype=np.int64)
-    row, cycles, link = _rank(table, buffers, capacity, rates,
-                   np.empty(table.shape[0], dtype=np.float64),
-                   np.empty(table.shape[0], dtype=np.int64), bounds)
+    n = table.shape[0]
+    row, cycles, link = _rank(table, buffers, capacity, rates, np.empty(n, dtype=np.float64),
+                              np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64),
+                              bounds)
     more, fastest = bounds.tolist()
     return row, cycles, link, tuple(fastest), more[:3 if capacity[0]["split"] else 1]
 
@@ -122,78 +141,66 @@ def skyline_rows(table) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- kernels
 
-# nest_tiling's fetch-count helpers, compiled into the table kernel (Python's level_traffic
-# calls them as they are: one rule, two callers).
-_dim_term_jit = njit(cache=True, inline="always")(_dim_term)
+# nest_tiling's fetch count of one level's loops, compiled into the table kernels (Python's
+# level_traffic calls it as it is: one rule, two callers).
 _runs_jit = njit(cache=True, inline="always")(_runs)
-_top_jit = njit(cache=True, inline="always")(_top)
-_bytes_moved_jit = njit(cache=True, inline="always")(_bytes_moved)
-_tile_bytes_jit = njit(cache=True, inline="always")(_tile_bytes)
 
 
 @njit(cache=True)
-def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_orders, counts,
-          trips, count, extent_sum, top, max_extent, table, term, tiles_of, indexing, loop,
-          small):
-    """Fills ``table``, the rows of :func:`level_table`, from its dimensions'
-    summaries (column ``i`` of each array: candidate ``i``). The rest are zeroed work arrays:
-    ``term`` (3, operands, dimensions, candidates), ``tiles_of`` (dimensions, candidates),
-    ``indexing`` (operands, classes), ``loop`` (3, operands, loops) and ``small`` (4, at
-    least operands, dimensions and 3)."""
-    n_dims, n_ops, levels = axis_of.shape[1], operands.shape[0], values.shape[0]
+def _rows(terms, classes, indexing, class_orders, counts, tile_counts, factors, above, table,
+          loop, small):
+    """Fills ``table``, the rows of :func:`level_table`, from the operands' terms
+    (:func:`~.nest_tiling.operand_terms`), each dimension's tiles per candidate
+    (``tile_counts[d, i]``), each operand's factors of each dimension per candidate at the
+    level searched (``factors[op, d, i]``, :func:`~.nest_tiling.dim_factors`), and
+    ``above[row, op]``, the elements operand ``op`` fetches by the loops of the levels above
+    (:func:`_above`; zeros when none is on chip). ``loop`` (3, operands, classes) and
+    ``small`` (4, at least operands, dimensions and 3) are zeroed work arrays.
+
+    A row multiplies its candidates' factors; an operand's bytes are affine in its fetches
+    (``TERM_PER_FETCHED``, ``TERM_FIXED``). Numba compiles this kernel on a first run, at a
+    cost that grows with its statements and branches: the factors are worked out in numpy, and
+    the rules of the levels above are in :func:`_above`, which only a hierarchy with local
+    levels compiles."""
+    n_dims, n_ops = counts.shape[0], terms.shape[0]
     n_classes = class_orders.shape[1]
-    # Each dimension's factors at level k depend on its own candidate only: tabulate them.
-    for d in range(n_dims):
-        for op in range(n_ops):
-            indexing[op, classes[d]] = 1 if axis_of[op, d] >= 0 else 0
-        for i in range(counts[d]):
-            tiles_of[d, i] = count[d, i, k]
-            for op in range(n_ops):
-                term[0, op, d, i], term[1, op, d, i], term[2, op, d, i] = _dim_term_jit(
-                    op, d, k, axis_of, i, trips, count, extent_sum)
-    n_rows = table.shape[0]
     outside, inside, multi = loop[0], loop[1], loop[2]
     cols, settled, role_moved, tile_bytes = small[0], small[1], small[2], small[3]
-    for row in range(n_rows):
-        rest = row
+    for row in range(table.shape[0]):
+        _candidates(row, counts, cols)
         tiles = 1
-        for d in range(n_dims - 1, -1, -1):
-            cols[d] = rest % counts[d]
-            rest //= counts[d]
-            tiles *= tiles_of[d, cols[d]]
-        for role in range(3):
-            tile_bytes[role] = 0
+        for d in range(n_dims):
+            tiles *= tile_counts[d, cols[d]]
+        tile_bytes[0] = tile_bytes[1] = tile_bytes[2] = 0
         for op in range(n_ops):
-            settled[op] = _top_jit(op, axis_of, cols, top)
-            # Fetches the levels above k cause do not depend on the order searched at k.
-            for j in range(k + 1, levels):
-                for d in range(n_dims):
-                    outside[op, d], inside[op, d], multi[op, d] = _dim_term_jit(
-                        op, d, j, axis_of, cols[d], trips, count, extent_sum)
-                settled[op] += _runs_jit(orders, j, outside, inside, multi, op)
             for c in range(n_classes):
                 outside[op, c] = 1
                 inside[op, c] = 1
+            once = 1  # fetched once for the whole run
+            tile = terms[op, TERM_TILE]  # times its largest extents
             for d in range(n_dims):
-                outside[op, classes[d]] *= term[0, op, d, cols[d]]
-                inside[op, classes[d]] *= term[1, op, d, cols[d]]
+                col = cols[d]
+                outside[op, classes[d]] *= factors[op, d, col, FACTOR_OUTSIDE]
+                inside[op, classes[d]] *= factors[op, d, col, FACTOR_INSIDE]
+                once *= factors[op, d, col, FACTOR_TOP]
+                tile *= factors[op, d, col, FACTOR_LARGEST]
+            # Fetches the levels above cause do not depend on the order searched here.
+            settled[op] = once + above[row, op]
             for c in range(n_classes):
-                multi[op, c] = outside[op, c] - inside[op, c] if indexing[op, c] else 0
-            tile_bytes[operands[op]["role"]] += _tile_bytes_jit(op, operands, costs, axis_of,
-                                                                cols, max_extent)
+                multi[op, c] = (outside[op, c] - inside[op, c]) * indexing[op, c]
+            tile_bytes[terms[op, TERM_ROLE]] += tile
         best = -1
         best_order = 0
         for o in range(class_orders.shape[0]):
             moved = 0
-            for role in range(3):
-                role_moved[role] = 0
+            role_moved[0] = role_moved[1] = role_moved[2] = 0
             for op in range(n_ops):
-                if costs[op]["fetched"]:
-                    fetched = operands[op]["whole_elements"] * (
+                if terms[op, TERM_FETCHED]:
+                    fetched = terms[op, TERM_WHOLE] * (
                         settled[op] + _runs_jit(class_orders, o, outside, inside, multi, op))
-                    reads, partial, writes = _bytes_moved_jit(operands, costs, op, fetched)
-                    moved += reads + partial + writes
-                    role_moved[operands[op]["role"]] += reads + partial + writes
+                    bytes_ = terms[op, TERM_PER_FETCHED] * fetched + terms[op, TERM_FIXED]
+                    moved += bytes_
+                    role_moved[terms[op, TERM_ROLE]] += bytes_
             if best < 0 or moved < best:
                 best = moved
                 best_order = o
@@ -206,14 +213,48 @@ def _rows(operands, axis_of, classes, values, orders, k: int, costs, class_order
             table[row]["tile_bytes"][role] = tile_bytes[role]
 
 
+@njit(cache=True)
+def _above(orders, k: int, counts, factors, above, loop, cols):
+    """Fills ``above[row, op]`` for :func:`level_table` at a level ``k`` below
+    other on-chip levels: the elements operand ``op`` fetches by the loops of the levels above
+    ``k`` (``orders[j]``, ``j > k``), at the row's candidates (a dimension's summaries at those
+    levels depend on its candidate at ``k``). ``factors[j - k - 1]`` are the
+    :func:`~.nest_tiling.dim_factors` of level ``j``. Work arrays: ``loop`` (3, operands,
+    dimensions) and ``cols`` (dimensions). A one-level search has no level above its own: only
+    a hierarchy with local levels compiles this kernel."""
+    n_dims, n_ops = counts.shape[0], above.shape[1]
+    outside, inside, multi = loop[0], loop[1], loop[2]
+    for row in range(above.shape[0]):
+        _candidates(row, counts, cols)
+        for op in range(n_ops):
+            fetched = 0
+            for j in range(k + 1, orders.shape[0]):
+                for d in range(n_dims):
+                    outside[op, d] = factors[j - k - 1, op, d, cols[d], FACTOR_OUTSIDE]
+                    inside[op, d] = factors[j - k - 1, op, d, cols[d], FACTOR_INSIDE]
+                    multi[op, d] = factors[j - k - 1, op, d, cols[d], FACTOR_MULTI]
+                fetched += _runs_jit(orders, j, outside, inside, multi, op)
+            above[row, op] = fetched
+
+
 @njit(cache=True, inline="always")
-def _fits(tile, buffers, split: bool, shared_bytes: int, role_bytes) -> bool:
+def _candidates(row: int, counts, cols) -> None:
+    """Writes into ``cols`` the candidate index per dimension of table row ``row``: its
+    mixed-radix number, the first dimension most significant (``counts[d]`` candidates)."""
+    for d in range(counts.shape[0] - 1, -1, -1):
+        cols[d] = row % counts[d]
+        row //= counts[d]
+
+
+@njit(cache=True, inline="always")
+def _fits(need: int, tile, buffers, split: bool, shared_bytes: int, role_bytes) -> bool:
     """Whether ``buffers[role]`` copies of each role's tile bytes (``tile``) fit a shared pool
-    of ``shared_bytes`` or (``split``) a buffer of ``role_bytes[role]`` per role."""
+    of ``shared_bytes`` (the copies take ``need`` bytes there, :func:`_need`: the caller has
+    worked them out) or (``split``) a buffer of ``role_bytes[role]`` per role."""
     if split:
         return (buffers[0] * tile[0] <= role_bytes[0] and buffers[1] * tile[1] <= role_bytes[1]
                 and buffers[2] * tile[2] <= role_bytes[2])
-    return _need(tile, buffers) <= shared_bytes
+    return need <= shared_bytes
 
 
 @njit(cache=True, inline="always")
@@ -221,22 +262,6 @@ def _need(tile, buffers) -> int:
     """The bytes ``buffers[role]`` copies of each role's tile bytes (``tile``) take in one
     pool."""
     return buffers[0] * tile[0] + buffers[1] * tile[1] + buffers[2] * tile[2]
-
-
-@njit(cache=True, inline="always")
-def _more(tile, buffers, role_bytes, more):
-    """``more`` (three bytes, -1: none yet) lowered by a tile that does not fit buffers per
-    role (:func:`_fits`) to each role's buffered bytes that exceed its buffer. Scalars in and
-    out: an array handed to an inlined function in a loop costs a reference count per row."""
-    return (_lowered(more[0], buffers[0] * tile[0], role_bytes[0]),
-            _lowered(more[1], buffers[1] * tile[1], role_bytes[1]),
-            _lowered(more[2], buffers[2] * tile[2], role_bytes[2]))
-
-
-@njit(cache=True, inline="always")
-def _lowered(more: int, need: int, room: int) -> int:
-    """``more`` lowered to ``need`` when that exceeds ``room`` (-1: none yet)."""
-    return need if need > room and (more < 0 or need < more) else more
 
 
 @njit(cache=True, inline="always")
@@ -345,22 +370,28 @@ def _better(entry, cycles: float, best, best_cycles: float) -> bool:
 
 
 @njit(cache=True)
-def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
-    """:func:`rank_table` with its work arrays: ``cycles`` and ``needs`` (bytes
-    in one pool, :func:`_need`) per row, and ``bounds`` (2, 3), into which it writes ``more`` and
-    ``fastest``; returns the row, its cycles and its link's. The capacity and rates are read
-    once, into locals, and each row's bytes into tuples, so the rules (:func:`_fits`,
-    :func:`_more`, :func:`_link`, :func:`_busy`, :func:`_pipeline`) inline into one loop over
-    scalars: a sweep ranks tables thousands of times.
+def _rank(table, buffers, capacity, rates, cycles, needs, links, bounds):
+    """:func:`rank_table` with its work arrays: ``cycles``, ``needs`` (bytes in
+    one pool, :func:`_need`) and ``links`` (the link's cycles, :func:`_link`, where worked out)
+    per row, and ``bounds`` (2, 3), into which it writes ``more`` and ``fastest``; returns the
+    row, its cycles and its link's. The capacity and rates are read once, into locals, and each
+    row's bytes into tuples, so the rules (:func:`_need`, :func:`_fits`, :func:`_link`,
+    :func:`_busy`, :func:`_pipeline`) inline into one loop over scalars: a sweep ranks tables
+    thousands of times.
 
-    Of one pool, the rows that do not fit are timed in the same loop (one copy of the rules:
-    each copy is Numba compiling them again), and ``more`` is the least room at which one of
-    them could change the choice once it fits: when it is faster than the least by more than
-    the tolerance (the choice falls out of the window), or within the tolerance and preferred
-    to the choice (:func:`_better`; on a tie, the earlier row). Below that room the rows that
-    come to fit do neither and the rows that fit here stay, so the choice stands. The rows the
-    loop skips (their link alone slower than the least so far by more than the tolerance) do
-    neither."""
+    Numba compiles each copy of a rule again, at a cost that grows with its statements and
+    branches (a first run compiles this kernel): each rule is inlined once, the chosen row's
+    link is kept from the loop rather than worked out again, and ``more`` of buffers per role
+    is lowered in place in ``bounds``.
+
+    Of one pool, the rows that do not fit are timed in the same loop, and ``more`` is the least
+    room at which one of them could change the choice once it fits: when it is faster than the
+    least by more than the tolerance (the choice falls out of the window), or within the
+    tolerance and preferred to the choice (:func:`_better`; on a tie, the earlier row). Below
+    that room the rows that come to fit do neither and the rows that fit here stay, so the
+    choice stands. The rows the loop skips (their link alone slower than the least so far by
+    more than the tolerance) do neither. Of buffers per role, ``more`` is per role the fewest
+    buffered bytes above its buffer of the rows that do not fit."""
     cap = capacity[0]
     split, shared_bytes = cap["split"], cap["shared_bytes"]
     role_bytes = (cap["role_bytes"][0], cap["role_bytes"][1], cap["role_bytes"][2])
@@ -375,7 +406,8 @@ def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
                     r["engine_role_bytes"][2])
     ports = (r["port_bytes_per_cycle"][0], r["port_bytes_per_cycle"][1],
              r["port_bytes_per_cycle"][2])
-    more = (-1, -1, -1)
+    more = bounds[0]
+    more[0] = more[1] = more[2] = -1  # none yet
     least = slowest = np.inf
     fastest = -1
     # a link's cycles are at least its bytes at the bandwidth (bursts only pad them, setups
@@ -385,34 +417,37 @@ def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
         entry = table[row]
         cycles[row] = np.inf
         tile = (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2])
-        needs[row] = _need(tile, counts)
-        fits = _fits(tile, counts, split, shared_bytes, role_bytes)
+        need = needs[row] = _need(tile, counts)
+        fits = _fits(need, tile, counts, split, shared_bytes, role_bytes)
         if not fits and split:
-            more = _more(tile, counts, role_bytes, more)
+            for role in range(3):  # lowered to each role's buffered bytes above its buffer
+                need = counts[role] * tile[role]
+                if need > role_bytes[role] and (more[role] < 0 or need < more[role]):
+                    more[role] = need
             continue
         if entry["moved_bytes"] * least_link_per_byte > slowest:
             continue  # its link (below) takes at least its bytes at the bandwidth
         moved = (entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2])
-        link = _link(moved, tile, burst, above_bytes_per_cycle, setup)
+        link = links[row] = _link(moved, tile, burst, above_bytes_per_cycle, setup)
         if link > slowest:
             # A row's cycles are at least its link's, less at most 5e-7 and a relative 2^-52
             # by the rounding: this one is neither the fastest nor within the tolerance of
             # the least (the least only falls), so its other rules need not run.
             continue
         busy = _busy(moved, compute, engine_bytes, level_bytes_per_cycle, engine_roles, ports)
-        cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
-                                entry["tile_count"], serial, latency)
-        if fits and cycles[row] < least:
-            least = cycles[row]
+        time = cycles[row] = _pipeline(moved[0] + moved[1] + moved[2], link, busy,
+                                       entry["tile_count"], serial, latency)
+        if fits and time < least:
+            least = time
             fastest = row
             slowest = least * (1.0 + CYCLE_TOLERANCE) * (1.0 + 1e-12) + 1e-6
-    bounds[0, 0], bounds[0, 1], bounds[0, 2] = more
+    window = least * (1.0 + CYCLE_TOLERANCE)
     chosen = -1
     for row in range(table.shape[0]):
-        if cycles[row] == np.inf or cycles[row] > least * (1.0 + CYCLE_TOLERANCE) or (
-                not split and needs[row] > shared_bytes):
+        time = cycles[row]
+        if time == np.inf or time > window or (not split and needs[row] > shared_bytes):
             continue  # skipped, too slow, or does not fit
-        if chosen < 0 or _better(table[row], cycles[row], table[chosen], cycles[chosen]):
+        if chosen < 0 or _better(table[row], time, table[chosen], cycles[chosen]):
             chosen = row
     if chosen < 0:
         return chosen, np.inf, np.inf
@@ -423,22 +458,19 @@ def _rank(table, buffers, capacity, rates, cycles, needs, bounds):
         chosen_cycles = cycles[chosen]
         for row in range(table.shape[0]):
             need = needs[row]
-            if need <= shared_bytes or cycles[row] == np.inf or 0 <= change <= need:
+            time = cycles[row]
+            if need <= shared_bytes or time == np.inf or 0 <= change <= need:
                 continue  # fits here, was skipped, or would change the choice no sooner
-            if chosen_cycles > cycles[row] * (1.0 + CYCLE_TOLERANCE):
+            if chosen_cycles > time * (1.0 + CYCLE_TOLERANCE):
                 change = need  # the choice falls out of the window
-            elif cycles[row] <= least * (1.0 + CYCLE_TOLERANCE):
+            elif time <= window:
                 # preferred to the choice: better, or (an earlier row) not worse
                 later, earlier = (row, chosen) if row > chosen else (chosen, row)
                 if _better(table[later], cycles[later], table[earlier], cycles[earlier]) \
                         == (row > chosen):
                     change = need
-        bounds[0, 0] = change
-    entry = table[chosen]
-    link = _link((entry["role_moved"][0], entry["role_moved"][1], entry["role_moved"][2]),
-                 (entry["tile_bytes"][0], entry["tile_bytes"][1], entry["tile_bytes"][2]),
-                 burst, above_bytes_per_cycle, setup)
-    return chosen, cycles[chosen], link
+        more[0] = change
+    return chosen, cycles[chosen], links[chosen]
 
 
 @njit(cache=True)

@@ -39,12 +39,12 @@ overlap the engine's compute (or the level's own bandwidth if slower) ``C`` by b
 ``(T + C)/n + (n - 1)/n * max(T, C)`` plus the link latency
 (:func:`~.nest_kernels.pipeline_cycles`); with one buffer, ``T + C``.
 
-**Search** (:func:`level_table` then :func:`rank_table`) at one level, with the tilings of the
-levels above fixed: every combination of candidate values (:func:`candidate_values`) in the
-nest's dimension order (first dimension outermost), each with the loop order that moves the
-fewest bytes (first on ties); then, of the fitting rows within :data:`CYCLE_TOLERANCE` of the
-least cycles, the one that moves the fewest bytes, then has the fewest tiles, then the fewest
-cycles, first on ties.
+**Search** (:func:`~.nest_kernels.level_table` then :func:`~.nest_kernels.rank_table`) at one
+level, with the tilings of the levels above fixed: every combination of candidate values
+(:func:`candidate_values`) in the nest's dimension order (first dimension outermost), each
+with the loop order that moves the fewest bytes (first on ties); then, of the fitting rows
+within :data:`CYCLE_TOLERANCE` of the least cycles, the one that moves the fewest bytes, then
+has the fewest tiles, then the fewest cycles, first on ties.
 Ranking by cycles alone picked tiny tiles whenever compute hid their traffic (a tile costs
 nothing then), inflating every byte count behind it.
 Loop orders permute the nest's loop classes (:func:`loop_classes`): dimensions that index the
@@ -117,12 +117,21 @@ level whose buffers have a port each (``port_bytes_per_cycle`` per role, zeros w
 share one), the engine's bytes per role."""
 ROW = np.dtype([("moved_bytes", np.int64), ("tile_count", np.int64), ("order", np.int64),
                 ("tile_bytes", np.int64, (3,)), ("role_moved", np.int64, (3,))], align=True)
-"""A tiling in :func:`level_table`: bytes its best order moves, tiles, that order, the
-single-buffered tile bytes per role, and the bytes moved per role."""
+"""A tiling in :func:`~.nest_kernels.level_table`: bytes its best order moves, tiles, that
+order, the single-buffered tile bytes per role, and the bytes moved per role."""
 TRAFFIC = np.dtype([("read_bytes", np.int64), ("partial_read_bytes", np.int64),
                     ("write_bytes", np.int64), ("tile_bytes", np.int64)], align=True)
 """An operand's bytes into a level (reads), partial sums read back, bytes written back, and
 its single-buffered tile."""
+TERM_ROLE, TERM_WHOLE, TERM_FETCHED, TERM_PER_FETCHED, TERM_FIXED, TERM_TILE = range(6)
+"""Columns of :func:`operand_terms`, what the table kernel reads of an operand at one level:
+its buffer role, whole elements (:data:`OPERAND`), whether its traffic counts
+(:data:`COST`), the bytes it moves per element fetched and whatever the fetches
+(:func:`_moved_line`), and what its tile's bytes are its axes' largest extents times
+(:func:`_tile_scale`)."""
+FACTOR_OUTSIDE, FACTOR_INSIDE, FACTOR_MULTI, FACTOR_TOP, FACTOR_LARGEST = range(5)
+"""The last index of :func:`dim_factors`: an operand's factors of a dimension in
+:func:`_runs`, and in the products over its axes of their top and largest extents."""
 
 # ----------------------------------------------------------------------------- tiles
 # Plain Python: a dimension's summaries depend on the nest and the values above only, are
@@ -382,18 +391,32 @@ def _fill_summary(packed, d: int, col: int, summary: DimSummary, trips, count, e
 # ----------------------------------------------------------------------------- fetch counts
 
 
-def _dim_term(op: int, d: int, j: int, axis_of, col: int, trips, count, extent_sum):
-    """(outside, inside, multi): dimension ``d``'s factors in :func:`_runs` for operand ``op``
-    at level ``j``, summed over the tiles of level ``j + 1`` (column ``col`` of the
-    summaries of :func:`dim_summary`). A dimension indexing the operand gives its extents
-    (of all tiles; of the tiles with one child; with several); one that does not gives its
-    trips and its tile count (and is never the innermost indexing loop)."""
-    a = axis_of[op, d]
-    if a >= 0:
-        one = extent_sum[a, col, j, 0]
-        several = extent_sum[a, col, j, 1]
-        return one + several, one, several
-    return trips[d, col, j], count[d, col, j + 1], 0
+def dim_factors(axis_of, j: int, trips, count, extent_sum, top, max_extent):
+    """Each operand's factors of each cut dimension, per column of the summaries of
+    :func:`dim_summary` (``trips``, ``count``, ``extent_sum``, ``top``, ``max_extent``: every
+    axis and dimension at once, as :func:`~.nest_kernels.level_table` lays them out): an array
+    (operands, dimensions, columns, 5) indexed last by :data:`FACTOR_OUTSIDE` ...
+    :data:`FACTOR_LARGEST`.
+
+    Its factors in :func:`_runs` at level ``j``, summed over the tiles of level ``j + 1``: a
+    dimension indexing the operand gives its extents (of all tiles; of the tiles with one
+    child; with several); one that does not gives its trips and its tile count (and is never
+    the innermost indexing loop). Its factors in the products over its axes: the extent of its
+    axis along the dimension at the level summarised (the top extent, for the elements fetched
+    once for the whole run; the largest, for its tile), or 1 where it has none.
+
+    A factor depends on its dimension's column alone: worked out here for every column at once,
+    the kernels multiply them per row (a loop working them out is Numba compiling it on a
+    first run)."""
+    sums = extent_sum[:, :, j]
+    along = np.stack((sums[:, :, 0] + sums[:, :, 1], sums[:, :, 0], sums[:, :, 1], top,
+                      max_extent), axis=-1)
+    across = np.ones(trips.shape[:2] + (5,), dtype=np.int64)
+    across[:, :, FACTOR_OUTSIDE] = trips[:, :, j]
+    across[:, :, FACTOR_INSIDE] = count[:, :, j + 1]
+    across[:, :, FACTOR_MULTI] = 0
+    # where an operand has no axis along a dimension, any axis: not read
+    return np.where((axis_of >= 0)[:, :, None, None], along[np.maximum(axis_of, 0)], across)
 
 
 def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
@@ -401,7 +424,7 @@ def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
     above, for the tiles that do not stay. ``orders[o]`` lists the loops outermost first; a
     loop is a dimension, or a loop class (its dimensions' factors multiplied: all index the
     operand or none do, and within a class the sum telescopes to the product). Row ``op`` of
-    the arrays holds each loop's factors (:func:`_dim_term`).
+    the arrays holds each loop's factors (:func:`dim_factors`).
 
     Summed over the innermost indexing loop ``q`` of more than one trip: loops outside ``q``
     contribute all their trips (re-fetches of the non-indexing ones, extents of the indexing
@@ -416,27 +439,27 @@ def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
     return total
 
 
-def _top(op: int, axis_of, cols, top) -> int:
-    """Elements fetched once for the whole run: the product of the axes' ``top`` extents
-    (each dimension ``d`` at column ``cols[d]``)."""
-    product = 1
-    for d in range(axis_of.shape[1]):
-        a = axis_of[op, d]
-        if a >= 0:
-            product *= top[a, cols[d]]
-    return product
-
-
-def _bytes_moved(operands, costs, op: int, fetched: int):
-    """(reads, partial reads, writes) of operand ``op`` when it fetches ``fetched``
-    elements."""
-    if not costs[op]["fetched"]:
+def _bytes_moved(operand: tuple, cost: tuple, fetched: int):
+    """(reads, partial reads, writes) of an operand (its :data:`OPERAND` and :data:`COST`
+    records as tuples) when it fetches ``fetched`` elements."""
+    role, _, elements = operand
+    element_bytes, partial_bytes, _, counted, _ = cost
+    if not counted:
         return 0, 0, 0
-    if operands[op]["role"] == ROLE_OUTPUT:
-        elements = operands[op]["elements"]
-        partial = (fetched - elements) * costs[op]["partial_bytes"]
-        return 0, partial, elements * costs[op]["element_bytes"] + partial
-    return fetched * costs[op]["element_bytes"], 0, 0
+    if role == ROLE_OUTPUT:
+        partial = (fetched - elements) * partial_bytes
+        return 0, partial, elements * element_bytes + partial
+    return fetched * element_bytes, 0, 0
+
+
+def _moved_line(operand: tuple, cost: tuple) -> tuple[int, int]:
+    """(bytes per element fetched, bytes whatever the fetches) of an operand (records as
+    tuples): the bytes it moves, read and written (:func:`_bytes_moved`), are affine in the
+    elements it fetches, so their sums at 0 and 1 give them, and the table kernel moves an
+    operand's bytes with one multiply and add (the same integers: the sums are a polynomial
+    in the fetches)."""
+    fixed = sum(_bytes_moved(operand, cost, 0))
+    return sum(_bytes_moved(operand, cost, 1)) - fixed, fixed
 
 
 def output_partial_read_bytes(operands, costs, op: int, moved: int) -> int:
@@ -448,16 +471,21 @@ def output_partial_read_bytes(operands, costs, op: int, moved: int) -> int:
     return (moved - operands[op]["elements"] * costs[op]["element_bytes"]) // 2
 
 
-def _tile_bytes(op: int, operands, costs, axis_of, cols, max_extent) -> int:
-    """Single-buffered bytes of an operand's largest tile (0 if it takes no buffer)."""
-    if not costs[op]["buffered"]:
-        return 0
-    elements = operands[op]["whole_elements"]
-    for d in range(axis_of.shape[1]):
-        a = axis_of[op, d]
-        if a >= 0:
-            elements *= max_extent[a, cols[d]]
-    return elements * costs[op]["buffer_bytes"]
+def _tile_scale(operand: tuple, cost: tuple) -> int:
+    """What the bytes of an operand's single-buffered tile (records as tuples) are the product
+    of its axes' largest extents (:data:`FACTOR_LARGEST`) times: its whole elements times its
+    buffer's bytes per element, or 0 if it takes no buffer."""
+    return operand[1] * cost[2] if cost[4] else 0
+
+
+def operand_terms(operands, costs) -> np.ndarray:
+    """What the table kernel (:func:`~.nest_kernels._rows`) reads of each operand at a level,
+    its :data:`OPERAND` and :data:`COST` records turned into a row of :data:`TERM_ROLE` ...
+    :data:`TERM_TILE` (int64)."""
+    return np.array([(operand[0], operand[1], cost[3], *_moved_line(operand, cost),
+                      _tile_scale(operand, cost))
+                     for operand, cost in zip(operands.tolist(), costs.tolist())],
+                    dtype=np.int64).reshape(-1, 6)
 
 
 
@@ -484,24 +512,21 @@ def _level_traffic(nest: LoopNest, values: bytes, orders: bytes, n_dims: int, co
     extent_sum = np.zeros((n_axes, 1, MAX_LEVELS, 2), dtype=np.int64)
     top = np.zeros((n_axes, 1), dtype=np.int64)
     max_extent = np.zeros((n_axes, 1), dtype=np.int64)
-    cols = np.zeros(n_dims, dtype=np.int64)  # every dimension's one column
     for d in range(n_dims):
         _fill_summary(packed, d, 0, dim_summary(nest, d, 0, tuple(values[:, d].tolist())),
                       trips, count, extent_sum, top, max_extent)
-    outside = np.zeros((1, n_dims), dtype=np.int64)
-    inside = np.zeros((1, n_dims), dtype=np.int64)
-    multi = np.zeros((1, n_dims), dtype=np.int64)
+    # the factors of every dimension's one column, per level: (operands, dimensions, 5)
+    factors = [dim_factors(axis_of, j, trips, count, extent_sum, top, max_extent)[:, :, 0]
+               for j in range(values.shape[0])]
     out = np.zeros(operands.shape[0], dtype=TRAFFIC)
-    for op in range(operands.shape[0]):
-        fetched = _top(op, axis_of, cols, top)
-        for j in range(values.shape[0]):
-            for d in range(n_dims):
-                outside[0, d], inside[0, d], multi[0, d] = _dim_term(op, d, j, axis_of, 0,
-                                                                     trips, count, extent_sum)
-            fetched += _runs(orders, j, outside, inside, multi, 0)
-        fetched *= operands[op]["whole_elements"]
-        out[op] = (*_bytes_moved(operands, costs, op, fetched),
-                   _tile_bytes(op, operands, costs, axis_of, cols, max_extent))
+    for op, (operand, cost) in enumerate(zip(operands.tolist(), costs.tolist())):
+        fetched = np.prod(factors[0][op, :, FACTOR_TOP])  # fetched once for the whole run
+        for j, level in enumerate(factors):
+            fetched += _runs(orders, j, level[:, :, FACTOR_OUTSIDE], level[:, :, FACTOR_INSIDE],
+                             level[:, :, FACTOR_MULTI], op)
+        fetched *= operand[1]
+        out[op] = (*_bytes_moved(operand, cost, fetched),
+                   _tile_scale(operand, cost) * np.prod(factors[0][op, :, FACTOR_LARGEST]))
     tiles = 1
     for d in range(n_dims):
         tiles *= count[d, 0, 0]
@@ -558,6 +583,9 @@ class PackedNest(NamedTuple):
     """``classes[d]``: the loop class (:func:`loop_classes`) of cut dimension ``d``."""
     class_orders: np.ndarray
     """``class_orders[o]``: the classes of search order ``o``, outermost first."""
+    indexing: np.ndarray
+    """``indexing[op, c]``: 1 if loop class ``c`` indexes operand ``op`` (its dimensions all do,
+    or none does), else 0."""
     orders: np.ndarray
     """``orders[o]``: :func:`search_orders` as cut-dimension indices."""
     dim_names: tuple[str, ...]
@@ -612,10 +640,13 @@ def pack_nest(nest: LoopNest) -> PackedNest:
     class_orders = np.array([list(range(lead)) + [lead + c for c in perm] for perm in
                              itertools.permutations(range(len(groups) - lead))],
                             dtype=np.int64).reshape(-1, len(groups))
+    indexing = np.zeros((len(nest.operands), len(groups)), dtype=np.int64)
+    for d in range(len(tiled)):
+        indexing[:, classes[d]] = axis_of[:, d] >= 0
     orders = np.array([[index[d] for d in order] for order in search_orders(nest)],
                       dtype=np.int64).reshape(-1, len(tiled))
     return PackedNest(dims, operands, axes_array, axis_of, dim_axes, classes, class_orders,
-                      orders, tiled, tuple(op.name for op in nest.operands))
+                      indexing, orders, tiled, tuple(op.name for op in nest.operands))
 
 
 # ----------------------------------------------------------------------------- references
@@ -803,12 +834,13 @@ def pipeline_cycles_ref(role_moved, link: float, tile_count: int, rates) -> floa
 
 
 def search_level_ref(nest: LoopNest, tilings, orders, k: int, costs, buffers, capacity, rates):
-    """The specification of :func:`level_table` then :func:`rank_table`: with the levels above
-    ``k`` fixed (``tilings[j]``, ``orders[j]`` for ``j > k``), try every candidate value of
-    every cut dimension (in the nest's order, first outermost) and every order of
-    :func:`search_orders`; keep what fits; of those within :data:`CYCLE_TOLERANCE` of the
-    least cycles, take the fewest bytes moved into level ``k``, then the fewest tiles, then the
-    fewest cycles, first found on ties. Returns ``(cycles, moved, values, order)`` or None."""
+    """The specification of :func:`~.nest_kernels.level_table` then
+    :func:`~.nest_kernels.rank_table`: with the levels above ``k`` fixed (``tilings[j]``,
+    ``orders[j]`` for ``j > k``), try every candidate value of every cut dimension (in the
+    nest's order, first outermost) and every order of :func:`search_orders`; keep what fits; of
+    those within :data:`CYCLE_TOLERANCE` of the least cycles, take the fewest bytes moved into
+    level ``k``, then the fewest tiles, then the fewest cycles, first found on ties. Returns
+    ``(cycles, moved, values, order)`` or None."""
     above = {j: tilings[j] for j in range(k + 1, len(tilings))}
     options = []
     for dim in nest.tiled_dims:
