@@ -11,18 +11,9 @@ answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) never pa
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
-
-# Numba makes an error for each typing and implementation it tries and drops while compiling
-# (about 1,500 a kernel), and with its messages highlighted (its default wherever colorama is
-# installed) each one initialises colorama again, wrapping sys.stdout and sys.stderr: a tenth
-# of a first run's compiling. Read once, when Numba is first imported; a setting of the user's
-# stands.
-os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
-
-from numba import njit  # noqa: E402  (after the setting above)
+from numba import njit
 
 from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, FACTOR_INSIDE,
                                                  FACTOR_LARGEST, FACTOR_MULTI, FACTOR_OUTSIDE,
