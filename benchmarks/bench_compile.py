@@ -29,9 +29,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["NUMBA_CACHE_DIR"] = cache  # read when numba is first imported, below
         os.environ["PERFSIM_CACHE_DIR"] = cache  # every search computed, every kernel run
-        # Numba imported as a run imports it: through the kernels' module, which sets what
-        # Numba reads at its import (nest_kernels)
-        import perfsim.mapping.kernels.nest_kernels  # noqa: F401
         from numba.core import event
 
         whole: dict[str, float] = collections.defaultdict(float)

@@ -12,26 +12,17 @@ all answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) neve
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
+from numba import njit
 
-# Numba makes an error for each typing and implementation it tries and drops while compiling
-# (about 1,500 a kernel), and with its messages highlighted (its default wherever colorama is
-# installed) each one initialises colorama again, wrapping sys.stdout and sys.stderr: a tenth
-# of a first run's compiling. Read once, when Numba is first imported; a setting of the user's
-# stands.
-os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
-
-from numba import njit  # noqa: E402  (after the setting above)
-
-from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, FACTOR_INSIDE,  # noqa: E402
+from perfsim.mapping.kernels.nest_tiling import (CYCLE_TOLERANCE, FACTOR_INSIDE,
                                                  FACTOR_LARGEST, FACTOR_MULTI, FACTOR_OUTSIDE,
                                                  FACTOR_TOP, MAX_CANDIDATES, MAX_LEVELS, ROW,
                                                  TERM_FETCHED, TERM_FIXED, TERM_PER_FETCHED,
                                                  TERM_ROLE, TERM_TILE, TERM_WHOLE, _dim_columns,
                                                  _runs, dim_factors, operand_terms, pack_nest)
-from perfsim.workload.loopnest import LoopNest  # noqa: E402
+from perfsim.workload.loopnest import LoopNest
 
 # ----------------------------------------------------------------------------- entry points
 # Python: they make the kernels' work arrays (an allocation inside a kernel compiles Numba's
