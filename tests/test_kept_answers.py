@@ -1,9 +1,9 @@
 """The tiling search's answers kept on disk (perfsim.mapping.kernels.kept_answers): a run that
 finds them all calls no kernel and imports no Numba, and its numbers are the kernels' own.
 
-Each run is a new process, as a user's runs are: what one process kept, the next reads. A
-process that must not compute is one where importing Numba fails, so any kernel it needed
-would stop it."""
+Each run is a new process, as a user's runs are (from outside the checkout: the installed
+package), and what one process kept, the next reads. A process that must not compute is one
+where importing the kernels fails, so any kernel it needed would stop it."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ CASES = [("mobilenet_v1", "matrix_engine", 1, "analytic"),  # two engines, depth
 
 def _run(case, numba: str, answers: str, cache) -> dict:
     result = subprocess.run([sys.executable, "-c", RUN, json.dumps(case), numba, answers],
-                            capture_output=True, text=True, timeout=600,
+                            capture_output=True, text=True, timeout=600, cwd=cache,
                             env={**os.environ, "PERFSIM_CACHE_DIR": str(cache)})
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
@@ -72,7 +72,7 @@ def test_without_kept_answers_a_run_computes_and_writes_nothing(tmp_path):
     """The library keeps no answers unless asked: no file, and no kernels is no run."""
     case = ("tiny_cnn", "matrix_engine", 1, "analytic")
     result = subprocess.run([sys.executable, "-c", RUN, json.dumps(case), "no-kernels", "none"],
-                            capture_output=True, text=True, timeout=600,
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path,
                             env={**os.environ, "PERFSIM_CACHE_DIR": str(tmp_path)})
     assert result.returncode != 0 and "nest_kernels" in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -165,7 +165,8 @@ def test_a_question_has_one_digest_whatever_the_processs_hash_seed(tmp_path):
     processes whose string hashes differ (sets iterate in another order) and whose memory
     differs: a record array's padding, which copying leaves unset, is zeroed."""
     digests = {subprocess.run([sys.executable, "-c", DIGEST], capture_output=True, text=True,
-                              timeout=300, env={**os.environ, "PYTHONHASHSEED": str(seed)}
+                              timeout=300, cwd=tmp_path,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}
                               ).stdout for seed in (0, 1, 2, 3)}
     assert len(digests) == 1 and len(digests.pop().strip()) == 32
 
