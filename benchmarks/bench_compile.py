@@ -4,9 +4,9 @@
     python benchmarks/bench_compile.py [NETWORK] [--hw matrix_engine]
 
 Runs the command line in this process with ``NUMBA_CACHE_DIR`` set to a new empty directory
-(and ``PERFSIM_CACHE_DIR`` too: no search answers kept from an earlier run), timing every compile Numba reports (its ``numba:compile`` events): per function, its own CPU
-seconds (less the functions it compiled on the way) and the whole, then the total and the
-run's CPU time. Numba's own helpers (array allocation, rounding) count with their names.
+(and ``PERFSIM_CACHE_DIR`` too: no search answers kept from an earlier run), timing every
+compile Numba reports (its ``numba:compile`` events): per function, its own CPU seconds (less
+the functions it compiled on the way) and the whole, then the total and the run's CPU time. Numba's own helpers (array allocation, rounding) count with their names.
 """
 
 from __future__ import annotations

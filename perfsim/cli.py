@@ -304,13 +304,17 @@ def _pins(items: list[str]) -> dict[str, str]:
 
 def _show_notices() -> None:
     """Print the library's notices (logger ``perfsim``, level INFO: Numba about to compile the
-    cost model's kernels) on stderr, each as one ``perfsim:`` line, as they come."""
+    cost model's kernels) on stderr, each as one ``perfsim:`` line, as they come (once, however
+    often a process runs the command)."""
     import logging
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("perfsim: %(message)s"))
+    class Notices(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # to sys.stderr as it is now
+            print(f"perfsim: {record.getMessage()}", file=sys.stderr, flush=True)
+
     logger = logging.getLogger("perfsim")
-    logger.addHandler(handler)
+    if not any(type(handler).__name__ == "Notices" for handler in logger.handlers):
+        logger.addHandler(Notices())
     logger.setLevel(logging.INFO)
 
 

@@ -256,10 +256,11 @@ def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
     table, _, _ = nest_kernels.level_table(nest, values, np.zeros_like(values), 0, costs)
     buffers = ns.Buffers(2, 2, 2)
     need = (table["tile_bytes"] * 2).sum(axis=1)
-    links = np.array([nest_kernels.link_cycles(r["role_moved"], r["tile_bytes"], rates.record[0])
-                      for r in table])
+    links = np.array([nest_kernels.link_cycles(r["role_moved"], r["tile_bytes"],
+                                               rates.record[0]) for r in table])
     cycles = np.array([nest_kernels.pipeline_cycles(r["role_moved"], link, r["tile_count"],
-                                            rates.record[0]) for r, link in zip(table, links)])
+                                                    rates.record[0])
+                       for r, link in zip(table, links)])
 
     def choice(room: int) -> tuple[int, int]:
         """The row chosen with ``room`` bytes, and the first row of the least cycles."""
@@ -278,8 +279,8 @@ def _ranked_alone(nest: ln.LoopNest, rates: ns.Rates) -> int:
         # the least larger room (each row's) that chooses another row, -1: none
         changes = [int(r) for r in np.unique(need[need > room]) if choice(r)[0] != chosen]
         change = changes[0] if changes else -1
-        got = nest_kernels.rank_table(table, buffers.array, ns.Capacity(shared_bytes=int(room)).record,
-                              rates.record)
+        got = nest_kernels.rank_table(table, buffers.array,
+                                      ns.Capacity(shared_bytes=int(room)).record, rates.record)
         assert got[:4] == (chosen, cycles[chosen], links[chosen],
                            tuple(int(b) for b in table[fastest]["tile_bytes"] * 2)), room
         # ``more``: a room up to which the choice stands, never beyond the change, and never
@@ -439,8 +440,8 @@ def test_pipeline_cycles_equal_reference(moved, tiles, compute, engine, level, a
 def test_link_cycles_equal_reference(moved, tile, setup, burst, above):
     rates = ns.Rates(0.0, 0.0, 1.0, above, 0.0, transfer_setup_cycles=float(setup),
                      burst_bytes=burst).record[0]
-    fast = nest_kernels.link_cycles(np.array(moved, dtype=np.int64), np.array(tile, dtype=np.int64),
-                            rates)
+    fast = nest_kernels.link_cycles(np.array(moved, dtype=np.int64),
+                                    np.array(tile, dtype=np.int64), rates)
     assert fast == pytest.approx(kern.link_cycles_ref(moved, tile, rates), rel=1e-12)
     assert fast >= sum(moved) / above - 1e-9  # overheads only add
 
@@ -523,8 +524,8 @@ def test_more_room_bounds_the_rooms_the_choice_stands_for(name, split):
     rankings = 0
 
     def chosen_row(room: int) -> int:  # the whole table ranked, not counted as a ranking
-        return nest_kernels.rank_table(table, buffers.array, ns.Capacity(shared_bytes=room).record,
-                               rates.record)[0]
+        return nest_kernels.rank_table(table, buffers.array,
+                                       ns.Capacity(shared_bytes=room).record, rates.record)[0]
 
     for _ in range(6):
         need = ranked[rankings < ns.SKYLINE_AFTER_RANKINGS]

@@ -3,7 +3,8 @@
 A run costs its layers by tiling searches, whose kernels (:mod:`.nest_kernels`) answer three
 questions: a table's ranking at one capacity, buffer count and rates (the row chosen, its
 cycles and link cycles, and the range of rooms it stands for), a row's tiling and bytes per
-role, and the fewest bytes any row of a table moves (a layer's floor). Running the same layers
+role, and the fewest bytes any row of a table moves (a layer's floor); on a hierarchy with
+local levels, a layer's tiling of them all is a fourth (:func:`answered`). Running the same layers
 on the same hardware again asks the same questions. While :func:`kept` is in force the answers
 are looked up in a file first, and the ones made are added to it when the block ends: a run
 that finds every answer there calls no kernel, so it neither imports Numba nor starts its CPU
@@ -33,7 +34,6 @@ import dataclasses
 import hashlib
 import os
 import pickle
-import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from importlib.util import find_spec
@@ -64,7 +64,7 @@ class KeptAnswers:
         self.made: dict[bytes, bytes] = {}  # digest of the question -> pickled answer
         self._names: dict[tuple, bytes] = {}
         self._forms: dict = {}
-        self._file: sqlite3.Connection | None | bool = None  # False: none to read
+        self._file = None  # an sqlite3.Connection once opened; False: none to read
 
     def table_name(self, key: tuple) -> bytes:
         """A search table's key (``(nest, costs, values, orders, shape, level)``, the arrays as
@@ -83,6 +83,8 @@ class KeptAnswers:
         """The answer kept for ``question``, or :data:`MISSING`."""
         found = self.answers.get(question, MISSING)
         if found is MISSING and self._reader():
+            import sqlite3
+
             try:
                 row = self._file.execute("SELECT answer FROM answers WHERE question = ?",
                                          (digest(question),)).fetchone()
@@ -108,6 +110,8 @@ class KeptAnswers:
     def _reader(self) -> bool:
         """Whether there is a file to read answers from (opened, read-only, on first use)."""
         if self._file is None:
+            import sqlite3  # 5 ms: only where answers are kept
+
             try:
                 self._file = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro",
                                              uri=True)
@@ -121,21 +125,30 @@ class KeptAnswers:
         :data:`KEPT_FILES` most recently written files (nothing when no answer was made). A
         file that is not a file of answers is replaced; one that cannot be written is left as
         it is: the answers are only kept for speed."""
+        self.close()
         if not self.made:
             return
-        if self._file:
-            self._file.close()
+        import sqlite3
+
         for _ in range(2):
             try:
                 self._write()
                 break
+            except (sqlite3.OperationalError, OSError):  # read-only, or held by another run
+                break  # too long (an OperationalError is a DatabaseError too: caught first)
             except sqlite3.DatabaseError:  # not a file of answers: start it afresh
                 self.path.unlink(missing_ok=True)
-            except (sqlite3.Error, OSError):  # read-only, or another run holds it too long
-                break
         _prune(self.path.parent, self.path.name)
 
+    def close(self) -> None:
+        """Close the file read from, if open."""
+        if self._file:
+            self._file.close()
+        self._file = False
+
     def _write(self) -> None:
+        import sqlite3
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.closing(sqlite3.connect(self.path, timeout=10)) as file, file:
             file.execute("CREATE TABLE IF NOT EXISTS answers (question BLOB PRIMARY KEY, "
@@ -179,6 +192,9 @@ def kept(directory: str | os.PathLike | None = None) -> Iterator[KeptAnswers]:
     previous, _active = _active, answers
     try:
         yield answers
+    except BaseException:
+        answers.close()
+        raise
     finally:
         _active = previous
     answers.save()

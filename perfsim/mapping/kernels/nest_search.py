@@ -485,7 +485,7 @@ def _make_table(nest: LoopNest, costs: bytes, values: bytes, orders: bytes, shap
     values_array = np.frombuffer(values, np.int64).reshape(shape).copy()
     orders_array = np.frombuffer(orders, np.int64).reshape(shape).copy()
     return kernels().level_table(nest, values_array, orders_array, k,
-                            np.frombuffer(costs, kern.COST).copy())
+                                 np.frombuffer(costs, kern.COST).copy())
 
 
 _table = _Tables(TABLE_CACHE_BYTES)
@@ -526,8 +526,8 @@ def _rank_table(key: tuple, buffers: Buffers, capacity: Capacity, rates_record: 
                 ) -> tuple[int, float, float, tuple, tuple] | None:
     """:func:`_rank` made by the kernel."""
     rows, index = _table.to_rank(key)
-    row, cycles, link, fastest, more = kernels().rank_table(rows, buffers.array, capacity.record,
-                                                       rates_record)
+    row, cycles, link, fastest, more = kernels().rank_table(rows, buffers.array,
+                                                            capacity.record, rates_record)
     if row < 0:
         return None
     return (int(row) if index is None else int(index[row]), float(cycles), float(link),
