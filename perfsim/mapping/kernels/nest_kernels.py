@@ -260,9 +260,9 @@ def _rank(table, buffers, capacity, rates, cycles, needs, links, bounds):
     thousands of times.
 
     Numba compiles each copy of a rule again, at a cost that grows with its statements and
-    branches (a first run compiles this kernel): each rule is inlined once, the chosen row's
-    link is kept from the loop rather than worked out again, and ``more`` of buffers per role
-    is lowered in place in ``bounds``.
+    branches (a first run compiles this kernel): each timing rule is inlined once (the chosen
+    row's link is kept from the loop rather than worked out again), and ``more`` of buffers
+    per role is lowered in place in ``bounds``.
 
     Of one pool, the rows that do not fit are timed in the same loop, and ``more`` is the least
     room at which one of them could change the choice once it fits: when it is faster than the
