@@ -7,7 +7,13 @@ inlines: :func:`link_cycles`, :func:`pipeline_cycles`), and its skyline
 
 Imported on first use, through :func:`~perfsim.mapping.kernels.nest_search.kernels`:
 importing Numba and starting its CPU target take about 0.3 s, which a run whose searches are
-all answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) never pays."""
+all answered without a kernel (:mod:`perfsim.mapping.kernels.kept_answers`) never pays.
+
+Numba's cache of these kernels is kept by this file's time and size only, and they compile
+in what they read of :mod:`~perfsim.mapping.kernels.nest_tiling` (its constants, and
+:func:`~perfsim.mapping.kernels.nest_tiling._runs`, inlined): after editing those there alone,
+touch this file too, or a checkout's cached kernels stay as they were (an install replaces
+every file, so a user's never do)."""
 
 from __future__ import annotations
 
@@ -371,9 +377,9 @@ def _rank(table, buffers, capacity, rates, cycles, needs, links, bounds):
     thousands of times.
 
     Numba compiles each copy of a rule again, at a cost that grows with its statements and
-    branches (a first run compiles this kernel): each rule is inlined once, the chosen row's
-    link is kept from the loop rather than worked out again, and ``more`` of buffers per role
-    is lowered in place in ``bounds``.
+    branches (a first run compiles this kernel): each timing rule is inlined once (the chosen
+    row's link is kept from the loop rather than worked out again), and ``more`` of buffers
+    per role is lowered in place in ``bounds``.
 
     Of one pool, the rows that do not fit are timed in the same loop, and ``more`` is the least
     room at which one of them could change the choice once it fits: when it is faster than the

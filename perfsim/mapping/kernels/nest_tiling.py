@@ -408,15 +408,20 @@ def dim_factors(axis_of, j: int, trips, count, extent_sum, top, max_extent):
     A factor depends on its dimension's column alone: worked out here for every column at once,
     the kernels multiply them per row (a loop working them out is Numba compiling it on a
     first run)."""
-    sums = extent_sum[:, :, j]
-    along = np.stack((sums[:, :, 0] + sums[:, :, 1], sums[:, :, 0], sums[:, :, 1], top,
-                      max_extent), axis=-1)
-    across = np.ones(trips.shape[:2] + (5,), dtype=np.int64)
+    n_axes, n_dims = extent_sum.shape[0], trips.shape[0]
+    # the factors of each axis, then of each dimension for the operands without an axis on it
+    factors = np.ones((n_axes + n_dims,) + trips.shape[1:2] + (5,), dtype=np.int64)
+    along, across = factors[:n_axes], factors[n_axes:]
+    one, several = extent_sum[:, :, j, 0], extent_sum[:, :, j, 1]
+    along[:, :, FACTOR_OUTSIDE] = one + several
+    along[:, :, FACTOR_INSIDE] = one
+    along[:, :, FACTOR_MULTI] = several
+    along[:, :, FACTOR_TOP] = top
+    along[:, :, FACTOR_LARGEST] = max_extent
     across[:, :, FACTOR_OUTSIDE] = trips[:, :, j]
     across[:, :, FACTOR_INSIDE] = count[:, :, j + 1]
     across[:, :, FACTOR_MULTI] = 0
-    # where an operand has no axis along a dimension, any axis: not read
-    return np.where((axis_of >= 0)[:, :, None, None], along[np.maximum(axis_of, 0)], across)
+    return factors[np.where(axis_of >= 0, axis_of, n_axes + np.arange(n_dims))]
 
 
 def _runs(orders, o: int, outside, inside, multi, op: int) -> int:
