@@ -75,7 +75,7 @@ class KeptAnswers:
             nest = key[0]
             form = self._forms.get(nest)
             if form is None:
-                form = self._forms[nest] = _canonical(nest)
+                form = self._forms[nest] = canonical(nest)
             found = self._names[key] = digest((form, *key[1:]))
         return found
 
@@ -249,36 +249,29 @@ def answered(question: tuple, compute, *args):
 
 
 def digest(value) -> bytes:
-    """16 bytes that stand for ``value``'s content in any process (:func:`_canonical`)."""
-    data = pickle.dumps(_canonical(value), protocol=pickle.HIGHEST_PROTOCOL)
+    """16 bytes that stand for ``value``'s content in any process (:func:`canonical`)."""
+    data = pickle.dumps(canonical(value), protocol=pickle.HIGHEST_PROTOCOL)
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _canonical(value):
-    """``value`` as plain tuples, strings and numbers, the same in every process: a dataclass
-    as its class's name and its fields, a set sorted, a mapping as its items in order, an
-    array as its type, shape and values (a record's padding left out). A float keeps every
-    bit, as pickle writes it."""
+def canonical(value):
+    """``value`` as plain tuples, strings and numbers (hashable), the same in every process: a
+    dataclass as its class's name and its fields, a set sorted, a mapping as its items in
+    order, an array as its type, shape and values (a record's padding left out, which its bytes
+    would carry). A float keeps every bit, as pickle writes it."""
     if isinstance(value, (str, bytes, int, float, type(None))):
         return value
     if isinstance(value, (tuple, list)):
-        return tuple(map(_canonical, value))
+        return tuple(map(canonical, value))
     if isinstance(value, (set, frozenset)):
-        return ("set", tuple(sorted(map(_canonical, value), key=repr)))
+        return ("set", tuple(sorted(map(canonical, value), key=repr)))
     if isinstance(value, Mapping):
-        return ("mapping", tuple((_canonical(k), _canonical(v)) for k, v in value.items()))
+        return ("mapping", tuple((canonical(k), canonical(v)) for k, v in value.items()))
     if isinstance(value, np.ndarray):
-        return ("array", value.dtype.str, value.shape, _canonical(value.tolist()))
+        return ("array", value.dtype.str, value.shape, canonical(value.tolist()))
     if dataclasses.is_dataclass(value):
         return (type(value).__qualname__,
-                tuple(_canonical(getattr(value, f.name)) for f in dataclasses.fields(value)))
+                tuple(canonical(getattr(value, f.name)) for f in dataclasses.fields(value)))
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"no canonical form for {type(value).__name__}")
-
-
-def record_values(record: np.ndarray) -> tuple:
-    """The values of a one-element record array, exactly, as a tuple (its sub-arrays as
-    tuples): its bytes would do but for the padding between fields, which is not set."""
-    return tuple(tuple(value.tolist()) if isinstance(value, np.ndarray) else value
-                 for value in record[0].item())

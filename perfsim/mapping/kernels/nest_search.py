@@ -516,9 +516,10 @@ def _rank(key: tuple, buffers: Buffers, capacity: Capacity, rates_record: np.nda
     kept = kept_answers.active()
     if kept is None:
         return _rank_table(key, buffers, capacity, rates_record)
-    return kept.answer(("rank", kept.table_name(key), buffers.array.tobytes(),
-                        kept_answers.record_values(capacity.record),
-                        kept_answers.record_values(rates_record)),
+    # the records' values, not their bytes: the padding between their fields is not set
+    return kept.answer(("rank", kept.table_name(key), kept_answers.canonical(buffers.array),
+                        kept_answers.canonical(capacity.record),
+                        kept_answers.canonical(rates_record)),
                        _rank_table, key, buffers, capacity, rates_record)
 
 
